@@ -1,0 +1,147 @@
+"""Denoising score matching with a linear denoiser (theory.md §2 step 1, R3, R11).
+
+The denoiser is :math:`D_\\sigma(y; \\theta) = \\theta y` with
+:math:`\\theta \\in \\mathbb R^{d\\times d}`, trained on
+:math:`F_N(\\theta) = \\frac1N\\sum_n \\mathbb E_w \\|x_n - \\theta(x_n + \\sigma w)\\|^2`.
+By Tweedie's link the score is :math:`s_\\theta(y) = (\\theta y - y)/\\sigma^2 = -A y` with
+
+.. math:: A = (I - \\theta)/\\sigma^2 .
+
+Data sets ``X`` have shape ``(..., N, d)``: leading axes are independent
+replicates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "empirical_covariance",
+    "fit_exact",
+    "exact_score_matrix",
+    "score_matrix",
+    "fit_sgd",
+]
+
+
+def empirical_covariance(X) -> np.ndarray:
+    """Empirical covariance with known zero mean, :math:`\\hat\\Sigma = \\frac1N\\sum_n x_n x_n^\\top`.
+
+    Parameters
+    ----------
+    X : array_like, shape ``(..., N, d)``
+
+    Returns
+    -------
+    cov_hat : ndarray, shape ``(..., d, d)``
+    """
+    X = np.asarray(X, dtype=float)
+    return np.swapaxes(X, -1, -2) @ X / X.shape[-2]
+
+
+def _check_sigma(sigma) -> float:
+    sigma = float(sigma)
+    if not np.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"sigma must be finite and >= 0, got {sigma!r}")
+    return sigma
+
+
+def fit_exact(X, sigma, diagonal: bool = False) -> np.ndarray:
+    """Exact minimiser of the empirical DSM loss (R3), or its diagonal variant (R11).
+
+    .. math:: \\hat\\theta = \\hat\\Sigma(\\hat\\Sigma + \\sigma^2 I)^{-1}
+
+    With ``diagonal=True`` the denoiser is restricted to be diagonal in the
+    eigen/Fourier basis of the data (a convolutional denoiser for stationary
+    data, R11), and :math:`\\hat\\theta = \\mathrm{diag}(\\hat\\mu_i/(\\hat\\mu_i + \\sigma^2))`
+    with :math:`\\hat\\mu_i = \\frac1N\\sum_n x_{n,i}^2`.  ``X`` must then be
+    expressed in that basis.
+
+    Parameters
+    ----------
+    X : array_like, shape ``(..., N, d)``
+        Training sets (leading axes are replicates).
+    sigma : float
+        Noise amplitude, ``sigma >= 0``.  At ``sigma = 0`` the minimiser is
+        the identity when :math:`\\hat\\Sigma` is invertible (``N >= d``).
+    diagonal : bool
+        Restrict :math:`\\theta` to diagonal matrices.
+
+    Returns
+    -------
+    theta : ndarray, shape ``(..., d, d)``
+        Symmetric denoiser matrix.  The score is :math:`-A y` with
+        :math:`A = (I - \\theta)/\\sigma^2` (see :func:`score_matrix`).
+    """
+    sigma = _check_sigma(sigma)
+    cov_hat = empirical_covariance(X)
+    d = cov_hat.shape[-1]
+    if diagonal:
+        mu = np.diagonal(cov_hat, axis1=-2, axis2=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.where(mu + sigma**2 > 0, mu / (mu + sigma**2), 0.0)
+        return t[..., :, None] * np.eye(d)
+    theta = np.linalg.solve(cov_hat + sigma**2 * np.eye(d), cov_hat)
+    return 0.5 * (theta + np.swapaxes(theta, -1, -2))
+
+
+def exact_score_matrix(cov_hat, sigma, diagonal: bool = False) -> np.ndarray:
+    """Score matrix of the exact DSM fit, :math:`\\hat A = (\\hat\\Sigma + \\sigma^2 I)^{-1}` (R3).
+
+    Algebraically equal to ``score_matrix(fit_exact(X, sigma), sigma)``, but
+    computed without the 0/0 of :math:`(I - \\theta)/\\sigma^2`, so it also
+    holds at ``sigma = 0`` where it is :math:`\\hat\\Sigma^{-1}` (theory.md §7.3 note 9).
+
+    Parameters
+    ----------
+    cov_hat : array_like, shape ``(..., d, d)``
+        Empirical covariances.
+    sigma : float
+        Noise amplitude, ``>= 0``.
+    diagonal : bool
+        Use only the diagonal of ``cov_hat`` (R11).
+
+    Returns
+    -------
+    A : ndarray, shape ``(..., d, d)``
+        Symmetric; ``inf``/``nan`` entries never appear silently: a singular
+        :math:`\\hat\\Sigma + \\sigma^2 I` raises ``numpy.linalg.LinAlgError``.
+    """
+    sigma = _check_sigma(sigma)
+    cov_hat = np.asarray(cov_hat, dtype=float)
+    d = cov_hat.shape[-1]
+    if diagonal:
+        mu = np.diagonal(cov_hat, axis1=-2, axis2=-1) + sigma**2
+        if np.any(mu <= 0):
+            raise np.linalg.LinAlgError("singular diagonal covariance: a mode with zero variance and sigma = 0")
+        return (1.0 / mu)[..., :, None] * np.eye(d)
+    A = np.linalg.inv(cov_hat + sigma**2 * np.eye(d))
+    return 0.5 * (A + np.swapaxes(A, -1, -2))
+
+
+def score_matrix(theta, sigma) -> np.ndarray:
+    """Score matrix :math:`A = (I - \\theta)/\\sigma^2` of a linear denoiser (Tweedie's link).
+
+    Parameters
+    ----------
+    theta : array_like, shape ``(..., d, d)``
+    sigma : float, ``> 0``
+
+    Returns
+    -------
+    A : ndarray, shape ``(..., d, d)``
+        The learned score is :math:`s(y) = -A y`.  Not symmetric in general
+        (e.g. after SGD).
+    """
+    sigma = _check_sigma(sigma)
+    if sigma == 0:
+        raise ValueError("sigma must be > 0 to turn a denoiser into a score; use exact_score_matrix at sigma = 0")
+    theta = np.asarray(theta, dtype=float)
+    return (np.eye(theta.shape[-1]) - theta) / sigma**2
+
+
+def fit_sgd(*args, **kwargs):
+    """SGD on the per-sample DSM loss (theory.md §2 step 2, R6); see :func:`gaussdsm.sgd.fit_sgd`."""
+    from .sgd import fit_sgd as _fit_sgd
+
+    return _fit_sgd(*args, **kwargs)

@@ -1,0 +1,216 @@
+"""Unadjusted Langevin Algorithm with a linear score (theory.md §2 step 3, R4).
+
+With the score :math:`s(y) = -A y` the ULA chain is
+
+.. math:: y_{j+1} = (I - \\gamma A)\\,y_j + \\sqrt{2\\gamma}\\,z_j,\\qquad z_j \\sim \\mathcal N(0, I),
+
+whose stationary law is :math:`\\mathcal N(0, C)` with
+:math:`C = (I-\\gamma A)C(I-\\gamma A)^\\top + 2\\gamma I` (discrete Lyapunov
+equation).  It exists iff the spectral radius of :math:`I - \\gamma A` is
+below 1.  At :math:`\\gamma = 0` (continuous-time Langevin) it solves
+:math:`AC + CA^\\top = 2I` and exists iff every eigenvalue of :math:`A` has a
+positive real part.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+__all__ = [
+    "DivergedError",
+    "ula_is_stable",
+    "ula_mode_variance",
+    "ula_stationary_cov",
+    "run_ula",
+]
+
+
+class DivergedError(ValueError):
+    """The sampler is unstable for (some of) the given score matrices.
+
+    Attributes
+    ----------
+    diverged : ndarray of bool
+        Which entries of the batch are unstable.
+    """
+
+    def __init__(self, message: str, diverged):
+        super().__init__(message)
+        self.diverged = np.asarray(diverged, dtype=bool)
+
+
+def _check_gamma(gamma) -> float:
+    gamma = float(gamma)
+    if not np.isfinite(gamma) or gamma < 0:
+        raise ValueError(f"gamma must be finite and >= 0, got {gamma!r}")
+    return gamma
+
+
+def _is_symmetric(A: np.ndarray) -> bool:
+    scale = np.max(np.abs(A)) if A.size else 0.0
+    return bool(np.all(np.abs(A - np.swapaxes(A, -1, -2)) <= 1e-12 * max(scale, 1e-300)))
+
+
+def ula_is_stable(A, gamma) -> np.ndarray:
+    """Whether ULA with score :math:`-Ay` and step ``gamma`` has a stationary law.
+
+    Parameters
+    ----------
+    A : array_like, shape ``(..., d, d)``
+    gamma : float, ``>= 0``
+
+    Returns
+    -------
+    stable : ndarray of bool, shape ``(...)``
+        ``gamma > 0``: :math:`\\rho(I - \\gamma A) < 1`;
+        ``gamma = 0``: :math:`\\min \\mathrm{Re}\\,\\mathrm{eig}(A) > 0`.
+        Non-finite matrices are unstable.
+    """
+    gamma = _check_gamma(gamma)
+    A = np.asarray(A, dtype=float)
+    finite = np.all(np.isfinite(A), axis=(-2, -1))
+    A_safe = np.where(finite[..., None, None], A, 0.0)
+    if _is_symmetric(A_safe):
+        ev = np.linalg.eigvalsh(0.5 * (A_safe + np.swapaxes(A_safe, -1, -2))).astype(complex)
+    else:
+        ev = np.linalg.eigvals(A_safe)
+    if gamma == 0:
+        ok = np.min(ev.real, axis=-1) > 0
+    else:
+        ok = np.max(np.abs(1.0 - gamma * ev), axis=-1) < 1.0
+    return ok & finite
+
+
+def ula_mode_variance(a, gamma) -> np.ndarray:
+    """Stationary ULA variance of one mode with score eigenvalue ``a`` (R4).
+
+    .. math:: c = \\frac{2\\gamma}{1 - (1-\\gamma a)^2} = \\frac{1}{a\\,(1 - \\gamma a/2)}
+
+    Parameters
+    ----------
+    a : array_like
+        Eigenvalues of a symmetric score matrix, e.g. :math:`a_i = 1/(\\lambda_i + \\sigma^2)`.
+    gamma : float, ``>= 0``
+
+    Returns
+    -------
+    c : ndarray
+        ``nan`` where the mode is unstable (:math:`\\gamma a \\ge 2` or :math:`a \\le 0`);
+        callers check :func:`ula_is_stable` first.
+    """
+    a = np.asarray(a, dtype=float)
+    gamma = _check_gamma(gamma)
+    stable = (a > 0) & (gamma * a < 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(stable, 1.0 / (a * (1.0 - 0.5 * gamma * a)), np.nan)
+
+
+def ula_stationary_cov(A, gamma, *, symmetric: bool | None = None) -> np.ndarray:
+    """Stationary covariance of ULA with the linear score :math:`-Ay` (R4).
+
+    For symmetric :math:`A = V\\,\\mathrm{diag}(a)\\,V^\\top` (the exact DSM fit):
+
+    .. math:: C = A^{-1}\\big(I - \\tfrac{\\gamma}{2}A\\big)^{-1} = V\\,\\mathrm{diag}\\Big(\\frac{1}{a_i(1-\\gamma a_i/2)}\\Big)V^\\top .
+
+    For general :math:`A` (SGD output) the discrete Lyapunov equation
+    :math:`C = (I-\\gamma A)C(I-\\gamma A)^\\top + 2\\gamma I` is solved
+    (``scipy.linalg.solve_discrete_lyapunov``), or :math:`AC + CA^\\top = 2I`
+    at ``gamma = 0`` (``solve_continuous_lyapunov``).
+
+    Parameters
+    ----------
+    A : array_like, shape ``(..., d, d)``
+        Score matrices (leading axes are a batch).
+    gamma : float, ``>= 0``
+        Langevin step; 0 means continuous time.
+    symmetric : bool, optional
+        Use the closed form.  Detected from ``A`` when not given.
+
+    Returns
+    -------
+    C : ndarray, shape ``(..., d, d)``
+
+    Raises
+    ------
+    DivergedError
+        If any matrix of the batch gives an unstable chain (the Lyapunov solver
+        itself would silently return an indefinite matrix, theory.md §7.3
+        note 10).  ``err.diverged`` tells which.
+    """
+    gamma = _check_gamma(gamma)
+    A = np.asarray(A, dtype=float)
+    stable = ula_is_stable(A, gamma)
+    if not np.all(stable):
+        raise DivergedError(
+            f"ULA is unstable for {int(np.size(stable) - np.count_nonzero(stable))} of {np.size(stable)} "
+            f"score matrices at gamma={gamma:g} (needs spectral radius of I - gamma*A < 1)",
+            ~stable,
+        )
+    if symmetric is None:
+        symmetric = _is_symmetric(A)
+    if symmetric:
+        a, V = np.linalg.eigh(0.5 * (A + np.swapaxes(A, -1, -2)))
+        c = ula_mode_variance(a, gamma)
+        return (V * c[..., None, :]) @ np.swapaxes(V, -1, -2)
+    d = A.shape[-1]
+    eye = np.eye(d)
+    flat = A.reshape(-1, d, d)
+    out = np.empty_like(flat)
+    for j, Aj in enumerate(flat):
+        if gamma == 0:
+            C = scipy.linalg.solve_continuous_lyapunov(Aj, 2.0 * eye)
+        else:
+            C = scipy.linalg.solve_discrete_lyapunov(eye - gamma * Aj, 2.0 * gamma * eye)
+        out[j] = 0.5 * (C + C.T)
+    return out.reshape(A.shape)
+
+
+def run_ula(A, gamma, n_steps, n_particles, rng, y0=None) -> np.ndarray:
+    """Run ULA chains with the score :math:`-Ay`, vectorised over particles.
+
+    .. math:: y_{j+1} = y_j - \\gamma A y_j + \\sqrt{2\\gamma}\\,z_j
+
+    Parameters
+    ----------
+    A : array_like, shape ``(..., d, d)``
+        Score matrix (or a batch of them; particles run for each).
+    gamma : float, ``> 0``
+    n_steps : int, ``>= 0``
+    n_particles : int, ``>= 1``
+    rng : numpy.random.Generator
+    y0 : array_like, shape ``(..., n_particles, d)``, optional
+        Initial states (default: 0).
+
+    Returns
+    -------
+    y : ndarray, shape ``(..., n_particles, d)``
+        States after ``n_steps`` steps.  From ``y0 = 0`` their covariance is
+        :math:`C - (I-\\gamma A)^{K} C (I-\\gamma A)^{K\\top}` after ``K`` steps.
+
+    Raises
+    ------
+    DivergedError
+        If the step is unstable for some ``A`` (checked before running), or if
+        the chains blow up to non-finite values.
+    """
+    gamma = _check_gamma(gamma)
+    if gamma == 0:
+        raise ValueError("gamma must be > 0 to run ULA chains")
+    n_steps, n_particles = int(n_steps), int(n_particles)
+    if n_steps < 0 or n_particles < 1:
+        raise ValueError(f"need n_steps >= 0 and n_particles >= 1, got {n_steps}, {n_particles}")
+    A = np.asarray(A, dtype=float)
+    stable = ula_is_stable(A, gamma)
+    if not np.all(stable):
+        raise DivergedError(f"ULA step gamma={gamma:g} is unstable (spectral radius of I - gamma*A >= 1)", ~stable)
+    d = A.shape[-1]
+    shape = A.shape[:-2] + (n_particles, d)
+    y = np.zeros(shape) if y0 is None else np.array(np.broadcast_to(y0, shape), dtype=float)
+    M = np.swapaxes(np.eye(d) - gamma * A, -1, -2)  # row vectors: y <- y (I - gamma A)^T
+    noise = np.sqrt(2.0 * gamma)
+    for _ in range(n_steps):
+        y = y @ M + noise * rng.standard_normal(shape)
+    if not np.all(np.isfinite(y)):
+        raise DivergedError("ULA chains reached non-finite values", ~np.all(np.isfinite(y), axis=(-2, -1)))
+    return y

@@ -1,0 +1,260 @@
+"""Exact Monte-Carlo evaluation of the pipeline (theory.md R12): the ground truth.
+
+For each independent replicate:
+
+1. draw a training set of N samples from :math:`\\mathcal N(0, \\mathrm{diag}(\\lambda))`
+   (or directly its empirical covariance, see :func:`sample_empirical_covariance`);
+2. fit the linear score by DSM (exactly here; by SGD in :mod:`gaussdsm.sgd`);
+3. compute the stationary covariance :math:`C` of ULA with that score (R4 or a
+   Lyapunov solve);
+4. compute :math:`W_2^2(\\mathcal N(0, C), \\mathcal N(0, \\mathrm{diag}\\,\\lambda))` (R1).
+
+The reported error is the mean over replicates **whose chain is stable**, with
+the number of unstable draws reported separately (theory.md §7.2 note 5).
+
+Random streams derive from ``(base seed, stream name, the point's parameter
+values, replicate index)`` through :class:`numpy.random.SeedSequence`, never
+from a position in a grid or a chunk: adding a grid value or re-chunking a
+study does not change any other point's numbers, and increasing the number of
+replicates keeps the first ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .dsm import empirical_covariance, exact_score_matrix
+from .langevin import _is_symmetric, ula_is_stable, ula_mode_variance, ula_stationary_cov
+from .wasserstein import w2_squared_to_diagonal
+
+__all__ = [
+    "canonical_params",
+    "replicate_rngs",
+    "sample_data",
+    "sample_empirical_covariance",
+    "exact_scores",
+    "langevin_errors",
+    "MCResult",
+    "summarize",
+    "monte_carlo_error",
+]
+
+DRAWS = ("wishart", "samples")
+
+
+def _canon(v):
+    if isinstance(v, (bool, np.bool_)):
+        return int(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return int(f) if f.is_integer() and abs(f) < 2**53 else repr(f)
+    return str(v)
+
+
+def canonical_params(**params) -> str:
+    """Canonical text of a point's parameter values (sorted keys, shortest float repr).
+
+    ``1000`` and ``1000.0`` map to the same text, so YAML int/float spellings of a
+    value give the same random stream.
+    """
+    return json.dumps({k: _canon(v) for k, v in params.items()}, sort_keys=True, separators=(",", ":"))
+
+
+def replicate_rngs(base_seed: int, stream: str, n_replicates: int, **params) -> list[np.random.Generator]:
+    """One independent generator per replicate for a named stream at one grid point.
+
+    Parameters
+    ----------
+    base_seed : int
+        The study's seed (config key ``seed``).
+    stream : str
+        What the numbers are for (``"data"``, ``"sgd"``, ...).
+    n_replicates : int
+    **params
+        The parameter values the stream depends on (e.g. ``n_samples=1000``).
+
+    Returns
+    -------
+    list of numpy.random.Generator
+        Generator ``r`` is spawned as child ``r`` of
+        ``SeedSequence([base_seed, *sha256(stream, params)])``.
+    """
+    digest = hashlib.sha256(f"{stream}|{canonical_params(**params)}".encode()).digest()
+    words = [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
+    ss = np.random.SeedSequence([int(base_seed), *words])
+    return [np.random.default_rng(child) for child in ss.spawn(int(n_replicates))]
+
+
+def sample_data(lam, n_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """Draw ``n_samples`` points from :math:`\\mathcal N(0, \\mathrm{diag}(\\lambda))` (step 0, eigenbasis).
+
+    Returns
+    -------
+    X : ndarray, shape ``(n_samples, d)``
+    """
+    lam = np.asarray(lam, dtype=float)
+    return rng.standard_normal((int(n_samples), lam.size)) * np.sqrt(lam)
+
+
+def _bartlett(lam, n_samples: int, rng: np.random.Generator) -> np.ndarray:
+    d = lam.size
+    T = np.zeros((d, d))
+    T[np.diag_indices(d)] = np.sqrt(rng.chisquare(n_samples - np.arange(d)))
+    T[np.tril_indices(d, -1)] = rng.standard_normal(d * (d - 1) // 2)
+    L = np.sqrt(lam)[:, None] * T
+    return L @ L.T / n_samples
+
+
+def sample_empirical_covariance(lam, n_samples: int, rngs, draw: str = "wishart") -> np.ndarray:
+    """Empirical covariances :math:`\\hat\\Sigma = \\frac1N\\sum_n x_nx_n^\\top` of independent training sets.
+
+    Parameters
+    ----------
+    lam : array_like, shape ``(d,)``
+    n_samples : int
+    rngs : sequence of numpy.random.Generator
+        One per replicate (see :func:`replicate_rngs`).
+    draw : {'wishart', 'samples'}
+        ``'samples'`` draws the N points and forms :math:`\\hat\\Sigma`;
+        ``'wishart'`` draws :math:`N\\hat\\Sigma \\sim \\mathrm{Wishart}(N, \\mathrm{diag}\\,\\lambda)`
+        directly by the Bartlett decomposition (same law, cost independent of
+        N; needs ``N >= d``, else it falls back to ``'samples'``).
+
+    Returns
+    -------
+    cov_hat : ndarray, shape ``(R, d, d)``
+    """
+    if draw not in DRAWS:
+        raise ValueError(f"montecarlo.draw must be one of {DRAWS}, got {draw!r}")
+    lam = np.asarray(lam, dtype=float)
+    n_samples = int(n_samples)
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+    if draw == "wishart" and n_samples >= lam.size:
+        return np.stack([_bartlett(lam, n_samples, rng) for rng in rngs])
+    return np.stack([empirical_covariance(sample_data(lam, n_samples, rng)) for rng in rngs])
+
+
+def exact_scores(lam, n_samples: int, sigma: float, rngs, model: str = "full", draw: str = "wishart"):
+    """Score matrices :math:`\\hat A = (\\hat\\Sigma + \\sigma^2 I)^{-1}` of the exact DSM fit (R3/R11), per replicate.
+
+    Returns
+    -------
+    A : ndarray, shape ``(R, d, d)``
+        A replicate whose :math:`\\hat\\Sigma + \\sigma^2 I` is singular (only possible
+        at ``sigma = 0`` with ``N < d``) gets a matrix of NaN, which the sampler
+        stage reports as diverged.
+    """
+    cov_hat = sample_empirical_covariance(lam, n_samples, rngs, draw)
+    diagonal = model == "diagonal"
+    try:
+        return exact_score_matrix(cov_hat, sigma, diagonal=diagonal)
+    except np.linalg.LinAlgError:
+        out = np.full_like(cov_hat, np.nan)
+        for r, C in enumerate(cov_hat):
+            try:
+                out[r] = exact_score_matrix(C, sigma, diagonal=diagonal)
+            except np.linalg.LinAlgError:
+                pass
+        return out
+
+
+def langevin_errors(A, lam, gamma: float):
+    """Squared W2 error of the ULA stationary law for each score matrix (R4 + R1).
+
+    Parameters
+    ----------
+    A : array_like, shape ``(R, d, d)``
+        Learned score matrices (symmetric after an exact fit, general after SGD).
+    lam : array_like, shape ``(d,)``
+    gamma : float, ``>= 0``
+
+    Returns
+    -------
+    w2sq : ndarray, shape ``(R,)``
+        :math:`W_2^2(\\mathcal N(0,C), \\mathcal N(0,\\mathrm{diag}\\,\\lambda))`; NaN where diverged.
+    diverged : ndarray of bool, shape ``(R,)``
+        The chain has no stationary law (spectral radius of :math:`I-\\gamma A` >= 1,
+        or a non-finite score).
+    """
+    A = np.asarray(A, dtype=float)
+    lam = np.asarray(lam, dtype=float)
+    R = A.shape[0]
+    finite = np.all(np.isfinite(A), axis=(-2, -1))
+    w2sq = np.full(R, np.nan)
+    if _is_symmetric(np.where(finite[:, None, None], A, 0.0)):
+        a, V = np.linalg.eigh(np.where(finite[:, None, None], A, np.eye(A.shape[-1])))
+        c = ula_mode_variance(a, gamma)
+        stable = finite & np.all(np.isfinite(c), axis=-1)
+        C = (V[stable] * c[stable][:, None, :]) @ np.swapaxes(V[stable], -1, -2)
+    else:
+        stable = ula_is_stable(A, gamma)
+        C = ula_stationary_cov(A[stable], gamma, symmetric=False)
+    if np.any(stable):
+        w2sq[stable] = w2_squared_to_diagonal(C, lam)
+    return w2sq, ~stable
+
+
+@dataclass(frozen=True)
+class MCResult:
+    """Monte-Carlo estimate of :math:`\\mathbb E[W_2^2 \\mid \\text{stable}]` at one point."""
+
+    mean: float
+    stderr: float
+    n_valid: int
+    n_diverged: int
+    w2sq: np.ndarray
+
+    def __str__(self) -> str:
+        return f"{self.mean:.6g} ± {self.stderr:.2g} (n={self.n_valid}, diverged={self.n_diverged})"
+
+
+def summarize(w2sq, diverged) -> MCResult:
+    """Mean and standard error of the stable replicates.
+
+    Raises
+    ------
+    ValueError
+        If a replicate that is not flagged diverged has a non-finite error:
+        NaN never passes silently.
+    """
+    w2sq = np.asarray(w2sq, dtype=float)
+    diverged = np.asarray(diverged, dtype=bool)
+    ok = ~diverged
+    if not np.all(np.isfinite(w2sq[ok])):
+        raise ValueError(f"{int(np.sum(~np.isfinite(w2sq[ok])))} non-diverged replicates have a non-finite W2 error")
+    vals = w2sq[ok]
+    n = vals.size
+    mean = float(vals.mean()) if n else math.nan
+    stderr = float(vals.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+    return MCResult(mean, stderr, n, int(diverged.sum()), w2sq)
+
+
+def monte_carlo_error(
+    lam,
+    n_samples: int,
+    sigma: float,
+    gamma: float,
+    n_replicates: int = 200,
+    seed: int = 0,
+    model: str = "full",
+    draw: str = "wishart",
+) -> MCResult:
+    """Exact pipeline R12 with an exact DSM fit, averaged over ``n_replicates`` data sets.
+
+    Returns
+    -------
+    MCResult
+        ``mean`` is :math:`\\mathbb E[W_2^2 \\mid \\text{stable chain}]`, ``stderr`` its
+        standard error, ``n_diverged`` the number of unstable draws.
+    """
+    rngs = replicate_rngs(seed, "data", n_replicates, n_samples=n_samples)
+    A = exact_scores(lam, n_samples, sigma, rngs, model=model, draw=draw)
+    return summarize(*langevin_errors(A, lam, gamma))

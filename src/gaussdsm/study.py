@@ -1,0 +1,144 @@
+"""A study: the validated configuration turned into grid points and Monte-Carlo chunks.
+
+The grid is the Cartesian product of ``grid.n_samples x grid.sigma x grid.gamma
+x grid.tau``.  The learned score does not depend on the Langevin step, so the
+Monte-Carlo work is organised by **fit points** ``(n_samples, sigma, tau)``:
+``fit_scores`` learns the scores of a chunk of fit points once, and
+``run_langevin`` evaluates every ``gamma`` on them (common random numbers across
+``gamma``; the training sets also only depend on ``n_samples``, so curves in
+``sigma`` share them too).
+
+Cross-field checks that the JSON schema cannot express live in
+:func:`check_config`; they run when the Snakefile is parsed, before any job.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .spectra import make_spectrum
+
+__all__ = ["ConfigError", "Study", "check_config"]
+
+SPECTRUM_KEYS = ("alpha", "scale", "beta", "omega0", "values", "file")
+
+
+class ConfigError(ValueError):
+    """An invalid study configuration; the message names the config key(s) and the allowed range."""
+
+
+def _fmt(x: float) -> str:
+    return format(float(x), ".6g")
+
+
+@dataclass(frozen=True)
+class FitPoint:
+    n_samples: int
+    sigma: float
+    tau: float
+
+    def as_dict(self) -> dict:
+        return {"n_samples": int(self.n_samples), "sigma": float(self.sigma), "tau": float(self.tau)}
+
+
+class Study:
+    """Grid points and chunks of a validated configuration (defaults already filled by the schema)."""
+
+    def __init__(self, config: dict):
+        self.config = config
+
+    @property
+    def name(self) -> str:
+        return self.config["study"]
+
+    @property
+    def spectrum_params(self) -> dict:
+        sp = self.config["spectrum"]
+        out = {"kind": sp["kind"], "d": int(sp["d"])}
+        out.update({k: sp[k] for k in SPECTRUM_KEYS if sp.get(k) is not None})
+        return out
+
+    @cached_property
+    def lam(self) -> np.ndarray:
+        p = dict(self.spectrum_params)
+        return make_spectrum(p.pop("kind"), p.pop("d"), **p)
+
+    @property
+    def grid(self) -> dict[str, list]:
+        g = self.config["grid"]
+        return {
+            "n_samples": sorted(int(n) for n in g["n_samples"]),
+            "sigma": sorted(float(s) for s in g["sigma"]),
+            "gamma": sorted(float(s) for s in g["gamma"]),
+            "tau": sorted(float(s) for s in g["tau"]),
+        }
+
+    @property
+    def fit_points(self) -> list[FitPoint]:
+        g = self.grid
+        return [FitPoint(*p) for p in itertools.product(g["n_samples"], g["sigma"], g["tau"])]
+
+    @property
+    def chunk_ids(self) -> list[str]:
+        n = len(self.fit_points)
+        per = int(self.config["montecarlo"]["points_per_job"])
+        return [f"{j:03d}" for j in range((n + per - 1) // per)]
+
+    def chunk_points(self, chunk_id: str) -> list[dict]:
+        per = int(self.config["montecarlo"]["points_per_job"])
+        j = int(chunk_id)
+        return [p.as_dict() for p in self.fit_points[j * per : (j + 1) * per]]
+
+
+def _stability_errors(study: Study) -> list[str]:
+    lam_min = float(study.lam.min())
+    errors = []
+    allow = study.config["sampler"]["allow_unstable"]
+    if not allow:
+        bad = [
+            (s, g)
+            for s in study.grid["sigma"]
+            for g in study.grid["gamma"]
+            if g >= 2.0 * (lam_min + s**2)
+        ]
+        if bad:
+            pairs = ", ".join(f"(sigma={_fmt(s)}, gamma={_fmt(g)}: bound {_fmt(2 * (lam_min + s**2))})" for s, g in bad[:4])
+            errors.append(
+                f"grid.gamma: ULA is unstable for gamma >= 2 (lam_min + sigma^2) with lam_min = {_fmt(lam_min)}; "
+                f"offending {pairs}{' ...' if len(bad) > 4 else ''}. Lower grid.gamma, raise grid.sigma, or set "
+                "sampler.allow_unstable: true to record these points as diverged"
+            )
+    return errors
+
+
+def check_config(config: dict) -> Study:
+    """Cross-field checks of a schema-validated configuration.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem, each naming the config key and the allowed range.
+    """
+    errors = []
+    study = Study(config)
+    try:
+        study.lam
+    except ValueError as err:
+        raise ConfigError(f"Invalid config: {err}") from None
+    method = config["fit"]["method"]
+    taus = study.grid["tau"]
+    if method == "exact" and any(t != 0 for t in taus):
+        errors.append(
+            "grid.tau must be [0.0] when fit.method is 'exact' (the exact fit has no SGD step); "
+            f"got {taus}. Use fit.method: sgd to study the optimization error"
+        )
+    if method == "sgd" and any(t <= 0 for t in taus):
+        errors.append(f"grid.tau values must be > 0 when fit.method is 'sgd'; got {taus}")
+    errors += _stability_errors(study)
+    if errors:
+        raise ConfigError("Invalid config:\n  - " + "\n  - ".join(errors))
+    return study

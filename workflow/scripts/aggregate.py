@@ -1,0 +1,8 @@
+"""Rule aggregate: thin wrapper around gaussdsm.stages.aggregate."""
+from gaussdsm import stages
+
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+with stages.job(smk) as provenance:
+    stages.aggregate(
+        smk.input.spectrum, smk.input.theory, list(smk.input.langevin), out=smk.output[0], provenance=provenance
+    )
