@@ -21,5 +21,6 @@ include: "workflow/rules/figures.smk"
 
 rule all:
     default_target: True
+    localrule: True
     input:
         final_outputs(),

@@ -1,7 +1,12 @@
-# Helpers shared by the rule files: the study plan (grid points, chunks) and result paths.
+# Helpers shared by all stages: the study plan (grid points, chunks) and result paths.
 # The plan comes from the installed package (gaussdsm.study), so it is unit-tested there.
 import gaussdsm.io
 from gaussdsm.study import check_config
+
+
+report: "../report/workflow.rst"
+
+
 
 STUDY = check_config(config)  # cross-field checks: raises before any job runs
 RESULTS = f"results/{STUDY.name}"
@@ -11,10 +16,6 @@ CODE_VERSION = gaussdsm.io.code_version()  # a params value: library edits rerun
 
 wildcard_constraints:
     chunk="|".join(STUDY.chunk_ids),
-
-
-localrules:
-    all,
 
 
 def chunk_points(wildcards):

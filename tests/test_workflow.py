@@ -1,0 +1,144 @@
+"""The Snakemake workflow through its command line, in a temporary directory with a tiny config."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+from conftest import REPO
+
+pytestmark = pytest.mark.workflow
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
+
+
+def snakemake(workdir, *args, config=None, check=True, timeout=600):
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--cores", "2", "--configfile", str(config or workdir / "config.yaml"), *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and out.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+    return out
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Parse the 'Job stats' table of snakemake's output."""
+    m = re.search(r"Job stats:\njob\s+count\n-+\s+-+\n(.*?)\ntotal\s+(\d+)", output, re.S)
+    if not m:
+        return {}
+    return {name: int(n) for name, n in re.findall(r"^(\w+)\s+(\d+)$", m.group(1), re.M)}
+
+
+def write_config(path, **changes):
+    cfg = yaml.safe_load(TINY.read_text())
+    for key, value in changes.items():
+        section, _, name = key.partition("__")
+        if name:
+            cfg.setdefault(section, {})[name] = value
+        else:
+            cfg[section] = value
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One full run of the tiny study, shared by the read-only tests below."""
+    wd = tmp_path_factory.mktemp("wf")
+    write_config(wd / "config.yaml")
+    dry = snakemake(wd, "-n")
+    run = snakemake(wd)
+    return wd, dry, run
+
+
+def test_dry_run_lists_every_stage(finished):
+    _, dry, _ = finished
+    counts = job_counts(dry.stdout + dry.stderr)
+    # 2 n_samples x 2 sigma x 1 tau = 4 fit points, 2 per job -> 2 chunks
+    assert counts == {"all": 1, "spectra": 1, "fit_scores": 2, "run_langevin": 2, "analytic_error": 1,
+                      "aggregate": 1, "figure_error_vs_n": 1}
+
+
+def test_full_run_outputs(finished):
+    wd, _, _ = finished
+    res = wd / "results" / "tiny"
+    with xr.open_dataset(res / "summary.nc", engine="netcdf4") as s:
+        assert dict(s.sizes) == {"n_samples": 2, "sigma": 2, "gamma": 2, "tau": 1, "mode": 4}
+        assert s["mc_mean"].dims == ("n_samples", "sigma", "gamma", "tau")
+        for name in ("mc_mean", "mc_stderr", "mc_n", "n_diverged", "theory_total", "theory_bias",
+                     "theory_generalization", "theory_optimization", "zscore", "diverged", "lam"):
+            assert {"units", "long_name"} <= set(s[name].attrs), name
+        for attr in ("config_json", "config_sha256", "package_versions_json", "git_commit", "snakemake_rule"):
+            assert attr in s.attrs
+        assert not any(re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", str(v)) for v in s.attrs.values())
+        assert np.all(s["mc_n"] + s["n_diverged"] == 20)
+        assert np.all(np.isfinite(s["mc_mean"])) and np.all(np.isfinite(s["theory_total"]))
+        assert np.all(np.abs(s["zscore"]) < 6)
+    for ext in ("png", "pdf", "nc"):
+        f = res / "figures" / f"error_vs_n.{ext}"
+        assert f.stat().st_size > 1000, f
+    for log in ("spectra.log", "aggregate.log", "analytic_error.log", "fit_scores/chunk-000.log"):
+        assert (wd / "logs" / "tiny" / log).exists()
+
+
+def test_second_run_does_nothing(finished):
+    wd, _, _ = finished
+    out = snakemake(wd)
+    assert "Nothing to be done" in out.stdout + out.stderr
+
+
+def test_rerun_only_what_changed(tmp_path, finished):
+    wd, _, _ = finished
+    work = tmp_path / "wf"
+    shutil.copytree(wd, work, symlinks=True)
+    # a new gamma: the learned scores do not depend on gamma, so no fit job reruns
+    write_config(work / "config.yaml", grid={"n_samples": [200, 800], "sigma": [0.2, 0.4], "gamma": [0.0, 0.02, 0.05]})
+    counts = job_counts(snakemake(work, "-n").stdout)
+    assert "fit_scores" not in counts and "spectra" not in counts
+    assert counts["run_langevin"] == 2 and counts["analytic_error"] == 1 and counts["aggregate"] == 1
+    # more replicates: every fit and everything downstream of it, but not the spectrum or the theory
+    write_config(work / "config.yaml", montecarlo__n_replicates=30)
+    counts = job_counts(snakemake(work, "-n").stdout)
+    assert counts.get("fit_scores") == 2 and counts.get("run_langevin") == 2
+    assert "spectra" not in counts and "analytic_error" not in counts
+    # a cosmetic figure setting: only the figure
+    write_config(work / "config.yaml", figures={"formats": ["png", "pdf"], "dpi": 72})
+    counts = job_counts(snakemake(work, "-n").stdout)
+    assert counts == {"all": 1, "figure_error_vs_n": 1}
+
+
+def test_lint_is_clean():
+    out = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--configfile", str(TINY)],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("changes, key", [
+    ({"grid": {"n_samples": [100], "sigma": [0.0], "gamma": [0.0]}}, "sigma"),
+    ({"grid": {"n_samples": [100], "sigma": [-0.2], "gamma": [0.0]}}, "sigma"),
+    ({"grid": {"n_samples": [0], "sigma": [0.2], "gamma": [0.0]}}, "n_samples"),
+    ({"spectrum": {"kind": "custom", "d": 2, "values": [1.0, -0.5]}}, "values"),
+    ({"spectrum": {"kind": "gaussian_blob", "d": 4}}, "kind"),
+    ({"grid": {"n_samples": [100], "sigma": [0.2]}}, "gamma"),
+    ({"grid": {"n_samples": [100], "sigma": [0.1], "gamma": [2.0]}}, "grid.gamma"),
+    ({"grid": {"n_samples": [100], "sigma": [0.1], "gamma": [0.0], "tau": [0.001]}}, "grid.tau"),
+    ({"montecarlo": {"n_replicates": 1}}, "n_replicates"),
+])
+def test_bad_config_stops_before_any_job(tmp_path, finished, changes, key):
+    wd, _, _ = finished
+    work = tmp_path / "wf"
+    shutil.copytree(wd, work, symlinks=True)
+    before = {p: p.stat().st_mtime_ns for p in (work / "results").rglob("*") if p.is_file()}
+    write_config(work / "config.yaml", **changes)
+    out = snakemake(work, check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert key in text, text
+    assert "Building DAG" not in text and "rule spectra" not in text
+    after = {p: p.stat().st_mtime_ns for p in (work / "results").rglob("*") if p.is_file()}
+    assert after == before  # nothing already computed is lost or touched
