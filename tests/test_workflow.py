@@ -34,14 +34,22 @@ def job_counts(output: str) -> dict[str, int]:
     return {name: int(n) for name, n in re.findall(r"^(\w+)\s+(\d+)$", m.group(1), re.M)}
 
 
-def write_config(path, **changes):
-    cfg = yaml.safe_load(TINY.read_text())
+def _merge(base: dict, changes: dict) -> dict:
     for key, value in changes.items():
-        section, _, name = key.partition("__")
-        if name:
-            cfg.setdefault(section, {})[name] = value
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
         else:
-            cfg[section] = value
+            base[key] = value
+    return base
+
+
+def write_config(path, top=None, **study_changes):
+    """The tiny config with ``study_changes`` merged into studies.tiny and ``top`` into the top level."""
+    cfg = yaml.safe_load(TINY.read_text())
+    if "kind" in study_changes.get("spectrum", {}):  # a new spectrum kind replaces the whole section
+        cfg["studies"]["tiny"]["spectrum"] = {"d": 4}
+    _merge(cfg["studies"]["tiny"], study_changes)
+    _merge(cfg, top or {})
     path.write_text(yaml.safe_dump(cfg))
     return path
 
@@ -97,19 +105,27 @@ def test_rerun_only_what_changed(tmp_path, finished):
     work = tmp_path / "wf"
     shutil.copytree(wd, work, symlinks=True)
     # a new gamma: the learned scores do not depend on gamma, so no fit job reruns
-    write_config(work / "config.yaml", grid={"n_samples": [200, 800], "sigma": [0.2, 0.4], "gamma": [0.0, 0.02, 0.05]})
+    write_config(work / "config.yaml", grid={"gamma": [0.0, 0.02, 0.05]})
     counts = job_counts(snakemake(work, "-n").stdout)
     assert "fit_scores" not in counts and "spectra" not in counts
     assert counts["run_langevin"] == 2 and counts["analytic_error"] == 1 and counts["aggregate"] == 1
     # more replicates: every fit and everything downstream of it, but not the spectrum or the theory
-    write_config(work / "config.yaml", montecarlo__n_replicates=30)
+    write_config(work / "config.yaml", montecarlo={"n_replicates": 30})
     counts = job_counts(snakemake(work, "-n").stdout)
     assert counts.get("fit_scores") == 2 and counts.get("run_langevin") == 2
     assert "spectra" not in counts and "analytic_error" not in counts
     # a cosmetic figure setting: only the figure
-    write_config(work / "config.yaml", figures={"formats": ["png", "pdf"], "dpi": 72})
+    write_config(work / "config.yaml", top={"figures": {"dpi": 72}})
     counts = job_counts(snakemake(work, "-n").stdout)
     assert counts == {"all": 1, "figure_error_vs_n": 1}
+
+
+def test_missing_required_key(tmp_path):
+    cfg = yaml.safe_load(TINY.read_text())
+    del cfg["studies"]["tiny"]["grid"]["gamma"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    out = snakemake(tmp_path, check=False)
+    assert out.returncode != 0 and "'gamma' is a required property" in out.stdout + out.stderr
 
 
 def test_lint_is_clean():
@@ -118,23 +134,41 @@ def test_lint_is_clean():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-@pytest.mark.parametrize("changes, key", [
-    ({"grid": {"n_samples": [100], "sigma": [0.0], "gamma": [0.0]}}, "sigma"),
-    ({"grid": {"n_samples": [100], "sigma": [-0.2], "gamma": [0.0]}}, "sigma"),
-    ({"grid": {"n_samples": [0], "sigma": [0.2], "gamma": [0.0]}}, "n_samples"),
-    ({"spectrum": {"kind": "custom", "d": 2, "values": [1.0, -0.5]}}, "values"),
-    ({"spectrum": {"kind": "gaussian_blob", "d": 4}}, "kind"),
-    ({"grid": {"n_samples": [100], "sigma": [0.2]}}, "gamma"),
-    ({"grid": {"n_samples": [100], "sigma": [0.1], "gamma": [2.0]}}, "grid.gamma"),
-    ({"grid": {"n_samples": [100], "sigma": [0.1], "gamma": [0.0], "tau": [0.001]}}, "grid.tau"),
-    ({"montecarlo": {"n_replicates": 1}}, "n_replicates"),
-])
-def test_bad_config_stops_before_any_job(tmp_path, finished, changes, key):
+BAD_CONFIGS = [
+    # (study changes, top-level changes, text the message must contain)
+    ({"grid": {"sigma": [0.0]}}, {}, "['sigma']"),
+    ({"grid": {"sigma": [-0.2]}}, {}, "['sigma']"),
+    ({"grid": {"n_samples": [0]}}, {}, "['n_samples']"),
+    ({"grid": {"n_samples": [10.5]}}, {}, "['n_samples']"),
+    ({"grid": {"gamma": [-0.01]}}, {}, "['gamma']"),
+    ({"grid": {"gamma": []}}, {}, "['gamma']"),
+    ({"grid": {"gamma": [2.0]}}, {}, "studies.tiny.grid.gamma"),
+    ({"grid": {"tau": [0.001]}}, {}, "studies.tiny.grid.tau"),
+    ({"spectrum": {"kind": "custom", "d": 2, "values": [1.0, -0.5]}}, {}, "['values']"),
+    ({"spectrum": {"kind": "custom", "d": 3, "values": [1.0, 0.5]}}, {}, "studies.tiny.spectrum.values"),
+    ({"spectrum": {"kind": "gaussian_blob"}}, {}, "['kind']"),
+    ({"spectrum": {"kind": "stationary_2d", "d": 10}}, {}, "studies.tiny.spectrum.d"),
+    ({"spectrum": {"alpha": -1.0}}, {}, "['alpha']"),
+    ({"spectrum": {"d": 0}}, {}, "['d']"),
+    ({"fit": {"model": "convolutional"}}, {}, "['model']"),
+    ({"fit": {"loss_factor": 0}}, {}, "['loss_factor']"),
+    ({"montecarlo": {"n_replicates": 1}}, {}, "['n_replicates']"),
+    ({"montecarlo": {"points_per_job": 0}}, {}, "['points_per_job']"),
+    ({"montecarlo": {"draw": "bootstrap"}}, {}, "['draw']"),
+    ({"sigmaa": [0.1]}, {}, "sigmaa"),
+    ({}, {"seed": -1}, "['seed']"),
+    ({}, {"run_studies": ["nope"]}, "run_studies"),
+    ({}, {"figures": {"formats": ["gif"]}}, "['formats']"),
+]
+
+
+@pytest.mark.parametrize("changes, top, key", BAD_CONFIGS)
+def test_bad_config_stops_before_any_job(tmp_path, finished, changes, top, key):
     wd, _, _ = finished
     work = tmp_path / "wf"
     shutil.copytree(wd, work, symlinks=True)
     before = {p: p.stat().st_mtime_ns for p in (work / "results").rglob("*") if p.is_file()}
-    write_config(work / "config.yaml", **changes)
+    write_config(work / "config.yaml", top=top, **changes)
     out = snakemake(work, check=False)
     text = out.stdout + out.stderr
     assert out.returncode != 0

@@ -46,14 +46,19 @@ class FitPoint:
 
 
 class Study:
-    """Grid points and chunks of a validated configuration (defaults already filled by the schema)."""
+    """Grid points and chunks of one study of a validated configuration (defaults filled by the schema).
 
-    def __init__(self, config: dict):
+    Parameters
+    ----------
+    name : str
+        The study's key under ``studies:``.
+    config : dict
+        That study's section (``spectrum``, ``grid``, ``fit``, ...).
+    """
+
+    def __init__(self, name: str, config: dict):
+        self.name = name
         self.config = config
-
-    @property
-    def name(self) -> str:
-        return self.config["study"]
 
     @property
     def spectrum_params(self) -> dict:
@@ -94,7 +99,7 @@ class Study:
         return [p.as_dict() for p in self.fit_points[j * per : (j + 1) * per]]
 
 
-def _stability_errors(study: Study) -> list[str]:
+def _stability_errors(study: Study, where: str) -> list[str]:
     lam_min = float(study.lam.min())
     errors = []
     allow = study.config["sampler"]["allow_unstable"]
@@ -108,37 +113,55 @@ def _stability_errors(study: Study) -> list[str]:
         if bad:
             pairs = ", ".join(f"(sigma={_fmt(s)}, gamma={_fmt(g)}: bound {_fmt(2 * (lam_min + s**2))})" for s, g in bad[:4])
             errors.append(
-                f"grid.gamma: ULA is unstable for gamma >= 2 (lam_min + sigma^2) with lam_min = {_fmt(lam_min)}; "
+                f"{where}.grid.gamma: ULA is unstable for gamma >= 2 (lam_min + sigma^2) with lam_min = {_fmt(lam_min)}; "
                 f"offending {pairs}{' ...' if len(bad) > 4 else ''}. Lower grid.gamma, raise grid.sigma, or set "
-                "sampler.allow_unstable: true to record these points as diverged"
+                f"{where}.sampler.allow_unstable: true to record these points as diverged"
             )
     return errors
 
 
-def check_config(config: dict) -> Study:
+def _check_study(name: str, cfg: dict) -> tuple[Study, list[str]]:
+    where = f"studies.{name}"
+    errors = []
+    study = Study(name, cfg)
+    try:
+        study.lam
+    except ValueError as err:
+        return study, [f"{where}.{err}"]
+    method = cfg["fit"]["method"]
+    taus = study.grid["tau"]
+    if method == "exact" and any(t != 0 for t in taus):
+        errors.append(
+            f"{where}.grid.tau must be [0.0] when fit.method is 'exact' (the exact fit has no SGD step); "
+            f"got {taus}. Use fit.method: sgd to study the optimization error"
+        )
+    if method == "sgd" and any(t <= 0 for t in taus):
+        errors.append(f"{where}.grid.tau values must be > 0 when fit.method is 'sgd'; got {taus}")
+    errors += _stability_errors(study, where)
+    return study, errors
+
+
+def check_config(config: dict) -> dict[str, Study]:
     """Cross-field checks of a schema-validated configuration.
+
+    Returns
+    -------
+    dict
+        ``{name: Study}`` for every study under ``studies:``.
 
     Raises
     ------
     ConfigError
-        Listing every problem, each naming the config key and the allowed range.
+        Listing every problem, each naming the config key (``studies.<name>.<key>``) and the allowed range.
     """
     errors = []
-    study = Study(config)
-    try:
-        study.lam
-    except ValueError as err:
-        raise ConfigError(f"Invalid config: {err}") from None
-    method = config["fit"]["method"]
-    taus = study.grid["tau"]
-    if method == "exact" and any(t != 0 for t in taus):
-        errors.append(
-            "grid.tau must be [0.0] when fit.method is 'exact' (the exact fit has no SGD step); "
-            f"got {taus}. Use fit.method: sgd to study the optimization error"
-        )
-    if method == "sgd" and any(t <= 0 for t in taus):
-        errors.append(f"grid.tau values must be > 0 when fit.method is 'sgd'; got {taus}")
-    errors += _stability_errors(study)
+    studies = {}
+    for name, cfg in config["studies"].items():
+        studies[name], errs = _check_study(name, cfg)
+        errors += errs
+    unknown = [s for s in config.get("run_studies", []) if s not in studies]
+    if unknown:
+        errors.append(f"run_studies names unknown studies {unknown}; known: {sorted(studies)}")
     if errors:
         raise ConfigError("Invalid config:\n  - " + "\n  - ".join(errors))
-    return study
+    return studies

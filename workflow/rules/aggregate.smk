@@ -1,15 +1,15 @@
 rule aggregate:
     """Monte-Carlo mean, standard error, theory and z-score per grid point, into one summary NetCDF."""
     input:
-        spectrum=f"{RESULTS}/spectrum.nc",
-        theory=f"{RESULTS}/theory.nc",
+        spectrum="results/{study}/spectrum.nc",
+        theory="results/{study}/theory.nc",
         langevin=langevin_chunks,
     output:
-        f"{RESULTS}/summary.nc",
+        "results/{study}/summary.nc",
     params:
         code=CODE_VERSION,
     log:
-        f"{LOGS}/aggregate.log",
+        "logs/{study}/aggregate.log",
     threads: 1
     resources:
         mem_mb=2000,

@@ -1,4 +1,4 @@
-# Helpers shared by all stages: the study plan (grid points, chunks) and result paths.
+# Helpers shared by all stages: the study plan (studies, grid points, chunks), per-study params and paths.
 # The plan comes from the installed package (gaussdsm.study), so it is unit-tested there.
 import gaussdsm.io
 from gaussdsm.study import check_config
@@ -7,28 +7,70 @@ from gaussdsm.study import check_config
 report: "../report/workflow.rst"
 
 
-
-STUDY = check_config(config)  # cross-field checks: raises before any job runs
-RESULTS = f"results/{STUDY.name}"
-LOGS = f"logs/{STUDY.name}"
+STUDIES = check_config(config)  # cross-field checks: raises before any job runs
+RUN_STUDIES = config["run_studies"] or list(STUDIES)
 CODE_VERSION = gaussdsm.io.code_version()  # a params value: library edits rerun the stages
+FIGURE_FORMATS = config["figures"]["formats"]
 
 
 wildcard_constraints:
-    chunk="|".join(STUDY.chunk_ids),
+    study="|".join(STUDIES),
+    chunk=r"\d{3}",
+    ext="|".join(FIGURE_FORMATS),
+
+
+def study_of(wildcards):
+    return STUDIES[wildcards.study]
+
+
+def section(wildcards, key):
+    return study_of(wildcards).config[key]
+
+
+def spectrum_params(wildcards):
+    return study_of(wildcards).spectrum_params
 
 
 def chunk_points(wildcards):
-    return STUDY.chunk_points(wildcards.chunk)
+    return study_of(wildcards).chunk_points(wildcards.chunk)
+
+
+def study_grid(wildcards):
+    return study_of(wildcards).grid
+
+
+def gamma_values(wildcards):
+    return study_of(wildcards).grid["gamma"]
+
+
+def fit_params(wildcards):
+    """Everything that determines the learned scores of a chunk, besides its points."""
+    s = study_of(wildcards)
+    return {
+        "seed": config["seed"],
+        "n_replicates": s.config["montecarlo"]["n_replicates"],
+        "draw": s.config["montecarlo"]["draw"],
+        **s.config["fit"],
+    }
+
+
+def theory_params(wildcards):
+    fit = section(wildcards, "fit")
+    return {"model": fit["model"], "loss_factor": fit["loss_factor"], "batch_size": 1}
 
 
 def langevin_chunks(wildcards):
-    return expand(f"{RESULTS}/langevin/chunk-{{chunk}}.nc", chunk=STUDY.chunk_ids)
+    return [f"results/{wildcards.study}/langevin/chunk-{c}.nc" for c in study_of(wildcards).chunk_ids]
 
 
-def figure_files(name):
-    return [f"{RESULTS}/figures/{name}.{ext}" for ext in config["figures"]["formats"]]
+def figure_files(study, panel):
+    return [f"results/{study}/figures/{panel}.{ext}" for ext in FIGURE_FORMATS]
 
 
 def final_outputs():
-    return [f"{RESULTS}/summary.nc", f"{RESULTS}/figures/error_vs_n.nc", *figure_files("error_vs_n")]
+    out = []
+    for name in RUN_STUDIES:
+        out.append(f"results/{name}/summary.nc")
+        for panel in STUDIES[name].config["panels"]:
+            out += [f"results/{name}/figures/{panel}.nc", *figure_files(name, panel)]
+    return out

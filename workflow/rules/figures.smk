@@ -1,21 +1,20 @@
 rule figure_error_vs_n:
     """P1: error against N, theory lines and Monte-Carlo points (our proposal, not the paper's figure)."""
     input:
-        summary=f"{RESULTS}/summary.nc",
+        summary="results/{study}/summary.nc",
     output:
-        data=f"{RESULTS}/figures/error_vs_n.nc",
+        data="results/{study}/figures/error_vs_n.nc",
         figures=report(
-            figure_files("error_vs_n"),
+            expand("results/{{study}}/figures/error_vs_n.{ext}", ext=FIGURE_FORMATS),
             caption="../report/error_vs_n.rst",
             category="Figures",
-            subcategory=STUDY.name,
+            subcategory="{study}",
         ),
     params:
-        study=STUDY.name,
         dpi=config["figures"]["dpi"],
         code=CODE_VERSION,
     log:
-        f"{LOGS}/figure_error_vs_n.log",
+        "logs/{study}/figure_error_vs_n.log",
     threads: 1
     resources:
         mem_mb=1000,

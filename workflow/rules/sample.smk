@@ -1,15 +1,15 @@
 rule run_langevin:
     """ULA stationary law for every learned score and every gamma; squared W2 error per replicate."""
     input:
-        spectrum=f"{RESULTS}/spectrum.nc",
-        fits=f"{RESULTS}/fits/chunk-{{chunk}}.nc",
+        spectrum="results/{study}/spectrum.nc",
+        fits="results/{study}/fits/chunk-{chunk}.nc",
     output:
-        f"{RESULTS}/langevin/chunk-{{chunk}}.nc",
+        "results/{study}/langevin/chunk-{chunk}.nc",
     params:
-        gamma=STUDY.grid["gamma"],
+        gamma=gamma_values,
         code=CODE_VERSION,
     log:
-        f"{LOGS}/run_langevin/chunk-{{chunk}}.log",
+        "logs/{study}/run_langevin/chunk-{chunk}.log",
     threads: 1
     resources:
         mem_mb=1000,

@@ -1,12 +1,12 @@
 rule spectra:
     """The data power spectrum lam (eigenvalues of the covariance)."""
     output:
-        f"{RESULTS}/spectrum.nc",
+        "results/{study}/spectrum.nc",
     params:
-        spectrum=STUDY.spectrum_params,
+        spectrum=spectrum_params,
         code=CODE_VERSION,
     log:
-        f"{LOGS}/spectra.log",
+        "logs/{study}/spectra.log",
     threads: 1
     resources:
         mem_mb=500,

@@ -1,17 +1,15 @@
 rule analytic_error:
     """Closed-form error expansion (bias, generalization, optimization) on the whole grid, one vectorised job."""
     input:
-        spectrum=f"{RESULTS}/spectrum.nc",
+        spectrum="results/{study}/spectrum.nc",
     output:
-        f"{RESULTS}/theory.nc",
+        "results/{study}/theory.nc",
     params:
-        grid=STUDY.grid,
-        model=config["fit"]["model"],
-        loss_factor=config["fit"]["loss_factor"],
-        batch_size=1,
+        grid=study_grid,
+        theory=theory_params,
         code=CODE_VERSION,
     log:
-        f"{LOGS}/analytic_error.log",
+        "logs/{study}/analytic_error.log",
     threads: 1
     resources:
         mem_mb=1000,
