@@ -62,3 +62,20 @@ def test_run_ula_matches_stationary_covariance():
     # Var of the product-moment estimate: (C_ik^2 + C_ii C_kk) / n for Gaussian samples
     se = np.sqrt((C**2 + np.outer(np.diag(C), np.diag(C))) / n)
     assert np.all(np.abs(emp - C) <= Z * se), (emp - C) / se
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.01, 0.05])
+def test_batched_general_lyapunov_equals_scipy(rng, gamma):
+    """Non-symmetric A (SGD output): the batched eigen solve equals scipy's Lyapunov solvers (<= 1e-10)."""
+    d = 12
+    lam = 1.0 / np.arange(1, d + 1)
+    A = np.diag(1.0 / (lam + 0.05)) + 0.3 * rng.standard_normal((50, d, d))
+    A = A[ula_is_stable(A, gamma) & np.all(np.linalg.eigvals(A).real > 0, axis=-1)]
+    assert len(A) > 10
+    C = ula_stationary_cov(A, gamma, symmetric=False)
+    for Aj, Cj in zip(A, C):
+        if gamma == 0:
+            ref = scipy.linalg.solve_continuous_lyapunov(Aj, 2.0 * np.eye(d))
+        else:
+            ref = scipy.linalg.solve_discrete_lyapunov(np.eye(d) - gamma * Aj, 2.0 * gamma * np.eye(d))
+        assert np.abs(Cj - ref).max() <= 1e-10 * np.abs(ref).max()

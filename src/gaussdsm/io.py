@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import tempfile
 from importlib import metadata
@@ -118,6 +119,13 @@ def _check_attrs(ds: xr.Dataset, path) -> None:
         raise ValueError(f"{path}: variables without units/long_name: {', '.join(map(str, missing))}")
 
 
+def _kill_point(rule) -> None:
+    """Test hook: ``GAUSSDSM_FAULT=sigkill:<rule>`` SIGKILLs the job's whole process group (Snakemake included)
+    after the data are written to the temporary file and before the rename: a job killed mid-write."""
+    if rule and os.environ.get("GAUSSDSM_FAULT") == f"sigkill:{rule}":
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+
 def write_dataset(ds: xr.Dataset, path, provenance: dict | None = None, title: str | None = None) -> Path:
     """Write ``ds`` to NetCDF atomically, with provenance and CF attributes.
 
@@ -148,12 +156,15 @@ def write_dataset(ds: xr.Dataset, path, provenance: dict | None = None, title: s
         elif ds[name].dtype.kind in "iu":
             encoding[name]["_FillValue"] = None
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.part"):  # left by a killed job
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     try:
         ds.to_netcdf(tmp, engine=ENGINE, format="NETCDF4", encoding=encoding)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        _kill_point((provenance or {}).get("snakemake_rule"))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

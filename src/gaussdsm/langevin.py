@@ -153,17 +153,52 @@ def ula_stationary_cov(A, gamma, *, symmetric: bool | None = None) -> np.ndarray
         a, V = np.linalg.eigh(0.5 * (A + np.swapaxes(A, -1, -2)))
         c = ula_mode_variance(a, gamma)
         return (V * c[..., None, :]) @ np.swapaxes(V, -1, -2)
+    return _lyapunov_general(A, gamma)
+
+
+def _lyapunov_scipy(Aj, gamma):
+    eye = np.eye(Aj.shape[-1])
+    if gamma == 0:
+        return scipy.linalg.solve_continuous_lyapunov(Aj, 2.0 * eye)
+    return scipy.linalg.solve_discrete_lyapunov(eye - gamma * Aj, 2.0 * gamma * eye)
+
+
+def _lyapunov_general(A, gamma, rtol: float = 1e-9) -> np.ndarray:
+    r"""Batched Lyapunov solve for general (non-symmetric) stable score matrices.
+
+    With :math:`A = V D V^{-1}` (complex eigendecomposition, batched by numpy) and
+    :math:`W = V^{-1}`, the matrix :math:`X = W C W^\top` is diagonal in the
+    equations: :math:`X_{ij} = 2\gamma (WW^\top)_{ij} / (1 - b_ib_j)` with
+    :math:`b = 1 - \gamma D` (discrete, R4), or :math:`X_{ij} = 2 (WW^\top)_{ij} / (D_i + D_j)`
+    at :math:`\gamma = 0`; then :math:`C = \mathrm{Re}(V X V^\top)`.  Matrices whose
+    residual exceeds ``rtol`` (nearly defective :math:`A`) are re-solved with scipy.
+    """
     d = A.shape[-1]
-    eye = np.eye(d)
     flat = A.reshape(-1, d, d)
-    out = np.empty_like(flat)
-    for j, Aj in enumerate(flat):
-        if gamma == 0:
-            C = scipy.linalg.solve_continuous_lyapunov(Aj, 2.0 * eye)
-        else:
-            C = scipy.linalg.solve_discrete_lyapunov(eye - gamma * Aj, 2.0 * gamma * eye)
-        out[j] = 0.5 * (C + C.T)
-    return out.reshape(A.shape)
+    D, V = np.linalg.eig(flat)
+    W = np.linalg.inv(V)
+    Q = W @ np.swapaxes(W, -1, -2)
+    if gamma == 0:
+        denom = D[:, :, None] + D[:, None, :]
+        X = 2.0 * Q / denom
+    else:
+        b = 1.0 - gamma * D
+        X = 2.0 * gamma * Q / (1.0 - b[:, :, None] * b[:, None, :])
+    C = (V @ X @ np.swapaxes(V, -1, -2)).real
+    C = 0.5 * (C + np.swapaxes(C, -1, -2))
+    eye = np.eye(d)
+    if gamma == 0:
+        res = flat @ C + C @ np.swapaxes(flat, -1, -2) - 2.0 * eye
+        scale = 2.0
+    else:
+        M = eye - gamma * flat
+        res = M @ C @ np.swapaxes(M, -1, -2) + 2.0 * gamma * eye - C
+        scale = np.linalg.norm(C, axis=(-2, -1))[:, None, None] + 2.0 * gamma
+    bad = ~np.all(np.isfinite(C), axis=(-2, -1)) | (np.abs(res / scale).max(axis=(-2, -1)) > rtol)
+    for j in np.nonzero(bad)[0]:
+        Cj = _lyapunov_scipy(flat[j], gamma)
+        C[j] = 0.5 * (Cj + Cj.T)
+    return C.reshape(A.shape)
 
 
 def run_ula(A, gamma, n_steps, n_particles, rng, y0=None) -> np.ndarray:

@@ -117,6 +117,7 @@ def fit_scores(
     model: str = "full",
     draw: str = "wishart",
     loss_factor: float = 1.0,
+    sgd: dict | None = None,
     out,
     provenance=None,
 ) -> xr.Dataset:
@@ -128,41 +129,91 @@ def fit_scores(
     points : list of dict
         Fit points ``{"n_samples", "sigma", "tau"}``.
     seed : int
-        Base seed; each point's training sets use the ``"data"`` stream keyed by
-        ``n_samples`` only (:func:`gaussdsm.montecarlo.replicate_rngs`).
+        Base seed.  Training sets use the ``"data"`` stream keyed by ``n_samples``
+        only (common random numbers across sigma and tau); SGD uses the ``"sgd"``
+        stream keyed by ``(n_samples, sigma, tau)``
+        (:func:`gaussdsm.montecarlo.replicate_rngs`).
     n_replicates : int
-    method : {'exact'}
-        ``'exact'``: :math:`\\hat A = (\\hat\\Sigma + \\sigma^2 I)^{-1}` (R3/R11).
+    method : {'exact', 'sgd'}
+        ``'exact'``: :math:`\hat A = (\hat\Sigma + \sigma^2 I)^{-1}` (R3/R11);
+        ``'sgd'``: stationary snapshots of constant-step SGD (R6), see
+        :func:`gaussdsm.montecarlo.sgd_scores`.
     model : {'full', 'diagonal'}
     draw : {'wishart', 'samples'}
+        Exact fits only; SGD always draws the training points.
     loss_factor : float
-        Only used by SGD.
+        c of the loss :math:`c\|x - \theta y\|^2` (SGD only).
+    sgd : dict
+        ``batch_size``, ``n_snapshots``, ``burn_in_factor``, ``spacing_factor``,
+        ``max_steps`` (``allow_unstable`` is a config check only).
     out : path
+
+    Output
+    ------
+    ``score_matrix (point, replicate, snapshot, row, col)``; for SGD also
+    ``exact_score_matrix (point, replicate, row, col)`` (same training sets) and
+    ``sgd_diverged (point, replicate)``.
     """
     _fault("fit_scores")
     lam = _read_lam(spectrum_path, "fit_scores")
-    if method != "exact":
-        raise NotImplementedError(f"fit.method {method!r} is not available in this version")
-    scores = np.empty((len(points), n_replicates, lam.size, lam.size))
+    if method not in ("exact", "sgd"):
+        raise ValueError(f"fit.method must be 'exact' or 'sgd', got {method!r}")
+    d = lam.size
+    sgd = dict(sgd or {})
+    sgd.pop("allow_unstable", None)
+    n_snap = int(sgd.get("n_snapshots", 1)) if method == "sgd" else 1
+    scores = np.empty((len(points), n_replicates, n_snap, d, d))
+    data_vars = {}
+    if method == "sgd":
+        exact = np.empty((len(points), n_replicates, d, d))
+        sgd_div = np.zeros((len(points), n_replicates), dtype=np.int8)
     for j, p in enumerate(points):
-        rngs = montecarlo.replicate_rngs(seed, "data", n_replicates, n_samples=p["n_samples"])
-        scores[j] = montecarlo.exact_scores(lam, p["n_samples"], p["sigma"], rngs, model=model, draw=draw)
-        log.info("fit %s: %d replicates", montecarlo.canonical_params(**p), n_replicates)
-    ds = xr.Dataset(
-        {
-            "score_matrix": (
-                ("point", "replicate", "row", "col"),
-                scores,
-                {"long_name": "learned score matrix A (score = -A y)", "units": "1"},
+        data_rngs = montecarlo.replicate_rngs(seed, "data", n_replicates, n_samples=p["n_samples"])
+        if method == "exact":
+            scores[j, :, 0] = montecarlo.exact_scores(lam, p["n_samples"], p["sigma"], data_rngs, model=model, draw=draw)
+        else:
+            sgd_rngs = montecarlo.replicate_rngs(seed, "sgd", n_replicates, **p)
+            A, A_exact, div = montecarlo.sgd_scores(
+                lam, p["n_samples"], p["sigma"], p["tau"], data_rngs, sgd_rngs,
+                model=model, loss_factor=loss_factor, **sgd,
             )
-        },
+            scores[j], exact[j], sgd_div[j] = A, A_exact, div
+            if div.any():
+                log.warning("fit %s: %d SGD chain(s) diverged", montecarlo.canonical_params(**p), int(div.sum()))
+        log.info("fit %s: %d replicates", montecarlo.canonical_params(**p), n_replicates)
+    data_vars["score_matrix"] = (
+        ("point", "replicate", "snapshot", "row", "col"),
+        scores,
+        {"long_name": "learned score matrix A (score = -A y)", "units": "1"},
+    )
+    if method == "sgd":
+        data_vars["exact_score_matrix"] = (
+            ("point", "replicate", "row", "col"),
+            exact,
+            {"long_name": "exact DSM score matrix of the same training set (paired baseline)", "units": "1"},
+        )
+        data_vars["sgd_diverged"] = (
+            ("point", "replicate"),
+            sgd_div,
+            {"long_name": "1 if the SGD chain diverged", "units": "1"},
+        )
+    ds = xr.Dataset(
+        data_vars,
         coords={
             **_point_coords(points),
             "replicate": ("replicate", np.arange(n_replicates), REP_ATTRS),
-            "row": ("row", np.arange(lam.size), MODE_ATTRS),
-            "col": ("col", np.arange(lam.size), MODE_ATTRS),
+            "snapshot": ("snapshot", np.arange(n_snap), {"long_name": "stationary SGD snapshot index", "units": "1"}),
+            "row": ("row", np.arange(d), MODE_ATTRS),
+            "col": ("col", np.arange(d), MODE_ATTRS),
         },
-        attrs={"method": method, "model": model, "draw": draw, "loss_factor": float(loss_factor), "seed": int(seed)},
+        attrs={
+            "method": method,
+            "model": model,
+            "draw": "samples" if method == "sgd" else draw,
+            "loss_factor": float(loss_factor),
+            "seed": int(seed),
+            **({f"sgd_{k}": v for k, v in sorted(sgd.items())} if method == "sgd" else {}),
+        },
     )
     write_dataset(ds, out, provenance, title="learned scores")
     return ds
@@ -172,31 +223,68 @@ def run_langevin(spectrum_path, fits_path, gamma, *, out, provenance=None) -> xr
     """Stage ``run_langevin``: W2 error of the ULA stationary law for every fitted score and every ``gamma``.
 
     Unstable draws are recorded in ``diverged`` (their ``w2sq`` is NaN), never dropped.
+    For SGD fits the exact fit of the same training set is evaluated too
+    (``w2sq_exact``), for the paired optimization-error estimate.
     """
     _fault("run_langevin")
     lam = _read_lam(spectrum_path, "run_langevin")
     fits = read_dataset(fits_path, "run_langevin", required=("score_matrix",))
     A = fits["score_matrix"].values
     gamma = np.asarray(sorted(float(g) for g in gamma))
-    P, R = A.shape[:2]
-    w2sq = np.empty((P, gamma.size, R))
-    diverged = np.empty((P, gamma.size, R), dtype=bool)
+    P, R, S, d = A.shape[:4]
+    w2sq = np.empty((P, gamma.size, R, S))
+    diverged = np.empty((P, gamma.size, R, S), dtype=bool)
+    paired = "exact_score_matrix" in fits
+    if paired:
+        A0 = fits["exact_score_matrix"].values
+        w2sq0 = np.empty((P, gamma.size, R))
+        div0 = np.empty((P, gamma.size, R), dtype=bool)
+        excess = np.empty((P, gamma.size, R, S))
     for j in range(P):
         for k, g in enumerate(gamma):
-            w2sq[j, k], diverged[j, k] = montecarlo.langevin_errors(A[j], lam, g)
+            w, dv = montecarlo.langevin_errors(A[j].reshape(R * S, d, d), lam, g)
+            w2sq[j, k], diverged[j, k] = w.reshape(R, S), dv.reshape(R, S)
+            if paired:
+                w2sq0[j, k], div0[j, k] = montecarlo.langevin_errors(A0[j], lam, g)
+                if float(fits["tau"][j]) > 0:
+                    ok = ~np.isnan(A[j]).any(axis=(-2, -1))
+                    excess[j, k] = np.nan
+                    if ok.any():
+                        e, _ = montecarlo.optimization_excess(np.where(ok[..., None, None], A[j], A0[j][:, None]), A0[j], lam, g)
+                        excess[j, k] = np.where(ok, e, np.nan)
+                else:
+                    excess[j, k] = 0.0
+    dims = ("point", "gamma", "replicate", "snapshot")
+    data_vars = {
+        "w2sq": (dims, w2sq, {"long_name": "squared W2 distance of the ULA stationary law to the data law", "units": "1"}),
+        "diverged": (
+            dims,
+            diverged.astype(np.int8),
+            {"long_name": "1 if the ULA chain has no stationary law (unstable step or diverged SGD)", "units": "1"},
+        ),
+    }
+    if paired:
+        data_vars["w2sq_exact"] = (
+            dims[:3],
+            w2sq0,
+            {"long_name": "squared W2 error with the exact fit of the same training set", "units": "1"},
+        )
+        data_vars["opt_excess"] = (
+            dims,
+            excess,
+            {
+                "long_name": "W2^2(SGD) - W2^2(exact fit, same data) minus its zero-mean linear part "
+                "(control variate); NaN where a chain involved diverged",
+                "units": "1",
+            },
+        )
+        data_vars["diverged_exact"] = (
+            dims[:3],
+            div0.astype(np.int8),
+            {"long_name": "1 if the ULA chain with the exact fit is unstable", "units": "1"},
+        )
     ds = xr.Dataset(
-        {
-            "w2sq": (
-                ("point", "gamma", "replicate"),
-                w2sq,
-                {"long_name": "squared W2 distance of the ULA stationary law to the data law", "units": "1"},
-            ),
-            "diverged": (
-                ("point", "gamma", "replicate"),
-                diverged.astype(np.int8),
-                {"long_name": "1 if the ULA chain has no stationary law (unstable step)", "units": "1"},
-            ),
-        },
+        data_vars,
         coords={
             **{k: v for k, v in fits.coords.items() if k not in ("row", "col")},
             "gamma": ("gamma", gamma, PARAM_ATTRS["gamma"]),
@@ -246,7 +334,7 @@ def aggregate(spectrum_path, theory_path, langevin_paths, *, out, provenance=Non
     mc = mc.assign_coords(point=np.arange(mc.sizes["point"]))
     div = mc["diverged"].astype(bool)
     w = mc["w2sq"].where(~div)
-    bad = (~div) & ~np.isfinite(mc["w2sq"])
+    bad = ((~div) & ~np.isfinite(mc["w2sq"])).any("snapshot")
     if bool(bad.any()):
         n_bad = bad.sum("replicate")
         where = [
@@ -255,23 +343,40 @@ def aggregate(spectrum_path, theory_path, langevin_paths, *, out, provenance=Non
             for p, g in zip(*np.nonzero(n_bad.values))
         ]
         raise ValueError("non-finite W2 errors in replicates not flagged diverged:\n  " + "\n  ".join(where))
-    n_ok = (~div).sum("replicate")
-    mean = w.mean("replicate")
-    std = w.std("replicate", ddof=1)
-    stderr = std / np.sqrt(n_ok.where(n_ok > 0))
-    n_div = div.sum("replicate")
-    summ = xr.Dataset(
-        {
-            "mc_mean": mean.assign_attrs(
-                long_name="Monte-Carlo mean of squared W2 error over stable replicates", units="1"
-            ),
-            "mc_stderr": stderr.assign_attrs(long_name="standard error of mc_mean", units="1"),
-            "mc_n": n_ok.astype(np.int64).assign_attrs(long_name="number of stable replicates", units="1"),
-            "n_diverged": n_div.astype(np.int64).assign_attrs(
-                long_name="number of replicates whose ULA chain diverged", units="1"
-            ),
-        }
-    )
+    # A replicate's value is the mean over its stable snapshots (one chain per replicate);
+    # the standard error is over replicates (independent chains).
+    rep_ok = (~div).any("snapshot")
+    rep = w.mean("snapshot", skipna=True).where(rep_ok)
+    n_ok = rep_ok.sum("replicate")
+    mean = rep.mean("replicate")
+    std = rep.std("replicate", ddof=1)
+    stderr = std / np.sqrt(n_ok.where(n_ok > 1))
+    n_div = div.sum(("replicate", "snapshot"))
+    data = {
+        "mc_mean": mean.assign_attrs(
+            long_name="Monte-Carlo mean of squared W2 error over stable replicates", units="1"
+        ),
+        "mc_stderr": stderr.assign_attrs(long_name="standard error of mc_mean", units="1"),
+        "mc_n": n_ok.astype(np.int64).assign_attrs(long_name="number of stable replicates", units="1"),
+        "n_diverged": n_div.astype(np.int64).assign_attrs(
+            long_name="number of draws (replicate x snapshot) whose ULA chain or SGD chain diverged", units="1"
+        ),
+    }
+    if "opt_excess" in mc:
+        # per replicate: mean over its snapshots where every chain involved is stable
+        ex = mc["opt_excess"]
+        ok = np.isfinite(ex).any("snapshot")
+        diff = ex.mean("snapshot", skipna=True).where(ok)
+        n_pair = ok.sum("replicate")
+        data["mc_opt_mean"] = diff.mean("replicate").assign_attrs(
+            long_name="Monte-Carlo optimization error: mean of W2^2(SGD) - W2^2(exact fit, same data), with a "
+            "zero-mean control variate (gaussdsm.montecarlo.optimization_excess)",
+            units="1",
+        )
+        data["mc_opt_stderr"] = (diff.std("replicate", ddof=1) / np.sqrt(n_pair.where(n_pair > 1))).assign_attrs(
+            long_name="standard error of mc_opt_mean", units="1"
+        )
+    summ = xr.Dataset(data)
     summ = summ.set_index(point=["n_samples", "sigma", "tau"]).unstack("point")
     for name in ("n_samples", "sigma", "tau"):
         summ[name].attrs.update(PARAM_ATTRS[name])
@@ -291,6 +396,11 @@ def aggregate(spectrum_path, theory_path, langevin_paths, *, out, provenance=Non
     summ["zscore"] = ((summ["mc_mean"] - summ["theory_total"]) / summ["mc_stderr"]).assign_attrs(
         long_name="(mc_mean - theory_total) / mc_stderr", units="1"
     )
+    if "mc_opt_mean" in summ:
+        summ["zscore_opt"] = ((summ["mc_opt_mean"] - summ["theory_optimization"]) / summ["mc_opt_stderr"]).assign_attrs(
+            long_name="(mc_opt_mean - theory_optimization) / mc_opt_stderr (NaN at tau = 0, where both are 0)",
+            units="1",
+        )
     summ["diverged"] = (summ["n_diverged"] > 0).astype(np.int8).assign_attrs(
         long_name="1 if any replicate diverged at this grid point (excluded from theory fits)", units="1"
     )

@@ -15,6 +15,7 @@ Cross-field checks that the JSON schema cannot express live in
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -120,6 +121,32 @@ def _stability_errors(study: Study, where: str) -> list[str]:
     return errors
 
 
+def _sgd_errors(study: Study, where: str) -> list[str]:
+    """SGD stability (R6b, §7.1 batch formula) on the population spectrum, for every (sigma, tau > 0)."""
+    from .theory import sgd_is_stable
+
+    fit = study.config["fit"]
+    sgd = fit["sgd"]
+    if sgd["allow_unstable"]:
+        return []
+    bad = [
+        (s, t)
+        for s in study.grid["sigma"]
+        for t in study.grid["tau"]
+        if t > 0
+        and not bool(sgd_is_stable(study.lam, s, t, fit["loss_factor"], sgd["batch_size"], fit["model"]))
+    ]
+    if not bad:
+        return []
+    pairs = ", ".join(f"(sigma={_fmt(s)}, tau={_fmt(t)})" for s, t in bad[:4])
+    return [
+        f"{where}.grid.tau: SGD is unstable (second moments diverge: c tau S >= 1 with S = sum_j s_j / (1 - 2 c tau s_j), "
+        f"s = lam + sigma^2, R6b; batch formula of theory.md §7.1 for fit.sgd.batch_size > 1) at {pairs}"
+        f"{' ...' if len(bad) > 4 else ''}. Lower grid.tau, or set {where}.fit.sgd.allow_unstable: true to record "
+        f"these points as diverged"
+    ]
+
+
 def _check_study(name: str, cfg: dict) -> tuple[Study, list[str]]:
     where = f"studies.{name}"
     errors = []
@@ -135,8 +162,8 @@ def _check_study(name: str, cfg: dict) -> tuple[Study, list[str]]:
             f"{where}.grid.tau must be [0.0] when fit.method is 'exact' (the exact fit has no SGD step); "
             f"got {taus}. Use fit.method: sgd to study the optimization error"
         )
-    if method == "sgd" and any(t <= 0 for t in taus):
-        errors.append(f"{where}.grid.tau values must be > 0 when fit.method is 'sgd'; got {taus}")
+    if method == "sgd":
+        errors += _sgd_errors(study, where)
     errors += _stability_errors(study, where)
     return study, errors
 
@@ -159,6 +186,19 @@ def check_config(config: dict) -> dict[str, Study]:
     for name, cfg in config["studies"].items():
         studies[name], errs = _check_study(name, cfg)
         errors += errs
+    if "comparisons" in studies:
+        errors.append("studies.comparisons: the name 'comparisons' is reserved (results/comparisons/ holds comparison figures)")
+    for cname, comp in config.get("comparisons", {}).items():
+        missing = [s for s in comp["studies"] if s not in studies]
+        if missing:
+            errors.append(f"comparisons.{cname}.studies names unknown studies {missing}; known: {sorted(studies)}")
+        if comp["panel"] == "full_vs_diagonal" and not missing:
+            sp = {json.dumps(studies[s].spectrum_params, sort_keys=True) for s in comp["studies"]}
+            if len(sp) > 1:
+                errors.append(f"comparisons.{cname}: full_vs_diagonal needs studies with the same spectrum")
+    for name, st in studies.items():
+        if "error_vs_tau" in st.config["panels"] and st.config["fit"]["method"] != "sgd":
+            errors.append(f"studies.{name}.panels: error_vs_tau needs fit.method: sgd (and tau > 0 in grid.tau)")
     unknown = [s for s in config.get("run_studies", []) if s not in studies]
     if unknown:
         errors.append(f"run_studies names unknown studies {unknown}; known: {sorted(studies)}")

@@ -15,6 +15,7 @@ FIGURE_FORMATS = config["figures"]["formats"]
 
 wildcard_constraints:
     study="|".join(STUDIES),
+    comparison="|".join(config["comparisons"]) or "no-comparisons",
     chunk=r"\d{3}",
     ext="|".join(FIGURE_FORMATS),
 
@@ -56,7 +57,7 @@ def fit_params(wildcards):
 
 def theory_params(wildcards):
     fit = section(wildcards, "fit")
-    return {"model": fit["model"], "loss_factor": fit["loss_factor"], "batch_size": 1}
+    return {"model": fit["model"], "loss_factor": fit["loss_factor"], "batch_size": fit["sgd"]["batch_size"]}
 
 
 def langevin_chunks(wildcards):
@@ -67,10 +68,27 @@ def figure_files(study, panel):
     return [f"results/{study}/figures/{panel}.{ext}" for ext in FIGURE_FORMATS]
 
 
+COMPARISONS = config["comparisons"]
+RUN_COMPARISONS = [c for c, v in COMPARISONS.items() if all(s in RUN_STUDIES for s in v["studies"])]
+
+
+def comparison_summaries(wildcards):
+    return [f"results/{s}/summary.nc" for s in COMPARISONS[wildcards.comparison]["studies"]]
+
+
+def comparison_files(name):
+    panel = COMPARISONS[name]["panel"]
+    return [f"results/comparisons/{name}/{panel}.nc"] + [
+        f"results/comparisons/{name}/{panel}.{ext}" for ext in FIGURE_FORMATS
+    ]
+
+
 def final_outputs():
     out = []
     for name in RUN_STUDIES:
         out.append(f"results/{name}/summary.nc")
         for panel in STUDIES[name].config["panels"]:
             out += [f"results/{name}/figures/{panel}.nc", *figure_files(name, panel)]
+    for name in RUN_COMPARISONS:
+        out += comparison_files(name)
     return out

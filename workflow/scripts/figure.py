@@ -1,9 +1,9 @@
-"""Rule figure_error_vs_n: thin wrapper around gaussdsm.figures.error_vs_n."""
+"""Rules figure_<panel>: thin wrapper around gaussdsm.figures.PANELS[panel]."""
 from gaussdsm import figures, stages
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with stages.job(smk) as provenance:
-    figures.error_vs_n(
+    figures.PANELS[smk.params.panel](
         smk.input.summary,
         list(smk.output.figures),
         data_out=smk.output.data,

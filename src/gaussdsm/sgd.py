@@ -1,0 +1,464 @@
+"""Constant-step SGD on the denoising score-matching loss (theory.md §2 step 2, R6, R6a, R6b, R11, §7.1).
+
+Per-sample loss with :math:`c = c_\\ell` (``loss_factor``) and the linear denoiser
+:math:`D_\\sigma(y; \\theta) = \\theta y`:
+
+.. math:: \\ell(\\theta; x, w) = c\\,\\|x - \\theta(x + \\sigma w)\\|^2 .
+
+One SGD step with a mini-batch of ``B`` pairs :math:`(x_b, w_b)`, :math:`x_b`
+drawn uniformly **with replacement** from the training set and fresh
+:math:`w_b \\sim \\mathcal N(0, I)`, :math:`y_b = x_b + \\sigma w_b`,
+:math:`r_b = \\theta y_b - x_b`:
+
+.. math:: \\theta \\leftarrow \\theta - \\frac{2c\\tau}{B}\\sum_{b=1}^{B} r_b\\,y_b^\\top
+
+(the B per-sample gradients are averaged; samples of one mini-batch all see
+the same :math:`\\theta`).  With ``diagonal=True`` only the diagonal of θ is
+trained (R11): :math:`\\theta_i \\leftarrow \\theta_i - \\frac{2c\\tau}{B}\\sum_b(\\theta_i y_{b,i} - x_{b,i})\\,y_{b,i}`;
+``X`` must then be expressed in the eigen/Fourier basis.
+
+Stationary law (R6): :math:`\\mathbb E\\,\\theta_\\infty = \\hat\\theta = \\hat\\Sigma(\\hat\\Sigma + \\sigma^2 I)^{-1}`
+exactly (R6a); entry variances :math:`q_{ik}` are
+:func:`gaussdsm.theory.sgd_entry_variance` (R6b, §7.1 note 3; diagonal model §7.1 note 2).
+
+Engine (full model)
+-------------------
+A plain per-sample loop runs at a few GFLOP/s.  :func:`fit_sgd` advances θ by
+blocks of ``m`` mini-batch steps exactly, with level-3 BLAS.  Stack the
+``n = mB`` samples of a block as columns, :math:`Y = [y_1..y_n]`,
+:math:`X_b = [x_1..x_n]` (d×n), write :math:`\\kappa = 2c\\tau/B`, :math:`t(j)` the
+mini-batch of sample j, and :math:`P = \\theta_0 Y - X_b`.  Since
+:math:`\\theta_{t(j)-1} = \\theta_0 - \\kappa\\sum_{i:\\,t(i)<t(j)} r_i y_i^\\top`,
+
+.. math:: r_j = p_j - \\kappa\\sum_{i:\\,t(i) < t(j)} r_i\\,(y_i^\\top y_j)
+    \\iff R\\,(I + \\kappa U) = P,\\qquad
+    \\theta_m = \\theta_0 - \\kappa\\,R\\,Y^\\top,
+
+with :math:`U_{ij} = y_i^\\top y_j` if :math:`t(i) < t(j)` and 0 otherwise
+(strictly upper triangular; for ``B = 1`` the strict upper triangle of
+:math:`Y^\\top Y`, for ``B > 1`` the same with the diagonal B×B blocks zeroed).
+:math:`R = P(I + \\kappa U)^{-1}` is one unit-triangular solve (BLAS ``dtrsm``),
+:math:`U` one ``dsyrk``.  Cost per sample: :math:`4d^2` (two GEMMs) plus
+:math:`\\approx 2nd` (``dsyrk`` + ``dtrsm``).
+
+Engine (diagonal model)
+-----------------------
+Each coordinate follows the scalar affine recursion
+:math:`\\theta_{t+1} = a_t\\theta_t + b_t` with
+:math:`a_t = 1 - \\kappa\\sum_b y_{b,i}^2`, :math:`b_t = \\kappa\\sum_b x_{b,i}y_{b,i}`;
+a block of m steps is
+:math:`\\theta_m = (\\prod_t a_t)\\theta_0 + \\sum_t b_t\\prod_{s>t}a_s`, evaluated
+with reversed cumulative products (no divisions, so no 0/0; underflow of a
+suffix product only drops a contribution that is below 1e-300 anyway).
+
+Random streams
+--------------
+All randomness of replicate ``r`` comes from ``rngs[r]``, in this order:
+
+1. ``words = rngs[r].integers(2**63, size=4)`` (4 draws, once per call);
+   ``idx_rng, noise_rng = [default_rng(s) for s in SeedSequence(words).spawn(2)]``;
+2. the indices of the samples, in step order, are
+   ``min(floor(idx_rng.random() * N), N - 1)``;
+3. the noise vectors, in step order, are rows of ``noise_rng.standard_normal((k, d))``;
+   mini-batch step ``t`` uses samples ``tB .. tB + B - 1``.
+
+Both child streams are consumed one double / one normal at a time, so the
+numbers do not depend on how draws are chunked: the block size, the batching
+of replicates and :func:`fit_sgd_reference` (one step at a time) all see the
+same samples.  Replicate ``r``'s result depends only on ``X[r]`` and ``rngs[r]``.
+
+Schedule and divergence
+-----------------------
+Per replicate, with :math:`s_{\\min}` the smallest eigenvalue of :math:`\\hat\\Sigma + \\sigma^2 I`
+(diagonal model: :math:`\\min_i \\hat\\mu_i + \\sigma^2`) the slowest relaxation rate of the mean is
+:math:`2c\\tau s_{\\min}` per step (R6; the variance relaxes twice as fast, §7.3 note 11):
+
+* ``burn_in = ceil(burn_in_factor / (2 c tau s_min))``,
+* ``spacing = ceil(spacing_factor / (2 c tau s_min))``,
+* snapshot j (j = 0..n_snapshots-1) is the iterate after ``burn_in + j * spacing`` steps,
+* ``n_steps = burn_in + (n_snapshots - 1) * spacing`` (one step = one mini-batch).
+
+The schedule is per replicate (it depends on that replicate's :math:`\\hat\\Sigma`), so that
+replicate r's numbers do not depend on the other replicates of the call.
+
+A replicate is flagged ``diverged`` (θ all NaN, never an exception) if
+
+* its second moments are predicted unbounded: full model,
+  :func:`gaussdsm.theory.sgd_is_stable` evaluated at the eigenvalues of :math:`\\hat\\Sigma`
+  (the Gaussian-sampling criterion of R6b/§7.1, exact for population sampling, O(N^{-1/2})
+  approximate for sampling from the N-point set); diagonal model, the exact mean-square
+  criterion for sampling from the N-point set, :math:`\\mathbb E[a_t^2] < 1`, i.e.
+  :math:`\\kappa(m_4 + (B-1)m_2^2) < 2m_2` with :math:`m_2 = \\hat\\mu_i + \\sigma^2`,
+  :math:`m_4 = \\frac1N\\sum_n x_{n,i}^4 + 6\\sigma^2\\hat\\mu_i + 3\\sigma^4` (this reduces to
+  :math:`(B+2)c\\tau s_i < B` of §7.1 for Gaussian fourth moments); such replicates are not run;
+* or its θ becomes non-finite or exceeds :data:`EXPLODE` in absolute value during the run
+  (checked after every block).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg.blas import dgemm, dsyrk, dtrsm
+
+from .dsm import empirical_covariance, fit_exact
+from .theory import sgd_is_stable
+
+__all__ = ["SGDResult", "fit_sgd", "fit_sgd_reference", "default_block", "EXPLODE"]
+
+EXPLODE = 1e6
+"""A replicate whose :math:`\\max|\\theta_{ik}|` exceeds this is flagged diverged (stable runs stay O(1))."""
+
+INITS = ("exact", "zero")
+_CHUNK_SAMPLES = 32768  # random numbers (samples x d) drawn per call in the engine: ~256 kB arrays
+
+
+@dataclass
+class SGDResult:
+    """Output of :func:`fit_sgd`.
+
+    Attributes
+    ----------
+    theta : ndarray, shape ``(R, n_snapshots, d, d)``
+        Stationary snapshots of the denoiser matrix.  For ``diagonal=True`` the
+        matrices are diagonal (zero off-diagonal, like :func:`gaussdsm.dsm.fit_exact`).
+        All NaN for a diverged replicate.
+    diverged : ndarray of bool, shape ``(R,)``
+    n_steps : ndarray of int, shape ``(R,)``
+        Total mini-batch steps of each replicate's schedule (``burn_in + (n_snapshots-1) * spacing``);
+        scheduled value also for diverged replicates.
+    burn_in : ndarray of int, shape ``(R,)``
+    spacing : ndarray of int, shape ``(R,)``
+    """
+
+    theta: np.ndarray
+    diverged: np.ndarray
+    n_steps: np.ndarray
+    burn_in: np.ndarray
+    spacing: np.ndarray
+
+    @property
+    def n_diverged(self) -> int:
+        return int(np.count_nonzero(self.diverged))
+
+
+def default_block(d: int, batch_size: int = 1) -> int:
+    """Default number of mini-batch steps per engine block (tuned with ``benchmarks/bench_sgd.py``).
+
+    ``n = min(128, max(64, d // 3))`` samples per block, i.e. ``ceil(n / B)`` steps: the extra
+    ``dsyrk`` + ``dtrsm`` work is ~``n/(2d)`` of the useful work and runs slower than GEMM, while the
+    Python overhead per block is ~1/n.  Measured on one core (benchmarks/README.md): the optimum is
+    flat between 48 and 96 samples for d = 64..256.
+    """
+    samples = int(min(128, max(64, d // 3)))
+    return max(1, -(-samples // int(batch_size)))
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _positive(name, value, integer=False, allow_zero=False):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}") from None
+    ok = np.isfinite(v) and (v >= 0 if allow_zero else v > 0)
+    if integer:
+        ok = ok and v == int(v) and v >= 1
+        if not ok:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        return int(v)
+    if not ok:
+        raise ValueError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return v
+
+
+def _setup(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_factor, spacing_factor, init,
+           diagonal, max_steps):
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 2:
+        X = X[None]
+    if X.ndim != 3 or X.shape[1] < 1 or X.shape[2] < 1:
+        raise ValueError(f"X must have shape (R, N, d) or (N, d) with N, d >= 1, got {np.shape(X)}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X must be finite")
+    R, N, d = X.shape
+    sigma = _positive("sigma", sigma)
+    tau = _positive("tau", tau)
+    loss_factor = _positive("loss_factor", loss_factor)
+    burn_in_factor = _positive("burn_in_factor", burn_in_factor, allow_zero=True)
+    spacing_factor = _positive("spacing_factor", spacing_factor)
+    n_snapshots = _positive("n_snapshots", n_snapshots, integer=True)
+    batch_size = _positive("batch_size", batch_size, integer=True)
+    max_steps = _positive("max_steps", max_steps, integer=True)
+    if isinstance(rngs, np.random.Generator):
+        rngs = [rngs]
+    rngs = list(rngs)
+    if len(rngs) != R or not all(isinstance(g, np.random.Generator) for g in rngs):
+        raise ValueError(f"rngs must be a list of {R} numpy Generators (one per replicate), got {len(rngs)} items")
+
+    # per replicate: X may be a broadcast view of one training set (independent chains), avoid (R, N, d) temporaries
+    cov = np.stack([empirical_covariance(X[r]) for r in range(R)])
+    if diagonal:
+        s_min = np.diagonal(cov, axis1=-2, axis2=-1).min(axis=-1) + sigma**2
+    else:
+        s_min = np.clip(np.linalg.eigvalsh(cov)[:, 0], 0.0, None) + sigma**2
+    stable = _predicted_stable(X, cov, sigma, tau, loss_factor, batch_size, diagonal)
+
+    rate = 2.0 * loss_factor * tau * s_min
+    burn_in = np.array([math.ceil(burn_in_factor / r) for r in rate], dtype=np.int64)
+    spacing = np.array([max(1, math.ceil(spacing_factor / r)) for r in rate], dtype=np.int64)
+    n_steps = burn_in + (n_snapshots - 1) * spacing
+    too_long = stable & (n_steps > max_steps)
+    if np.any(too_long):
+        r = int(np.argmax(too_long))
+        raise ValueError(
+            f"SGD schedule needs {int(n_steps[r])} steps (burn_in {int(burn_in[r])} + "
+            f"{n_snapshots - 1} x spacing {int(spacing[r])}) for replicate {r}, above max_steps={max_steps}; "
+            "raise max_steps, tau, or lower burn_in_factor/spacing_factor/n_snapshots"
+        )
+
+    if isinstance(init, str):
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS} or an array of shape (d, d) or (R, d, d), got {init!r}")
+        if init == "exact":
+            theta0 = np.stack([fit_exact(X[r], sigma, diagonal=diagonal) for r in range(R)])
+        else:
+            theta0 = np.zeros((R, d, d))
+    else:
+        theta0 = np.asarray(init, dtype=float)
+        if theta0.shape == (d, d):
+            theta0 = np.broadcast_to(theta0, (R, d, d))
+        if theta0.shape != (R, d, d) or not np.all(np.isfinite(theta0)):
+            raise ValueError(f"init array must be finite with shape ({d}, {d}) or ({R}, {d}, {d}), got {theta0.shape}")
+        if diagonal:
+            theta0 = np.diagonal(theta0, axis1=-2, axis2=-1)[..., None] * np.eye(d)
+    return X, sigma, tau, loss_factor, n_snapshots, batch_size, rngs, stable, burn_in, spacing, n_steps, theta0
+
+
+def _predicted_stable(X, cov, sigma, tau, loss_factor, batch_size, diagonal) -> np.ndarray:
+    """Per replicate: are the stationary second moments finite? (module docstring, R6b, §7.1)."""
+    if diagonal:
+        mu = np.diagonal(cov, axis1=-2, axis2=-1)
+        kappa = 2.0 * loss_factor * tau / batch_size
+        m2 = mu + sigma**2
+        m4 = np.stack([np.mean(x**4, axis=0) for x in X]) + 6.0 * sigma**2 * mu + 3.0 * sigma**4
+        return np.all(kappa * (m4 + (batch_size - 1) * m2**2) < 2.0 * m2, axis=-1)
+    ev = np.clip(np.linalg.eigvalsh(cov), 0.0, None)
+    return np.array([bool(sgd_is_stable(e, sigma, tau, loss_factor, batch_size, "full")) for e in ev], dtype=bool)
+
+
+def _child_streams(rng: np.random.Generator):
+    words = rng.integers(2**63, size=4)
+    return [np.random.default_rng(s) for s in np.random.SeedSequence([int(w) for w in words]).spawn(2)]
+
+
+def _draw(idx_rng, noise_rng, X, n, sigma):
+    """Next ``n`` samples of the stream: ``(x, y)`` of shape ``(n, d)``."""
+    N, d = X.shape
+    idx = (idx_rng.random(n) * N).astype(np.intp)
+    np.minimum(idx, N - 1, out=idx)
+    xb = X[idx]
+    y = noise_rng.standard_normal((n, d))
+    y *= sigma
+    y += xb
+    return xb, y
+
+
+# ----------------------------------------------------------------------------- engine blocks
+
+
+def _block_full(theta, xb, y, m, B, kappa):
+    """Advance the full θ (d×d, **Fortran order**, updated in place) by the m mini-batch steps of
+    samples ``(xb, y)`` (n = mB rows, C order), exactly.  ``xb`` is overwritten."""
+    n = m * B
+    # P = θ0 Y - X_b (d x n, Fortran order), written over xb's memory
+    P = dgemm(1.0, theta, y.T, beta=-1.0, c=xb.T, overwrite_c=1)
+    if n > 1:
+        G = dsyrk(kappa, y.T, trans=1, lower=0)  # upper triangle of kappa * (y_i . y_j), Fortran order
+        if B > 1:
+            # samples of one mini-batch do not see each other's update: zero the diagonal BxB blocks
+            G4 = G.T.reshape(m, B, m, B)
+            ar = np.arange(m)
+            G4[ar, :, ar, :] = 0.0
+        # -kappa R = -kappa P (I + kappa U)^-1 (unit diagonal implied), in place
+        P = dtrsm(-kappa, G, P, side=1, lower=0, trans_a=0, diag=1, overwrite_b=1)
+    else:
+        P *= -kappa
+    # θ += (-kappa R) Y^T, in place
+    return dgemm(1.0, P, y.T, beta=1.0, c=theta, trans_b=1, overwrite_c=1)
+
+
+def _block_diag(theta_d, xb, y, m, B, kappa):
+    """Advance the diagonal θ (vector of d) by the m mini-batch steps of ``(xb, y)``, exactly (scalar affine recursions)."""
+    d = y.shape[1]
+    a = 1.0 - kappa * (y * y).reshape(m, B, d).sum(axis=1)
+    b = kappa * (xb * y).reshape(m, B, d).sum(axis=1)
+    if m == 1:
+        return a[0] * theta_d + b[0]
+    P = np.cumprod(a[::-1], axis=0)  # P[j] = prod_{s = m-1-j}^{m-1} a_s
+    # theta_m = (prod_all a) theta0 + b_{m-1} + sum_{t<m-1} b_t prod_{s>t} a_s ; prod_{s>t} a_s = P[m-2-t]
+    return P[-1] * theta_d + b[-1] + np.einsum("jd,jd->d", b[-2::-1], P[:-1])
+
+
+def _engine(block_fn, block, chunk):
+    """Advance by m steps: draw ``chunk`` steps of samples at once, compute in blocks of ``block`` steps."""
+
+    def advance(theta, Xr, idx_rng, noise_rng, m, B, kappa, sigma):
+        xb, y = _draw(idx_rng, noise_rng, Xr, m * B, sigma)
+        for t0 in range(0, m, block):
+            t1 = min(m, t0 + block)
+            theta = block_fn(theta, xb[t0 * B : t1 * B], y[t0 * B : t1 * B], t1 - t0, B, kappa)
+        return theta
+
+    return advance
+
+
+# ----------------------------------------------------------------------------- reference steps
+
+
+def _steps_reference(theta, X, idx_rng, noise_rng, m, B, kappa, sigma, diagonal):
+    """m plain SGD steps, one mini-batch at a time (the slow reference)."""
+    for _ in range(m):
+        xb, y = _draw(idx_rng, noise_rng, X, B, sigma)
+        if diagonal:
+            theta = theta - kappa * np.sum((theta * y - xb) * y, axis=0)
+        else:
+            grad = np.zeros_like(theta)
+            for b in range(B):
+                r = theta @ y[b] - xb[b]
+                grad += np.outer(r, y[b])
+            theta = theta - kappa * grad
+    return theta
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def _run(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_factor, spacing_factor, init,
+         diagonal, max_steps, advance, chunk):
+    (X, sigma, tau, loss_factor, n_snapshots, B, rngs, stable, burn_in, spacing, n_steps, theta0) = _setup(
+        X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_factor, spacing_factor, init,
+        diagonal, max_steps)
+    R, N, d = X.shape
+    kappa = 2.0 * loss_factor * tau / B
+    theta_out = np.full((R, n_snapshots, d, d), np.nan)
+    diverged = ~stable
+    eye = np.eye(d)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        for r in range(R):
+            if diverged[r]:
+                continue
+            idx_rng, noise_rng = _child_streams(rngs[r])
+            Xr = np.ascontiguousarray(X[r])
+            theta = np.diagonal(theta0[r]).copy() if diagonal else np.array(theta0[r], dtype=float, order="F")
+            step = 0
+            for j in range(n_snapshots):
+                target = int(burn_in[r] + j * spacing[r])
+                while step < target:
+                    m = min(chunk, target - step)
+                    theta = advance(theta, Xr, idx_rng, noise_rng, m, B, kappa, sigma)
+                    step += m
+                    if not np.max(np.abs(theta)) < EXPLODE:  # also catches NaN
+                        diverged[r] = True
+                        break
+                if diverged[r]:
+                    theta_out[r] = np.nan
+                    break
+                theta_out[r, j] = theta * eye if diagonal else theta
+    return SGDResult(theta=theta_out, diverged=diverged, n_steps=n_steps, burn_in=burn_in, spacing=spacing)
+
+
+def fit_sgd(X, sigma, tau, rngs, *, n_snapshots=1, batch_size=1, loss_factor=1.0, burn_in_factor=5.0,
+            spacing_factor=1.0, init="exact", diagonal=False, block=None, max_steps=50_000_000) -> SGDResult:
+    """Stationary snapshots of constant-step SGD on the per-sample DSM loss (theory.md §2 step 2, R6).
+
+    Update, with :math:`\\kappa = 2c\\tau/B`, :math:`y_b = x_b + \\sigma w_b`:
+
+    .. math:: \\theta \\leftarrow \\theta - \\kappa\\sum_{b=1}^{B}(\\theta y_b - x_b)\\,y_b^\\top
+
+    (diagonal model R11: the same on the diagonal only).  The stationary mean is
+    :math:`\\hat\\theta = \\hat\\Sigma(\\hat\\Sigma + \\sigma^2 I)^{-1}` (R6a) and the entry variances are
+    :func:`gaussdsm.theory.sgd_entry_variance` (R6b, §7.1).  Computed exactly by blocks of
+    mini-batch steps with level-3 BLAS (module docstring); bit-for-bit the same random stream as
+    :func:`fit_sgd_reference`.  Pin BLAS threads in the caller (``threadpoolctl``) if needed.
+
+    Parameters
+    ----------
+    X : array_like, shape ``(R, N, d)`` or ``(N, d)``
+        One training set per replicate (``(N, d)`` means ``R = 1``).  For ``diagonal=True``,
+        in the eigen/Fourier basis.
+    sigma : float
+        Noise amplitude, ``> 0``.
+    tau : float
+        Constant SGD step, ``> 0``.
+    rngs : list of numpy.random.Generator, length R (or one Generator if R = 1)
+        Replicate r's randomness comes from ``rngs[r]`` only (order: module docstring).
+        Make them with :func:`gaussdsm.montecarlo.replicate_rngs`.
+    n_snapshots : int, ``>= 1``
+        Iterates returned per replicate, ``spacing`` steps apart after ``burn_in`` steps.
+    batch_size : int, ``>= 1``
+        Mini-batch size B (gradients averaged).
+    loss_factor : float, ``> 0``
+        :math:`c_\\ell` in :math:`\\ell = c_\\ell\\|x - \\theta y\\|^2`.
+    burn_in_factor : float, ``>= 0``
+        ``burn_in = ceil(burn_in_factor / (2 c tau s_min))``.  The default 5 suits
+        ``init="exact"`` (only the fluctuation must mix: variance relaxes as
+        :math:`e^{-2\\cdot 5}`); with ``init="zero"`` the mean relaxes from 0 as
+        :math:`e^{-\\text{factor}}`, so use ~20 or more.
+    spacing_factor : float, ``> 0``
+        ``spacing = ceil(spacing_factor / (2 c tau s_min))``: lag-``spacing`` correlation of
+        the slowest entry is about :math:`e^{-\\text{spacing\\_factor}}`.
+    init : {"exact", "zero"} or array_like, shape ``(d, d)`` or ``(R, d, d)``
+        Start: the exact minimiser :math:`\\hat\\theta` of each training set (default; valid
+        since :math:`\\mathbb E\\theta_\\infty = \\hat\\theta`, R6a, §7.3 note 11), zero, or given.
+    diagonal : bool
+        Train only the diagonal (R11).
+    block : int or None
+        Mini-batch steps per engine block (None: :func:`default_block`).  Does not change results
+        beyond rounding.
+    max_steps : int
+        Upper bound on ``n_steps`` of any (predicted-stable) replicate.
+
+    Returns
+    -------
+    SGDResult
+        ``theta (R, n_snapshots, d, d)``, ``diverged (R,)``, ``n_steps``, ``burn_in``,
+        ``spacing`` (each ``(R,)`` int: per-replicate schedules).
+
+    Raises
+    ------
+    ValueError
+        Invalid parameter (message names it and its allowed range), or a schedule longer
+        than ``max_steps``.  Divergence never raises: it sets ``diverged``.
+    """
+    X_shape = np.shape(X)
+    d = X_shape[-1] if len(X_shape) >= 2 else 1
+    B = _positive("batch_size", batch_size, integer=True)
+    if block is None:
+        block = max(1, _CHUNK_SAMPLES // (B * d)) if diagonal else default_block(d, B)
+    else:
+        block = _positive("block", block, integer=True)
+    chunk = block * max(1, -(-_CHUNK_SAMPLES // (block * B * d)))
+    advance = _engine(_block_diag if diagonal else _block_full, block, chunk)
+    return _run(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_factor, spacing_factor, init,
+                diagonal, max_steps, advance, chunk)
+
+
+def fit_sgd_reference(X, sigma, tau, rngs, *, n_snapshots=1, batch_size=1, loss_factor=1.0, burn_in_factor=5.0,
+                      spacing_factor=1.0, init="exact", diagonal=False, max_steps=50_000_000) -> SGDResult:
+    """Slow reference for :func:`fit_sgd`: a plain step-by-step loop (for tests and benchmarks).
+
+    Same parameters, schedule, divergence rules and random stream (drawn one mini-batch at a
+    time); each step computes :math:`r_b = \\theta y_b - x_b` and
+    :math:`\\theta \\leftarrow \\theta - \\frac{2c\\tau}{B}\\sum_b r_b y_b^\\top` with ``np.outer``.
+    Divergence is checked at snapshots only.
+    """
+
+    def advance(theta, Xr, idx_rng, noise_rng, m, B, kappa, sigma):
+        return _steps_reference(theta, Xr, idx_rng, noise_rng, m, B, kappa, sigma, diagonal)
+
+    return _run(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_factor, spacing_factor, init,
+                diagonal, max_steps, advance, chunk=2**62)

@@ -1,0 +1,101 @@
+"""Every figure study (P1-P6, spectrum shape, full vs diagonal) at tiny size, through the snakemake CLI."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from conftest import REPO
+from test_workflow import snakemake
+
+pytestmark = pytest.mark.workflow
+FIGS = REPO / "tests" / "configs" / "figures.yaml"
+
+EXPECTED = {
+    # figure data file -> {variable: dims}
+    "p1/figures/error_vs_n": {"theory_line": ("sigma", "gamma", "n_dense"), "mc_mean": ("n_samples", "sigma", "gamma")},
+    "p2/figures/error_vs_tau": {
+        "theory_optimization_line": ("sigma", "gamma", "tau_dense"),
+        "mc_opt_mean": ("sigma", "gamma", "tau"),
+    },
+    "p3/figures/error_vs_gamma": {"theory_line": ("n_samples", "sigma", "gamma_dense"), "stability_bound": ("sigma",)},
+    "p4/figures/error_vs_sigma": {
+        "theory_line": ("n_samples", "gamma", "tau", "sigma_dense"),
+        "theory_sigma_star": ("n_samples", "gamma", "tau"),
+    },
+    "p4/figures/sigma_star": {
+        "sigma_star_vs_gamma": ("n_limit", "tau", "gamma_dense"),
+        "sigma_star_vs_tau": ("n_limit", "gamma", "tau_dense"),
+    },
+    "p6/figures/kernel": {"contribution": ("mode_i", "mode_k"), "bias_row": ("mode_i",)},
+    "comparisons/shape/spectrum_shape": {"shape_a1_total": ("sigma_dense",), "shape_a2_mc_mean": ("sigma_shape_a2",)},
+    "comparisons/model/full_vs_diagonal": {"full_theory_line": ("sigma", "n_dense")},
+}
+
+
+@pytest.fixture(scope="module")
+def figures_run(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("figs")
+    shutil.copy(FIGS, wd / "config.yaml")
+    snakemake(wd, timeout=900)
+    return wd
+
+
+@pytest.mark.parametrize("stem", sorted(EXPECTED))
+def test_figure_files_and_data(figures_run, stem):
+    res = figures_run / "results"
+    for ext in ("png", "pdf"):
+        f = res / f"{stem}.{ext}"
+        assert f.exists() and f.stat().st_size > 5000, f
+    with xr.open_dataset(res / f"{stem}.nc", engine="netcdf4") as ds:
+        for name, dims in EXPECTED[stem].items():
+            assert ds[name].dims == dims, (name, ds[name].dims)
+            assert {"units", "long_name"} <= set(ds[name].attrs), name
+        assert "config_sha256" in ds.attrs
+
+
+def test_p1_slope_is_minus_one(figures_run):
+    """Weighted least-squares slope of log(MC - bias) against log N: -1 within Z = 3 of its standard error.
+
+    Var(log y) ~ (se/y)^2; the O(1/N^2) remainder is below 1 % of the excess at N >= 400 here
+    (N >> 2(lam_max/u_min)^2 ~ 14), i.e. far below the slope's standard error.
+    """
+    with xr.open_dataset(figures_run / "results" / "p1" / "summary.nc", engine="netcdf4") as s:
+        s = s.squeeze()
+        N = s["n_samples"].values.astype(float)
+        excess = s["mc_mean"].values - float(s["theory_bias"])
+        se = s["mc_stderr"].values
+    assert np.all(excess > 3 * se), "excess over the bias floor must be resolved by the Monte Carlo"
+    x, y, w = np.log(N), np.log(excess), (excess / se) ** 2
+    X = np.stack([np.ones_like(x), x], axis=1)
+    cov = np.linalg.inv(X.T @ (w[:, None] * X))
+    slope = (cov @ X.T @ (w * y))[1]
+    slope_se = np.sqrt(cov[1, 1])
+    assert slope_se < 0.1, slope_se  # the test must be able to tell -1 from -0.7 or -1.3
+    assert abs(slope + 1.0) <= 3.0 * slope_se, (slope, slope_se)
+
+
+def test_p5_sigma_star_is_the_grid_minimum(figures_run):
+    """P5's theory sigma* equals a brute-force minimum of the R9 total on a fine log grid."""
+    from gaussdsm.optimal import total_error
+
+    with xr.open_dataset(figures_run / "results" / "p4" / "figures" / "sigma_star.nc", engine="netcdf4") as d, \
+            xr.open_dataset(figures_run / "results" / "p4" / "summary.nc", engine="netcdf4") as s:
+        lam = s["lam"].values
+        line = d["sigma_star_vs_tau"].sel(n_limit=float(d["n_limit"][0]))
+        N = int(d["n_limit"][0])
+        fine = np.geomspace(1e-3, 10.0, 8001)
+        step = fine[1] / fine[0] - 1
+        checked = 0
+        for g in line["gamma"].values:
+            for t in line["tau_dense"].values[::8]:
+                star = float(line.sel(gamma=g, tau_dense=t))
+                if not np.isfinite(star):
+                    continue
+                vals = total_error(lam, fine, N, g, t)
+                brute = fine[int(np.argmin(vals))]
+                assert abs(star / brute - 1) <= 2 * step, (g, t, star, brute)
+                checked += 1
+    assert checked >= 6
