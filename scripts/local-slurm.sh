@@ -41,6 +41,14 @@ need_root() {
     [ "$(id -u)" -eq 0 ] || die "must run as root (try: sudo $0 $*)"
 }
 
+alive() {  # alive NAME: a live (not zombie) process with exactly this name exists
+    local pid
+    for pid in $(pgrep -x "$1" || true); do
+        case "$(ps -o stat= -p "$pid" 2>/dev/null)" in Z* | "") ;; *) return 0 ;; esac
+    done
+    return 1
+}
+
 # Node states that can run jobs ("idle*" etc. = not responding, does not count).
 node_states() { timeout 5 sinfo -h -o %T 2>/dev/null || true; }
 is_up() {
@@ -118,7 +126,7 @@ start_munge() {
     fi
     chown -R munge:munge /etc/munge /run/munge /var/lib/munge /var/log/munge
     chmod 400 /etc/munge/munge.key
-    if ! pgrep -x munged >/dev/null; then
+    if ! alive munged; then
         # --force: a stale socket/lock left by a killed munged must not block the start
         runuser -u munge -- /usr/sbin/munged --force || { log_tails; die "munged did not start"; }
         touch "$STATE_DIR/munged-started"
@@ -133,21 +141,21 @@ cmd_start() {
     if is_up; then say "already up"; sinfo; return 0; fi
     # munged already running before we touch anything (e.g. a systemd service): not ours to stop later
     local munge_before=0
-    pgrep -x munged >/dev/null 2>&1 && munge_before=1
+    alive munged && munge_before=1
     install_packages
     write_conf
     mkdir -p /var/spool/slurmctld /var/spool/slurmd "$LOG_DIR" "$STATE_DIR"
     if [ "$munge_before" = 1 ] && [ ! -e "$STATE_DIR/munged-started" ]; then
         say "munged was already running; leaving it alone on stop"
-    elif [ "$munge_before" = 0 ] && pgrep -x munged >/dev/null; then
+    elif [ "$munge_before" = 0 ] && alive munged; then
         touch "$STATE_DIR/munged-started"   # started by the package install: ours to stop
     fi
     start_munge
     local host t0
     host=$(hostname -s)
     t0=$(date +%s)
-    pgrep -x slurmctld >/dev/null || slurmctld || { log_tails; die "slurmctld failed to start"; }
-    pgrep -x slurmd >/dev/null || slurmd -N "$host" || { log_tails; die "slurmd failed to start"; }
+    alive slurmctld || slurmctld || { log_tails; die "slurmctld failed to start"; }
+    alive slurmd || slurmd -N "$host" || { log_tails; die "slurmd failed to start"; }
     local resumed=0
     while [ $(( $(date +%s) - t0 )) -lt "$TIMEOUT" ]; do
         if is_up; then
@@ -171,7 +179,7 @@ wait_gone() {  # wait_gone NAME... : until no process with these exact names is 
     t0=$(date +%s)
     while [ $(( $(date +%s) - t0 )) -lt "$TIMEOUT" ]; do
         local left=0
-        for n in "$@"; do pgrep -x "$n" >/dev/null && left=1; done
+        for n in "$@"; do alive "$n" && left=1; done
         [ "$left" = 0 ] && return 0
         sleep 0.5
     done
@@ -200,7 +208,7 @@ cmd_stop() {
         kill_pidfile /run/munge/munged.pid munged
         wait_gone munged || die "munged still running"
         rm -f "$STATE_DIR/munged-started"
-    elif pgrep -x munged >/dev/null; then
+    elif alive munged; then
         say "munged was not started by this script; left running"
     fi
     say "stopped"

@@ -159,6 +159,15 @@ BAD_CONFIGS = [
     ({}, {"seed": -1}, "['seed']"),
     ({}, {"run_studies": ["nope"]}, "run_studies"),
     ({}, {"figures": {"formats": ["gif"]}}, "['formats']"),
+    ({"fit": {"method": "sgd"}, "grid": {"tau": [5.0]}}, {}, "studies.tiny.grid.tau: SGD is unstable"),
+    ({"fit": {"method": "sgd", "sgd": {"batch_size": 0}}, "grid": {"tau": [0.001]}}, {}, "['batch_size']"),
+    ({"fit": {"method": "sgd", "sgd": {"n_snapshots": 0}}, "grid": {"tau": [0.001]}}, {}, "['n_snapshots']"),
+    ({"fit": {"method": "adam"}}, {}, "['method']"),
+    ({"grid": {"tau": [-0.001]}}, {}, "['tau']"),
+    ({"panels": ["error_vs_tau"]}, {}, "studies.tiny.panels: error_vs_tau needs fit.method: sgd"),
+    ({"panels": ["heatmap"]}, {}, "['panels']"),
+    ({}, {"comparisons": {"c": {"panel": "spectrum_shape", "studies": ["nope"]}}}, "comparisons.c.studies"),
+    ({}, {"comparisons": {"c": {"panel": "bar_chart", "studies": ["tiny"]}}}, "['panel']"),
 ]
 
 

@@ -92,7 +92,7 @@ A replicate is flagged ``diverged`` (θ all NaN, never an exception) if
   :math:`m_4 = \\frac1N\\sum_n x_{n,i}^4 + 6\\sigma^2\\hat\\mu_i + 3\\sigma^4` (this reduces to
   :math:`(B+2)c\\tau s_i < B` of §7.1 for Gaussian fourth moments); such replicates are not run;
 * or its θ becomes non-finite or exceeds :data:`EXPLODE` in absolute value during the run
-  (checked after every block).
+  (checked after every chunk of random draws, about 32768 numbers, and at every snapshot).
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def default_block(d: int, batch_size: int = 1) -> int:
     ``n = min(128, max(64, d // 3))`` samples per block, i.e. ``ceil(n / B)`` steps: the extra
     ``dsyrk`` + ``dtrsm`` work is ~``n/(2d)`` of the useful work and runs slower than GEMM, while the
     Python overhead per block is ~1/n.  Measured on one core (benchmarks/README.md): the optimum is
-    flat between 48 and 96 samples for d = 64..256.
+    flat between 32 and 96 samples for d = 64..256.
     """
     samples = int(min(128, max(64, d // 3)))
     return max(1, -(-samples // int(batch_size)))
@@ -180,8 +180,8 @@ def _setup(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_fa
     X = np.asarray(X, dtype=float)
     if X.ndim == 2:
         X = X[None]
-    if X.ndim != 3 or X.shape[1] < 1 or X.shape[2] < 1:
-        raise ValueError(f"X must have shape (R, N, d) or (N, d) with N, d >= 1, got {np.shape(X)}")
+    if X.ndim != 3 or min(X.shape) < 1:
+        raise ValueError(f"X must have shape (R, N, d) or (N, d) with R, N, d >= 1, got {np.shape(X)}")
     if not np.all(np.isfinite(X)):
         raise ValueError("X must be finite")
     R, N, d = X.shape
@@ -413,7 +413,8 @@ def fit_sgd(X, sigma, tau, rngs, *, n_snapshots=1, batch_size=1, loss_factor=1.0
         the slowest entry is about :math:`e^{-\\text{spacing\\_factor}}`.
     init : {"exact", "zero"} or array_like, shape ``(d, d)`` or ``(R, d, d)``
         Start: the exact minimiser :math:`\\hat\\theta` of each training set (default; valid
-        since :math:`\\mathbb E\\theta_\\infty = \\hat\\theta`, R6a, §7.3 note 11), zero, or given.
+        since :math:`\\mathbb E\\theta_\\infty = \\hat\\theta`, R6a, §7.3 note 11), zero, or given
+        (with ``diagonal=True`` only the diagonal of a given array is used).
     diagonal : bool
         Train only the diagonal (R11).
     block : int or None

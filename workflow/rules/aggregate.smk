@@ -10,6 +10,8 @@ rule aggregate:
         code=CODE_VERSION,
     log:
         "logs/{study}/aggregate.log",
+    benchmark:
+        "logs/benchmarks/{study}/aggregate.tsv",
     threads: 1
     resources:
         mem_mb=2000,

@@ -32,6 +32,8 @@ for _panel, _title in PANEL_TITLES.items():
             code=CODE_VERSION,
         log:
             f"logs/{{study}}/figure_{_panel}.log",
+        benchmark:
+            f"logs/benchmarks/{{study}}/figure_{_panel}.tsv",
         threads: 1
         resources:
             mem_mb=1000,
@@ -62,6 +64,8 @@ rule figure_comparison:
         code=CODE_VERSION,
     log:
         "logs/comparisons/{comparison}/{panel}.log",
+    benchmark:
+        "logs/benchmarks/comparisons/{comparison}/{panel}.tsv",
     threads: 1
     resources:
         mem_mb=1000,

@@ -10,6 +10,8 @@ rule fit_scores:
         code=CODE_VERSION,
     log:
         "logs/{study}/fit_scores/chunk-{chunk}.log",
+    benchmark:
+        "logs/benchmarks/{study}/fit_scores/chunk-{chunk}.tsv",
     threads: 1
     resources:
         mem_mb=1000,

@@ -10,6 +10,8 @@ rule run_langevin:
         code=CODE_VERSION,
     log:
         "logs/{study}/run_langevin/chunk-{chunk}.log",
+    benchmark:
+        "logs/benchmarks/{study}/run_langevin/chunk-{chunk}.tsv",
     threads: 1
     resources:
         mem_mb=1000,

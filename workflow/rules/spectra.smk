@@ -7,6 +7,8 @@ rule spectra:
         code=CODE_VERSION,
     log:
         "logs/{study}/spectra.log",
+    benchmark:
+        "logs/benchmarks/{study}/spectra.tsv",
     threads: 1
     resources:
         mem_mb=500,

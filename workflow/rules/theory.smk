@@ -10,6 +10,8 @@ rule analytic_error:
         code=CODE_VERSION,
     log:
         "logs/{study}/analytic_error.log",
+    benchmark:
+        "logs/benchmarks/{study}/analytic_error.tsv",
     threads: 1
     resources:
         mem_mb=1000,

@@ -1,0 +1,151 @@
+"""Benchmark of the SGD engine (gaussdsm.sgd.fit_sgd, full model) on one core.
+
+Measures, in one run with BLAS pinned to one thread (threadpoolctl.threadpool_limits(1)):
+
+* ``engine``: effective GFLOP/s of :func:`gaussdsm.sgd.fit_sgd` (one replicate, B = 1, init
+  "exact", one snapshot), counting 4 d^2 flops per sample-step (the two rank-1 operations of a
+  plain step) and timing the whole call, random numbers included;
+* ``naive``: the straightforward per-sample loop ``r = theta @ y - x; theta -= 2 c tau * np.outer(r, y)``,
+  with the same random numbers drawn vectorised 256 steps at a time (so both include the same
+  random-number cost);
+* ``matmul``: numpy's (d x d) @ (d x 64) product rate, 2 d^2 64 flops per product;
+* (table only) ``rng share``: the engine's random draws alone (indices, d normals, y = x + sigma w
+  per sample) as a fraction of the engine's time per sample.
+
+Each measurement is calibrated to ~0.5 s and repeated three times (best kept: the machine may be shared).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_sgd.py            # table
+    .venv/bin/python benchmarks/bench_sgd.py --json     # {"d": {"64": {"engine_gflops": ..., ...}}}
+    .venv/bin/python benchmarks/bench_sgd.py --dims 64 128 --seconds 1.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from gaussdsm.dsm import empirical_covariance
+from gaussdsm.sgd import _CHUNK_SAMPLES, _draw, fit_sgd
+
+SIGMA = 0.5
+LOSS_FACTOR = 1.0
+
+
+def _problem(d: int, seed: int = 0):
+    lam = 1.0 / np.arange(1, d + 1)
+    X = np.random.default_rng(seed).standard_normal((4 * d, d)) * np.sqrt(lam)
+    s = np.linalg.eigvalsh(empirical_covariance(X)) + SIGMA**2
+    tau = 0.05 / s.sum()  # well inside the R6b stability bound tau' S < 1
+    return X, tau, float(s.min())
+
+
+def _engine_time(X, tau, s_min, steps: int, block=None) -> tuple[float, int]:
+    burn_in_factor = steps * 2 * LOSS_FACTOR * tau * s_min * (1 - 1e-12)
+    t = time.perf_counter()
+    res = fit_sgd(X, SIGMA, tau, [np.random.default_rng(1)], burn_in_factor=burn_in_factor,
+                  loss_factor=LOSS_FACTOR, block=block)
+    el = time.perf_counter() - t
+    assert not res.diverged[0]
+    return el, int(res.n_steps[0])
+
+
+def _naive_time(X, tau, steps: int) -> tuple[float, int]:
+    rng = np.random.default_rng(2)
+    N, d = X.shape
+    theta = np.zeros((d, d))
+    c2t = 2 * LOSS_FACTOR * tau
+    done = 0
+    t = time.perf_counter()
+    while done < steps:
+        k = min(256, steps - done)
+        idx = rng.integers(N, size=k)
+        xb = X[idx]
+        Y = xb + SIGMA * rng.standard_normal((k, d))
+        for j in range(k):
+            y = Y[j]
+            r = theta @ y - xb[j]
+            theta -= c2t * np.outer(r, y)
+        done += k
+    return time.perf_counter() - t, done
+
+
+def _matmul_time(d: int, reps: int) -> float:
+    rng = np.random.default_rng(3)
+    A, B = rng.standard_normal((d, d)), rng.standard_normal((d, 64))
+    t = time.perf_counter()
+    for _ in range(reps):
+        A @ B
+    return time.perf_counter() - t
+
+
+def _draw_time(X, steps: int) -> tuple[float, int]:
+    """Time of the engine's own random draws (indices, normals, y = x + sigma w) alone."""
+    idx_rng, noise_rng = np.random.default_rng(4), np.random.default_rng(5)
+    chunk = max(1, _CHUNK_SAMPLES // X.shape[1])  # the engine's draw size
+    done = 0
+    t = time.perf_counter()
+    while done < steps:
+        k = min(chunk, steps - done)
+        _draw(idx_rng, noise_rng, X, k, SIGMA)
+        done += k
+    return time.perf_counter() - t, done
+
+
+def _rate(flops_per_unit, timer, seconds: float, repeats: int = 3) -> float:
+    """Calibrate the unit count to ``seconds`` from a short trial, then keep the best of ``repeats`` runs."""
+    units = 64
+    while True:
+        el, done = timer(units)
+        if el > 0.1:
+            break
+        units *= 4
+    units = max(1, int(done * seconds / el))
+    best = 0.0
+    for _ in range(repeats):
+        el, done = timer(units)
+        best = max(best, flops_per_unit * done / el / 1e9)
+    return best
+
+
+def measure(d: int, seconds: float) -> dict:
+    X, tau, s_min = _problem(d)
+    engine = _rate(4 * d * d, lambda n: _engine_time(X, tau, s_min, n), seconds)
+    naive = _rate(4 * d * d, lambda n: _naive_time(X, tau, n), seconds)
+    matmul = _rate(2 * d * d * 64, lambda n: (_matmul_time(d, n), n), seconds)
+    draws = _rate(1, lambda n: _draw_time(X, n), seconds / 2)  # samples drawn per ns
+    rng_share = (1 / draws) / (4 * d * d / engine)  # (ns per sample drawn) / (ns per engine sample)
+    return {"engine_gflops": engine, "naive_gflops": naive, "matmul_gflops": matmul, "_rng_share": rng_share}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dims", type=int, nargs="+", default=[32, 64, 128, 256])
+    ap.add_argument("--seconds", type=float, default=0.5, help="target duration of one measurement")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    args = ap.parse_args(argv)
+    out = {}
+    with threadpool_limits(1):
+        for d in args.dims:
+            out[str(d)] = measure(d, args.seconds)
+            if not args.json:
+                r = out[str(d)]
+                if len(out) == 1:
+                    print(f"{'d':>5} {'engine':>9} {'naive':>9} {'matmul':>9} {'eng/naive':>10} {'eng/matmul':>11}"
+                          f" {'rng share':>10}   (GFLOP/s, 1 thread; rng share = random draws / engine time)")
+                print(f"{d:>5} {r['engine_gflops']:>9.2f} {r['naive_gflops']:>9.2f} {r['matmul_gflops']:>9.2f} "
+                      f"{r['engine_gflops'] / r['naive_gflops']:>10.1f} {r['engine_gflops'] / r['matmul_gflops']:>11.2f}"
+                      f" {r['_rng_share']:>10.0%}", flush=True)
+    if args.json:
+        print(json.dumps({"d": {k: {n: x for n, x in v.items() if not n.startswith("_")} for k, v in out.items()}}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
