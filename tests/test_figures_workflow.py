@@ -99,3 +99,15 @@ def test_p5_sigma_star_is_the_grid_minimum(figures_run):
                 assert abs(star / brute - 1) <= 2 * step, (g, t, star, brute)
                 checked += 1
     assert checked >= 6
+
+
+def test_report_has_every_figure_with_its_caption(figures_run):
+    """`snakemake --report` builds a self-contained HTML report whose captions are rendered per study."""
+    report = figures_run / "report.html"
+    snakemake(figures_run, "--report", str(report))
+    html = report.read_text(encoding="utf-8", errors="replace")
+    assert report.stat().st_size > 100_000
+    for study in ("p1", "p2", "p3", "p4", "p6"):
+        assert f"Study <strong>{study}</strong>" in html, study
+    assert "Comparison shape</strong>" in html and "Comparison model</strong>" in html
+    assert html.count("reconstruction of the analysis") >= 8

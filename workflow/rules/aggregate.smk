@@ -14,7 +14,7 @@ rule aggregate:
         "logs/benchmarks/{study}/aggregate.tsv",
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=1000,
         runtime=10,
     conda:
         "../envs/gaussdsm.yaml"

@@ -36,7 +36,7 @@ for _panel, _title in PANEL_TITLES.items():
             f"logs/benchmarks/{{study}}/figure_{_panel}.tsv",
         threads: 1
         resources:
-            mem_mb=1000,
+            mem_mb=800,
             runtime=10,
         conda:
             "../envs/gaussdsm.yaml"
@@ -68,7 +68,7 @@ rule figure_comparison:
         "logs/benchmarks/comparisons/{comparison}/{panel}.tsv",
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=800,
         runtime=10,
     conda:
         "../envs/gaussdsm.yaml"

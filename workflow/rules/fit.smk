@@ -14,8 +14,8 @@ rule fit_scores:
         "logs/benchmarks/{study}/fit_scores/chunk-{chunk}.tsv",
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=30,
+        mem_mb=2000,
+        runtime=60,
     conda:
         "../envs/gaussdsm.yaml"
     script:

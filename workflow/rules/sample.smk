@@ -14,7 +14,7 @@ rule run_langevin:
         "logs/benchmarks/{study}/run_langevin/chunk-{chunk}.tsv",
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=3000,
         runtime=30,
     conda:
         "../envs/gaussdsm.yaml"

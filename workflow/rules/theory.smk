@@ -14,7 +14,7 @@ rule analytic_error:
         "logs/benchmarks/{study}/analytic_error.tsv",
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=500,
         runtime=10,
     conda:
         "../envs/gaussdsm.yaml"
