@@ -10,7 +10,9 @@ Measures, in one run with BLAS pinned to one thread (threadpoolctl.threadpool_li
   random-number cost);
 * ``matmul``: numpy's (d x d) @ (d x 64) product rate, 2 d^2 64 flops per product;
 * (table only) ``rng share``: the engine's random draws alone (indices, d normals, y = x + sigma w
-  per sample) as a fraction of the engine's time per sample.
+  per sample) as a fraction of the engine's time per sample;
+* (table and JSON, extra) ``engine_kernel`` and ``naive_kernel``: the same two updates on pre-drawn
+  samples (x, y), i.e. the arithmetic alone, without the random numbers that both pay equally.
 
 Each measurement is calibrated to ~0.5 s and repeated three times (best kept: the machine may be shared).
 
@@ -32,7 +34,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from gaussdsm.dsm import empirical_covariance
-from gaussdsm.sgd import _CHUNK_SAMPLES, _draw, fit_sgd
+from gaussdsm.sgd import _CHUNK_SAMPLES, _block_full, _draw, default_block, fit_sgd
 
 SIGMA = 0.5
 LOSS_FACTOR = 1.0
@@ -74,6 +76,42 @@ def _naive_time(X, tau, steps: int) -> tuple[float, int]:
             theta -= c2t * np.outer(r, y)
         done += k
     return time.perf_counter() - t, done
+
+
+def _predrawn(X, n: int, seed: int = 6):
+    rng = np.random.default_rng(seed)
+    xb = X[rng.integers(X.shape[0], size=n)]
+    return xb, xb + SIGMA * rng.standard_normal(xb.shape)
+
+
+def _engine_kernel_time(X, tau, steps: int) -> tuple[float, int]:
+    """The engine's block update (gaussdsm.sgd._block_full) on pre-drawn samples: arithmetic only."""
+    d = X.shape[1]
+    m = default_block(d)
+    nblk = max(1, steps // m)
+    xs, ys = _predrawn(X, m * min(nblk, 64))
+    theta = np.asfortranarray(np.zeros((d, d)))
+    kappa = 2 * LOSS_FACTOR * tau
+    t = time.perf_counter()
+    for b in range(nblk):
+        j = (b % min(nblk, 64)) * m
+        xb = np.array(xs[j:j + m])  # _block_full overwrites it, as in the engine
+        theta = _block_full(theta, xb, ys[j:j + m], m, 1, kappa)
+    return time.perf_counter() - t, nblk * m
+
+
+def _naive_kernel_time(X, tau, steps: int) -> tuple[float, int]:
+    """The straightforward per-sample loop on pre-drawn samples: arithmetic only."""
+    n = min(steps, 16384)
+    xs, ys = _predrawn(X, n)
+    theta = np.zeros((X.shape[1], X.shape[1]))
+    c2t = 2 * LOSS_FACTOR * tau
+    t = time.perf_counter()
+    for k in range(steps):
+        y = ys[k % n]
+        r = theta @ y - xs[k % n]
+        theta -= c2t * np.outer(r, y)
+    return time.perf_counter() - t, steps
 
 
 def _matmul_time(d: int, reps: int) -> float:
@@ -121,7 +159,10 @@ def measure(d: int, seconds: float) -> dict:
     matmul = _rate(2 * d * d * 64, lambda n: (_matmul_time(d, n), n), seconds)
     draws = _rate(1, lambda n: _draw_time(X, n), seconds / 2)  # samples drawn per ns
     rng_share = (1 / draws) / (4 * d * d / engine)  # (ns per sample drawn) / (ns per engine sample)
-    return {"engine_gflops": engine, "naive_gflops": naive, "matmul_gflops": matmul, "_rng_share": rng_share}
+    engine_k = _rate(4 * d * d, lambda n: _engine_kernel_time(X, tau, n), seconds)
+    naive_k = _rate(4 * d * d, lambda n: _naive_kernel_time(X, tau, n), seconds)
+    return {"engine_gflops": engine, "naive_gflops": naive, "matmul_gflops": matmul,
+            "engine_kernel_gflops": engine_k, "naive_kernel_gflops": naive_k, "_rng_share": rng_share}
 
 
 def main(argv=None) -> int:
@@ -138,10 +179,13 @@ def main(argv=None) -> int:
                 r = out[str(d)]
                 if len(out) == 1:
                     print(f"{'d':>5} {'engine':>9} {'naive':>9} {'matmul':>9} {'eng/naive':>10} {'eng/matmul':>11}"
-                          f" {'rng share':>10}   (GFLOP/s, 1 thread; rng share = random draws / engine time)")
+                          f" {'rng share':>10} {'kernels: eng':>13} {'naive':>7} {'ratio':>6}"
+                          "   (GFLOP/s, 1 thread; rng share = random draws / engine time;"
+                          " kernels = the updates on pre-drawn samples)")
                 print(f"{d:>5} {r['engine_gflops']:>9.2f} {r['naive_gflops']:>9.2f} {r['matmul_gflops']:>9.2f} "
                       f"{r['engine_gflops'] / r['naive_gflops']:>10.1f} {r['engine_gflops'] / r['matmul_gflops']:>11.2f}"
-                      f" {r['_rng_share']:>10.0%}", flush=True)
+                      f" {r['_rng_share']:>10.0%} {r['engine_kernel_gflops']:>13.2f} {r['naive_kernel_gflops']:>7.2f}"
+                      f" {r['engine_kernel_gflops'] / r['naive_kernel_gflops']:>6.1f}", flush=True)
     if args.json:
         print(json.dumps({"d": {k: {n: x for n, x in v.items() if not n.startswith("_")} for k, v in out.items()}}))
     return 0

@@ -87,13 +87,13 @@ def test_killed_mid_write_leaves_nothing_complete_and_resumes(tmp_path, finished
         assert (wd / f).read_bytes() == (work / f).read_bytes(), f
 
 
-@pytest.mark.parametrize("stage", ["fit_scores", "aggregate"])
-def test_failing_job_is_named_and_keeps_other_results(tmp_path, finished, stage):  # noqa: F811
-    wd, _, _ = finished
+@pytest.mark.parametrize("stage, switch", [("fit_scores", "config"), ("aggregate", "env")])
+def test_failing_job_is_named_and_keeps_other_results(tmp_path, finished, stage, switch):  # noqa: F811
+    """Fault injection by the config switch or the environment variable: the failing rule is named."""
     work = tmp_path / "wf"
     work.mkdir()
-    write_config(work / "config.yaml")
-    env = dict(os.environ, GAUSSDSM_FAULT=stage)
+    write_config(work / "config.yaml", top={"fault_injection": {"rule": stage}} if switch == "config" else None)
+    env = dict(os.environ, GAUSSDSM_FAULT=stage) if switch == "env" else dict(os.environ)
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
            "--cores", "2", "--keep-going", "--configfile", str(work / "config.yaml")]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)

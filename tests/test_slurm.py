@@ -6,8 +6,8 @@ Needs a running SLURM with a ``debug`` partition, e.g. the single-node cluster o
 alone snakemake keeps waiting for its jobs, so the KILL is what bounds a hung run.
 
 Checks: the run succeeds; every job's log under ``logs/`` names one of the SLURM job ids snakemake submitted;
-the summary NetCDF is byte-identical to a local ``--cores 2`` run; an injected fault (``GAUSSDSM_FAULT``,
-inherited by the SLURM job) fails the run with the rule's name in snakemake's output. The byte comparison is
+the summary NetCDF is byte-identical to a local ``--cores 2`` run; an injected fault (the config switch ``fault_injection``,
+seen by the SLURM job) fails the run with the rule's name in snakemake's output. The byte comparison is
 skipped (with the differing attributes as reason) if the package/workflow source changes while the test runs,
 because the results' provenance attributes then legitimately differ. Typical time: about 2 min.
 """
@@ -175,13 +175,18 @@ def netcdf_diff(a: Path, b: Path) -> str:
 
 
 def test_injected_fault_fails_the_run(runs, tmp_path):
-    """GAUSSDSM_FAULT reaches the SLURM job (it inherits the environment); snakemake reports the rule and exits 1."""
+    """The fault-injection switch of the test config (``fault_injection: {rule: fit_scores}``) makes the SLURM
+    job fail; snakemake reports the rule and exits non-zero."""
+    import yaml
+
     slurm_wd, _ = finished(runs, "slurm")
     wd = tmp_path / "fault"
     shutil.copytree(slurm_wd, wd, symlinks=True)
+    cfg = yaml.safe_load((wd / "config.yaml").read_text())
+    cfg["fault_injection"] = {"rule": FAULT_STAGE, "mode": "fail"}
+    (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
     # only the faulty stage (and what it needs, if anything is outdated): no independent job to wait for
-    out = run_snakemake(wd, "--profile", str(PROFILE), "--forcerun", FAULT_STAGE, "--until", FAULT_STAGE,
-                        env={"GAUSSDSM_FAULT": FAULT_STAGE})
+    out = run_snakemake(wd, "--profile", str(PROFILE), "--forcerun", FAULT_STAGE, "--until", FAULT_STAGE)
     print(f"\nfault-injected SLURM run: {out.seconds:.1f} s")
     assert out.returncode not in (0, 124, 137), describe(out, wd)
     assert f"Error in rule {FAULT_STAGE}" in out.text, describe(out, wd)

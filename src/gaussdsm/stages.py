@@ -62,6 +62,9 @@ def job(smk):
         handlers.append(logging.FileHandler(smk.log[0], mode="w"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
     log.info("rule %s, threads %s", smk.rule, smk.threads)
+    fault = (smk.config or {}).get("fault_injection")
+    if fault:  # the config switch for tests is the same as the environment variable
+        os.environ["GAUSSDSM_FAULT"] = fault["rule"] if fault.get("mode", "fail") == "fail" else f"sigkill:{fault['rule']}"
     if os.environ.get("SLURM_JOB_ID"):
         log.info("SLURM_JOB_ID=%s on %s", os.environ["SLURM_JOB_ID"], os.environ.get("SLURMD_NODENAME", "?"))
     log.info("params: %s", json.dumps({k: v for k, v in smk.params.items()}, default=str)[:2000])
@@ -76,7 +79,8 @@ def job(smk):
 
 
 def _fault(name: str) -> None:
-    """Test hook: ``GAUSSDSM_FAULT=<stage>`` makes that stage fail (fault injection for workflow tests)."""
+    """Test hook: ``GAUSSDSM_FAULT=<stage>`` (or config ``fault_injection: {rule: <stage>}``) makes that stage
+    fail (fault injection for workflow tests)."""
     if os.environ.get("GAUSSDSM_FAULT") == name:
         raise RuntimeError(f"fault injected into stage {name!r} (GAUSSDSM_FAULT)")
 
