@@ -5,11 +5,11 @@ Needs a running SLURM with a ``debug`` partition, e.g. the single-node cluster o
 ``--profile tests/profiles/slurm-test`` (status from squeue, fast polling) under ``timeout -k 30``: on SIGTERM
 alone snakemake keeps waiting for its jobs, so the KILL is what bounds a hung run.
 
-Checks: the run succeeds; every job's log under ``logs/`` names one of the SLURM job ids snakemake submitted;
+Checks: the run succeeds (and a grouped run, as profiles/slurm groups Monte-Carlo jobs, runs as one SLURM job); every job's log under ``logs/`` names one of the SLURM job ids snakemake submitted;
 the summary NetCDF is byte-identical to a local ``--cores 2`` run; an injected fault (the config switch ``fault_injection``,
 seen by the SLURM job) fails the run with the rule's name in snakemake's output. The byte comparison is
 skipped (with the differing attributes as reason) if the package/workflow source changes while the test runs,
-because the results' provenance attributes then legitimately differ. Typical time: about 2 min.
+because the results' provenance attributes then legitimately differ. Typical time: about 3 min.
 """
 from __future__ import annotations
 
@@ -194,3 +194,20 @@ def test_injected_fault_fails_the_run(runs, tmp_path):
     logs = [p for p in (wd / "logs").rglob("*.log") if FAULT_STAGE in str(p.relative_to(wd))]
     assert any("fault injected" in p.read_text(errors="replace") for p in logs), \
         f"no {FAULT_STAGE} log under logs/ mentions the injected fault: {logs}"
+
+
+def test_grouped_monte_carlo_jobs_run_as_one_slurm_job(runs, tmp_path_factory):
+    """The job grouping of profiles/slurm (fit_scores + run_langevin chunks -> group "montecarlo", 4 per sbatch
+    job) really bundles them: all their logs name one SLURM job, and the results equal the local run's."""
+    local_wd, _ = finished(runs, "local")
+    wd = new_workdir(tmp_path_factory, "grouped")
+    out = run_snakemake(wd, "--profile", str(PROFILE), "--groups", "fit_scores=montecarlo",
+                        "run_langevin=montecarlo", "--group-components", "montecarlo=4", "--until", "run_langevin")
+    assert out.returncode == 0, describe(out, wd)
+    logs = [p for p in (wd / "logs").rglob("*.log") if p.parent.name in ("fit_scores", "run_langevin")]
+    assert len(logs) == 4, logs  # 2 chunks x 2 rules
+    ids = {JOB_ID_LINE.findall(p.read_text(errors="replace"))[-1] for p in logs}
+    assert len(ids) == 1, f"grouped jobs ran in several SLURM jobs: {ids}"
+    if not runs["source_changed"]:
+        for f in sorted((local_wd / "results").rglob("langevin/*.nc")):
+            assert f.read_bytes() == (wd / f.relative_to(local_wd)).read_bytes(), f
