@@ -1,16 +1,12 @@
 """Reproducibility and failure behaviour of the workflow (issue: reliability), through the snakemake CLI."""
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from conftest import REPO
 from test_workflow import finished, snakemake, write_config  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.workflow
@@ -69,10 +65,7 @@ def test_killed_mid_write_leaves_nothing_complete_and_resumes(tmp_path, finished
     work = tmp_path / "wf"
     work.mkdir()
     write_config(work / "config.yaml")
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
-           "--cores", "2", "--configfile", str(work / "config.yaml")]
-    env = dict(os.environ, GAUSSDSM_FAULT="sigkill:aggregate")
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, start_new_session=True)
+    out = snakemake(work, env={"GAUSSDSM_FAULT": "sigkill:aggregate"}, new_session=True, check=False)
     assert out.returncode == -9, out.returncode  # the run was killed
     summary = work / "results" / "tiny" / "summary.nc"
     assert not summary.exists()
@@ -93,10 +86,8 @@ def test_failing_job_is_named_and_keeps_other_results(tmp_path, finished, stage,
     work = tmp_path / "wf"
     work.mkdir()
     write_config(work / "config.yaml", top={"fault_injection": {"rule": stage}} if switch == "config" else None)
-    env = dict(os.environ, GAUSSDSM_FAULT=stage) if switch == "env" else dict(os.environ)
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
-           "--cores", "2", "--keep-going", "--configfile", str(work / "config.yaml")]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    env = {"GAUSSDSM_FAULT": stage} if switch == "env" else None
+    out = snakemake(work, "--keep-going", env=env, check=False)
     text = out.stdout + out.stderr
     assert out.returncode != 0 and f"Error in rule {stage}" in text
     assert (work / "results" / "tiny" / "theory.nc").exists()  # independent jobs still finished

@@ -1,6 +1,7 @@
 """The Snakemake workflow through its command line, in a temporary directory with a tiny config."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -17,10 +18,13 @@ pytestmark = pytest.mark.workflow
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
 
 
-def snakemake(workdir, *args, config=None, check=True, timeout=600):
+def snakemake(workdir, *args, config=None, check=True, timeout=600, env=None, new_session=False):
+    """snakemake on ``workdir`` (2 cores) with extra environment variables ``env``; ``new_session`` runs it in
+    its own process group (so a fault that kills the group kills only this run)."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
            "--cores", "2", "--configfile", str(config or workdir / "config.yaml"), *args]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                         env=dict(os.environ, **(env or {})), start_new_session=new_session)
     if check and out.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
     return out

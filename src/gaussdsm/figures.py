@@ -323,10 +323,9 @@ def error_vs_sigma(summary_path, outputs, data_out=None, dpi: int = 150, study: 
                     ax.plot(s_dense[m], y[m], "*", color=colors[j], ms=11, mec="k", mew=0.5)
                 pt = s.sel(n_samples=N, gamma=g, tau=t)
                 _mc_points(ax, sigmas, pt, colors[j])
-                mm = pt["mc_mean"].where(pt["diverged"] == 0)
-                if bool(np.isfinite(mm).any()):
-                    jm = int(mm.fillna(np.inf).argmin())
-                    ax.plot(sigmas[jm], float(mm[jm]), "v", color=colors[j], ms=8, mec="k", mew=0.5)
+                best = _mc_sigma_star(s, N, g, t)[0]
+                if np.isfinite(best):
+                    ax.plot(best, float(pt["mc_mean"].sel(sigma=best)), "v", color=colors[j], ms=8, mec="k", mew=0.5)
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_title(f"N = {N}, γ = {g:g}")

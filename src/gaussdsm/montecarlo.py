@@ -39,6 +39,8 @@ __all__ = [
     "sample_empirical_covariance",
     "exact_scores",
     "sgd_scores",
+    "paired_errors",
+    "PairedErrors",
     "optimization_excess",
     "langevin_errors",
     "MCResult",
@@ -211,9 +213,8 @@ def sgd_scores(
     diagonal = model == "diagonal"
     X = np.stack([sample_data(lam, n_samples, rng) for rng in data_rngs])
     A_exact = exact_score_matrix(np.stack([empirical_covariance(x) for x in X]), sigma, diagonal=diagonal)
-    R, d = X.shape[0], lam.size
     if tau == 0:
-        return np.repeat(A_exact[:, None], n_snapshots, axis=1), A_exact, np.zeros(R, dtype=bool)
+        return np.repeat(A_exact[:, None], n_snapshots, axis=1), A_exact, np.zeros(len(X), dtype=bool)
     res = fit_sgd(
         X,
         sigma,
@@ -228,13 +229,8 @@ def sgd_scores(
         diagonal=diagonal,
         max_steps=max_steps,
     )
-    theta = np.asarray(res.theta, dtype=float)
-    if theta.shape[-1] != d or theta.ndim == 3:  # diagonal model returned as diagonals
-        theta = theta[..., :, None] * np.eye(d)
-    diverged = np.asarray(res.diverged, dtype=bool) | ~np.all(np.isfinite(theta), axis=(1, 2, 3))
-    A = np.full((R, n_snapshots, d, d), np.nan)
-    A[~diverged] = score_matrix(theta[~diverged], sigma)
-    return A, A_exact, diverged
+    # fit_sgd returns full (R, S, d, d) matrices, NaN for the chains it flags diverged
+    return score_matrix(res.theta, sigma), A_exact, np.asarray(res.diverged, dtype=bool)
 
 
 def langevin_errors(A, lam, gamma: float):
@@ -273,11 +269,28 @@ def langevin_errors(A, lam, gamma: float):
     return w2sq, ~stable
 
 
-def optimization_excess(A, A_exact, lam, gamma: float, eps: float = 1e-3):
-    r"""Paired estimate of the optimization error per SGD snapshot, with a zero-mean control variate.
+@dataclass(frozen=True)
+class PairedErrors:
+    """W2 errors of SGD snapshots and of the exact fit of the same data, and the paired optimization error.
+
+    Shapes: ``(R, S)`` for the snapshots' ``w2sq``, ``diverged``, ``excess``, ``excess_diverged``;
+    ``(R,)`` for ``w2sq_exact``, ``diverged_exact``.  Diverged entries are NaN.
+    """
+
+    w2sq: np.ndarray
+    diverged: np.ndarray
+    w2sq_exact: np.ndarray
+    diverged_exact: np.ndarray
+    excess: np.ndarray
+    excess_diverged: np.ndarray
+
+
+def paired_errors(A, A_exact, lam, gamma: float, eps: float = 1e-3) -> PairedErrors:
+    r"""Squared W2 errors of SGD snapshots, of the exact fit of the same data, and the paired optimization error.
 
     With :math:`\Delta A = A - \hat A` (SGD snapshot minus the exact fit of the same
-    training set) and :math:`W(\cdot)` the squared W2 error of the ULA stationary law,
+    training set) and :math:`W(\cdot)` the squared W2 error of the ULA stationary law
+    (:func:`langevin_errors`),
 
     .. math::
 
@@ -288,15 +301,40 @@ def optimization_excess(A, A_exact, lam, gamma: float, eps: float = 1e-3):
     zero *exactly*, because :math:`\mathbb E\,\theta_\infty = \hat\theta` given the data
     (R6a), so :math:`\mathbb E e` is the optimization error while the dominant
     linear fluctuation is removed (theory.md §7.3 note 11: "control variates on
-    the first-order terms"); measured 3x smaller standard errors.
+    the first-order terms"); measured 3x smaller standard errors.  Each stationary
+    covariance is solved once: :math:`W(A)` and :math:`W(\hat A)` serve both the
+    errors and the excess.
 
     Parameters
     ----------
     A : array_like, shape ``(R, S, d, d)``
-        SGD score matrices (S snapshots per replicate).
+        SGD score matrices (S snapshots per replicate); NaN for a diverged chain.
     A_exact : array_like, shape ``(R, d, d)``
     lam : array_like, shape ``(d,)``
     gamma : float
+    eps : float
+        Relative step of the central difference.
+    """
+    A = np.asarray(A, dtype=float)
+    A0 = np.asarray(A_exact, dtype=float)
+    R, S, d = A.shape[:3]
+    dA = A - A0[:, None]
+
+    def w(M):
+        v, dv = langevin_errors(M.reshape(R * S, d, d), lam, gamma)
+        return v.reshape(R, S), dv.reshape(R, S)
+
+    w1, d1 = w(A)
+    w0, d0 = langevin_errors(A0, lam, gamma)
+    wp, dp = w(A0[:, None] + eps * dA)
+    wm, dm = w(A0[:, None] - eps * dA)
+    div = d1 | d0[:, None] | dp | dm
+    excess = np.where(div, np.nan, w1 - w0[:, None] - (wp - wm) / (2 * eps))
+    return PairedErrors(w1, d1, w0, d0, excess, div)
+
+
+def optimization_excess(A, A_exact, lam, gamma: float, eps: float = 1e-3):
+    """The paired optimization error per SGD snapshot, see :func:`paired_errors`.
 
     Returns
     -------
@@ -304,22 +342,8 @@ def optimization_excess(A, A_exact, lam, gamma: float, eps: float = 1e-3):
         NaN where any of the chains involved is unstable.
     diverged : ndarray of bool, shape ``(R, S)``
     """
-    A = np.asarray(A, dtype=float)
-    A0 = np.asarray(A_exact, dtype=float)[:, None]
-    R, S, d = A.shape[:3]
-    dA = A - A0
-
-    def w(M):
-        v, dv = langevin_errors(np.broadcast_to(M, A.shape).reshape(R * S, d, d), lam, gamma)
-        return v.reshape(R, S), dv.reshape(R, S)
-
-    w1, d1 = w(A)
-    w0, d0 = w(A0)
-    wp, dp = w(A0 + eps * dA)
-    wm, dm = w(A0 - eps * dA)
-    div = d1 | d0 | dp | dm
-    excess = np.where(div, np.nan, w1 - w0 - (wp - wm) / (2 * eps))
-    return excess, div
+    pe = paired_errors(A, A_exact, lam, gamma, eps)
+    return pe.excess, pe.excess_diverged
 
 
 @dataclass(frozen=True)
@@ -403,16 +427,14 @@ def sgd_monte_carlo_error(
     """
     data = replicate_rngs(seed, "data", n_replicates, n_samples=n_samples)
     chains = replicate_rngs(seed, "sgd", n_replicates, n_samples=int(n_samples), sigma=float(sigma), tau=float(tau))
-    A, A0, div = sgd_scores(
+    A, A0, _ = sgd_scores(
         lam, n_samples, sigma, tau, data, chains, model=model, loss_factor=loss_factor, n_snapshots=n_snapshots
     )
-    d = A.shape[-1]
-    ok = ~div
-    w, dv = langevin_errors(np.where(ok[:, None, None, None], A, A0[:, None]).reshape(-1, d, d), lam, gamma)
-    w, dv = w.reshape(len(A), n_snapshots), dv.reshape(len(A), n_snapshots) | div[:, None]
-    per_chain = np.array([np.mean(r[~m]) if np.any(~m) else np.nan for r, m in zip(w, dv)])
-    chain_div = np.all(dv, axis=1)
-    excess, ediv = optimization_excess(np.where(ok[:, None, None, None], A, A0[:, None]), A0, lam, gamma)
-    ediv |= div[:, None]
-    ex = np.array([np.mean(r[~m]) if np.any(~m) else np.nan for r, m in zip(excess, ediv)])
-    return summarize(per_chain, chain_div), summarize(ex, np.all(ediv, axis=1))
+    pe = paired_errors(A, A0, lam, gamma)  # diverged SGD chains are NaN, hence flagged by langevin_errors
+
+    def per_chain(values, diverged):
+        return np.array([np.mean(v[~m]) if np.any(~m) else np.nan for v, m in zip(values, diverged)])
+
+    per_chain_w = per_chain(pe.w2sq, pe.diverged)
+    ex = per_chain(pe.excess, pe.excess_diverged)
+    return summarize(per_chain_w, np.all(pe.diverged, axis=1)), summarize(ex, np.all(pe.excess_diverged, axis=1))

@@ -125,7 +125,7 @@ def fit_scores(
     out,
     provenance=None,
 ) -> xr.Dataset:
-    """Stage ``fit_scores``: learn the score :math:`-Ay` on ``n_replicates`` training sets per fit point.
+    r"""Stage ``fit_scores``: learn the score :math:`-Ay` on ``n_replicates`` training sets per fit point.
 
     Parameters
     ----------
@@ -246,18 +246,16 @@ def run_langevin(spectrum_path, fits_path, gamma, *, out, provenance=None) -> xr
         excess = np.empty((P, gamma.size, R, S))
     for j in range(P):
         for k, g in enumerate(gamma):
+            if paired and float(fits["tau"][j]) > 0:
+                pe = montecarlo.paired_errors(A[j], A0[j], lam, g)  # each stationary law solved once
+                w2sq[j, k], diverged[j, k] = pe.w2sq, pe.diverged
+                w2sq0[j, k], div0[j, k], excess[j, k] = pe.w2sq_exact, pe.diverged_exact, pe.excess
+                continue
             w, dv = montecarlo.langevin_errors(A[j].reshape(R * S, d, d), lam, g)
             w2sq[j, k], diverged[j, k] = w.reshape(R, S), dv.reshape(R, S)
-            if paired:
-                w2sq0[j, k], div0[j, k] = montecarlo.langevin_errors(A0[j], lam, g)
-                if float(fits["tau"][j]) > 0:
-                    ok = ~np.isnan(A[j]).any(axis=(-2, -1))
-                    excess[j, k] = np.nan
-                    if ok.any():
-                        e, _ = montecarlo.optimization_excess(np.where(ok[..., None, None], A[j], A0[j][:, None]), A0[j], lam, g)
-                        excess[j, k] = np.where(ok, e, np.nan)
-                else:
-                    excess[j, k] = 0.0
+            if paired:  # tau = 0: the snapshots are the exact fit itself
+                w2sq0[j, k], div0[j, k] = w[::S], dv[::S]
+                excess[j, k] = 0.0
     dims = ("point", "gamma", "replicate", "snapshot")
     data_vars = {
         "w2sq": (dims, w2sq, {"long_name": "squared W2 distance of the ULA stationary law to the data law", "units": "1"}),
