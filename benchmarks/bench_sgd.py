@@ -6,15 +6,16 @@ Measures, in one run with BLAS pinned to one thread (threadpoolctl.threadpool_li
   "exact", one snapshot), counting 4 d^2 flops per sample-step (the two rank-1 operations of a
   plain step) and timing the whole call, random numbers included;
 * ``naive``: the straightforward per-sample loop ``r = theta @ y - x; theta -= 2 c tau * np.outer(r, y)``,
-  with the same random numbers drawn vectorised 256 steps at a time (so both include the same
-  random-number cost);
+  with the samples drawn 256 steps at a time by the engine's own sampler ``gaussdsm.sgd._draw``
+  (so both include the same random-number cost);
 * ``matmul``: numpy's (d x d) @ (d x 64) product rate, 2 d^2 64 flops per product;
-* (table only) ``rng share``: the engine's random draws alone (indices, d normals, y = x + sigma w
-  per sample) as a fraction of the engine's time per sample;
+* (table only) ``rng share``: ``1 - engine / engine_kernel``, the share of the engine's time spent
+  outside the block arithmetic (drawing indices and d normals per sample, forming y = x + sigma w);
 * (table and JSON, extra) ``engine_kernel`` and ``naive_kernel``: the same two updates on pre-drawn
   samples (x, y), i.e. the arithmetic alone, without the random numbers that both pay equally.
 
-Each measurement is calibrated to ~0.5 s and repeated three times (best kept: the machine may be shared).
+Each measurement is calibrated to ~0.3 s; all of them run round-robin, five rounds, the best of each kept
+(the machine may be shared).
 
 Usage::
 
@@ -34,7 +35,9 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from gaussdsm.dsm import empirical_covariance
-from gaussdsm.sgd import _CHUNK_SAMPLES, _block_full, _draw, default_block, fit_sgd
+from gaussdsm.sgd import _TABLES, _draw, _full_blocks, default_block, fit_sgd
+from gaussdsm.ziggurat import _NO_WORDS
+from gaussdsm.ziggurat import NormalStream
 
 SIGMA = 0.5
 LOSS_FACTOR = 1.0
@@ -59,7 +62,7 @@ def _engine_time(X, tau, s_min, steps: int, block=None) -> tuple[float, int]:
 
 
 def _naive_time(X, tau, steps: int) -> tuple[float, int]:
-    rng = np.random.default_rng(2)
+    idx_rng, noise = np.random.default_rng(2), NormalStream(2)
     N, d = X.shape
     theta = np.zeros((d, d))
     c2t = 2 * LOSS_FACTOR * tau
@@ -67,9 +70,7 @@ def _naive_time(X, tau, steps: int) -> tuple[float, int]:
     t = time.perf_counter()
     while done < steps:
         k = min(256, steps - done)
-        idx = rng.integers(N, size=k)
-        xb = X[idx]
-        Y = xb + SIGMA * rng.standard_normal((k, d))
+        xb, Y = _draw(idx_rng, noise, X, k, SIGMA)  # the engine's own sampler: same random-number cost
         for j in range(k):
             y = Y[j]
             r = theta @ y - xb[j]
@@ -80,30 +81,30 @@ def _naive_time(X, tau, steps: int) -> tuple[float, int]:
 
 def _predrawn(X, n: int, seed: int = 6):
     rng = np.random.default_rng(seed)
-    xb = X[rng.integers(X.shape[0], size=n)]
-    return xb, xb + SIGMA * rng.standard_normal(xb.shape)
+    idx = rng.integers(X.shape[0], size=n)
+    xb = X[idx]
+    return idx, xb, xb + SIGMA * rng.standard_normal(xb.shape)
 
 
-def _engine_kernel_time(X, tau, steps: int) -> tuple[float, int]:
-    """The engine's block update (gaussdsm.sgd._block_full) on pre-drawn samples: arithmetic only."""
+def _engine_kernel_time(X, tau, steps: int, block=None) -> tuple[float, int]:
+    """The engine's compiled block loop (gaussdsm.sgd._full_blocks) on pre-drawn samples: arithmetic only."""
     d = X.shape[1]
-    m = default_block(d)
-    nblk = max(1, steps // m)
-    xs, ys = _predrawn(X, m * min(nblk, 64))
-    theta = np.asfortranarray(np.zeros((d, d)))
+    block = block or default_block(d)
+    n = min(steps, 16384)
+    idx, _, ys = _predrawn(X, n)
+    theta = np.zeros((d, d), order="F")
     kappa = 2 * LOSS_FACTOR * tau
     t = time.perf_counter()
-    for b in range(nblk):
-        j = (b % min(nblk, 64)) * m
-        xb = np.array(xs[j:j + m])  # _block_full overwrites it, as in the engine
-        theta = _block_full(theta, xb, ys[j:j + m], m, 1, kappa)
-    return time.perf_counter() - t, nblk * m
+    for j in range(0, steps, n):
+        m = min(n, steps - j)
+        _full_blocks(theta.ravel(order="F"), X, idx[:m], _NO_WORDS, ys[:m], SIGMA, kappa, m, 1, block, *_TABLES)
+    return time.perf_counter() - t, steps
 
 
 def _naive_kernel_time(X, tau, steps: int) -> tuple[float, int]:
     """The straightforward per-sample loop on pre-drawn samples: arithmetic only."""
     n = min(steps, 16384)
-    xs, ys = _predrawn(X, n)
+    _, xs, ys = _predrawn(X, n)
     theta = np.zeros((X.shape[1], X.shape[1]))
     c2t = 2 * LOSS_FACTOR * tau
     t = time.perf_counter()
@@ -123,64 +124,63 @@ def _matmul_time(d: int, reps: int) -> float:
     return time.perf_counter() - t
 
 
-def _draw_time(X, steps: int) -> tuple[float, int]:
-    """Time of the engine's own random draws (indices, normals, y = x + sigma w) alone."""
-    idx_rng, noise_rng = np.random.default_rng(4), np.random.default_rng(5)
-    chunk = max(1, _CHUNK_SAMPLES // X.shape[1])  # the engine's draw size
-    done = 0
-    t = time.perf_counter()
-    while done < steps:
-        k = min(chunk, steps - done)
-        _draw(idx_rng, noise_rng, X, k, SIGMA)
-        done += k
-    return time.perf_counter() - t, done
-
-
-def _rate(flops_per_unit, timer, seconds: float, repeats: int = 3) -> float:
-    """Calibrate the unit count to ``seconds`` from a short trial, then keep the best of ``repeats`` runs."""
+def _calibrate(timer, seconds: float) -> int:
+    """Unit count that makes ``timer`` run about ``seconds``, from short trials."""
     units = 64
     while True:
         el, done = timer(units)
         if el > 0.1:
-            break
+            return max(1, int(done * seconds / el))
         units *= 4
-    units = max(1, int(done * seconds / el))
-    best = 0.0
+
+
+def _rates(timers: dict, seconds: float, repeats: int) -> dict:
+    """GFLOP/s of each ``name: (flops_per_unit, timer)``, best of ``repeats`` rounds.
+
+    The timers run round-robin (engine, naive, matmul, ... then again), so that a burst of load from
+    another process on this shared machine slows all of them alike instead of one measurement.
+    """
+    units = {k: _calibrate(t, seconds) for k, (_, t) in timers.items()}
+    best = dict.fromkeys(timers, 0.0)
     for _ in range(repeats):
-        el, done = timer(units)
-        best = max(best, flops_per_unit * done / el / 1e9)
+        for k, (flops, timer) in timers.items():
+            el, done = timer(units[k])
+            best[k] = max(best[k], flops * done / el / 1e9)
     return best
 
 
-def measure(d: int, seconds: float) -> dict:
+def measure(d: int, seconds: float, repeats: int = 5) -> dict:
     X, tau, s_min = _problem(d)
-    engine = _rate(4 * d * d, lambda n: _engine_time(X, tau, s_min, n), seconds)
-    naive = _rate(4 * d * d, lambda n: _naive_time(X, tau, n), seconds)
-    matmul = _rate(2 * d * d * 64, lambda n: (_matmul_time(d, n), n), seconds)
-    draws = _rate(1, lambda n: _draw_time(X, n), seconds / 2)  # samples drawn per ns
-    rng_share = (1 / draws) / (4 * d * d / engine)  # (ns per sample drawn) / (ns per engine sample)
-    engine_k = _rate(4 * d * d, lambda n: _engine_kernel_time(X, tau, n), seconds)
-    naive_k = _rate(4 * d * d, lambda n: _naive_kernel_time(X, tau, n), seconds)
-    return {"engine_gflops": engine, "naive_gflops": naive, "matmul_gflops": matmul,
-            "engine_kernel_gflops": engine_k, "naive_kernel_gflops": naive_k, "_rng_share": rng_share}
+    _engine_time(X, tau, s_min, 256)  # load the compiled code before calibrating
+    _engine_kernel_time(X, tau, 256)
+    r = _rates({
+        "engine_gflops": (4 * d * d, lambda n: _engine_time(X, tau, s_min, n)),
+        "naive_gflops": (4 * d * d, lambda n: _naive_time(X, tau, n)),
+        "matmul_gflops": (2 * d * d * 64, lambda n: (_matmul_time(d, n), n)),
+        "engine_kernel_gflops": (4 * d * d, lambda n: _engine_kernel_time(X, tau, n)),
+        "naive_kernel_gflops": (4 * d * d, lambda n: _naive_kernel_time(X, tau, n)),
+    }, seconds, repeats)
+    r["_rng_share"] = 1.0 - r["engine_gflops"] / r["engine_kernel_gflops"]  # time outside the block arithmetic
+    return r
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dims", type=int, nargs="+", default=[32, 64, 128, 256])
-    ap.add_argument("--seconds", type=float, default=0.5, help="target duration of one measurement")
+    ap.add_argument("--seconds", type=float, default=0.3, help="target duration of one measurement")
+    ap.add_argument("--repeats", type=int, default=5, help="rounds of measurements (best kept)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = ap.parse_args(argv)
     out = {}
     with threadpool_limits(1):
         for d in args.dims:
-            out[str(d)] = measure(d, args.seconds)
+            out[str(d)] = measure(d, args.seconds, args.repeats)
             if not args.json:
                 r = out[str(d)]
                 if len(out) == 1:
                     print(f"{'d':>5} {'engine':>9} {'naive':>9} {'matmul':>9} {'eng/naive':>10} {'eng/matmul':>11}"
                           f" {'rng share':>10} {'kernels: eng':>13} {'naive':>7} {'ratio':>6}"
-                          "   (GFLOP/s, 1 thread; rng share = random draws / engine time;"
+                          "   (GFLOP/s, 1 thread; rng share = 1 - engine/kernel: drawing the samples;"
                           " kernels = the updates on pre-drawn samples)")
                 print(f"{d:>5} {r['engine_gflops']:>9.2f} {r['naive_gflops']:>9.2f} {r['matmul_gflops']:>9.2f} "
                       f"{r['engine_gflops'] / r['naive_gflops']:>10.1f} {r['engine_gflops'] / r['matmul_gflops']:>11.2f}"

@@ -37,9 +37,13 @@ mini-batch of sample j, and :math:`P = \\theta_0 Y - X_b`.  Since
 with :math:`U_{ij} = y_i^\\top y_j` if :math:`t(i) < t(j)` and 0 otherwise
 (strictly upper triangular; for ``B = 1`` the strict upper triangle of
 :math:`Y^\\top Y`, for ``B > 1`` the same with the diagonal B×B blocks zeroed).
-:math:`R = P(I + \\kappa U)^{-1}` is one unit-triangular solve (BLAS ``dtrsm``),
-:math:`U` one ``dsyrk``.  Cost per sample: :math:`4d^2` (two GEMMs) plus
-:math:`\\approx 2nd` (``dsyrk`` + ``dtrsm``).
+:math:`R = P(I + \\kappa U)^{-1}` is one unit-triangular solve (BLAS ``dtrsm``).
+The block loop is compiled (numba, :func:`_full_blocks`) and calls scipy's BLAS
+directly (:mod:`gaussdsm._blas`): :math:`\\theta^\\top` sits beside the block's samples in one
+workspace, so a single GEMM gives both :math:`\\theta_0 Y` and :math:`Y^\\top Y`;
+the noise is drawn inside the loop (:mod:`gaussdsm.ziggurat`).  Cost per sample:
+:math:`4d^2` (two GEMMs) plus :math:`\\approx 3nd` (:math:`Y^\\top Y` and ``dtrsm``),
+with ``n`` samples per block (:func:`default_block`).
 
 Engine (diagonal model)
 -----------------------
@@ -56,10 +60,13 @@ Random streams
 All randomness of replicate ``r`` comes from ``rngs[r]``, in this order:
 
 1. ``words = rngs[r].integers(2**63, size=4)`` (4 draws, once per call);
-   ``idx_rng, noise_rng = [default_rng(s) for s in SeedSequence(words).spawn(2)]``;
+   ``s_idx, s_noise = SeedSequence(words).spawn(2)``, ``idx_rng = default_rng(s_idx)``,
+   ``noise = gaussdsm.ziggurat.NormalStream(s_noise)``;
 2. the indices of the samples, in step order, are
    ``min(floor(idx_rng.random() * N), N - 1)``;
-3. the noise vectors, in step order, are rows of ``noise_rng.standard_normal((k, d))``;
+3. the noise vectors, in step order, are rows of ``noise.standard_normal((k, d))``
+   (numpy's ziggurat algorithm on numpy's SFC64 words, compiled: 3–5× faster than
+   ``Generator.standard_normal``, which was a third of the engine's time at d = 128);
    mini-batch step ``t`` uses samples ``tB .. tB + B - 1``.
 
 Both child streams are consumed one double / one normal at a time, so the
@@ -92,7 +99,8 @@ A replicate is flagged ``diverged`` (θ all NaN, never an exception) if
   :math:`m_4 = \\frac1N\\sum_n x_{n,i}^4 + 6\\sigma^2\\hat\\mu_i + 3\\sigma^4` (this reduces to
   :math:`(B+2)c\\tau s_i < B` of §7.1 for Gaussian fourth moments); such replicates are not run;
 * or its θ becomes non-finite or exceeds :data:`EXPLODE` in absolute value during the run
-  (checked after every chunk of random draws, about 32768 numbers, and at every snapshot).
+  (checked after every chunk of draws — about 2**20 noise numbers for the full model, 2**15
+  for the diagonal one — and at every snapshot).
 """
 
 from __future__ import annotations
@@ -100,11 +108,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
-from scipy.linalg.blas import dgemm, dsyrk, dtrsm
 
+from ._blas import gemm, trsm
 from .dsm import empirical_covariance, fit_exact
 from .theory import sgd_is_stable
+from .ziggurat import _KI, _NO_WORDS, _WI, _FI, NormalStream
+from .ziggurat import _fill as _fill_normals
+
+_TABLES = (_KI, _WI, _FI)
+_N, _T, _L, _U = (ord(c) for c in "NTLU")
 
 __all__ = ["SGDResult", "fit_sgd", "fit_sgd_reference", "default_block", "EXPLODE"]
 
@@ -112,7 +126,8 @@ EXPLODE = 1e6
 """A replicate whose :math:`\\max|\\theta_{ik}|` exceeds this is flagged diverged (stable runs stay O(1))."""
 
 INITS = ("exact", "zero")
-_CHUNK_SAMPLES = 32768  # random numbers (samples x d) drawn per call in the engine: ~256 kB arrays
+_CHUNK_SAMPLES = 32768  # diagonal engine: random numbers (samples x d) drawn per numpy call, ~256 kB arrays
+_CHUNK_FULL = 2**20  # full engine: noise numbers (samples x d) per compiled call (then a divergence check)
 
 
 @dataclass
@@ -147,12 +162,13 @@ class SGDResult:
 def default_block(d: int, batch_size: int = 1) -> int:
     """Default number of mini-batch steps per engine block (tuned with ``benchmarks/bench_sgd.py``).
 
-    ``n = min(128, max(64, d // 3))`` samples per block, i.e. ``ceil(n / B)`` steps: the extra
-    ``dsyrk`` + ``dtrsm`` work is ~``n/(2d)`` of the useful work and runs slower than GEMM, while the
-    Python overhead per block is ~1/n.  Measured on one core (benchmarks/README.md): the optimum is
-    flat between 32 and 96 samples for d = 64..256.
+    ``n = min(64, max(24, d // 4))`` samples per block, i.e. ``ceil(n / B)`` steps: the extra
+    triangular work (YᵀY and the ``dtrsm``) is ~``n/(2d)`` of the useful work and runs slower than
+    GEMM, while GEMMs with few columns run below their peak.  Measured on one core
+    (benchmarks/README.md): the optimum is flat within the noise between 16 and 48 samples at
+    d = 64..128 and between 24 and 96 at d = 256.
     """
-    samples = int(min(128, max(64, d // 3)))
+    samples = int(min(64, max(24, d // 4)))
     return max(1, -(-samples // int(batch_size)))
 
 
@@ -251,17 +267,24 @@ def _predicted_stable(X, cov, sigma, tau, loss_factor, batch_size, diagonal) -> 
 
 
 def _child_streams(rng: np.random.Generator):
+    """``(idx_rng, noise)``: the two child streams of one replicate (module docstring)."""
     words = rng.integers(2**63, size=4)
-    return [np.random.default_rng(s) for s in np.random.SeedSequence([int(w) for w in words]).spawn(2)]
+    s_idx, s_noise = np.random.SeedSequence([int(w) for w in words]).spawn(2)
+    return np.random.default_rng(s_idx), NormalStream(s_noise)
 
 
-def _draw(idx_rng, noise_rng, X, n, sigma):
-    """Next ``n`` samples of the stream: ``(x, y)`` of shape ``(n, d)``."""
-    N, d = X.shape
+def _draw_indices(idx_rng, N, n):
+    """Next ``n`` sample indices: ``min(floor(u N), N - 1)``, ``u = idx_rng.random()``."""
     idx = (idx_rng.random(n) * N).astype(np.intp)
     np.minimum(idx, N - 1, out=idx)
-    xb = X[idx]
-    y = noise_rng.standard_normal((n, d))
+    return idx
+
+
+def _draw(idx_rng, noise, X, n, sigma):
+    """Next ``n`` samples of the stream: ``(x, y)`` of shape ``(n, d)``."""
+    N, d = X.shape
+    xb = X[_draw_indices(idx_rng, N, n)]
+    y = noise.standard_normal((n, d))
     y *= sigma
     y += xb
     return xb, y
@@ -270,25 +293,78 @@ def _draw(idx_rng, noise_rng, X, n, sigma):
 # ----------------------------------------------------------------------------- engine blocks
 
 
-def _block_full(theta, xb, y, m, B, kappa):
-    """Advance the full θ (d×d, **Fortran order**, updated in place) by the m mini-batch steps of
-    samples ``(xb, y)`` (n = mB rows, C order), exactly.  ``xb`` is overwritten."""
-    n = m * B
-    # P = θ0 Y - X_b (d x n, Fortran order), written over xb's memory
-    P = dgemm(1.0, theta, y.T, beta=-1.0, c=xb.T, overwrite_c=1)
-    if n > 1:
-        G = dsyrk(kappa, y.T, trans=1, lower=0)  # upper triangle of kappa * (y_i . y_j), Fortran order
-        if B > 1:
-            # samples of one mini-batch do not see each other's update: zero the diagonal BxB blocks
-            G4 = G.T.reshape(m, B, m, B)
-            ar = np.arange(m)
-            G4[ar, :, ar, :] = 0.0
-        # -kappa R = -kappa P (I + kappa U)^-1 (unit diagonal implied), in place
-        P = dtrsm(-kappa, G, P, side=1, lower=0, trans_a=0, diag=1, overwrite_b=1)
-    else:
-        P *= -kappa
-    # θ += (-kappa R) Y^T, in place
-    return dgemm(1.0, P, y.T, beta=1.0, c=theta, trans_b=1, overwrite_c=1)
+@numba.njit(cache=True, nogil=True)
+def _full_blocks(th, X, idx, state, y_given, sigma, kappa, m, B, block, ki, wi, fi):
+    """Advance the full θ by m mini-batch steps, ``block`` steps at a time, exactly (module docstring).
+
+    ``th``: θ as a flat column-major (d·d) array, updated in place.  ``X`` (N, d); ``idx`` the
+    m·B sample indices.  The noise comes from the ziggurat stream ``state`` (advanced), unless
+    ``y_given`` (m·B, d) holds the y's (benchmark of the arithmetic alone).
+
+    Everything is computed transposed, so that each sample is a contiguous column.  Workspace
+    ``W`` (d rows, column-major) holds :math:`[\\theta^\\top \\,|\\, Y]`, Y = the block's n samples
+    as columns; ``C`` (n rows) receives :math:`Y^\\top W = [(\\theta Y)^\\top \\,|\\, Y^\\top Y]` in one GEMM.
+    Then :math:`P^\\top = (\\theta Y)^\\top - X_b^\\top`, ``dtrsm`` solves
+    :math:`(I + \\kappa U)^\\top R^\\top = P^\\top` in place (U read from the strict upper triangle of
+    :math:`\\kappa Y^\\top Y`, mini-batch diagonal blocks zeroed), scaled by :math:`-\\kappa`, and GEMM
+    :math:`\\theta^\\top \\mathrel{+}= Y(-\\kappa R^\\top)`.
+    """
+    d = X.shape[1]
+    nmax = block * B
+    W = np.empty(d * (d + nmax))
+    C = np.empty(nmax * (d + nmax))
+    for k in range(d):  # W[:, :d] = θ^T
+        for i in range(d):
+            W[i * d + k] = th[k * d + i]
+    Y = W[d * d:]
+    generate = y_given.shape[0] == 0
+    for t0 in range(0, m, block):
+        n = min(block, m - t0) * B
+        s0 = t0 * B
+        if generate:  # the noise straight into Y's columns, then y = sigma w + x
+            _fill_normals(_NO_WORDS, state, Y[: n * d], ki, wi, fi)
+            for j in range(n):
+                row = idx[s0 + j]
+                for k in range(d):
+                    Y[j * d + k] = sigma * Y[j * d + k] + X[row, k]
+        else:
+            for j in range(n):
+                for k in range(d):
+                    Y[j * d + k] = y_given[s0 + j, k]
+        # C (n x (d+n), ld n) = Y^T [θ^T | Y]
+        gemm(_T, _N, n, d + n, d, 1.0, Y, d, W, d, 0.0, C, n)
+        for j in range(n):
+            row = idx[s0 + j]
+            for k in range(d):
+                C[k * n + j] -= X[row, k]
+        G = C[d * n:]  # Y^T Y, n x n, ld n; the solve reads its strict upper triangle (i < j)
+        for j in range(n):
+            for i in range(j):
+                G[j * n + i] = 0.0 if i // B == j // B else kappa * G[j * n + i]
+        if n > 1:
+            trsm(_L, _U, _T, _U, n, d, -kappa, G, n, C, n)
+        else:
+            for k in range(d):
+                C[k] *= -kappa
+        # θ^T += Y (-κ R^T)
+        gemm(_N, _N, d, d, n, 1.0, Y, d, C, n, 1.0, W, d)
+    for k in range(d):
+        for i in range(d):
+            th[k * d + i] = W[i * d + k]
+
+
+_NO_Y = np.empty((0, 0))
+
+
+def _advance_full(block):
+    """Advance the full θ (d×d, Fortran order, in place) by m steps with the compiled engine."""
+
+    def advance(theta, Xr, idx_rng, noise, m, B, kappa, sigma):
+        idx = _draw_indices(idx_rng, Xr.shape[0], m * B)
+        _full_blocks(theta.ravel(order="F"), Xr, idx, noise.state, _NO_Y, sigma, kappa, m, B, block, *_TABLES)
+        return theta
+
+    return advance
 
 
 def _block_diag(theta_d, xb, y, m, B, kappa):
@@ -306,8 +382,8 @@ def _block_diag(theta_d, xb, y, m, B, kappa):
 def _engine(block_fn, block, chunk):
     """Advance by m steps: draw ``chunk`` steps of samples at once, compute in blocks of ``block`` steps."""
 
-    def advance(theta, Xr, idx_rng, noise_rng, m, B, kappa, sigma):
-        xb, y = _draw(idx_rng, noise_rng, Xr, m * B, sigma)
+    def advance(theta, Xr, idx_rng, noise, m, B, kappa, sigma):
+        xb, y = _draw(idx_rng, noise, Xr, m * B, sigma)
         for t0 in range(0, m, block):
             t1 = min(m, t0 + block)
             theta = block_fn(theta, xb[t0 * B : t1 * B], y[t0 * B : t1 * B], t1 - t0, B, kappa)
@@ -319,10 +395,10 @@ def _engine(block_fn, block, chunk):
 # ----------------------------------------------------------------------------- reference steps
 
 
-def _steps_reference(theta, X, idx_rng, noise_rng, m, B, kappa, sigma, diagonal):
+def _steps_reference(theta, X, idx_rng, noise, m, B, kappa, sigma, diagonal):
     """m plain SGD steps, one mini-batch at a time (the slow reference)."""
     for _ in range(m):
-        xb, y = _draw(idx_rng, noise_rng, X, B, sigma)
+        xb, y = _draw(idx_rng, noise, X, B, sigma)
         if diagonal:
             theta = theta - kappa * np.sum((theta * y - xb) * y, axis=0)
         else:
@@ -351,7 +427,7 @@ def _run(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_fact
         for r in range(R):
             if diverged[r]:
                 continue
-            idx_rng, noise_rng = _child_streams(rngs[r])
+            idx_rng, noise = _child_streams(rngs[r])
             Xr = np.ascontiguousarray(X[r])
             theta = np.diagonal(theta0[r]).copy() if diagonal else np.array(theta0[r], dtype=float, order="F")
             step = 0
@@ -359,7 +435,7 @@ def _run(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_fact
                 target = int(burn_in[r] + j * spacing[r])
                 while step < target:
                     m = min(chunk, target - step)
-                    theta = advance(theta, Xr, idx_rng, noise_rng, m, B, kappa, sigma)
+                    theta = advance(theta, Xr, idx_rng, noise, m, B, kappa, sigma)
                     step += m
                     if not np.max(np.abs(theta)) < EXPLODE:  # also catches NaN
                         diverged[r] = True
@@ -442,8 +518,12 @@ def fit_sgd(X, sigma, tau, rngs, *, n_snapshots=1, batch_size=1, loss_factor=1.0
         block = max(1, _CHUNK_SAMPLES // (B * d)) if diagonal else default_block(d, B)
     else:
         block = _positive("block", block, integer=True)
-    chunk = block * max(1, -(-_CHUNK_SAMPLES // (block * B * d)))
-    advance = _engine(_block_diag if diagonal else _block_full, block, chunk)
+    if diagonal:
+        chunk = block * max(1, -(-_CHUNK_SAMPLES // (block * B * d)))
+        advance = _engine(_block_diag, block, chunk)
+    else:
+        chunk = block * max(1, -(-_CHUNK_FULL // (block * B * d)))
+        advance = _advance_full(block)
     return _run(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_factor, spacing_factor, init,
                 diagonal, max_steps, advance, chunk)
 
@@ -458,8 +538,8 @@ def fit_sgd_reference(X, sigma, tau, rngs, *, n_snapshots=1, batch_size=1, loss_
     Divergence is checked at snapshots only.
     """
 
-    def advance(theta, Xr, idx_rng, noise_rng, m, B, kappa, sigma):
-        return _steps_reference(theta, Xr, idx_rng, noise_rng, m, B, kappa, sigma, diagonal)
+    def advance(theta, Xr, idx_rng, noise, m, B, kappa, sigma):
+        return _steps_reference(theta, Xr, idx_rng, noise, m, B, kappa, sigma, diagonal)
 
     return _run(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_factor, spacing_factor, init,
                 diagonal, max_steps, advance, chunk=2**62)
