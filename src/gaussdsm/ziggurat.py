@@ -39,7 +39,7 @@ from decimal import Decimal, getcontext, localcontext
 import numba
 import numpy as np
 
-__all__ = ["NormalStream", "ziggurat_tables", "ZIGGURAT_R"]
+__all__ = ["NormalStream", "normals_from_words", "ziggurat_tables", "ZIGGURAT_R"]
 
 ZIGGURAT_R = 3.6541528853610088
 """Start of the tail (abscissa of the base layer) of the 256-layer normal ziggurat."""
