@@ -107,3 +107,11 @@ def test_compiled_gemm_and_trsm_with_leading_dimensions():
     trsm(ord("R"), ord("U"), ord("N"), ord("U"), 6, 4, -0.5, _fortran(T), 4, p, 6)
     U = np.triu(T, 1) + np.eye(4)
     assert np.allclose(p.reshape(4, 6).T, -0.5 * P @ np.linalg.inv(U), rtol=1e-12, atol=1e-12)
+
+
+def test_running_out_inside_the_tail_is_an_error_not_a_hang():
+    """A word that starts a tail try (layer 0, abscissa beyond ki[0]) as the last word available."""
+    tail_word = np.uint64((0xFFFFFFFFFFFFF << 9) | 0)  # layer 0, sign 0, largest abscissa
+    for words in ([tail_word], [np.uint64(5 << 9 | 7), tail_word]):
+        with pytest.raises(ValueError, match="not enough"):
+            normals_from_words(np.array(words, dtype=np.uint64), len(words))

@@ -136,12 +136,20 @@ def _sfc64_step(a, b, c, w):
     return out, b ^ (b >> _U11), c + (c << _U3), ((c << _U24) | (c >> _U40)) + out, w + _U1
 
 
+_PAST_END = np.uint64(0x802)  # layer 2, abscissa 4 (accepted at once); as a uniform 2**-53 (ends a tail loop)
+
+
 @numba.njit(inline="always")
 def _step(src, a, b, c, w):
-    """Next word: SFC64 if ``src`` is empty, else ``src[a]`` (given words, for tests; ``a`` = read position)."""
+    """Next word: SFC64 if ``src`` is empty, else ``src[a]`` (given words, for tests; ``a`` = read position).
+
+    Past the end of ``src`` the word is ``_PAST_END``, which ends any try within a few words, so
+    running out of words is seen in the read count instead of reading out of bounds."""
     if src.shape[0] == 0:
         return _sfc64_step(a, b, c, w)
-    return src[np.int64(a)], a + _U1, b, c, w
+    if a < np.uint64(src.shape[0]):
+        return src[np.int64(a)], a + _U1, b, c, w
+    return _PAST_END, a + _U1, b, c, w
 
 
 @numba.njit(cache=True, nogil=True)
@@ -234,12 +242,11 @@ def normals_from_words(words: np.ndarray, n: int) -> tuple[np.ndarray, int]:
     words run out.
     """
     words = np.ascontiguousarray(words, dtype=np.uint64)
-    # Past the end, each zero word of the padding yields one number (layer 0, abscissa 0 < ki[0]),
-    # so n padding words make every read in bounds; running out is detected from the count.
-    state = np.zeros(4, dtype=np.uint64)
+    if words.size == 0:
+        raise ValueError(f"0 words are not enough for {n} normals")
+    state = np.zeros(4, dtype=np.uint64)  # state[0]: read position
     out = np.empty(n)
-    padded = np.concatenate([words, np.zeros(n, dtype=np.uint64)])
-    _fill(padded, state, out, _KI, _WI, _FI)
+    _fill(words, state, out, _KI, _WI, _FI)
     used = int(state[0])
     if used > words.size:
         raise ValueError(f"{words.size} words are not enough for {n} normals")
