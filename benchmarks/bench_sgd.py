@@ -36,8 +36,7 @@ from threadpoolctl import threadpool_limits
 
 from gaussdsm.dsm import empirical_covariance
 from gaussdsm.sgd import _TABLES, _draw, _full_blocks, default_block, fit_sgd
-from gaussdsm.ziggurat import _NO_WORDS
-from gaussdsm.ziggurat import NormalStream
+from gaussdsm.ziggurat import _NO_WORDS, NormalStream
 
 SIGMA = 0.5
 LOSS_FACTOR = 1.0
