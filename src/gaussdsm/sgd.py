@@ -379,14 +379,14 @@ def _block_diag(theta_d, xb, y, m, B, kappa):
     return P[-1] * theta_d + b[-1] + np.einsum("jd,jd->d", b[-2::-1], P[:-1])
 
 
-def _engine(block_fn, block, chunk):
-    """Advance by m steps: draw ``chunk`` steps of samples at once, compute in blocks of ``block`` steps."""
+def _advance_diag(block):
+    """Advance the diagonal θ by m steps: draw the m steps' samples at once, compute in blocks of ``block`` steps."""
 
     def advance(theta, Xr, idx_rng, noise, m, B, kappa, sigma):
         xb, y = _draw(idx_rng, noise, Xr, m * B, sigma)
         for t0 in range(0, m, block):
             t1 = min(m, t0 + block)
-            theta = block_fn(theta, xb[t0 * B : t1 * B], y[t0 * B : t1 * B], t1 - t0, B, kappa)
+            theta = _block_diag(theta, xb[t0 * B : t1 * B], y[t0 * B : t1 * B], t1 - t0, B, kappa)
         return theta
 
     return advance
@@ -520,7 +520,7 @@ def fit_sgd(X, sigma, tau, rngs, *, n_snapshots=1, batch_size=1, loss_factor=1.0
         block = _positive("block", block, integer=True)
     if diagonal:
         chunk = block * max(1, -(-_CHUNK_SAMPLES // (block * B * d)))
-        advance = _engine(_block_diag, block, chunk)
+        advance = _advance_diag(block)
     else:
         chunk = block * max(1, -(-_CHUNK_FULL // (block * B * d)))
         advance = _advance_full(block)
