@@ -72,6 +72,17 @@ def _check_lam(lam) -> np.ndarray:
     return lam
 
 
+def _check_options(lam, model, n_grid, on_bound) -> np.ndarray:
+    """Validate the options shared by :func:`optimal_sigma` and :func:`optimal_sigma_grid`; return ``lam``."""
+    if on_bound not in _ON_BOUND:
+        raise ValueError(f"on_bound must be one of {_ON_BOUND}, got {on_bound!r}")
+    if model not in theory.MODELS:
+        raise ValueError(f"model must be one of {theory.MODELS}, got {model!r}")
+    if int(n_grid) < 3:
+        raise ValueError(f"n_grid must be >= 3, got {n_grid!r}")
+    return _check_lam(lam)
+
+
 def _check_scalars(n_samples, gamma, tau):
     n_samples, gamma, tau = float(n_samples), float(gamma), float(tau)
     if not n_samples >= 1:  # also rejects nan
@@ -302,14 +313,8 @@ def optimal_sigma(
         :class:`OptimalSigmaWarning` stating the reason, if no :math:`\\sigma` in
         the range is admissible (ULA or SGD unstable everywhere).
     """
-    if on_bound not in _ON_BOUND:
-        raise ValueError(f"on_bound must be one of {_ON_BOUND}, got {on_bound!r}")
-    lam = _check_lam(lam)
+    lam = _check_options(lam, model, n_grid, on_bound)
     n_samples, gamma, tau = _check_scalars(n_samples, gamma, tau)
-    if model not in theory.MODELS:
-        raise ValueError(f"model must be one of {theory.MODELS}, got {model!r}")
-    if int(n_grid) < 3:
-        raise ValueError(f"n_grid must be >= 3, got {n_grid!r}")
     x, status, msg = _optimal_sigma(lam, n_samples, gamma, tau, sigma_bounds, loss_factor, batch_size, model, n_grid)
     if status == "none":
         warnings.warn(msg, OptimalSigmaWarning, stacklevel=2)
@@ -358,11 +363,7 @@ def optimal_sigma_grid(
         minimum sits at an edge of the search range) and ``n_inadmissible``
         (``nan``: nothing admissible).
     """
-    if on_bound not in _ON_BOUND:
-        raise ValueError(f"on_bound must be one of {_ON_BOUND}, got {on_bound!r}")
-    lam = _check_lam(lam)
-    if model not in theory.MODELS:
-        raise ValueError(f"model must be one of {theory.MODELS}, got {model!r}")
+    lam = _check_options(lam, model, n_grid, on_bound)
     g = np.atleast_1d(np.asarray(gammas, dtype=float))
     t = np.atleast_1d(np.asarray(taus, dtype=float))
     if g.ndim != 1 or t.ndim != 1:
