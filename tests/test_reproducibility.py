@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from test_workflow import finished, snakemake, write_config  # noqa: F401  (fixture)
+from test_workflow import copy_of_finished, finished, snakemake, write_config  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.workflow
 
@@ -18,9 +18,8 @@ def nc_files(wd):
 
 def test_rerun_from_scratch_is_byte_identical(tmp_path, finished):  # noqa: F811
     """Deleting the results and running again reproduces every NetCDF byte for byte."""
-    wd, _, _ = finished
-    work = tmp_path / "wf"
-    shutil.copytree(wd, work, symlinks=True)
+    wd = finished[0]
+    work = copy_of_finished(finished, tmp_path)
     shutil.rmtree(work / "results")
     shutil.rmtree(work / ".snakemake")
     snakemake(work)
@@ -96,9 +95,7 @@ def test_failing_job_is_named_and_keeps_other_results(tmp_path, finished, stage,
 
 
 def test_corrupt_input_names_file_and_rule(tmp_path, finished):  # noqa: F811
-    wd, _, _ = finished
-    work = tmp_path / "wf"
-    shutil.copytree(wd, work, symlinks=True)
+    work = copy_of_finished(finished, tmp_path)
     chunk = work / "results" / "tiny" / "langevin" / "chunk-001.nc"
     data = chunk.read_bytes()
     chunk.write_bytes(data[: len(data) // 2])  # truncated
@@ -111,9 +108,7 @@ def test_corrupt_input_names_file_and_rule(tmp_path, finished):  # noqa: F811
 
 def test_nan_in_a_stable_replicate_is_reported_per_point(tmp_path, finished):  # noqa: F811
     """aggregate refuses a NaN that is not flagged diverged, naming the grid point."""
-    wd, _, _ = finished
-    work = tmp_path / "wf"
-    shutil.copytree(wd, work, symlinks=True)
+    work = copy_of_finished(finished, tmp_path)
     chunk = work / "results" / "tiny" / "langevin" / "chunk-000.nc"
     with xr.open_dataset(chunk, engine="netcdf4") as ds:
         ds = ds.load()

@@ -68,6 +68,13 @@ def finished(tmp_path_factory):
     return wd, dry, run
 
 
+def copy_of_finished(finished, tmp_path):
+    """A private copy (``tmp_path/wf``) of the finished tiny workflow, for tests that change or rerun it."""
+    work = tmp_path / "wf"
+    shutil.copytree(finished[0], work, symlinks=True)
+    return work
+
+
 def test_dry_run_lists_every_stage(finished):
     _, dry, _ = finished
     counts = job_counts(dry.stdout + dry.stderr)
@@ -105,9 +112,7 @@ def test_second_run_does_nothing(finished):
 
 
 def test_rerun_only_what_changed(tmp_path, finished):
-    wd, _, _ = finished
-    work = tmp_path / "wf"
-    shutil.copytree(wd, work, symlinks=True)
+    work = copy_of_finished(finished, tmp_path)
     # a new gamma: the learned scores do not depend on gamma, so no fit job reruns
     write_config(work / "config.yaml", grid={"gamma": [0.0, 0.02, 0.05]})
     counts = job_counts(snakemake(work, "-n").stdout)
@@ -177,9 +182,7 @@ BAD_CONFIGS = [
 
 @pytest.mark.parametrize("changes, top, key", BAD_CONFIGS)
 def test_bad_config_stops_before_any_job(tmp_path, finished, changes, top, key):
-    wd, _, _ = finished
-    work = tmp_path / "wf"
-    shutil.copytree(wd, work, symlinks=True)
+    work = copy_of_finished(finished, tmp_path)
     before = {p: p.stat().st_mtime_ns for p in (work / "results").rglob("*") if p.is_file()}
     write_config(work / "config.yaml", top=top, **changes)
     out = snakemake(work, check=False)
