@@ -189,3 +189,16 @@ def test_sigma_star_slope_minus_half_in_gamma():
     assert slope_cubic == pytest.approx(-0.5, abs=0.0075)
     assert slope == pytest.approx(slope_cubic, abs=2e-3)
     assert slope == pytest.approx(-0.5, abs=0.01)
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(on_bound="ignore"), "on_bound must be one of"),
+    (dict(model="banded"), "model must be one of"),
+    (dict(n_grid=2), "n_grid must be >= 3"),
+])
+def test_bad_options_rejected_alike_by_scalar_and_grid(kw, msg):
+    lam = 1.0 / np.arange(1, 9)
+    with pytest.raises(ValueError, match=msg):
+        optimal.optimal_sigma(lam, 100, 0.01, 0.0, **kw)
+    with pytest.raises(ValueError, match=msg):
+        optimal.optimal_sigma_grid(lam, 100, [0.01], [0.0], **kw)
