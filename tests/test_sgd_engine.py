@@ -79,6 +79,21 @@ def test_engine_matches_reference_larger_d_near_stability_limit(init):
         assert _rel(eng.theta, ref.theta) <= 1e-9
 
 
+@pytest.mark.parametrize("B", [1, 3])
+def test_coupling_inverse_inverts_the_unit_triangle(B):
+    """_coupling_inverse: M (I + kappa U) = I, U = strict upper triangle of G without the B x B diagonal blocks."""
+    n, kappa = 12, 0.3
+    G = np.random.default_rng(5).standard_normal((n, n))
+    M = np.empty(n * n)
+    sgd._coupling_inverse(np.asfortranarray(G).ravel(order="F"), n, B, kappa, M)
+    M = M.reshape(n, n).T  # column-major
+    same_batch = np.arange(n)[:, None] // B == np.arange(n)[None, :] // B
+    U = np.where(same_batch, 0.0, np.triu(G, 1))
+    assert np.allclose(M @ (np.eye(n) + kappa * U), np.eye(n), rtol=0, atol=1e-13)
+    assert np.array_equal(M, np.triu(M)) and np.all(np.diag(M) == 1.0)
+    assert np.all(M[same_batch & ~np.eye(n, dtype=bool)] == 0.0)  # no coupling inside a mini-batch
+
+
 def test_schedule_follows_the_documented_formula():
     lam, sigma, tau, c = 1 / K[:4], 0.4, 0.01, 0.5
     X = _data(3, 2, 30, lam)

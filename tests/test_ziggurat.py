@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from gaussdsm._blas import gemm, trsm
+from gaussdsm._blas import gemm, syrk
 from gaussdsm.ziggurat import ZIGGURAT_R, NormalStream, normals_from_words, ziggurat_tables
 
 
@@ -89,8 +89,8 @@ def _fortran(a):
     return np.asfortranarray(a).ravel(order="F")
 
 
-def test_compiled_gemm_and_trsm_with_leading_dimensions():
-    """gemm/trsm on sub-matrices addressed through offsets and leading dimensions, against numpy."""
+def test_compiled_gemm_and_syrk_with_leading_dimensions():
+    """gemm/syrk on sub-matrices addressed through offsets and leading dimensions, against numpy."""
     rng = np.random.default_rng(0)
     big = rng.standard_normal((9, 6))  # column-major buffer, ld = 9
     A = big[2:7, 0:4]  # 5 x 4 block at row offset 2
@@ -101,12 +101,15 @@ def test_compiled_gemm_and_trsm_with_leading_dimensions():
     gemm(ord("N"), ord("T"), 5, 3, 4, 2.0, buf[2:], 9, _fortran(Bm), 3, 0.5, c, 5)
     assert np.allclose(c.reshape(3, 5).T, 2.0 * A @ Bm.T + 0.5 * C, rtol=1e-14, atol=1e-14)
 
-    T = np.triu(rng.standard_normal((4, 4)), 1) + np.eye(4) * 7.0  # diagonal ignored: unit diag
-    P = rng.standard_normal((6, 4))
-    p = _fortran(P)
-    trsm(ord("R"), ord("U"), ord("N"), ord("U"), 6, 4, -0.5, _fortran(T), 4, p, 6)
-    U = np.triu(T, 1) + np.eye(4)
-    assert np.allclose(p.reshape(4, 6).T, -0.5 * P @ np.linalg.inv(U), rtol=1e-12, atol=1e-12)
+    # upper triangle of 1.5 A^T A - C2 (A^T: 4 x 5 from the same sub-matrix); the lower one is untouched
+    C2 = rng.standard_normal((4, 4))
+    c2 = _fortran(C2)
+    syrk(ord("U"), ord("T"), 4, 5, 1.5, buf[2:], 9, -1.0, c2, 4)
+    got = c2.reshape(4, 4).T
+    want = 1.5 * A.T @ A - C2
+    iu, il = np.triu_indices(4), np.tril_indices(4, -1)
+    assert np.allclose(got[iu], want[iu], rtol=1e-14, atol=1e-14)
+    assert np.array_equal(got[il], C2[il])
 
 
 def test_running_out_inside_the_tail_is_an_error_not_a_hang():

@@ -1,4 +1,4 @@
-"""BLAS ``dgemm`` / ``dtrsm`` callable from numba-compiled code (scipy's ``cython_blas`` entry points).
+"""BLAS ``dgemm`` / ``dsyrk`` callable from numba-compiled code (scipy's ``cython_blas`` entry points).
 
 The SGD engine calls BLAS a few times per block of 32–128 samples.  Through
 ``scipy.linalg.blas`` each call costs 1.5–5 µs of Python and f2py overhead and needs contiguous
@@ -19,14 +19,14 @@ from llvmlite import ir
 from numba import types
 from numba.extending import get_cython_function_address, intrinsic
 
-__all__ = ["gemm", "trsm"]
+__all__ = ["gemm", "syrk"]
 
 # Register the BLAS entry points as named symbols: compiled code then refers to them by name,
 # not by an address baked in as a constant, so numba can cache it on disk (cache=True).
 llvm.add_symbol("gaussdsm_dgemm", get_cython_function_address("scipy.linalg.cython_blas", "dgemm"))
-llvm.add_symbol("gaussdsm_dtrsm", get_cython_function_address("scipy.linalg.cython_blas", "dtrsm"))
+llvm.add_symbol("gaussdsm_dsyrk", get_cython_function_address("scipy.linalg.cython_blas", "dsyrk"))
 _dgemm = types.ExternalFunction("gaussdsm_dgemm", types.void(*([types.voidptr] * 13)))
-_dtrsm = types.ExternalFunction("gaussdsm_dtrsm", types.void(*([types.voidptr] * 11)))
+_dsyrk = types.ExternalFunction("gaussdsm_dsyrk", types.void(*([types.voidptr] * 10)))
 
 
 @intrinsic
@@ -54,13 +54,13 @@ def gemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
 
 
 @numba.njit(cache=True, nogil=True)
-def trsm(side, uplo, transa, diag, m, n, alpha, a, lda, b, ldb):
-    """``B <- alpha op(A)^-1 B`` (side ord('L')) or ``alpha B op(A)^-1`` (side ord('R')), ``A`` triangular, ``B`` m×n."""
-    ch = np.empty(4, np.uint8)
-    ch[0], ch[1], ch[2], ch[3] = side, uplo, transa, diag
+def syrk(uplo, trans, n, k, alpha, a, lda, beta, c, ldc):
+    """``C <- alpha op(A) op(A)^T + beta C`` on the ``uplo`` (ord('U') or ord('L')) triangle of ``C`` (n×n); ``op(A)`` n×k."""
+    ch = np.empty(2, np.uint8)
+    ch[0], ch[1] = uplo, trans
     iv = np.empty(4, np.int32)
-    iv[0], iv[1], iv[2], iv[3] = m, n, lda, ldb
-    dv = np.empty(1)
-    dv[0] = alpha
-    _dtrsm(_ptr(ch[0:]), _ptr(ch[1:]), _ptr(ch[2:]), _ptr(ch[3:]), _ptr(iv[0:]), _ptr(iv[1:]),
-           _ptr(dv[0:]), _ptr(a), _ptr(iv[2:]), _ptr(b), _ptr(iv[3:]))
+    iv[0], iv[1], iv[2], iv[3] = n, k, lda, ldc
+    dv = np.empty(2)
+    dv[0], dv[1] = alpha, beta
+    _dsyrk(_ptr(ch[0:]), _ptr(ch[1:]), _ptr(iv[0:]), _ptr(iv[1:]), _ptr(dv[0:]), _ptr(a), _ptr(iv[2:]),
+           _ptr(dv[1:]), _ptr(c), _ptr(iv[3:]))

@@ -18,6 +18,7 @@ import numpy as np
 __all__ = [
     "empirical_covariance",
     "fit_exact",
+    "fit_exact_from_cov",
     "exact_score_matrix",
     "score_matrix",
     "fit_sgd",
@@ -73,8 +74,17 @@ def fit_exact(X, sigma, diagonal: bool = False) -> np.ndarray:
         Symmetric denoiser matrix.  The score is :math:`-A y` with
         :math:`A = (I - \\theta)/\\sigma^2` (see :func:`score_matrix`).
     """
+    return fit_exact_from_cov(empirical_covariance(X), sigma, diagonal=diagonal)
+
+
+def fit_exact_from_cov(cov_hat, sigma, diagonal: bool = False) -> np.ndarray:
+    """:func:`fit_exact` from the empirical covariances ``cov_hat`` (shape ``(..., d, d)``), R3 / R11.
+
+    For callers that already hold :math:`\\hat\\Sigma` (the SGD set-up): same result, without
+    recomputing it from the samples.
+    """
     sigma = _check_sigma(sigma)
-    cov_hat = empirical_covariance(X)
+    cov_hat = np.asarray(cov_hat, dtype=float)
     d = cov_hat.shape[-1]
     if diagonal:
         mu = np.diagonal(cov_hat, axis1=-2, axis2=-1)

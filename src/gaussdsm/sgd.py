@@ -37,13 +37,14 @@ mini-batch of sample j, and :math:`P = \\theta_0 Y - X_b`.  Since
 with :math:`U_{ij} = y_i^\\top y_j` if :math:`t(i) < t(j)` and 0 otherwise
 (strictly upper triangular; for ``B = 1`` the strict upper triangle of
 :math:`Y^\\top Y`, for ``B > 1`` the same with the diagonal B×B blocks zeroed).
-:math:`R = P(I + \\kappa U)^{-1}` is one unit-triangular solve (BLAS ``dtrsm``).
-The block loop is compiled (numba, :func:`_full_blocks`) and calls scipy's BLAS
-directly (:mod:`gaussdsm._blas`): :math:`\\theta^\\top` sits beside the block's samples in one
-workspace, so a single GEMM gives both :math:`\\theta_0 Y` and :math:`Y^\\top Y`;
+:math:`M = (I + \\kappa U)^{-1}` is unit upper triangular and costs :math:`n^3/6`
+multiply-adds; :math:`R = PM` is then a GEMM (a ``dtrsm`` gives the same to rounding, but ran at
+a fraction of GEMM speed on these small triangles).  The block loop is compiled (numba,
+:func:`_full_blocks`) and calls scipy's BLAS directly (:mod:`gaussdsm._blas`): GEMM for
+:math:`\\theta_0 Y`, ``dsyrk`` for :math:`Y^\\top Y`, GEMM for :math:`R` and for the update;
 the noise is drawn inside the loop (:mod:`gaussdsm.ziggurat`).  Cost per sample:
-:math:`4d^2` (two GEMMs) plus :math:`\\approx 3nd` (:math:`Y^\\top Y` and ``dtrsm``),
-with ``n`` samples per block (:func:`default_block`).
+:math:`4d^2` (θY and the update) plus :math:`\\approx 3nd + n^2/3` (:math:`Y^\\top Y`, :math:`PM`
+and M), with ``n`` samples per block (:func:`default_block`).
 
 Engine (diagonal model)
 -----------------------
@@ -111,14 +112,14 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ._blas import gemm, trsm
-from .dsm import empirical_covariance, fit_exact
+from ._blas import gemm, syrk
+from .dsm import empirical_covariance, fit_exact_from_cov
 from .theory import sgd_is_stable
 from .ziggurat import _KI, _NO_WORDS, _WI, _FI, NormalStream
 from .ziggurat import _fill as _fill_normals
 
 _TABLES = (_KI, _WI, _FI)
-_N, _T, _L, _U = (ord(c) for c in "NTLU")
+_N, _T, _U = (ord(c) for c in "NTU")
 
 __all__ = ["SGDResult", "fit_sgd", "fit_sgd_reference", "default_block", "EXPLODE"]
 
@@ -162,13 +163,13 @@ class SGDResult:
 def default_block(d: int, batch_size: int = 1) -> int:
     """Default number of mini-batch steps per engine block (tuned with ``benchmarks/bench_sgd.py``).
 
-    ``n = min(64, max(24, d // 4))`` samples per block, i.e. ``ceil(n / B)`` steps: the extra
-    triangular work (YᵀY and the ``dtrsm``) is ~``n/(2d)`` of the useful work and runs slower than
-    GEMM, while GEMMs with few columns run below their peak.  Measured on one core
-    (benchmarks/README.md): the optimum is flat within the noise between 16 and 48 samples at
-    d = 64..128 and between 24 and 96 at d = 256.
+    ``n = min(32, max(24, d // 4))`` samples per block, i.e. ``ceil(n / B)`` steps: the extra
+    triangular work (YᵀY and the couplings, ~``3nd`` flops per sample against ``4d²``) grows with
+    n, while GEMMs with few columns run below their peak.  Measured on one core, all sizes in one
+    process (benchmarks/README.md): the optimum is flat within the noise between 16 and 32 samples
+    at d = 64, between 24 and 48 at d = 128 and between 24 and 64 at d = 256.
     """
-    samples = int(min(64, max(24, d // 4)))
+    samples = int(min(32, max(24, d // 4)))
     return max(1, -(-samples // int(batch_size)))
 
 
@@ -218,10 +219,12 @@ def _setup(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_fa
     # per replicate: X may be a broadcast view of one training set (independent chains), avoid (R, N, d) temporaries
     cov = np.stack([empirical_covariance(X[r]) for r in range(R)])
     if diagonal:
+        ev = None
         s_min = np.diagonal(cov, axis1=-2, axis2=-1).min(axis=-1) + sigma**2
     else:
-        s_min = np.clip(np.linalg.eigvalsh(cov)[:, 0], 0.0, None) + sigma**2
-    stable = _predicted_stable(X, cov, sigma, tau, loss_factor, batch_size, diagonal)
+        ev = np.clip(np.linalg.eigvalsh(cov), 0.0, None)
+        s_min = ev[:, 0] + sigma**2
+    stable = _predicted_stable(X, cov, sigma, tau, loss_factor, batch_size, diagonal, ev)
 
     rate = 2.0 * loss_factor * tau * s_min
     burn_in = np.array([math.ceil(burn_in_factor / r) for r in rate], dtype=np.int64)
@@ -240,7 +243,7 @@ def _setup(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_fa
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS} or an array of shape (d, d) or (R, d, d), got {init!r}")
         if init == "exact":
-            theta0 = np.stack([fit_exact(X[r], sigma, diagonal=diagonal) for r in range(R)])
+            theta0 = fit_exact_from_cov(cov, sigma, diagonal=diagonal)
         else:
             theta0 = np.zeros((R, d, d))
     else:
@@ -254,15 +257,19 @@ def _setup(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_fa
     return X, sigma, tau, loss_factor, n_snapshots, batch_size, rngs, stable, burn_in, spacing, n_steps, theta0
 
 
-def _predicted_stable(X, cov, sigma, tau, loss_factor, batch_size, diagonal) -> np.ndarray:
-    """Per replicate: are the stationary second moments finite? (module docstring, R6b, §7.1)."""
+def _predicted_stable(X, cov, sigma, tau, loss_factor, batch_size, diagonal, ev=None) -> np.ndarray:
+    """Per replicate: are the stationary second moments finite? (module docstring, R6b, §7.1).
+
+    ``ev``: the eigenvalues of ``cov`` (full model), if the caller already has them.
+    """
     if diagonal:
         mu = np.diagonal(cov, axis1=-2, axis2=-1)
         kappa = 2.0 * loss_factor * tau / batch_size
         m2 = mu + sigma**2
         m4 = np.stack([np.mean(x**4, axis=0) for x in X]) + 6.0 * sigma**2 * mu + 3.0 * sigma**4
         return np.all(kappa * (m4 + (batch_size - 1) * m2**2) < 2.0 * m2, axis=-1)
-    ev = np.clip(np.linalg.eigvalsh(cov), 0.0, None)
+    if ev is None:
+        ev = np.clip(np.linalg.eigvalsh(cov), 0.0, None)
     return np.array([bool(sgd_is_stable(e, sigma, tau, loss_factor, batch_size, "full")) for e in ev], dtype=bool)
 
 
@@ -294,6 +301,25 @@ def _draw(idx_rng, noise, X, n, sigma):
 
 
 @numba.njit(cache=True, nogil=True)
+def _coupling_inverse(G, n, B, kappa, M):
+    """``M = (I + κU)^{-1}`` (n×n, column-major), U the strict upper triangle of ``G`` with the B×B diagonal blocks zeroed.
+
+    ``I + κU`` is unit upper triangular, so is M; its columns follow from ``M (I + κU) = I``:
+    :math:`M_{:,j} = e_j - \\kappa\\sum_{k<j} U_{kj} M_{:,k}` (n³/6 multiply-adds, axpys on
+    contiguous columns).
+    """
+    for j in range(n):
+        col = j * n
+        for i in range(n):
+            M[col + i] = 0.0
+        M[col + j] = 1.0
+        for k in range(j - j % B):  # samples of earlier mini-batches only
+            a = kappa * G[col + k]
+            for i in range(k + 1):
+                M[col + i] -= a * M[k * n + i]
+
+
+@numba.njit(cache=True, nogil=True)
 def _full_blocks(th, X, idx, state, y_given, sigma, kappa, m, B, block, ki, wi, fi):
     """Advance the full θ by m mini-batch steps, ``block`` steps at a time, exactly (module docstring).
 
@@ -301,22 +327,26 @@ def _full_blocks(th, X, idx, state, y_given, sigma, kappa, m, B, block, ki, wi, 
     m·B sample indices.  The noise comes from the ziggurat stream ``state`` (advanced), unless
     ``y_given`` (m·B, d) holds the y's (benchmark of the arithmetic alone).
 
-    Everything is computed transposed, so that each sample is a contiguous column.  Workspace
-    ``W`` (d rows, column-major) holds :math:`[\\theta^\\top \\,|\\, Y]`, Y = the block's n samples
-    as columns; ``C`` (n rows) receives :math:`Y^\\top W = [(\\theta Y)^\\top \\,|\\, Y^\\top Y]` in one GEMM.
-    Then :math:`P^\\top = (\\theta Y)^\\top - X_b^\\top`, ``dtrsm`` solves
-    :math:`(I + \\kappa U)^\\top R^\\top = P^\\top` in place (U read from the strict upper triangle of
-    :math:`\\kappa Y^\\top Y`, mini-batch diagonal blocks zeroed), scaled by :math:`-\\kappa`, and GEMM
-    :math:`\\theta^\\top \\mathrel{+}= Y(-\\kappa R^\\top)`.
+    Everything is computed transposed, so that each sample is a contiguous column: ``Tt`` holds
+    :math:`\\theta^\\top` (d×d), ``Y`` the block's n samples as columns (d×n).  Per block:
+    GEMM :math:`C = Y^\\top\\theta^\\top = (\\theta Y)^\\top` (n×d), then
+    :math:`P^\\top = C - X_b^\\top`; ``dsyrk`` :math:`G = Y^\\top Y` (upper triangle);
+    :math:`M = (I + \\kappa U)^{-1}` (:func:`_coupling_inverse`); GEMM
+    :math:`D = -\\kappa M^\\top P^\\top = -\\kappa R^\\top`; GEMM :math:`\\theta^\\top \\mathrel{+}= Y D`.
+    The explicit inverse plus a GEMM replaces a ``dtrsm`` (same result to rounding), which ran
+    at a fraction of GEMM speed on these small triangles.
     """
     d = X.shape[1]
     nmax = block * B
-    W = np.empty(d * (d + nmax))
-    C = np.empty(nmax * (d + nmax))
-    for k in range(d):  # W[:, :d] = θ^T
+    Tt = np.empty(d * d)
+    Y = np.empty(d * nmax)
+    C = np.empty(nmax * d)
+    D = np.empty(nmax * d)
+    G = np.empty(nmax * nmax)
+    M = np.empty(nmax * nmax)
+    for k in range(d):  # Tt = θ^T
         for i in range(d):
-            W[i * d + k] = th[k * d + i]
-    Y = W[d * d:]
+            Tt[i * d + k] = th[k * d + i]
     generate = y_given.shape[0] == 0
     for t0 in range(0, m, block):
         n = min(block, m - t0) * B
@@ -331,26 +361,18 @@ def _full_blocks(th, X, idx, state, y_given, sigma, kappa, m, B, block, ki, wi, 
             for j in range(n):
                 for k in range(d):
                     Y[j * d + k] = y_given[s0 + j, k]
-        # C (n x (d+n), ld n) = Y^T [θ^T | Y]
-        gemm(_T, _N, n, d + n, d, 1.0, Y, d, W, d, 0.0, C, n)
+        gemm(_T, _N, n, d, d, 1.0, Y, d, Tt, d, 0.0, C, n)  # C (n x d, ld n) = Y^T θ^T
         for j in range(n):
             row = idx[s0 + j]
             for k in range(d):
                 C[k * n + j] -= X[row, k]
-        G = C[d * n:]  # Y^T Y, n x n, ld n; the solve reads its strict upper triangle (i < j)
-        for j in range(n):
-            for i in range(j):
-                G[j * n + i] = 0.0 if i // B == j // B else kappa * G[j * n + i]
-        if n > 1:
-            trsm(_L, _U, _T, _U, n, d, -kappa, G, n, C, n)
-        else:
-            for k in range(d):
-                C[k] *= -kappa
-        # θ^T += Y (-κ R^T)
-        gemm(_N, _N, d, d, n, 1.0, Y, d, C, n, 1.0, W, d)
+        syrk(_U, _T, n, d, 1.0, Y, d, 0.0, G, n)  # upper triangle of Y^T Y
+        _coupling_inverse(G, n, B, kappa, M)
+        gemm(_T, _N, n, d, n, -kappa, M, n, C, n, 0.0, D, n)  # D = -κ M^T P^T
+        gemm(_N, _N, d, d, n, 1.0, Y, d, D, n, 1.0, Tt, d)  # θ^T += Y D
     for k in range(d):
         for i in range(d):
-            th[k * d + i] = W[i * d + k]
+            th[k * d + i] = Tt[i * d + k]
 
 
 _NO_Y = np.empty((0, 0))
