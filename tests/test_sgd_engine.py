@@ -61,7 +61,7 @@ def test_engine_matches_reference(diagonal, B):
 
 @pytest.mark.parametrize("init", ["zero", "array"])
 def test_engine_matches_reference_larger_d_near_stability_limit(init):
-    """d = 24, tau at 80 % of the R6b bound: rounding of the blocked triangular solve stays at 1e-9."""
+    """d = 24, tau at 80 % of the R6b bound: rounding of the blocks (explicit triangular inverse) stays at 1e-9."""
     lam, sigma = K[:24] ** -1.0, 0.3
     X = _data(2, 1, 200, lam)
     ev = np.linalg.eigvalsh(X[0].T @ X[0] / 200)
