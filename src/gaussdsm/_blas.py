@@ -1,6 +1,6 @@
 """BLAS ``dgemm`` / ``dsyrk`` callable from numba-compiled code (scipy's ``cython_blas`` entry points).
 
-The SGD engine calls BLAS a few times per block of 32–128 samples.  Through
+The SGD engine calls BLAS four times per block of 24–32 samples.  Through
 ``scipy.linalg.blas`` each call costs 1.5–5 µs of Python and f2py overhead and needs contiguous
 operands; from compiled code the same BLAS (scipy's OpenBLAS, so ``threadpoolctl`` limits apply
 as before) costs ~0.3 µs per call and accepts sub-matrices through leading dimensions.
