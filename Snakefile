@@ -23,4 +23,4 @@ rule all:
     default_target: True
     localrule: True
     input:
-        final_outputs(),
+        PLAN.targets(),

@@ -35,8 +35,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from gaussdsm.dsm import empirical_covariance
-from gaussdsm.sgd import _TABLES, _draw, _full_blocks, default_block, fit_sgd
-from gaussdsm.ziggurat import _NO_WORDS, NormalStream
+from gaussdsm.sgd import _draw, _full_blocks, default_block, fit_sgd
+from gaussdsm.ziggurat import NO_WORDS, TABLES, NormalStream
 
 SIGMA = 0.5
 LOSS_FACTOR = 1.0
@@ -96,7 +96,7 @@ def _engine_kernel_time(X, tau, steps: int, block=None) -> tuple[float, int]:
     t = time.perf_counter()
     for j in range(0, steps, n):
         m = min(n, steps - j)
-        _full_blocks(theta.ravel(order="F"), X, idx[:m], _NO_WORDS, ys[:m], SIGMA, kappa, m, 1, block, *_TABLES)
+        _full_blocks(theta.ravel(order="F"), X, idx[:m], NO_WORDS, ys[:m], SIGMA, kappa, m, 1, block, *TABLES)
     return time.perf_counter() - t, steps
 
 

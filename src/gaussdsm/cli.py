@@ -8,27 +8,29 @@ import sys
 
 import numpy as np
 
-from . import __version__
+from . import __version__, _checks
 
 __all__ = ["main"]
 
 
-def _positive_int(text: str) -> int:
-    v = int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
-    return v
+def _arg(check, **bounds):
+    """An argparse ``type`` from a check of :mod:`gaussdsm._checks` (its message, without the argument name)."""
+
+    def convert(text: str):
+        try:
+            return check("value", text, **bounds)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err).removeprefix("value ")) from None
+
+    return convert
 
 
-def _nonneg_float(text: str) -> float:
-    v = float(text)
-    if not np.isfinite(v) or v < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return v
+_positive_int = _arg(_checks.integer, ge=1)
+_nonneg_float = _arg(_checks.number, ge=0)
 
 
 def _cmd_error(args) -> int:
-    from .montecarlo import monte_carlo_error, sgd_monte_carlo_error
+    from .montecarlo import monte_carlo_error, sgd_monte_carlo_error, zscore
     from .spectra import make_spectrum
     from .theory import error_terms
 
@@ -65,13 +67,12 @@ def _cmd_error(args) -> int:
             lam, args.n_samples, args.sigma, args.gamma, args.tau, args.mc, seed=args.seed, model=args.model,
             loss_factor=args.loss_factor,
         )
-        z = (total.mean - v["total"]) / total.stderr if total.stderr > 0 else float("nan")
-        zo = (opt.mean - v["optimization"]) / opt.stderr if opt.stderr > 0 else float("nan")
+        z, zo = zscore(total.mean, total.stderr, v["total"]), zscore(opt.mean, opt.stderr, v["optimization"])
         print(f"  Monte Carlo (SGD, {args.mc} chains x 4 snapshots): {total}  z vs total = {z:+.2f}")
         print(f"  optimization alone (paired with the exact fit, control variate): {opt}  z = {zo:+.2f}")
     elif args.mc:
         r = monte_carlo_error(lam, args.n_samples, args.sigma, args.gamma, args.mc, seed=args.seed, model=args.model)
-        z = (r.mean - v["total"]) / r.stderr if r.stderr > 0 else float("nan")
+        z = zscore(r.mean, r.stderr, v["total"])
         print(f"  Monte Carlo (exact fit, {args.mc} replicates): {r}  z vs total = {z:+.2f}")
     return 0
 

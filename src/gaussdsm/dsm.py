@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _checks
+
 __all__ = [
     "empirical_covariance",
     "fit_exact",
     "fit_exact_from_cov",
     "exact_score_matrix",
     "score_matrix",
-    "fit_sgd",
 ]
 
 
@@ -41,10 +42,7 @@ def empirical_covariance(X) -> np.ndarray:
 
 
 def _check_sigma(sigma) -> float:
-    sigma = float(sigma)
-    if not np.isfinite(sigma) or sigma < 0:
-        raise ValueError(f"sigma must be finite and >= 0, got {sigma!r}")
-    return sigma
+    return _checks.number("sigma", sigma, ge=0)
 
 
 def fit_exact(X, sigma, diagonal: bool = False) -> np.ndarray:
@@ -149,9 +147,3 @@ def score_matrix(theta, sigma) -> np.ndarray:
     theta = np.asarray(theta, dtype=float)
     return (np.eye(theta.shape[-1]) - theta) / sigma**2
 
-
-def fit_sgd(*args, **kwargs):
-    """SGD on the per-sample DSM loss (theory.md §2 step 2, R6); see :func:`gaussdsm.sgd.fit_sgd`."""
-    from .sgd import fit_sgd as _fit_sgd
-
-    return _fit_sgd(*args, **kwargs)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import tempfile
 from importlib import metadata
@@ -119,18 +118,15 @@ def _check_attrs(ds: xr.Dataset, path) -> None:
         raise ValueError(f"{path}: variables without units/long_name: {', '.join(map(str, missing))}")
 
 
-def _kill_point(rule) -> None:
-    """Test hook: ``GAUSSDSM_FAULT=sigkill:<rule>`` SIGKILLs the job's whole process group (Snakemake included)
-    after the data are written to the temporary file and before the rename: a job killed mid-write."""
-    if rule and os.environ.get("GAUSSDSM_FAULT") == f"sigkill:{rule}":
-        os.killpg(os.getpgid(0), signal.SIGKILL)
-
-
-def write_dataset(ds: xr.Dataset, path, provenance: dict | None = None, title: str | None = None) -> Path:
+def write_dataset(
+    ds: xr.Dataset, path, provenance: dict | None = None, title: str | None = None, before_replace=None
+) -> Path:
     """Write ``ds`` to NetCDF atomically, with provenance and CF attributes.
 
     The file is written next to ``path`` under a temporary name, flushed, and
     renamed over ``path``.  Bools are stored as int8 (NetCDF has no bool).
+    ``before_replace(tmp_path)``, if given, runs between the flush and the rename
+    (the test-only fault hook of :mod:`gaussdsm.faults`).
 
     Raises
     ------
@@ -164,7 +160,8 @@ def write_dataset(ds: xr.Dataset, path, provenance: dict | None = None, title: s
         ds.to_netcdf(tmp, engine=ENGINE, format="NETCDF4", encoding=encoding)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        _kill_point((provenance or {}).get("snakemake_rule"))
+        if before_replace is not None:
+            before_replace(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

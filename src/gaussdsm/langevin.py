@@ -17,8 +17,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from . import _checks
+
 __all__ = [
     "DivergedError",
+    "is_symmetric",
     "ula_is_stable",
     "ula_mode_variance",
     "ula_stationary_cov",
@@ -41,13 +44,11 @@ class DivergedError(ValueError):
 
 
 def _check_gamma(gamma) -> float:
-    gamma = float(gamma)
-    if not np.isfinite(gamma) or gamma < 0:
-        raise ValueError(f"gamma must be finite and >= 0, got {gamma!r}")
-    return gamma
+    return _checks.number("gamma", gamma, ge=0)
 
 
-def _is_symmetric(A: np.ndarray) -> bool:
+def is_symmetric(A: np.ndarray) -> bool:
+    """Whether every matrix of the batch ``A (..., d, d)`` is symmetric to 1e-12 of the batch's largest entry."""
     scale = np.max(np.abs(A)) if A.size else 0.0
     return bool(np.all(np.abs(A - np.swapaxes(A, -1, -2)) <= 1e-12 * max(scale, 1e-300)))
 
@@ -71,7 +72,7 @@ def ula_is_stable(A, gamma) -> np.ndarray:
     A = np.asarray(A, dtype=float)
     finite = np.all(np.isfinite(A), axis=(-2, -1))
     A_safe = np.where(finite[..., None, None], A, 0.0)
-    if _is_symmetric(A_safe):
+    if is_symmetric(A_safe):
         ev = np.linalg.eigvalsh(0.5 * (A_safe + np.swapaxes(A_safe, -1, -2))).astype(complex)
     else:
         ev = np.linalg.eigvals(A_safe)
@@ -148,7 +149,7 @@ def ula_stationary_cov(A, gamma, *, symmetric: bool | None = None) -> np.ndarray
             ~stable,
         )
     if symmetric is None:
-        symmetric = _is_symmetric(A)
+        symmetric = is_symmetric(A)
     if symmetric:
         a, V = np.linalg.eigh(0.5 * (A + np.swapaxes(A, -1, -2)))
         c = ula_mode_variance(a, gamma)
@@ -232,9 +233,8 @@ def run_ula(A, gamma, n_steps, n_particles, rng, y0=None) -> np.ndarray:
     gamma = _check_gamma(gamma)
     if gamma == 0:
         raise ValueError("gamma must be > 0 to run ULA chains")
-    n_steps, n_particles = int(n_steps), int(n_particles)
-    if n_steps < 0 or n_particles < 1:
-        raise ValueError(f"need n_steps >= 0 and n_particles >= 1, got {n_steps}, {n_particles}")
+    n_steps = _checks.integer("n_steps", n_steps, ge=0)
+    n_particles = _checks.integer("n_particles", n_particles, ge=1)
     A = np.asarray(A, dtype=float)
     stable = ula_is_stable(A, gamma)
     if not np.all(stable):

@@ -27,14 +27,19 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import xarray as xr
 
+from . import _checks
 from .dsm import empirical_covariance, exact_score_matrix, score_matrix
-from .langevin import _is_symmetric, ula_is_stable, ula_mode_variance, ula_stationary_cov
+from .langevin import is_symmetric, ula_is_stable, ula_mode_variance, ula_stationary_cov
+from .vocabulary import attrs
 from .wasserstein import w2_squared_to_diagonal
 
 __all__ = [
     "canonical_params",
     "replicate_rngs",
+    "data_streams",
+    "sgd_streams",
     "sample_data",
     "sample_empirical_covariance",
     "exact_scores",
@@ -44,6 +49,8 @@ __all__ = [
     "optimization_excess",
     "langevin_errors",
     "MCResult",
+    "estimate",
+    "zscore",
     "summarize",
     "monte_carlo_error",
     "sgd_monte_carlo_error",
@@ -97,6 +104,20 @@ def replicate_rngs(base_seed: int, stream: str, n_replicates: int, **params) -> 
     return [np.random.default_rng(child) for child in ss.spawn(int(n_replicates))]
 
 
+def data_streams(seed: int, n_replicates: int, n_samples) -> list[np.random.Generator]:
+    """The training sets' streams at a point: keyed by ``n_samples`` only.
+
+    Common random numbers across sigma, tau and the sampler's parameters: curves in those parameters share
+    their training sets.
+    """
+    return replicate_rngs(seed, "data", n_replicates, n_samples=n_samples)
+
+
+def sgd_streams(seed: int, n_replicates: int, n_samples, sigma, tau) -> list[np.random.Generator]:
+    """The SGD chains' streams (sample indices and noise) at a fit point: keyed by ``(n_samples, sigma, tau)``."""
+    return replicate_rngs(seed, "sgd", n_replicates, n_samples=int(n_samples), sigma=float(sigma), tau=float(tau))
+
+
 def sample_data(lam, n_samples: int, rng: np.random.Generator) -> np.ndarray:
     """Draw ``n_samples`` points from :math:`\\mathcal N(0, \\mathrm{diag}(\\lambda))` (step 0, eigenbasis).
 
@@ -136,12 +157,9 @@ def sample_empirical_covariance(lam, n_samples: int, rngs, draw: str = "wishart"
     -------
     cov_hat : ndarray, shape ``(R, d, d)``
     """
-    if draw not in DRAWS:
-        raise ValueError(f"montecarlo.draw must be one of {DRAWS}, got {draw!r}")
+    _checks.choice("montecarlo.draw", draw, DRAWS)
     lam = np.asarray(lam, dtype=float)
-    n_samples = int(n_samples)
-    if n_samples < 1:
-        raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+    n_samples = _checks.integer("n_samples", n_samples)
     if draw == "wishart" and n_samples >= lam.size:
         return np.stack([_bartlett(lam, n_samples, rng) for rng in rngs])
     return np.stack([empirical_covariance(sample_data(lam, n_samples, rng)) for rng in rngs])
@@ -207,7 +225,7 @@ def sgd_scores(
     diverged : ndarray of bool, shape ``(R,)``
         The SGD chain is unstable (R6b / §7.1) or blew up.
     """
-    from .sgd import fit_sgd
+    from .sgd import fit_sgd  # numba: imported only where SGD runs (start-up of every other job)
 
     lam = np.asarray(lam, dtype=float)
     diagonal = model == "diagonal"
@@ -256,7 +274,7 @@ def langevin_errors(A, lam, gamma: float):
     R = A.shape[0]
     finite = np.all(np.isfinite(A), axis=(-2, -1))
     w2sq = np.full(R, np.nan)
-    if _is_symmetric(np.where(finite[:, None, None], A, 0.0)):
+    if is_symmetric(np.where(finite[:, None, None], A, 0.0)):
         a, V = np.linalg.eigh(np.where(finite[:, None, None], A, np.eye(A.shape[-1])))
         c = ula_mode_variance(a, gamma)
         stable = finite & np.all(np.isfinite(c), axis=-1)
@@ -348,7 +366,10 @@ def optimization_excess(A, A_exact, lam, gamma: float, eps: float = 1e-3):
 
 @dataclass(frozen=True)
 class MCResult:
-    """Monte-Carlo estimate of :math:`\\mathbb E[W_2^2 \\mid \\text{stable}]` at one point."""
+    """Monte-Carlo estimate of :math:`\\mathbb E[W_2^2 \\mid \\text{stable}]` at one point (see :func:`estimate`).
+
+    ``w2sq`` holds the per-replicate values (mean over the replicate's stable snapshots; NaN where all diverged).
+    """
 
     mean: float
     stderr: float
@@ -360,25 +381,101 @@ class MCResult:
         return f"{self.mean:.6g} ± {self.stderr:.2g} (n={self.n_valid}, diverged={self.n_diverged})"
 
 
-def summarize(w2sq, diverged) -> MCResult:
-    """Mean and standard error of the stable replicates.
+def _label(value) -> str:
+    v = value.item() if hasattr(value, "item") else value
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _reject_unflagged(w2sq: xr.DataArray, diverged: xr.DataArray, replicate: str, snapshot: str) -> None:
+    """Raise if a draw that is not flagged diverged has a non-finite value, listing the points it happens at."""
+    bad = (~diverged) & ~np.isfinite(w2sq)
+    if not bool(bad.any()):
+        return
+    n_bad = bad.any(snapshot).sum(replicate)
+    skip = {replicate, snapshot, "point"}
+    if n_bad.ndim == 0:
+        raise ValueError(f"non-finite W2 errors in replicates not flagged diverged: {int(n_bad)} replicate(s)")
+    where = []
+    for idx in zip(*np.nonzero(n_bad.values)):
+        pt = n_bad[idx]
+        labels = [f"{k}={_label(pt[k])}" for k in pt.coords if k not in skip and pt[k].ndim == 0]
+        where.append(f"{', '.join(labels)}: {int(pt)} replicate(s)")
+    raise ValueError("non-finite W2 errors in replicates not flagged diverged:\n  " + "\n  ".join(where))
+
+
+def estimate(values: xr.DataArray, diverged: xr.DataArray, *, replicate: str = "replicate",
+             snapshot: str = "snapshot") -> xr.Dataset:
+    r"""The Monte-Carlo estimator of :math:`\mathbb E[W_2^2 \mid \text{stable}]` (theory.md §7.2 note 5, §7.3 note 11).
+
+    A replicate (one training set, one SGD chain) contributes the mean of its stable snapshots; the estimate is
+    the mean over replicates with at least one stable snapshot, its standard error the standard deviation
+    (``ddof = 1``) over those replicates divided by :math:`\sqrt n` (replicates are independent; snapshots of one
+    chain are not).
+
+    Parameters
+    ----------
+    values : xarray.DataArray
+        Per-draw values with dims ``(..., replicate, snapshot)`` (W2^2, or a paired difference).
+    diverged : xarray.DataArray of bool, same dims
+        Draws whose chain diverged: left out, and counted.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over the remaining dims ``(...)``: ``mean``, ``stderr`` (NaN for fewer than 2 replicates), ``n`` (stable
+        replicates), ``n_diverged`` (diverged draws, replicate x snapshot), and ``replicate_mean``
+        ``(..., replicate)``.
 
     Raises
     ------
     ValueError
-        If a replicate that is not flagged diverged has a non-finite error:
-        NaN never passes silently.
+        If a draw that is *not* flagged diverged is not finite: NaN never passes silently.  The message lists
+        the points (their scalar coordinates) and how many replicates are affected.
+    """
+    div = diverged.astype(bool)
+    _reject_unflagged(values, div, replicate, snapshot)
+    rep_ok = (~div).any(snapshot)
+    rep = values.where(~div).mean(snapshot, skipna=True).where(rep_ok)
+    n_ok = rep_ok.sum(replicate)
+    std = rep.std(replicate, ddof=1)
+    return xr.Dataset({
+        "mean": rep.mean(replicate),
+        "stderr": std / np.sqrt(n_ok.where(n_ok > 1)),
+        "n": n_ok.astype(np.int64),
+        "n_diverged": div.sum((replicate, snapshot)).astype(np.int64),
+        "replicate_mean": rep,
+    })
+
+
+def zscore(mean, stderr, reference):
+    r""":math:`(\text{mean} - \text{reference}) / \text{stderr}`; NaN where the standard error is not positive.
+
+    Floats or arrays/DataArrays alike.
+    """
+    if isinstance(stderr, xr.DataArray):
+        return (mean - reference) / stderr.where(stderr > 0)
+    stderr = np.asarray(stderr, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(stderr > 0, (np.asarray(mean) - reference) / np.where(stderr > 0, stderr, 1.0), np.nan)
+    return float(z) if z.ndim == 0 else z
+
+
+def summarize(w2sq, diverged) -> MCResult:
+    """:func:`estimate` for numpy arrays ``(R,)`` (one draw per replicate) or ``(R, S)`` (S snapshots).
+
+    Raises
+    ------
+    ValueError
+        If a draw that is not flagged diverged has a non-finite value.
     """
     w2sq = np.asarray(w2sq, dtype=float)
     diverged = np.asarray(diverged, dtype=bool)
-    ok = ~diverged
-    if not np.all(np.isfinite(w2sq[ok])):
-        raise ValueError(f"{int(np.sum(~np.isfinite(w2sq[ok])))} non-diverged replicates have a non-finite W2 error")
-    vals = w2sq[ok]
-    n = vals.size
-    mean = float(vals.mean()) if n else math.nan
-    stderr = float(vals.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
-    return MCResult(mean, stderr, n, int(diverged.sum()), w2sq)
+    if w2sq.ndim == 1:
+        w2sq, diverged = w2sq[:, None], diverged[:, None]
+    dims = ("replicate", "snapshot")
+    est = estimate(xr.DataArray(w2sq, dims=dims), xr.DataArray(diverged, dims=dims))
+    return MCResult(float(est["mean"]), float(est["stderr"]), int(est["n"]), int(est["n_diverged"]),
+                    est["replicate_mean"].values)
 
 
 def monte_carlo_error(
@@ -399,8 +496,7 @@ def monte_carlo_error(
         ``mean`` is :math:`\\mathbb E[W_2^2 \\mid \\text{stable chain}]`, ``stderr`` its
         standard error, ``n_diverged`` the number of unstable draws.
     """
-    rngs = replicate_rngs(seed, "data", n_replicates, n_samples=n_samples)
-    A = exact_scores(lam, n_samples, sigma, rngs, model=model, draw=draw)
+    A = exact_scores(lam, n_samples, sigma, data_streams(seed, n_replicates, n_samples), model=model, draw=draw)
     return summarize(*langevin_errors(A, lam, gamma))
 
 
@@ -421,20 +517,15 @@ def sgd_monte_carlo_error(
     Returns
     -------
     total : MCResult
-        :math:`\mathbb E[W_2^2 \mid \text{stable}]` with per-chain means over ``n_snapshots`` snapshots.
+        :math:`\mathbb E[W_2^2 \mid \text{stable}]`, a replicate being the mean over its ``n_snapshots``
+        stable snapshots; ``n_diverged`` counts diverged draws (chain x snapshot), as in a study's summary.
     optimization : MCResult
         The paired optimization error with its control variate (:func:`optimization_excess`).
     """
-    data = replicate_rngs(seed, "data", n_replicates, n_samples=n_samples)
-    chains = replicate_rngs(seed, "sgd", n_replicates, n_samples=int(n_samples), sigma=float(sigma), tau=float(tau))
     A, A0, _ = sgd_scores(
-        lam, n_samples, sigma, tau, data, chains, model=model, loss_factor=loss_factor, n_snapshots=n_snapshots
+        lam, n_samples, sigma, tau, data_streams(seed, n_replicates, n_samples),
+        sgd_streams(seed, n_replicates, n_samples, sigma, tau), model=model, loss_factor=loss_factor,
+        n_snapshots=n_snapshots,
     )
     pe = paired_errors(A, A0, lam, gamma)  # diverged SGD chains are NaN, hence flagged by langevin_errors
-
-    def per_chain(values, diverged):
-        return np.array([np.mean(v[~m]) if np.any(~m) else np.nan for v, m in zip(values, diverged)])
-
-    per_chain_w = per_chain(pe.w2sq, pe.diverged)
-    ex = per_chain(pe.excess, pe.excess_diverged)
-    return summarize(per_chain_w, np.all(pe.diverged, axis=1)), summarize(ex, np.all(pe.excess_diverged, axis=1))
+    return summarize(pe.w2sq, pe.diverged), summarize(pe.excess, pe.excess_diverged)

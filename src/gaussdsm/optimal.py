@@ -41,7 +41,8 @@ import numpy as np
 import xarray as xr
 from scipy.optimize import minimize_scalar
 
-from . import theory
+from . import _checks, theory
+from .vocabulary import attrs
 
 __all__ = [
     "OptimalSigmaWarning",
@@ -65,33 +66,20 @@ class OptimalSigmaWarning(RuntimeWarning):
 # --------------------------------------------------------------------------- R9 total
 
 
-def _check_lam(lam) -> np.ndarray:
-    lam = np.asarray(lam, dtype=float)
-    if lam.ndim != 1 or lam.size == 0 or np.any(~np.isfinite(lam)) or np.any(lam <= 0):
-        raise ValueError("lam must be a non-empty 1-D array of finite values > 0")
-    return lam
-
-
 def _check_options(lam, model, n_grid, on_bound) -> np.ndarray:
     """Validate the options shared by :func:`optimal_sigma` and :func:`optimal_sigma_grid`; return ``lam``."""
-    if on_bound not in _ON_BOUND:
-        raise ValueError(f"on_bound must be one of {_ON_BOUND}, got {on_bound!r}")
-    if model not in theory.MODELS:
-        raise ValueError(f"model must be one of {theory.MODELS}, got {model!r}")
-    if int(n_grid) < 3:
-        raise ValueError(f"n_grid must be >= 3, got {n_grid!r}")
-    return _check_lam(lam)
+    _checks.choice("on_bound", on_bound, _ON_BOUND)
+    _checks.choice("model", model, theory.MODELS)
+    _checks.integer("n_grid", n_grid, ge=3)
+    return _checks.spectrum(lam)
 
 
 def _check_scalars(n_samples, gamma, tau):
-    n_samples, gamma, tau = float(n_samples), float(gamma), float(tau)
-    if not n_samples >= 1:  # also rejects nan
-        raise ValueError(f"n_samples must be >= 1 (np.inf allowed), got {n_samples!r}")
-    if not (np.isfinite(gamma) and gamma >= 0):
-        raise ValueError(f"gamma must be finite and >= 0, got {gamma!r}")
-    if not (np.isfinite(tau) and tau >= 0):
-        raise ValueError(f"tau must be finite and >= 0, got {tau!r}")
-    return n_samples, gamma, tau
+    return (
+        _checks.number("n_samples", n_samples, ge=1, allow_inf=True),
+        _checks.number("gamma", gamma, ge=0),
+        _checks.number("tau", tau, ge=0),
+    )
 
 
 def _total_1d(lam, sigma, n_samples, gamma, tau, loss_factor, batch_size, model, max_elements=4_000_000):
@@ -160,10 +148,9 @@ def total_error(lam, sigma, n_samples, gamma, tau, loss_factor=1.0, batch_size=1
         SGD without finite stationary second moments
         (:func:`gaussdsm.theory.sgd_is_stable`) or :math:`\\sigma = 0`.
     """
-    lam = _check_lam(lam)
+    lam = _checks.spectrum(lam)
     n_samples, gamma, tau = _check_scalars(n_samples, gamma, tau)
-    if model not in theory.MODELS:
-        raise ValueError(f"model must be one of {theory.MODELS}, got {model!r}")
+    _checks.choice("model", model, theory.MODELS)
     sig = np.asarray(sigma, dtype=float)
     out = _total_1d(lam, sig.ravel(), n_samples, gamma, tau, loss_factor, batch_size, model).reshape(sig.shape)
     return float(out) if out.ndim == 0 else out
@@ -391,8 +378,8 @@ def optimal_sigma_grid(
         out,
         dims=("gamma", "tau"),
         coords={
-            "gamma": ("gamma", g, theory.PARAM_ATTRS["gamma"]),
-            "tau": ("tau", t, theory.PARAM_ATTRS["tau"]),
+            "gamma": ("gamma", g, attrs("gamma")),
+            "tau": ("tau", t, attrs("tau")),
         },
         name="sigma_star",
         attrs={
@@ -442,7 +429,7 @@ def r10_coefficients(lam, loss_factor=1.0, batch_size=1):
     -------
     a, b : float
     """
-    lam = _check_lam(lam)
+    lam = _checks.spectrum(lam)
     li, lk = lam[:, None], lam[None, :]
     b_tau = float(((1.0 + np.eye(lam.size)) * li**2 * lk**2 * (li**2 + lk**2) / (li + lk) ** 3).sum())
     return float((0.25 / lam).sum()), float(loss_factor) / float(batch_size) * b_tau
@@ -497,7 +484,7 @@ def sigma_star_asymptotes(lam, gamma, tau, loss_factor=1.0, batch_size=1) -> dic
         ``'cubic'`` the positive root of the R10 cubic (0 at :math:`\\tau = 0`);
         ``'stability_floor'`` :math:`\\max(0, \\gamma/2 - \\lambda_{\\min})`.
     """
-    lam = _check_lam(lam)
+    lam = _checks.spectrum(lam)
     a, b = r10_coefficients(lam, loss_factor, batch_size)
     gamma, tau = np.broadcast_arrays(np.asarray(gamma, dtype=float), np.asarray(tau, dtype=float))
     if np.any(gamma < 0) or np.any(tau < 0):

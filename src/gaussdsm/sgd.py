@@ -112,16 +112,15 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from . import _checks
 from ._blas import gemm, syrk
 from .dsm import empirical_covariance, fit_exact_from_cov
 from .theory import sgd_is_stable
-from .ziggurat import _KI, _NO_WORDS, _WI, _FI, NormalStream
-from .ziggurat import _fill as _fill_normals
+from .ziggurat import NO_WORDS, TABLES, NormalStream, fill_normals
 
-_TABLES = (_KI, _WI, _FI)
 _N, _T, _U = (ord(c) for c in "NTU")
 
-__all__ = ["SGDResult", "fit_sgd", "fit_sgd_reference", "default_block", "EXPLODE"]
+__all__ = ["SGDResult", "SGDPlan", "fit_sgd", "fit_sgd_reference", "default_block", "EXPLODE"]
 
 EXPLODE = 1e6
 """A replicate whose :math:`\\max|\\theta_{ik}|` exceeds this is flagged diverged (stable runs stay O(1))."""
@@ -173,27 +172,48 @@ def default_block(d: int, batch_size: int = 1) -> int:
     return max(1, -(-samples // int(batch_size)))
 
 
-# ----------------------------------------------------------------------------- validation
+# ----------------------------------------------------------------------------- the plan of a call
 
 
-def _positive(name, value, integer=False, allow_zero=False):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}") from None
-    ok = np.isfinite(v) and (v >= 0 if allow_zero else v > 0)
-    if integer:
-        ok = ok and v == int(v) and v >= 1
-        if not ok:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        return int(v)
-    if not ok:
-        raise ValueError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return v
+@dataclass(frozen=True)
+class SGDPlan:
+    """Everything a :func:`fit_sgd` call runs, validated: the data, the steps and each replicate's schedule.
+
+    Attributes
+    ----------
+    X : ndarray, shape ``(R, N, d)``
+    sigma, tau, loss_factor : float
+    n_snapshots, batch_size : int
+    kappa : float
+        :math:`2c\\tau/B`, the step on θ per mini-batch (module docstring).
+    rngs : tuple of numpy.random.Generator, length R
+    stable : ndarray of bool, shape ``(R,)``
+        Finite stationary second moments predicted (replicates predicted unstable are not run).
+    burn_in, spacing, n_steps : ndarray of int, shape ``(R,)``
+        Per-replicate schedule (module docstring).
+    theta0 : ndarray, shape ``(R, d, d)``
+        Start of each chain.
+    diagonal : bool
+    """
+
+    X: np.ndarray
+    sigma: float
+    tau: float
+    loss_factor: float
+    n_snapshots: int
+    batch_size: int
+    kappa: float
+    rngs: tuple
+    stable: np.ndarray
+    burn_in: np.ndarray
+    spacing: np.ndarray
+    n_steps: np.ndarray
+    theta0: np.ndarray
+    diagonal: bool
 
 
-def _setup(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_factor, spacing_factor, init,
-           diagonal, max_steps):
+def _plan(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_factor, spacing_factor, init,
+          diagonal, max_steps) -> SGDPlan:
     X = np.asarray(X, dtype=float)
     if X.ndim == 2:
         X = X[None]
@@ -202,17 +222,17 @@ def _setup(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_fa
     if not np.all(np.isfinite(X)):
         raise ValueError("X must be finite")
     R, N, d = X.shape
-    sigma = _positive("sigma", sigma)
-    tau = _positive("tau", tau)
-    loss_factor = _positive("loss_factor", loss_factor)
-    burn_in_factor = _positive("burn_in_factor", burn_in_factor, allow_zero=True)
-    spacing_factor = _positive("spacing_factor", spacing_factor)
-    n_snapshots = _positive("n_snapshots", n_snapshots, integer=True)
-    batch_size = _positive("batch_size", batch_size, integer=True)
-    max_steps = _positive("max_steps", max_steps, integer=True)
+    sigma = _checks.number("sigma", sigma, gt=0)
+    tau = _checks.number("tau", tau, gt=0)
+    loss_factor = _checks.number("loss_factor", loss_factor, gt=0)
+    burn_in_factor = _checks.number("burn_in_factor", burn_in_factor, ge=0)
+    spacing_factor = _checks.number("spacing_factor", spacing_factor, gt=0)
+    n_snapshots = _checks.integer("n_snapshots", n_snapshots)
+    batch_size = _checks.integer("batch_size", batch_size)
+    max_steps = _checks.integer("max_steps", max_steps)
     if isinstance(rngs, np.random.Generator):
         rngs = [rngs]
-    rngs = list(rngs)
+    rngs = tuple(rngs)
     if len(rngs) != R or not all(isinstance(g, np.random.Generator) for g in rngs):
         raise ValueError(f"rngs must be a list of {R} numpy Generators (one per replicate), got {len(rngs)} items")
 
@@ -240,12 +260,8 @@ def _setup(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_fa
         )
 
     if isinstance(init, str):
-        if init not in INITS:
-            raise ValueError(f"init must be one of {INITS} or an array of shape (d, d) or (R, d, d), got {init!r}")
-        if init == "exact":
-            theta0 = fit_exact_from_cov(cov, sigma, diagonal=diagonal)
-        else:
-            theta0 = np.zeros((R, d, d))
+        _checks.choice("init", init, INITS)
+        theta0 = fit_exact_from_cov(cov, sigma, diagonal=diagonal) if init == "exact" else np.zeros((R, d, d))
     else:
         theta0 = np.asarray(init, dtype=float)
         if theta0.shape == (d, d):
@@ -254,7 +270,9 @@ def _setup(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_fa
             raise ValueError(f"init array must be finite with shape ({d}, {d}) or ({R}, {d}, {d}), got {theta0.shape}")
         if diagonal:
             theta0 = np.diagonal(theta0, axis1=-2, axis2=-1)[..., None] * np.eye(d)
-    return X, sigma, tau, loss_factor, n_snapshots, batch_size, rngs, stable, burn_in, spacing, n_steps, theta0
+    return SGDPlan(X=X, sigma=sigma, tau=tau, loss_factor=loss_factor, n_snapshots=n_snapshots,
+                   batch_size=batch_size, kappa=2.0 * loss_factor * tau / batch_size, rngs=rngs, stable=stable,
+                   burn_in=burn_in, spacing=spacing, n_steps=n_steps, theta0=theta0, diagonal=bool(diagonal))
 
 
 def _predicted_stable(X, cov, sigma, tau, loss_factor, batch_size, diagonal, ev=None) -> np.ndarray:
@@ -352,7 +370,7 @@ def _full_blocks(th, X, idx, state, y_given, sigma, kappa, m, B, block, ki, wi, 
         n = min(block, m - t0) * B
         s0 = t0 * B
         if generate:  # the noise straight into Y's columns, then y = sigma w + x
-            _fill_normals(_NO_WORDS, state, Y[: n * d], ki, wi, fi)
+            fill_normals(NO_WORDS, state, Y[: n * d], ki, wi, fi)
             for j in range(n):
                 row = idx[s0 + j]
                 for k in range(d):
@@ -383,7 +401,7 @@ def _advance_full(block):
 
     def advance(theta, Xr, idx_rng, noise, m, B, kappa, sigma):
         idx = _draw_indices(idx_rng, Xr.shape[0], m * B)
-        _full_blocks(theta.ravel(order="F"), Xr, idx, noise.state, _NO_Y, sigma, kappa, m, B, block, *_TABLES)
+        _full_blocks(theta.ravel(order="F"), Xr, idx, noise.state, _NO_Y, sigma, kappa, m, B, block, *TABLES)
         return theta
 
     return advance
@@ -435,26 +453,25 @@ def _steps_reference(theta, X, idx_rng, noise, m, B, kappa, sigma, diagonal):
 # ----------------------------------------------------------------------------- driver
 
 
-def _run(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_factor, spacing_factor, init,
-         diagonal, max_steps, advance, chunk):
-    (X, sigma, tau, loss_factor, n_snapshots, B, rngs, stable, burn_in, spacing, n_steps, theta0) = _setup(
-        X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_factor, spacing_factor, init,
-        diagonal, max_steps)
+def _run(plan: SGDPlan, advance, chunk) -> SGDResult:
+    """Run every predicted-stable replicate of ``plan`` with ``advance`` (engine or reference), checking for
+    blow-up every ``chunk`` steps and at every snapshot."""
+    X, B, kappa, sigma = plan.X, plan.batch_size, plan.kappa, plan.sigma
     R, N, d = X.shape
-    kappa = 2.0 * loss_factor * tau / B
-    theta_out = np.full((R, n_snapshots, d, d), np.nan)
-    diverged = ~stable
+    theta_out = np.full((R, plan.n_snapshots, d, d), np.nan)
+    diverged = ~plan.stable
     eye = np.eye(d)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         for r in range(R):
             if diverged[r]:
                 continue
-            idx_rng, noise = _child_streams(rngs[r])
+            idx_rng, noise = _child_streams(plan.rngs[r])
             Xr = np.ascontiguousarray(X[r])
-            theta = np.diagonal(theta0[r]).copy() if diagonal else np.array(theta0[r], dtype=float, order="F")
+            theta0 = plan.theta0[r]
+            theta = np.diagonal(theta0).copy() if plan.diagonal else np.array(theta0, dtype=float, order="F")
             step = 0
-            for j in range(n_snapshots):
-                target = int(burn_in[r] + j * spacing[r])
+            for j in range(plan.n_snapshots):
+                target = int(plan.burn_in[r] + j * plan.spacing[r])
                 while step < target:
                     m = min(chunk, target - step)
                     theta = advance(theta, Xr, idx_rng, noise, m, B, kappa, sigma)
@@ -465,8 +482,9 @@ def _run(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_fact
                 if diverged[r]:
                     theta_out[r] = np.nan
                     break
-                theta_out[r, j] = theta * eye if diagonal else theta
-    return SGDResult(theta=theta_out, diverged=diverged, n_steps=n_steps, burn_in=burn_in, spacing=spacing)
+                theta_out[r, j] = theta * eye if plan.diagonal else theta
+    return SGDResult(theta=theta_out, diverged=diverged, n_steps=plan.n_steps, burn_in=plan.burn_in,
+                     spacing=plan.spacing)
 
 
 def fit_sgd(X, sigma, tau, rngs, *, n_snapshots=1, batch_size=1, loss_factor=1.0, burn_in_factor=5.0,
@@ -533,21 +551,20 @@ def fit_sgd(X, sigma, tau, rngs, *, n_snapshots=1, batch_size=1, loss_factor=1.0
         Invalid parameter (message names it and its allowed range), or a schedule longer
         than ``max_steps``.  Divergence never raises: it sets ``diverged``.
     """
-    X_shape = np.shape(X)
-    d = X_shape[-1] if len(X_shape) >= 2 else 1
-    B = _positive("batch_size", batch_size, integer=True)
+    plan = _plan(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_factor, spacing_factor, init,
+                 diagonal, max_steps)
+    d, B = plan.X.shape[-1], plan.batch_size
     if block is None:
         block = max(1, _CHUNK_SAMPLES // (B * d)) if diagonal else default_block(d, B)
     else:
-        block = _positive("block", block, integer=True)
+        block = _checks.integer("block", block)
     if diagonal:
         chunk = block * max(1, -(-_CHUNK_SAMPLES // (block * B * d)))
         advance = _advance_diag(block)
     else:
         chunk = block * max(1, -(-_CHUNK_FULL // (block * B * d)))
         advance = _advance_full(block)
-    return _run(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_factor, spacing_factor, init,
-                diagonal, max_steps, advance, chunk)
+    return _run(plan, advance, chunk)
 
 
 def fit_sgd_reference(X, sigma, tau, rngs, *, n_snapshots=1, batch_size=1, loss_factor=1.0, burn_in_factor=5.0,
@@ -563,5 +580,6 @@ def fit_sgd_reference(X, sigma, tau, rngs, *, n_snapshots=1, batch_size=1, loss_
     def advance(theta, Xr, idx_rng, noise, m, B, kappa, sigma):
         return _steps_reference(theta, Xr, idx_rng, noise, m, B, kappa, sigma, diagonal)
 
-    return _run(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_factor, spacing_factor, init,
-                diagonal, max_steps, advance, chunk=2**62)
+    plan = _plan(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_factor, spacing_factor, init,
+                 diagonal, max_steps)
+    return _run(plan, advance, chunk=2**62)

@@ -1,14 +1,17 @@
 """The workflow stages as plain functions: paths and parameter values in, NetCDF out.
 
 Each Snakemake rule has a thin script in ``workflow/scripts/`` that unpacks
-``snakemake.input/params/output`` and calls one function here; everything can
-also be called directly from Python (the tests do).
+``snakemake.input/params/output`` and calls one function here with the arguments
+that :class:`gaussdsm.study.Study` made from the config; everything can also be
+called directly from Python (the tests do).  Variables get their ``long_name`` and
+``units`` from :mod:`gaussdsm.vocabulary`; the Monte-Carlo estimator is
+:func:`gaussdsm.montecarlo.estimate`.
 
 Stage outputs (``results/<study>/``):
 
 ``spectrum.nc``         ``lam(mode)``
-``fits/chunk-XXX.nc``   ``score_matrix(point, replicate, row, col)`` learned by DSM
-``langevin/chunk-XXX.nc`` ``w2sq(point, gamma, replicate)``, ``diverged(...)``
+``fits/chunk-XXX.nc``   ``score_matrix(point, replicate, snapshot, row, col)`` learned by DSM
+``langevin/chunk-XXX.nc`` ``w2sq(point, gamma, replicate, snapshot)``, ``diverged(...)``
 ``theory.nc``           :func:`gaussdsm.theory.error_terms` on the whole grid
 ``summary.nc``          MC mean/stderr, theory terms and z-scores on the grid
 """
@@ -18,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import sys
 import time
 import traceback
@@ -26,10 +28,10 @@ import traceback
 import numpy as np
 import xarray as xr
 
-from . import montecarlo, theory
+from . import faults, montecarlo, theory
 from .io import collect_provenance, read_dataset, write_dataset
 from .spectra import make_spectrum
-from .theory import PARAM_ATTRS
+from .vocabulary import attrs, dataset
 
 __all__ = [
     "job",
@@ -42,10 +44,6 @@ __all__ = [
 
 log = logging.getLogger("gaussdsm")
 
-MODE_ATTRS = {"long_name": "eigen/Fourier mode index (eigenvalues sorted descending)", "units": "1"}
-REP_ATTRS = {"long_name": "Monte-Carlo replicate (independent training set)", "units": "1"}
-POINT_ATTRS = {"long_name": "fit point index within the chunk", "units": "1"}
-
 
 @contextlib.contextmanager
 def job(smk):
@@ -53,8 +51,11 @@ def job(smk):
 
     Logs the job's parameters, the SLURM job id when running under SLURM, the
     wall time, and any exception with its traceback (then re-raises it so the
-    job fails).
+    job fails).  Yields the provenance attributes for the job's output files.
+    The test-only fault switch (:mod:`gaussdsm.faults`) is honoured here.
     """
+    import os
+
     from threadpoolctl import threadpool_limits
 
     handlers = [logging.StreamHandler(sys.stderr)]
@@ -62,14 +63,13 @@ def job(smk):
         handlers.append(logging.FileHandler(smk.log[0], mode="w"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
     log.info("rule %s, threads %s", smk.rule, smk.threads)
-    fault = (smk.config or {}).get("fault_injection")
-    if fault:  # the config switch for tests is the same as the environment variable
-        os.environ["GAUSSDSM_FAULT"] = fault["rule"] if fault.get("mode", "fail") == "fail" else f"sigkill:{fault['rule']}"
     if os.environ.get("SLURM_JOB_ID"):
         log.info("SLURM_JOB_ID=%s on %s", os.environ["SLURM_JOB_ID"], os.environ.get("SLURMD_NODENAME", "?"))
     log.info("params: %s", json.dumps({k: v for k, v in smk.params.items()}, default=str)[:2000])
     t0 = time.perf_counter()
     try:
+        faults.from_config(smk.config)
+        faults.check(smk.rule)
         with threadpool_limits(limits=int(smk.threads)):
             yield collect_provenance(smk.config, rule=smk.rule, workflow_dir=smk.scriptdir)
     except BaseException:
@@ -78,11 +78,11 @@ def job(smk):
     log.info("done in %.2f s", time.perf_counter() - t0)
 
 
-def _fault(name: str) -> None:
-    """Test hook: ``GAUSSDSM_FAULT=<stage>`` (or config ``fault_injection: {rule: <stage>}``) makes that stage
-    fail (fault injection for workflow tests)."""
-    if os.environ.get("GAUSSDSM_FAULT") == name:
-        raise RuntimeError(f"fault injected into stage {name!r} (GAUSSDSM_FAULT)")
+def _write(ds: xr.Dataset, out, provenance, title: str) -> xr.Dataset:
+    """Every stage output goes through here (atomic NetCDF with provenance; the fault hook of the job's rule)."""
+    rule = (provenance or {}).get("snakemake_rule")
+    write_dataset(ds, out, provenance, title=title, before_replace=faults.before_replace(rule))
+    return ds
 
 
 def _read_lam(path, rule):
@@ -93,21 +93,17 @@ def spectra(spectrum: dict, out, provenance=None) -> xr.Dataset:
     """Stage ``spectra``: the data eigenvalues :math:`\\lambda` (see :func:`gaussdsm.spectra.make_spectrum`)."""
     p = dict(spectrum)
     lam = make_spectrum(p.pop("kind"), p.pop("d"), **p)
-    ds = xr.Dataset(
-        {"lam": ("mode", lam, {"long_name": "data covariance eigenvalue lambda (power spectrum)", "units": "1"})},
-        coords={"mode": ("mode", np.arange(lam.size), MODE_ATTRS)},
-        attrs={"spectrum_json": json.dumps(spectrum, sort_keys=True, default=str)},
-    )
-    write_dataset(ds, out, provenance, title="data spectrum")
-    return ds
+    ds = dataset({"lam": ("mode", lam)}, coords={"mode": np.arange(lam.size)},
+                 attrs={"spectrum_json": json.dumps(spectrum, sort_keys=True, default=str)})
+    return _write(ds, out, provenance, "data spectrum")
 
 
 def _point_coords(points):
     return {
-        "point": ("point", np.arange(len(points)), POINT_ATTRS),
-        "n_samples": ("point", np.array([p["n_samples"] for p in points], dtype=np.int64), PARAM_ATTRS["n_samples"]),
-        "sigma": ("point", np.array([p["sigma"] for p in points], dtype=float), PARAM_ATTRS["sigma"]),
-        "tau": ("point", np.array([p["tau"] for p in points], dtype=float), PARAM_ATTRS["tau"]),
+        "point": np.arange(len(points)),
+        "n_samples": ("point", np.array([p["n_samples"] for p in points], dtype=np.int64)),
+        "sigma": ("point", np.array([p["sigma"] for p in points], dtype=float)),
+        "tau": ("point", np.array([p["tau"] for p in points], dtype=float)),
     }
 
 
@@ -133,10 +129,9 @@ def fit_scores(
     points : list of dict
         Fit points ``{"n_samples", "sigma", "tau"}``.
     seed : int
-        Base seed.  Training sets use the ``"data"`` stream keyed by ``n_samples``
-        only (common random numbers across sigma and tau); SGD uses the ``"sgd"``
-        stream keyed by ``(n_samples, sigma, tau)``
-        (:func:`gaussdsm.montecarlo.replicate_rngs`).
+        Base seed.  Training sets use :func:`gaussdsm.montecarlo.data_streams`
+        (keyed by ``n_samples`` only: common random numbers across sigma and tau);
+        SGD uses :func:`gaussdsm.montecarlo.sgd_streams` (keyed by ``(n_samples, sigma, tau)``).
     n_replicates : int
     method : {'exact', 'sgd'}
         ``'exact'``: :math:`\hat A = (\hat\Sigma + \sigma^2 I)^{-1}` (R3/R11);
@@ -149,7 +144,7 @@ def fit_scores(
         c of the loss :math:`c\|x - \theta y\|^2` (SGD only).
     sgd : dict
         ``batch_size``, ``n_snapshots``, ``burn_in_factor``, ``spacing_factor``,
-        ``max_steps`` (``allow_unstable`` is a config check only).
+        ``max_steps``.
     out : path
 
     Output
@@ -158,25 +153,22 @@ def fit_scores(
     ``exact_score_matrix (point, replicate, row, col)`` (same training sets) and
     ``sgd_diverged (point, replicate)``.
     """
-    _fault("fit_scores")
     lam = _read_lam(spectrum_path, "fit_scores")
     if method not in ("exact", "sgd"):
         raise ValueError(f"fit.method must be 'exact' or 'sgd', got {method!r}")
     d = lam.size
     sgd = dict(sgd or {})
-    sgd.pop("allow_unstable", None)
     n_snap = int(sgd.get("n_snapshots", 1)) if method == "sgd" else 1
     scores = np.empty((len(points), n_replicates, n_snap, d, d))
-    data_vars = {}
     if method == "sgd":
         exact = np.empty((len(points), n_replicates, d, d))
         sgd_div = np.zeros((len(points), n_replicates), dtype=np.int8)
     for j, p in enumerate(points):
-        data_rngs = montecarlo.replicate_rngs(seed, "data", n_replicates, n_samples=p["n_samples"])
+        data_rngs = montecarlo.data_streams(seed, n_replicates, p["n_samples"])
         if method == "exact":
             scores[j, :, 0] = montecarlo.exact_scores(lam, p["n_samples"], p["sigma"], data_rngs, model=model, draw=draw)
         else:
-            sgd_rngs = montecarlo.replicate_rngs(seed, "sgd", n_replicates, **p)
+            sgd_rngs = montecarlo.sgd_streams(seed, n_replicates, p["n_samples"], p["sigma"], p["tau"])
             A, A_exact, div = montecarlo.sgd_scores(
                 lam, p["n_samples"], p["sigma"], p["tau"], data_rngs, sgd_rngs,
                 model=model, loss_factor=loss_factor, **sgd,
@@ -185,30 +177,19 @@ def fit_scores(
             if div.any():
                 log.warning("fit %s: %d SGD chain(s) diverged", montecarlo.canonical_params(**p), int(div.sum()))
         log.info("fit %s: %d replicates", montecarlo.canonical_params(**p), n_replicates)
-    data_vars["score_matrix"] = (
-        ("point", "replicate", "snapshot", "row", "col"),
-        scores,
-        {"long_name": "learned score matrix A (score = -A y)", "units": "1"},
-    )
+    matrix = ("point", "replicate", "row", "col")
+    data_vars = {"score_matrix": (("point", "replicate", "snapshot", "row", "col"), scores)}
     if method == "sgd":
-        data_vars["exact_score_matrix"] = (
-            ("point", "replicate", "row", "col"),
-            exact,
-            {"long_name": "exact DSM score matrix of the same training set (paired baseline)", "units": "1"},
-        )
-        data_vars["sgd_diverged"] = (
-            ("point", "replicate"),
-            sgd_div,
-            {"long_name": "1 if the SGD chain diverged", "units": "1"},
-        )
-    ds = xr.Dataset(
+        data_vars["exact_score_matrix"] = (matrix, exact)
+        data_vars["sgd_diverged"] = (("point", "replicate"), sgd_div)
+    ds = dataset(
         data_vars,
         coords={
             **_point_coords(points),
-            "replicate": ("replicate", np.arange(n_replicates), REP_ATTRS),
-            "snapshot": ("snapshot", np.arange(n_snap), {"long_name": "stationary SGD snapshot index", "units": "1"}),
-            "row": ("row", np.arange(d), MODE_ATTRS),
-            "col": ("col", np.arange(d), MODE_ATTRS),
+            "replicate": np.arange(n_replicates),
+            "snapshot": np.arange(n_snap),
+            "row": np.arange(d),
+            "col": np.arange(d),
         },
         attrs={
             "method": method,
@@ -219,8 +200,7 @@ def fit_scores(
             **({f"sgd_{k}": v for k, v in sorted(sgd.items())} if method == "sgd" else {}),
         },
     )
-    write_dataset(ds, out, provenance, title="learned scores")
-    return ds
+    return _write(ds, out, provenance, "learned scores")
 
 
 def run_langevin(spectrum_path, fits_path, gamma, *, out, provenance=None) -> xr.Dataset:
@@ -230,7 +210,6 @@ def run_langevin(spectrum_path, fits_path, gamma, *, out, provenance=None) -> xr
     For SGD fits the exact fit of the same training set is evaluated too
     (``w2sq_exact``), for the paired optimization-error estimate.
     """
-    _fault("run_langevin")
     lam = _read_lam(spectrum_path, "run_langevin")
     fits = read_dataset(fits_path, "run_langevin", required=("score_matrix",))
     A = fits["score_matrix"].values
@@ -257,49 +236,21 @@ def run_langevin(spectrum_path, fits_path, gamma, *, out, provenance=None) -> xr
                 w2sq0[j, k], div0[j, k] = w[::S], dv[::S]
                 excess[j, k] = 0.0
     dims = ("point", "gamma", "replicate", "snapshot")
-    data_vars = {
-        "w2sq": (dims, w2sq, {"long_name": "squared W2 distance of the ULA stationary law to the data law", "units": "1"}),
-        "diverged": (
-            dims,
-            diverged.astype(np.int8),
-            {"long_name": "1 if the ULA chain has no stationary law (unstable step or diverged SGD)", "units": "1"},
-        ),
-    }
+    data_vars = {"w2sq": (dims, w2sq), "diverged": (dims, diverged.astype(np.int8), "draw_diverged")}
     if paired:
-        data_vars["w2sq_exact"] = (
-            dims[:3],
-            w2sq0,
-            {"long_name": "squared W2 error with the exact fit of the same training set", "units": "1"},
-        )
-        data_vars["opt_excess"] = (
-            dims,
-            excess,
-            {
-                "long_name": "W2^2(SGD) - W2^2(exact fit, same data) minus its zero-mean linear part "
-                "(control variate); NaN where a chain involved diverged",
-                "units": "1",
-            },
-        )
-        data_vars["diverged_exact"] = (
-            dims[:3],
-            div0.astype(np.int8),
-            {"long_name": "1 if the ULA chain with the exact fit is unstable", "units": "1"},
-        )
-    ds = xr.Dataset(
+        data_vars["w2sq_exact"] = (dims[:3], w2sq0)
+        data_vars["opt_excess"] = (dims, excess)
+        data_vars["diverged_exact"] = (dims[:3], div0.astype(np.int8))
+    ds = dataset(
         data_vars,
-        coords={
-            **{k: v for k, v in fits.coords.items() if k not in ("row", "col")},
-            "gamma": ("gamma", gamma, PARAM_ATTRS["gamma"]),
-        },
+        coords={**{k: v for k, v in fits.coords.items() if k not in ("row", "col")}, "gamma": gamma},
         attrs={k: fits.attrs[k] for k in ("method", "model", "draw", "seed") if k in fits.attrs},
     )
-    write_dataset(ds, out, provenance, title="Langevin W2 errors per replicate")
-    return ds
+    return _write(ds, out, provenance, "Langevin W2 errors per replicate")
 
 
 def analytic_error(spectrum_path, grid: dict, *, model="full", loss_factor=1.0, batch_size=1, out, provenance=None):
     """Stage ``analytic_error``: the closed-form expansion on the whole grid in one vectorised call (R5-R9)."""
-    _fault("analytic_error")
     lam = _read_lam(spectrum_path, "analytic_error")
     ds = theory.error_terms(
         lam,
@@ -311,8 +262,7 @@ def analytic_error(spectrum_path, grid: dict, *, model="full", loss_factor=1.0, 
         batch_size=batch_size,
         model=model,
     )
-    write_dataset(ds, out, provenance, title="first-order theory")
-    return ds
+    return _write(ds, out, provenance, "first-order theory")
 
 
 def aggregate(spectrum_path, theory_path, langevin_paths, *, out, provenance=None) -> xr.Dataset:
@@ -328,60 +278,20 @@ def aggregate(spectrum_path, theory_path, langevin_paths, *, out, provenance=Non
         If a replicate not flagged diverged has a non-finite error (listed per
         grid point), or if the Monte-Carlo results do not cover the grid.
     """
-    _fault("aggregate")
     lam = _read_lam(spectrum_path, "aggregate")
     th = read_dataset(theory_path, "aggregate", required=("total", "bias", "generalization", "optimization"))
     parts = [read_dataset(p, "aggregate", required=("w2sq", "diverged")) for p in langevin_paths]
     mc = xr.concat(parts, dim="point", data_vars="all", coords="different", compat="equals", join="outer")
     mc = mc.assign_coords(point=np.arange(mc.sizes["point"]))
-    div = mc["diverged"].astype(bool)
-    w = mc["w2sq"].where(~div)
-    bad = ((~div) & ~np.isfinite(mc["w2sq"])).any("snapshot")
-    if bool(bad.any()):
-        n_bad = bad.sum("replicate")
-        where = [
-            f"n_samples={int(mc.n_samples[p])}, sigma={float(mc.sigma[p]):g}, tau={float(mc.tau[p]):g}, "
-            f"gamma={float(mc.gamma[g]):g}: {int(n_bad[p, g])} replicate(s)"
-            for p, g in zip(*np.nonzero(n_bad.values))
-        ]
-        raise ValueError("non-finite W2 errors in replicates not flagged diverged:\n  " + "\n  ".join(where))
-    # A replicate's value is the mean over its stable snapshots (one chain per replicate);
-    # the standard error is over replicates (independent chains).
-    rep_ok = (~div).any("snapshot")
-    rep = w.mean("snapshot", skipna=True).where(rep_ok)
-    n_ok = rep_ok.sum("replicate")
-    mean = rep.mean("replicate")
-    std = rep.std("replicate", ddof=1)
-    stderr = std / np.sqrt(n_ok.where(n_ok > 1))
-    n_div = div.sum(("replicate", "snapshot"))
-    data = {
-        "mc_mean": mean.assign_attrs(
-            long_name="Monte-Carlo mean of squared W2 error over stable replicates", units="1"
-        ),
-        "mc_stderr": stderr.assign_attrs(long_name="standard error of mc_mean", units="1"),
-        "mc_n": n_ok.astype(np.int64).assign_attrs(long_name="number of stable replicates", units="1"),
-        "n_diverged": n_div.astype(np.int64).assign_attrs(
-            long_name="number of draws (replicate x snapshot) whose ULA chain or SGD chain diverged", units="1"
-        ),
-    }
-    if "opt_excess" in mc:
-        # per replicate: mean over its snapshots where every chain involved is stable
-        ex = mc["opt_excess"]
-        ok = np.isfinite(ex).any("snapshot")
-        diff = ex.mean("snapshot", skipna=True).where(ok)
-        n_pair = ok.sum("replicate")
-        data["mc_opt_mean"] = diff.mean("replicate").assign_attrs(
-            long_name="Monte-Carlo optimization error: mean of W2^2(SGD) - W2^2(exact fit, same data), with a "
-            "zero-mean control variate (gaussdsm.montecarlo.optimization_excess)",
-            units="1",
-        )
-        data["mc_opt_stderr"] = (diff.std("replicate", ddof=1) / np.sqrt(n_pair.where(n_pair > 1))).assign_attrs(
-            long_name="standard error of mc_opt_mean", units="1"
-        )
-    summ = xr.Dataset(data)
+    est = montecarlo.estimate(mc["w2sq"], mc["diverged"].astype(bool))
+    data = {"mc_mean": est["mean"], "mc_stderr": est["stderr"], "mc_n": est["n"], "n_diverged": est["n_diverged"]}
+    if "opt_excess" in mc:  # per replicate: mean over its snapshots where every chain involved is stable
+        opt = montecarlo.estimate(mc["opt_excess"], ~np.isfinite(mc["opt_excess"]))
+        data.update(mc_opt_mean=opt["mean"], mc_opt_stderr=opt["stderr"])
+    summ = xr.Dataset({k: v.assign_attrs(attrs(k)) for k, v in data.items()})
     summ = summ.set_index(point=["n_samples", "sigma", "tau"]).unstack("point")
     for name in ("n_samples", "sigma", "tau"):
-        summ[name].attrs.update(PARAM_ATTRS[name])
+        summ[name].attrs.update(attrs(name))
     summ = summ.transpose("n_samples", "sigma", "gamma", "tau")
     th = th.transpose("n_samples", "sigma", "gamma", "tau")
     missing = summ["mc_n"].isnull() if summ["mc_n"].dtype.kind == "f" else None
@@ -395,22 +305,14 @@ def aggregate(spectrum_path, theory_path, langevin_paths, *, out, provenance=Non
         summ[k] = summ[k].astype(np.int64)
     for k in ("total", "bias", "generalization", "optimization", "valid", "n_samples_scale"):
         summ[f"theory_{k}"] = th[k].assign_attrs(th[k].attrs)
-    summ["zscore"] = ((summ["mc_mean"] - summ["theory_total"]) / summ["mc_stderr"]).assign_attrs(
-        long_name="(mc_mean - theory_total) / mc_stderr", units="1"
-    )
+    summ["zscore"] = montecarlo.zscore(summ["mc_mean"], summ["mc_stderr"], summ["theory_total"]).assign_attrs(
+        attrs("zscore"))
     if "mc_opt_mean" in summ:
-        summ["zscore_opt"] = ((summ["mc_opt_mean"] - summ["theory_optimization"]) / summ["mc_opt_stderr"]).assign_attrs(
-            long_name="(mc_opt_mean - theory_optimization) / mc_opt_stderr (NaN at tau = 0, where both are 0)",
-            units="1",
-        )
-    summ["diverged"] = (summ["n_diverged"] > 0).astype(np.int8).assign_attrs(
-        long_name="1 if any replicate diverged at this grid point (excluded from theory fits)", units="1"
-    )
-    summ["lam"] = xr.DataArray(
-        lam, dims="mode", attrs={"long_name": "data covariance eigenvalue lambda (power spectrum)", "units": "1"}
-    )
-    summ = summ.assign_coords(mode=("mode", np.arange(lam.size), MODE_ATTRS))
+        summ["zscore_opt"] = montecarlo.zscore(
+            summ["mc_opt_mean"], summ["mc_opt_stderr"], summ["theory_optimization"]).assign_attrs(attrs("zscore_opt"))
+    summ["diverged"] = (summ["n_diverged"] > 0).astype(np.int8).assign_attrs(attrs("diverged"))
+    summ["lam"] = xr.DataArray(lam, dims="mode", attrs=attrs("lam"))
+    summ = summ.assign_coords(mode=("mode", np.arange(lam.size), attrs("mode")))
     summ.attrs.update({k: v for k, v in mc.attrs.items() if k in ("method", "model", "draw", "seed")})
     summ.attrs.update({f"theory_{k}": v for k, v in th.attrs.items() if k in ("model", "loss_factor", "batch_size")})
-    write_dataset(summ, out, provenance, title="study summary: Monte Carlo vs theory")
-    return summ
+    return _write(summ, out, provenance, "study summary: Monte Carlo vs theory")

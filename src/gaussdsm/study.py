@@ -1,4 +1,9 @@
-"""A study: the validated configuration turned into grid points and Monte-Carlo chunks.
+"""The validated configuration turned into every stage's arguments: studies, grid points, chunks, targets.
+
+:class:`Study` is one study (``studies.<name>``): its spectrum, grid, fit points and chunks, and the arguments
+of each stage (``spectrum_args``, ``fit_args(chunk)``, ``sampler_args``, ``theory_args``); :class:`Plan` is the
+whole configuration: the studies and comparisons to run and the files ``rule all`` asks for.  The workflow's
+``common.smk`` only maps wildcards to these; every value reaches the jobs through ``params:``.
 
 The grid is the Cartesian product of ``grid.n_samples x grid.sigma x grid.gamma
 x grid.tau``.  The learned score does not depend on the Langevin step, so the
@@ -15,15 +20,15 @@ Cross-field checks that the JSON schema cannot express live in
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
+from .figures import PANELS, comparison_panels, study_panels
 from .spectra import make_spectrum
 
-__all__ = ["ConfigError", "Study", "check_config"]
+__all__ = ["ConfigError", "Study", "Plan", "check_config"]
 
 SPECTRUM_KEYS = ("alpha", "scale", "beta", "omega0", "values", "file")
 
@@ -55,11 +60,14 @@ class Study:
         The study's key under ``studies:``.
     config : dict
         That study's section (``spectrum``, ``grid``, ``fit``, ...).
+    seed : int
+        The configuration's base seed (top-level ``seed``).
     """
 
-    def __init__(self, name: str, config: dict):
+    def __init__(self, name: str, config: dict, seed: int = 0):
         self.name = name
         self.config = config
+        self.seed = int(seed)
 
     @property
     def spectrum_params(self) -> dict:
@@ -98,6 +106,41 @@ class Study:
         per = int(self.config["montecarlo"]["points_per_job"])
         j = int(chunk_id)
         return [p.as_dict() for p in self.fit_points[j * per : (j + 1) * per]]
+
+    @property
+    def panels(self) -> list[str]:
+        return list(self.config["panels"])
+
+    # ----------------------------------------------------------------- arguments of the stages (gaussdsm.stages)
+
+    def spectrum_args(self) -> dict:
+        """Keyword arguments of :func:`gaussdsm.stages.spectra` (besides the output)."""
+        return {"spectrum": self.spectrum_params}
+
+    def fit_args(self, chunk_id: str) -> dict:
+        """Keyword arguments of :func:`gaussdsm.stages.fit_scores`: the chunk's points and everything that
+        determines the learned scores (not the sampler's parameters: scores are shared across them)."""
+        fit, mc = self.config["fit"], self.config["montecarlo"]
+        return {
+            "points": self.chunk_points(chunk_id),
+            "seed": self.seed,
+            "n_replicates": int(mc["n_replicates"]),
+            "draw": mc["draw"],
+            "method": fit["method"],
+            "model": fit["model"],
+            "loss_factor": float(fit["loss_factor"]),
+            "sgd": {k: v for k, v in fit["sgd"].items() if k != "allow_unstable"},  # a config check only
+        }
+
+    def sampler_args(self) -> dict:
+        """Keyword arguments of :func:`gaussdsm.stages.run_langevin`."""
+        return {"gamma": self.grid["gamma"]}
+
+    def theory_args(self) -> dict:
+        """Keyword arguments of :func:`gaussdsm.stages.analytic_error`."""
+        fit = self.config["fit"]
+        return {"grid": self.grid, "model": fit["model"], "loss_factor": float(fit["loss_factor"]),
+                "batch_size": int(fit["sgd"]["batch_size"])}
 
 
 def _stability_errors(study: Study, where: str) -> list[str]:
@@ -147,10 +190,10 @@ def _sgd_errors(study: Study, where: str) -> list[str]:
     ]
 
 
-def _check_study(name: str, cfg: dict) -> tuple[Study, list[str]]:
+def _check_study(name: str, cfg: dict, seed: int) -> tuple[Study, list[str]]:
     where = f"studies.{name}"
     errors = []
-    study = Study(name, cfg)
+    study = Study(name, cfg, seed)
     try:
         study.lam
     except ValueError as err:
@@ -165,6 +208,12 @@ def _check_study(name: str, cfg: dict) -> tuple[Study, list[str]]:
     if method == "sgd":
         errors += _sgd_errors(study, where)
     errors += _stability_errors(study, where)
+    for panel in cfg["panels"]:
+        p = PANELS.get(panel)
+        why = f"unknown panel {panel!r}; known: {study_panels()}" if p is None or p.kind != "study" else (
+            p.check(cfg) if p.check else None)
+        if why:
+            errors.append(f"{where}.panels: {why}")
     return study, errors
 
 
@@ -184,7 +233,7 @@ def check_config(config: dict) -> dict[str, Study]:
     errors = []
     studies = {}
     for name, cfg in config["studies"].items():
-        studies[name], errs = _check_study(name, cfg)
+        studies[name], errs = _check_study(name, cfg, config.get("seed", 0))
         errors += errs
     if "comparisons" in studies:
         errors.append("studies.comparisons: the name 'comparisons' is reserved (results/comparisons/ holds comparison figures)")
@@ -192,16 +241,56 @@ def check_config(config: dict) -> dict[str, Study]:
         missing = [s for s in comp["studies"] if s not in studies]
         if missing:
             errors.append(f"comparisons.{cname}.studies names unknown studies {missing}; known: {sorted(studies)}")
-        if comp["panel"] == "full_vs_diagonal" and not missing:
-            sp = {json.dumps(studies[s].spectrum_params, sort_keys=True) for s in comp["studies"]}
-            if len(sp) > 1:
-                errors.append(f"comparisons.{cname}: full_vs_diagonal needs studies with the same spectrum")
-    for name, st in studies.items():
-        if "error_vs_tau" in st.config["panels"] and st.config["fit"]["method"] != "sgd":
-            errors.append(f"studies.{name}.panels: error_vs_tau needs fit.method: sgd (and tau > 0 in grid.tau)")
+        p = PANELS.get(comp["panel"])
+        if p is None or p.kind != "comparison":
+            errors.append(f"comparisons.{cname}.panel: unknown comparison {comp['panel']!r}; known: {comparison_panels()}")
+        elif p.check and not missing:
+            why = p.check([studies[s].config for s in comp["studies"]])
+            if why:
+                errors.append(f"comparisons.{cname}: {why}")
     unknown = [s for s in config.get("run_studies", []) if s not in studies]
     if unknown:
         errors.append(f"run_studies names unknown studies {unknown}; known: {sorted(studies)}")
     if errors:
         raise ConfigError("Invalid config:\n  - " + "\n  - ".join(errors))
     return studies
+
+
+class Plan:
+    """A whole validated configuration: its studies and comparisons, what ``snakemake`` runs and produces.
+
+    Runs :func:`check_config` (raises :class:`ConfigError` before any job).  Paths follow the workflow's layout:
+    ``results/<study>/...`` and ``results/comparisons/<name>/...``.
+    """
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.studies = check_config(config)
+        self.run_studies = list(config.get("run_studies") or self.studies)
+        self.comparisons = dict(config.get("comparisons", {}))
+        self.run_comparisons = [
+            c for c, v in self.comparisons.items() if all(s in self.run_studies for s in v["studies"])
+        ]
+        self.formats = list(config["figures"]["formats"])
+        self.dpi = int(config["figures"]["dpi"])
+
+    def figure_files(self, stem: str) -> list[str]:
+        """``<stem>.nc`` (the data) and ``<stem>.<format>`` for every figure format."""
+        return [f"{stem}.nc"] + [f"{stem}.{ext}" for ext in self.formats]
+
+    def langevin_chunks(self, study: str) -> list[str]:
+        return [f"results/{study}/langevin/chunk-{c}.nc" for c in self.studies[study].chunk_ids]
+
+    def comparison_summaries(self, name: str) -> list[str]:
+        return [f"results/{s}/summary.nc" for s in self.comparisons[name]["studies"]]
+
+    def targets(self) -> list[str]:
+        """Every file ``rule all`` asks for: each run study's summary and figures, each runnable comparison."""
+        out = []
+        for name in self.run_studies:
+            out.append(f"results/{name}/summary.nc")
+            for panel in self.studies[name].panels:
+                out += self.figure_files(f"results/{name}/figures/{panel}")
+        for name in self.run_comparisons:
+            out += self.figure_files(f"results/comparisons/{name}/{self.comparisons[name]['panel']}")
+        return out

@@ -24,8 +24,11 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from . import _checks
+from .vocabulary import attrs
+
 __all__ = [
-    "PARAM_ATTRS",
+    "MODELS",
     "mode_variance",
     "bias",
     "kernel_generalization",
@@ -36,21 +39,12 @@ __all__ = [
     "error_terms",
 ]
 
-PARAM_ATTRS = {
-    "n_samples": {"long_name": "number of training samples N", "units": "1"},
-    "sigma": {"long_name": "DSM noise amplitude sigma", "units": "1"},
-    "gamma": {"long_name": "ULA step size gamma", "units": "1"},
-    "tau": {"long_name": "SGD step size tau", "units": "1"},
-}
-
 MODELS = ("full", "diagonal")
 
 
 def _prep(lam, sigma, gamma):
     """Broadcast ``lam (d,)`` against parameter arrays; return per-mode arrays ``(..., d)``."""
-    lam = np.asarray(lam, dtype=float)
-    if lam.ndim != 1 or lam.size == 0 or np.any(~np.isfinite(lam)) or np.any(lam <= 0):
-        raise ValueError("lam must be a non-empty 1-D array of finite values > 0")
+    lam = _checks.spectrum(lam)
     sigma = np.asarray(sigma, dtype=float)[..., None]
     gamma = np.asarray(gamma, dtype=float)[..., None]
     if np.any(sigma < 0) or np.any(gamma < 0):
@@ -132,8 +126,7 @@ def kernel_generalization(lam, sigma, gamma, model: str = "full") -> np.ndarray:
     -------
     K : ndarray, shape ``(..., d, d)``
     """
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    _checks.choice("model", model, MODELS)
     lam, s, h, ut, c = _prep(lam, sigma, gamma)
     li, lk = lam[:, None], lam[None, :]
     ci, ck = c[..., :, None], c[..., None, :]
@@ -205,8 +198,7 @@ def sgd_entry_variance(lam, sigma, tau, loss_factor=1.0, batch_size=1, model: st
     q : ndarray, shape ``(..., d, d)``; zero off the diagonal for the diagonal model;
         ``nan`` where SGD is unstable (see :func:`sgd_is_stable`).
     """
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    _checks.choice("model", model, MODELS)
     lam = np.asarray(lam, dtype=float)
     sigma = np.asarray(sigma, dtype=float)
     s = lam + sigma[..., None] ** 2
@@ -316,10 +308,10 @@ def _as_param(name, value):
     if np.any(~np.isfinite(arr)):
         raise ValueError(f"{name} must be finite, got {value!r}")
     if arr.ndim == 0:
-        return xr.DataArray(arr[()], attrs=PARAM_ATTRS[name])
+        return xr.DataArray(arr[()], attrs=attrs(name))
     if np.unique(arr).size != arr.size:
         raise ValueError(f"{name} values must be unique, got {value!r}")
-    return xr.DataArray(arr, dims=[name], coords={name: (name, arr, PARAM_ATTRS[name])}, attrs=PARAM_ATTRS[name])
+    return xr.DataArray(arr, dims=[name], coords={name: (name, arr, attrs(name))}, attrs=attrs(name))
 
 
 def _pointwise(func, *das, elements_per_point: int = 1, max_elements: int = 4_000_000):
@@ -380,8 +372,7 @@ def error_terms(
         ``n_samples_scale`` :math:`2(\\lambda_{\\max}/\\tilde u_{\\min})^2`, which N must
         exceed by far for the 1/N expansion to hold (§7.2 note 5).
     """
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    _checks.choice("model", model, MODELS)
     lam = np.asarray(lam, dtype=float)
     d = lam.size
     N = _as_param("n_samples", n_samples)
@@ -412,17 +403,12 @@ def error_terms(
     valid = np.isfinite(total)
     ds = xr.Dataset(
         {
-            "bias": b.assign_attrs(long_name="bias error B(sigma, gamma) (R5)", units="1"),
-            "generalization": g.assign_attrs(long_name="generalization error (1/N) sum K_N (R7)", units="1"),
-            "optimization": o.assign_attrs(long_name="optimization error sum K_tau (R8)", units="1"),
-            "total": total.assign_attrs(long_name="expected squared W2 error, first order (R9)", units="1"),
-            "valid": valid.astype(np.int8).assign_attrs(
-                long_name="1 where the expansion is defined (stable ULA and SGD, sigma > 0 if tau > 0)", units="1"
-            ),
-            "n_samples_scale": _pointwise(f_scale, sig, gam).assign_attrs(
-                long_name="2 (lam_max / (lam_min + sigma^2 - gamma/2))^2: the 1/N expansion needs N >> this",
-                units="1",
-            ),
+            "bias": b.assign_attrs(attrs("bias")),
+            "generalization": g.assign_attrs(attrs("generalization")),
+            "optimization": o.assign_attrs(attrs("optimization")),
+            "total": total.assign_attrs(attrs("total")),
+            "valid": valid.astype(np.int8).assign_attrs(attrs("valid")),
+            "n_samples_scale": _pointwise(f_scale, sig, gam).assign_attrs(attrs("n_samples_scale")),
         }
     )
     for name, da in (("n_samples", N), ("sigma", sig), ("gamma", gam), ("tau", ta)):

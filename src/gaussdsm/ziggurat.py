@@ -39,7 +39,7 @@ from decimal import Decimal, getcontext, localcontext
 import numba
 import numpy as np
 
-__all__ = ["NormalStream", "normals_from_words", "ziggurat_tables", "ZIGGURAT_R"]
+__all__ = ["NormalStream", "normals_from_words", "ziggurat_tables", "fill_normals", "TABLES", "NO_WORDS", "ZIGGURAT_R"]
 
 ZIGGURAT_R = 3.6541528853610088
 """Start of the tail (abscissa of the base layer) of the 256-layer normal ziggurat."""
@@ -123,7 +123,9 @@ def ziggurat_tables(r: float = ZIGGURAT_R, layers: int = 256):
             np.array([float(w) for w in wi]), np.array([float(f) for f in fi]))
 
 
-_KI, _WI, _FI = ziggurat_tables()
+TABLES = ziggurat_tables()
+"""``(ki, wi, fi)``: the tables of the 256-layer ziggurat, as :func:`fill_normals` takes them."""
+_KI, _WI, _FI = TABLES
 
 
 # ----------------------------------------------------------------------------- compiled kernels
@@ -153,8 +155,12 @@ def _step(src, a, b, c, w):
 
 
 @numba.njit(cache=True, nogil=True)
-def _fill(src, state, out, ki, wi, fi):
-    """Overwrite ``out`` with normals from the word source (``_step``); ``state`` is read and advanced."""
+def fill_normals(src, state, out, ki, wi, fi):
+    """Overwrite ``out`` with standard normals; compiled, callable from other compiled code.
+
+    ``src``: :data:`NO_WORDS` to draw from the SFC64 ``state`` (4 uint64, read and advanced), or given 64-bit
+    words (tests).  ``ki, wi, fi``: :data:`TABLES`.
+    """
     a, b, c, w = state[0], state[1], state[2], state[3]
     n = out.shape[0]
     j = 0
@@ -186,7 +192,8 @@ def _fill(src, state, out, ki, wi, fi):
     state[0], state[1], state[2], state[3] = a, b, c, w
 
 
-_NO_WORDS = np.zeros(0, dtype=np.uint64)
+NO_WORDS = np.zeros(0, dtype=np.uint64)
+"""The empty word source: :func:`fill_normals` then draws from its SFC64 state."""
 
 
 @numba.njit(cache=True, nogil=True)
@@ -226,7 +233,7 @@ class NormalStream:
 
     def fill(self, out: np.ndarray) -> None:
         """Overwrite the contiguous 1-d float64 array ``out`` with the next ``out.size`` numbers."""
-        _fill(_NO_WORDS, self.state, out, _KI, _WI, _FI)
+        fill_normals(NO_WORDS, self.state, out, _KI, _WI, _FI)
 
     def random_raw(self, n: int) -> np.ndarray:
         """Next ``n`` raw 64-bit words (advances the same state; for tests)."""
@@ -246,7 +253,7 @@ def normals_from_words(words: np.ndarray, n: int) -> tuple[np.ndarray, int]:
         raise ValueError(f"0 words are not enough for {n} normals")
     state = np.zeros(4, dtype=np.uint64)  # state[0]: read position
     out = np.empty(n)
-    _fill(words, state, out, _KI, _WI, _FI)
+    fill_normals(words, state, out, _KI, _WI, _FI)
     used = int(state[0])
     if used > words.size:
         raise ValueError(f"{words.size} words are not enough for {n} normals")

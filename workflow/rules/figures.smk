@@ -1,39 +1,32 @@
-# One rule per figure panel (our proposal P1-P6 of theory.md §4, not the paper's figures), each with its
-# report caption workflow/report/<panel>.rst, all backed by workflow/scripts/figure.py.
-PANEL_TITLES = {
-    "error_vs_n": "P1: error against N, theory lines and Monte-Carlo points",
-    "error_vs_tau": "P2: error against the SGD step tau, theory R8 vs SGD Monte Carlo",
-    "error_vs_gamma": "P3: error against the Langevin step gamma, blow-up at the stability bound",
-    "error_vs_sigma": "P4: error against the noise amplitude sigma, interior optimum",
-    "sigma_star": "P5: optimal sigma against gamma and tau, with the R10 slopes",
-    "kernel": "P6: the kernel of R9 as a heat map and per-frequency contributions",
-}
-
-for _panel, _title in PANEL_TITLES.items():
+# One rule per figure panel of the registry gaussdsm.figures.PANELS (our proposal, theory.md §4, not the
+# paper's figures), each with its report caption workflow/report/<caption>; all run workflow/scripts/figure.py.
+for _panel in [p for p in PANELS.values() if p.kind == "study"]:
 
     rule:
         name:
-            f"figure_{_panel}"
+            f"figure_{_panel.name}"
         message:
-            f"{_title} [{{wildcards.study}}]"
+            f"{_panel.title} [{{wildcards.study}}]"
         input:
-            summary="results/{study}/summary.nc",
+            summaries=["results/{study}/summary.nc"],
         output:
-            data=f"results/{{study}}/figures/{_panel}.nc",
+            data=f"results/{{study}}/figures/{_panel.name}.nc",
             figures=report(
-                expand(f"results/{{{{study}}}}/figures/{_panel}.{{ext}}", ext=FIGURE_FORMATS),
-                caption=f"../report/{_panel}.rst",
+                expand(f"results/{{{{study}}}}/figures/{_panel.name}.{{ext}}", ext=PLAN.formats),
+                caption=f"../report/{_panel.caption}",
                 category="Figures",
                 subcategory="{study}",
             ),
         params:
-            panel=_panel,
-            dpi=config["figures"]["dpi"],
+            panel=_panel.name,
+            label="{study}",
+            studies=[],
+            dpi=PLAN.dpi,
             code=CODE_VERSION,
         log:
-            f"logs/{{study}}/figure_{_panel}.log",
+            f"logs/{{study}}/figure_{_panel.name}.log",
         benchmark:
-            f"logs/benchmarks/{{study}}/figure_{_panel}.tsv",
+            f"logs/benchmarks/{{study}}/figure_{_panel.name}.tsv",
         threads: 1
         resources:
             mem_mb=800,
@@ -45,22 +38,24 @@ for _panel, _title in PANEL_TITLES.items():
 
 
 rule figure_comparison:
-    """Figures combining several studies (spectrum shape; full vs diagonal denoiser)."""
+    """Figures combining several studies (the registry's comparison panels)."""
     wildcard_constraints:
-        panel="spectrum_shape|full_vs_diagonal",
+        panel="|".join(comparison_panels()),
     input:
         summaries=comparison_summaries,
     output:
         data="results/comparisons/{comparison}/{panel}.nc",
         figures=report(
-            expand("results/comparisons/{{comparison}}/{{panel}}.{ext}", ext=FIGURE_FORMATS),
+            expand("results/comparisons/{{comparison}}/{{panel}}.{ext}", ext=PLAN.formats),
             caption="../report/comparison.rst",
             category="Comparisons",
             subcategory="{comparison}",
         ),
     params:
-        studies=lambda wc: COMPARISONS[wc.comparison]["studies"],
-        dpi=config["figures"]["dpi"],
+        panel="{panel}",
+        label="{comparison}",
+        studies=comparison_studies,
+        dpi=PLAN.dpi,
         code=CODE_VERSION,
     log:
         "logs/comparisons/{comparison}/{panel}.log",
@@ -73,4 +68,4 @@ rule figure_comparison:
     conda:
         "../envs/gaussdsm.yaml"
     script:
-        "../scripts/figure_comparison.py"
+        "../scripts/figure.py"

@@ -5,8 +5,7 @@ rule fit_scores:
     output:
         "results/{study}/fits/chunk-{chunk}.nc",
     params:
-        points=chunk_points,
-        fit=fit_params,
+        fit=fit_args,
         code=CODE_VERSION,
     log:
         "logs/{study}/fit_scores/chunk-{chunk}.log",

@@ -6,7 +6,7 @@ rule run_langevin:
     output:
         "results/{study}/langevin/chunk-{chunk}.nc",
     params:
-        gamma=gamma_values,
+        sampler=sampler_args,
         code=CODE_VERSION,
     log:
         "logs/{study}/run_langevin/chunk-{chunk}.log",

@@ -3,7 +3,7 @@ rule spectra:
     output:
         "results/{study}/spectrum.nc",
     params:
-        spectrum=spectrum_params,
+        spectrum=spectrum_args,
         code=CODE_VERSION,
     log:
         "logs/{study}/spectra.log",

@@ -5,8 +5,7 @@ rule analytic_error:
     output:
         "results/{study}/theory.nc",
     params:
-        grid=study_grid,
-        theory=theory_params,
+        theory=theory_args,
         code=CODE_VERSION,
     log:
         "logs/{study}/analytic_error.log",

@@ -3,4 +3,4 @@ from gaussdsm import stages
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with stages.job(smk) as provenance:
-    stages.analytic_error(smk.input.spectrum, smk.params.grid, **smk.params.theory, out=smk.output[0], provenance=provenance)
+    stages.analytic_error(smk.input.spectrum, **smk.params.theory, out=smk.output[0], provenance=provenance)

@@ -1,13 +1,7 @@
-"""Rules figure_<panel>: thin wrapper around gaussdsm.figures.PANELS[panel]."""
+"""Rules figure_<panel> and figure_comparison: thin wrapper around gaussdsm.figures.render."""
 from gaussdsm import figures, stages
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with stages.job(smk) as provenance:
-    figures.PANELS[smk.params.panel](
-        smk.input.summary,
-        list(smk.output.figures),
-        data_out=smk.output.data,
-        dpi=smk.params.dpi,
-        study=smk.wildcards.study,
-        provenance=provenance,
-    )
+    figures.render(smk.params.panel, list(smk.input.summaries), list(smk.output.figures), data_out=smk.output.data,
+                   dpi=smk.params.dpi, label=smk.params.label, studies=list(smk.params.studies), provenance=provenance)

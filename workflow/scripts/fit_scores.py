@@ -3,4 +3,4 @@ from gaussdsm import stages
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with stages.job(smk) as provenance:
-    stages.fit_scores(smk.input.spectrum, smk.params.points, **smk.params.fit, out=smk.output[0], provenance=provenance)
+    stages.fit_scores(smk.input.spectrum, **smk.params.fit, out=smk.output[0], provenance=provenance)

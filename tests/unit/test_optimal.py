@@ -194,7 +194,7 @@ def test_sigma_star_slope_minus_half_in_gamma():
 @pytest.mark.parametrize("kw, msg", [
     (dict(on_bound="ignore"), "on_bound must be one of"),
     (dict(model="banded"), "model must be one of"),
-    (dict(n_grid=2), "n_grid must be >= 3"),
+    (dict(n_grid=2), "n_grid must be an integer >= 3"),
 ])
 def test_bad_options_rejected_alike_by_scalar_and_grid(kw, msg):
     lam = 1.0 / np.arange(1, 9)

@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from conftest import Z, random_spd
 from gaussdsm.langevin import DivergedError, run_ula, ula_is_stable, ula_stationary_cov
 
 
@@ -10,7 +9,7 @@ def _rel(a, b):
     return np.max(np.abs(a - b)) / np.max(np.abs(b))
 
 
-def test_closed_form_equals_lyapunov(rng):
+def test_closed_form_equals_lyapunov(rng, random_spd):
     """R4: C = A^-1 (I - gamma A / 2)^-1 solves the discrete Lyapunov equation (<= 1e-10 relative)."""
     A = np.linalg.inv(random_spd(rng, 6) + 0.09 * np.eye(6))  # exact-fit score, sigma = 0.3
     gamma = 0.05
@@ -21,7 +20,7 @@ def test_closed_form_equals_lyapunov(rng):
     assert _rel(ula_stationary_cov(A, gamma, symmetric=False), ref) <= 1e-10
 
 
-def test_continuous_time_limit(rng):
+def test_continuous_time_limit(rng, random_spd):
     A = random_spd(rng, 4) + np.eye(4)
     C0 = ula_stationary_cov(A, 0.0)
     np.testing.assert_allclose(C0, np.linalg.inv(A), rtol=1e-10)
@@ -47,7 +46,7 @@ def test_unstable_step_is_reported_not_garbage():
     assert not ula_is_stable(np.full((2, 2), np.nan), 0.1)
 
 
-def test_run_ula_matches_stationary_covariance():
+def test_run_ula_matches_stationary_covariance(z):
     """Particles of real ULA chains have the stationary covariance, within standard error."""
     rng = np.random.default_rng(7)
     lam = np.array([1.0, 0.5, 0.25])
@@ -61,7 +60,7 @@ def test_run_ula_matches_stationary_covariance():
     emp = y.T @ y / n
     # Var of the product-moment estimate: (C_ik^2 + C_ii C_kk) / n for Gaussian samples
     se = np.sqrt((C**2 + np.outer(np.diag(C), np.diag(C))) / n)
-    assert np.all(np.abs(emp - C) <= Z * se), (emp - C) / se
+    assert np.all(np.abs(emp - C) <= z * se), (emp - C) / se
 
 
 @pytest.mark.parametrize("gamma", [0.0, 0.01, 0.05])

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from scipy.special import gammaln
 
-from conftest import Z
 from gaussdsm import montecarlo as mc
 from gaussdsm import theory
 from gaussdsm.langevin import ula_stationary_cov
@@ -25,10 +24,10 @@ def exact_d1(lam, N):
 
 @pytest.mark.parametrize("N", [3, 10, 60])
 @pytest.mark.parametrize("draw", ["wishart", "samples"])
-def test_d1_exact_formula_vs_monte_carlo(N, draw):
+def test_d1_exact_formula_vs_monte_carlo(N, draw, z):
     lam = np.array([1.7])
     r = mc.monte_carlo_error(lam, N, 0.0, 0.0, n_replicates=20000, seed=11, draw=draw)
-    assert abs(r.mean - exact_d1(1.7, N)) <= Z * r.stderr
+    assert abs(r.mean - exact_d1(1.7, N)) <= z * r.stderr
 
 
 def test_d1_exact_formula_is_theory_to_second_order():
@@ -46,17 +45,17 @@ def test_d1_exact_formula_is_theory_to_second_order():
     (K[:12] ** -1.5, 1000, 0.1, 0.01, "full", 2000),
     (K[:6] ** -1.2, 300, 0.2, 0.04, "diagonal", 4000),
 ])
-def test_r7_r11_theory_vs_monte_carlo(lam, N, sigma, gamma, model, R):
+def test_r7_r11_theory_vs_monte_carlo(lam, N, sigma, gamma, model, R, z):
     ds = theory.error_terms(lam, N, sigma, gamma, model=model)
     r = mc.monte_carlo_error(lam, N, sigma, gamma, n_replicates=R, seed=2025, model=model)
     assert r.n_diverged == 0
     allowance = float(ds["generalization"]) * lam.size / N
-    assert abs(r.mean - float(ds["total"])) <= Z * r.stderr + allowance, (r, float(ds["total"]))
+    assert abs(r.mean - float(ds["total"])) <= z * r.stderr + allowance, (r, float(ds["total"]))
     # the check has teeth: the generalization term is many standard errors + allowance large
-    assert float(ds["generalization"]) > 3 * (Z * r.stderr + allowance)
+    assert float(ds["generalization"]) > 3 * (z * r.stderr + allowance)
 
 
-def test_r8_with_gaussian_surrogate_scores():
+def test_r8_with_gaussian_surrogate_scores(z):
     """R8 against exact Lyapunov solves with A = A0 + dA, dA_ik ~ N(0, v_ik) independent (R6c, R12 step 2).
 
     Antithetic pairs (dA, -dA) cancel the zero-mean first-order term, so the standard error is O(v).
@@ -74,8 +73,8 @@ def test_r8_with_gaussian_surrogate_scores():
     mean, se = pair.mean(), pair.std(ddof=1) / np.sqrt(R)
     predicted = theory.kernel_optimization(lam, sigma, gamma, tau).sum()
     allowance = 6 * tau / sigma**2 * predicted
-    assert abs(mean - predicted) <= Z * se + allowance, (mean, se, predicted)
-    assert predicted > 3 * (Z * se + allowance)
+    assert abs(mean - predicted) <= z * se + allowance, (mean, se, predicted)
+    assert predicted > 3 * (z * se + allowance)
 
 
 def test_theory_uses_conditional_expectation_and_counts_diverged():

@@ -1,6 +1,6 @@
 """SGD engine (gaussdsm.sgd): exactness against the plain loop, stationary law (R6a, R6b, §7.1), divergence.
 
-Statistical checks use fixed seeds and Z = 4 standard errors (conftest.Z); standard errors come from
+Statistical checks use fixed seeds and Z = 4 standard errors (fixture z of tests/conftest.py); standard errors come from
 independent chains (the replicate axis with one shared training set), so autocorrelation of the
 snapshots is accounted for.  Every statistical test also asserts that it can tell the formula under
 test from a wrong alternative, so it can fail.
@@ -12,7 +12,6 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import Z
 from gaussdsm import sgd, theory
 from gaussdsm.dsm import fit_exact
 from gaussdsm.sgd import fit_sgd, fit_sgd_reference
@@ -127,7 +126,7 @@ def test_initial_points(diagonal):
     (False, 1, "zero", 25.0),
     (True, 4, "exact", 5.0),
 ])
-def test_r6a_stationary_mean_is_the_empirical_minimiser(diagonal, B, init, burn):
+def test_r6a_stationary_mean_is_the_empirical_minimiser(diagonal, B, init, burn, z):
     """E theta_inf = theta-hat = Sigma-hat (Sigma-hat + sigma^2 I)^-1 exactly (R6a), not the population theta*."""
     lam, sigma, tau, N, R = 1 / K[:3], 0.5, 0.02, 40, 32
     X1 = _data(11, 1, N, lam)[0]
@@ -140,10 +139,10 @@ def test_r6a_stationary_mean_is_the_empirical_minimiser(diagonal, B, init, burn)
     se = chain_means.std(axis=0, ddof=1) / np.sqrt(R)
     theta_hat = fit_exact(X1, sigma, diagonal=diagonal)
     mask = np.eye(3, dtype=bool) if diagonal else np.ones((3, 3), dtype=bool)
-    assert np.all(np.abs(mean - theta_hat)[mask] <= Z * se[mask]), (mean, theta_hat, se)
+    assert np.all(np.abs(mean - theta_hat)[mask] <= z * se[mask]), (mean, theta_hat, se)
     # teeth: the population minimiser theta* is many standard errors away
     theta_star = np.diag(lam / (lam + sigma**2))
-    assert np.max(np.abs(theta_star - theta_hat)[mask] / se[mask]) > 3 * Z
+    assert np.max(np.abs(theta_star - theta_hat)[mask] / se[mask]) > 3 * z
 
 
 # ----------------------------------------------------------------------------- 3. R6b: entry variances
@@ -157,7 +156,7 @@ def _whitened(seed, N, lam):
 
 
 @pytest.mark.parametrize("diagonal, B", [(False, 1), (False, 4), (True, 1)])
-def test_r6b_stationary_entry_variances(diagonal, B):
+def test_r6b_stationary_entry_variances(diagonal, B, z):
     """Var(theta_ik) of stationary SGD = theory.sgd_entry_variance (R6b; §7.1 notes 2, 3).
 
     lam = 1/k, d = 3, sigma = 0.5 as in §7.4 note 17, with tau = 0.04 (twice that note's value) so
@@ -184,12 +183,12 @@ def test_r6b_stationary_entry_variances(diagonal, B):
     m4_gauss = np.outer(lam, lam) * (1 + 2 * np.eye(3))
     allowance = np.max(np.abs(m4 / m4_gauss - 1))
     assert allowance < 0.015
-    band = Z * se + allowance
+    band = z * se + allowance
     assert abs(ratio - 1) <= band, (ratio, se, allowance)
     # per entry too (weaker, but catches a wrong row/column structure)
     q_hat = dev2.mean(axis=(0, 1))
     se_e = dev2.mean(axis=1).std(axis=0, ddof=1) / np.sqrt(R)
-    assert np.all(np.abs(q_hat - q)[mask] <= Z * se_e[mask] + allowance * q[mask])
+    assert np.all(np.abs(q_hat - q)[mask] <= z * se_e[mask] + allowance * q[mask])
     # teeth: the tempting wrong formula would fail the same check
     if diagonal:  # R6b's q_ii of the full model (§7.1 note 2)
         alt = theory.sgd_entry_variance(lam, sigma, tau, model="full")

@@ -7,11 +7,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from conftest import REPO
-from test_workflow import snakemake
-
 pytestmark = pytest.mark.workflow
-FIGS = REPO / "tests" / "configs" / "figures.yaml"
 
 EXPECTED = {
     # figure data file -> {variable: dims}
@@ -36,11 +32,16 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def figures_run(tmp_path_factory):
+def figures_run(tmp_path_factory, repo, run_snakemake):
     wd = tmp_path_factory.mktemp("figs")
-    shutil.copy(FIGS, wd / "config.yaml")
-    snakemake(wd, timeout=900)
+    shutil.copy(repo / "tests" / "configs" / "figures.yaml", wd / "config.yaml")
+    run_snakemake(wd, timeout=900)
     return wd
+
+
+def test_figure_studies_equal_golden(figures_run, check_golden):
+    """Every figure study's summary and figure data equal those of the code before issue 12 (tests/data)."""
+    assert check_golden(figures_run / "results", "figures") > 150
 
 
 @pytest.mark.parametrize("stem", sorted(EXPECTED))
@@ -101,10 +102,10 @@ def test_p5_sigma_star_is_the_grid_minimum(figures_run):
     assert checked >= 6
 
 
-def test_report_has_every_figure_with_its_caption(figures_run):
+def test_report_has_every_figure_with_its_caption(figures_run, run_snakemake):
     """`snakemake --report` builds a self-contained HTML report whose captions are rendered per study."""
     report = figures_run / "report.html"
-    snakemake(figures_run, "--report", str(report))
+    run_snakemake(figures_run, "--report", str(report))
     html = report.read_text(encoding="utf-8", errors="replace")
     assert report.stat().st_size > 100_000
     for study in ("p1", "p2", "p3", "p4", "p6"):

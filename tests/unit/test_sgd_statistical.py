@@ -10,7 +10,6 @@ Each test also asserts that the quantity tested is larger than its tolerance, so
 import numpy as np
 import pytest
 
-from conftest import Z
 from gaussdsm import montecarlo as mc
 from gaussdsm import theory
 from gaussdsm.langevin import run_ula, ula_stationary_cov
@@ -31,7 +30,7 @@ def allowance_opt(opt, N, c_tau, sigma):
 
 
 @pytest.mark.slow
-def test_r8_optimization_term_with_real_sgd():
+def test_r8_optimization_term_with_real_sgd(z):
     """Appendix A R8 row: lam = k^-1.5, d = 5, sigma = 0.3, tau = 2e-4, gamma = 0.02: R8 = 1.2513e-3."""
     lam, N, sigma, gamma, tau = K[:5] ** -1.5, 5000, 0.3, 0.02, 2e-4
     th = theory.error_terms(lam, N, sigma, gamma, tau)
@@ -42,13 +41,13 @@ def test_r8_optimization_term_with_real_sgd():
     assert not div.any()
     per_chain = excess.mean(axis=1)
     mean, se = per_chain.mean(), per_chain.std(ddof=1) / np.sqrt(per_chain.size)
-    tol = Z * se + allowance_opt(opt, N, tau, sigma)
+    tol = z * se + allowance_opt(opt, N, tau, sigma)
     assert abs(mean - opt) <= tol, (mean, se, opt)
     assert opt > 2.5 * tol  # a missing factor 2 or a wrong tau-scaling would fail
 
 
 @pytest.mark.slow
-def test_end_to_end_sgd_then_ula():
+def test_end_to_end_sgd_then_ula(z):
     """§7.4 note 17: d = 4, lam = 1/k, N = 400, sigma = 0.4, gamma = 0.02, tau = 5e-4: R9 = 0.0655107."""
     lam, N, sigma, gamma, tau = 1 / K[:4], 400, 0.4, 0.02, 5e-4
     th = theory.error_terms(lam, N, sigma, gamma, tau)
@@ -59,17 +58,17 @@ def test_end_to_end_sgd_then_ula():
     per_chain = w.reshape(200, 8).mean(axis=1)
     mean, se = per_chain.mean(), per_chain.std(ddof=1) / np.sqrt(per_chain.size)
     opt, gen = float(th["optimization"]), float(th["generalization"])
-    tol = Z * se + allowance_opt(opt, N, tau, sigma) + gen * lam.size / N
+    tol = z * se + allowance_opt(opt, N, tau, sigma) + gen * lam.size / N
     assert abs(mean - float(th["total"])) <= tol, (mean, se, float(th["total"]))
     # the optimization part alone (paired, control variate) has teeth of its own
     excess, _ = mc.optimization_excess(A, A0, lam, gamma)
     e = excess.mean(axis=1)
-    tol_opt = Z * e.std(ddof=1) / np.sqrt(e.size) + allowance_opt(opt, N, tau, sigma)
+    tol_opt = z * e.std(ddof=1) / np.sqrt(e.size) + allowance_opt(opt, N, tau, sigma)
     assert abs(e.mean() - opt) <= tol_opt, (e.mean(), opt)
     assert opt > 2 * tol_opt
 
 
-def test_ula_particles_from_an_sgd_score_match_the_lyapunov_solution():
+def test_ula_particles_from_an_sgd_score_match_the_lyapunov_solution(z):
     """run_ula chains with a (non-symmetric) SGD-learned score reach ula_stationary_cov, entry by entry."""
     lam, sigma, gamma = 1 / K[:3], 0.4, 0.05
     A, _ = sgd_run(lam, 300, sigma, gamma, 0.02, R=1, S=1, seed=5)
@@ -81,5 +80,5 @@ def test_ula_particles_from_an_sgd_score_match_the_lyapunov_solution():
     emp = y.T @ y / n
     se = np.sqrt((np.outer(np.diag(C), np.diag(C)) + C**2) / n)  # Gaussian sample-covariance s.e.
     # after 600 steps the memory of y0 = 0 is (1 - gamma a_min)^600 ~ 1e-8 of C
-    assert np.all(np.abs(emp - C) <= Z * se), (emp - C) / se
+    assert np.all(np.abs(emp - C) <= z * se), (emp - C) / se
     assert np.all(np.abs(C - np.diag(lam + sigma**2)) > 0) and np.max(se) < 0.05 * np.min(np.diag(C))

@@ -2,7 +2,6 @@ import numpy as np
 import scipy.linalg
 from hypothesis import given, settings, strategies as st
 
-from conftest import random_spd
 from gaussdsm.wasserstein import sqrtm_psd, w2_squared, w2_squared_commuting, w2_squared_to_diagonal
 
 
@@ -21,7 +20,7 @@ def test_commuting_case_closed_form(rng):
     np.testing.assert_allclose(w2_squared_commuting(a, b), expected, rtol=1e-12)
 
 
-def test_random_pairs_against_scipy_sqrtm(rng):
+def test_random_pairs_against_scipy_sqrtm(rng, random_spd):
     C1, C2 = random_spd(rng, 7, (5,)), random_spd(rng, 7, (5,))
     got = w2_squared(C1, C2)
     assert got.shape == (5,)
@@ -29,7 +28,7 @@ def test_random_pairs_against_scipy_sqrtm(rng):
         np.testing.assert_allclose(got[j], _w2_reference(C1[j], C2[j]), rtol=1e-9)
 
 
-def test_to_diagonal_fast_path(rng):
+def test_to_diagonal_fast_path(rng, random_spd):
     C = random_spd(rng, 6, (4,))
     lam = rng.uniform(0.05, 1.0, 6)
     np.testing.assert_allclose(w2_squared_to_diagonal(C, lam), w2_squared(C, np.diag(lam)), rtol=1e-10, atol=1e-14)
@@ -51,7 +50,7 @@ def test_tiny_negative_eigenvalues_are_clipped(rng):
 
 @settings(max_examples=40, deadline=None)
 @given(d=st.integers(1, 6), seed=st.integers(0, 2**31 - 1))
-def test_properties_symmetric_zero_triangle(d, seed):
+def test_properties_symmetric_zero_triangle(d, seed, random_spd):
     rng = np.random.default_rng(seed)
     A, B, C = (random_spd(rng, d) for _ in range(3))
     ab, ba = w2_squared(A, B), w2_squared(B, A)

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
-
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
+
+REPO = Path(__file__).resolve().parents[2]
 
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
 PROFILE = REPO / "tests" / "profiles" / "slurm-test"

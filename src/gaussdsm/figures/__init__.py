@@ -1,0 +1,144 @@
+"""Figures: one module per panel, and the registry of panels.
+
+Every figure is **our proposal** for testing the reconstructed formulas (theory.md §4): a reconstruction of the
+analysis, not one of the paper's original figures (they are not available).  Each carries that label.
+
+A panel module ``gaussdsm.figures.<name>`` has two functions:
+
+* ``data(summary) -> xarray.Dataset`` (a study panel; a comparison takes ``{study: summary}``): the numbers
+  behind the figure — dense theory lines and Monte-Carlo points — with no matplotlib; written as
+  ``<panel>.nc`` beside the figure;
+* ``draw(data) -> matplotlib.figure.Figure``: the rendering, from that dataset alone.
+
+:data:`PANELS` is the one list of panels (name, title, module, report caption, what the study must provide).
+The Snakemake rules (``workflow/rules/figures.smk``), the config check (:func:`gaussdsm.study.check_config`)
+and the report captions are derived from it; the schema's ``panels`` enum is tested against it.  Adding a
+panel = one module + one entry here.  This module imports no plotting library: the Snakefile reads it.
+
+Shared pieces: :mod:`~gaussdsm.figures._data` (summary loading, theory on a dense grid, the Monte-Carlo
+variables) and :mod:`~gaussdsm.figures._plot` (style, axes, Monte-Carlo markers, saving).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["LABEL", "Panel", "PANELS", "study_panels", "comparison_panels", "render"]
+
+LABEL = "reconstruction of the analysis; not the paper's original figure"
+
+
+def _needs_sgd(study: dict) -> str | None:
+    if study["fit"]["method"] != "sgd":
+        return "error_vs_tau needs fit.method: sgd (and tau > 0 in grid.tau)"
+    return None
+
+
+def _same_spectrum(studies: list[dict]) -> str | None:
+    import json
+
+    if len({json.dumps(s["spectrum"], sort_keys=True) for s in studies}) > 1:
+        return "full_vs_diagonal needs studies with the same spectrum"
+    return None
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One figure panel.
+
+    Attributes
+    ----------
+    name : str
+        Config name (``panels:`` entry or ``comparisons.<c>.panel``) and output stem.
+    title : str
+        One line: shown by Snakemake while the rule runs.
+    caption : str
+        File under ``workflow/report/`` rendered into ``snakemake --report``.
+    kind : {'study', 'comparison'}
+        Drawn from one study's summary, or from several studies' summaries.
+    check : callable, optional
+        ``check(study_config)`` (``check([study_configs])`` for a comparison) returns why the panel cannot be
+        drawn from that study, or None; run before any job.
+    """
+
+    name: str
+    title: str
+    caption: str
+    kind: str = "study"
+    check: Callable | None = None
+
+    @property
+    def module(self):
+        """The panel's module (imported on first use: it brings matplotlib)."""
+        return importlib.import_module(f"{__name__}.{self.name}")
+
+
+PANELS: dict[str, Panel] = {
+    p.name: p
+    for p in (
+        Panel("error_vs_n", "P1: error against N, theory lines and Monte-Carlo points", "error_vs_n.rst"),
+        Panel("error_vs_tau", "P2: error against the SGD step tau, theory R8 vs SGD Monte Carlo", "error_vs_tau.rst",
+              check=_needs_sgd),
+        Panel("error_vs_gamma", "P3: error against the Langevin step gamma, blow-up at the stability bound",
+              "error_vs_gamma.rst"),
+        Panel("error_vs_sigma", "P4: error against the noise amplitude sigma, interior optimum", "error_vs_sigma.rst"),
+        Panel("sigma_star", "P5: optimal sigma against gamma and tau, with the R10 slopes", "sigma_star.rst"),
+        Panel("kernel", "P6: the kernel of R9 as a heat map and per-frequency contributions", "kernel.rst"),
+        Panel("spectrum_shape", "error terms against sigma for several spectra", "comparison.rst", kind="comparison"),
+        Panel("full_vs_diagonal", "full-matrix vs Fourier-diagonal denoiser, error against N", "comparison.rst",
+              kind="comparison", check=_same_spectrum),
+    )
+}
+
+
+def study_panels() -> list[str]:
+    """Names of the panels drawn from one study (the schema's ``panels`` enum)."""
+    return [n for n, p in PANELS.items() if p.kind == "study"]
+
+
+def comparison_panels() -> list[str]:
+    """Names of the panels that combine studies (the schema's ``comparisons.<c>.panel`` enum)."""
+    return [n for n, p in PANELS.items() if p.kind == "comparison"]
+
+
+def render(name: str, summary_paths, outputs, *, data_out=None, dpi: int = 150, label: str = "", studies=None,
+           provenance=None):
+    """Make panel ``name``: read the summaries, compute its data, write them (``data_out``), draw, save.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`PANELS`.
+    summary_paths : list of path
+        One ``summary.nc`` (study panel), or one per study of ``studies`` (comparison).
+    outputs : list of path
+        Figure files (format from the suffix).
+    data_out : path, optional
+        NetCDF with the data behind the figure.
+    label : str
+        The study's (or comparison's) name, shown in the title.
+    studies : list of str
+        Comparison panels: the studies' names, in the order of ``summary_paths``.
+
+    Returns
+    -------
+    xarray.Dataset
+        The data behind the figure.
+    """
+    from ..io import write_dataset
+    from . import _data, _plot
+
+    panel = PANELS[name]
+    summaries = [_data.load(p, f"figure_{name}") for p in summary_paths]
+    if panel.kind == "study":
+        data = panel.module.data(summaries[0])
+        data.attrs["study"] = label
+    else:
+        data = panel.module.data(dict(zip(studies, summaries)))
+        data.attrs["comparison"] = label
+    if data_out is not None:
+        write_dataset(data, data_out, provenance, title=panel.module.DATA_TITLE)
+    _plot.save(panel.module.draw(data), outputs, dpi=dpi)
+    return data

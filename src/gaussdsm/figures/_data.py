@@ -1,0 +1,68 @@
+"""What the panels' ``data`` functions share: reading a summary, theory on a dense grid, the Monte-Carlo points.
+
+No plotting here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .. import theory
+from ..io import read_dataset
+
+__all__ = ["load", "theory_kwargs", "theory_on", "mc_vars", "mc_sigma_star", "dense_n", "dense_log"]
+
+MC_VARS = ("mc_mean", "mc_stderr", "mc_n", "n_diverged", "diverged", "theory_total")
+MC_OPT_VARS = ("mc_opt_mean", "mc_opt_stderr", "theory_optimization")
+
+
+def load(summary_path, rule: str) -> xr.Dataset:
+    """A study's ``summary.nc``, with the variables every panel needs."""
+    return read_dataset(summary_path, rule, required=("mc_mean", "mc_stderr", "theory_total", "lam", "diverged"))
+
+
+def theory_kwargs(summary: xr.Dataset) -> dict:
+    """The theory conventions a summary was computed with (its ``theory_*`` attributes)."""
+    return {
+        "loss_factor": float(summary.attrs.get("theory_loss_factor", 1.0)),
+        "batch_size": int(summary.attrs.get("theory_batch_size", 1)),
+        "model": str(summary.attrs.get("theory_model", "full")),
+    }
+
+
+def theory_on(summary: xr.Dataset, n_samples, sigma, gamma, tau) -> xr.Dataset:
+    """Theory R9 and its parts (:func:`gaussdsm.theory.error_terms`) for the summary's spectrum, on any grid."""
+    return theory.error_terms(summary["lam"].values, n_samples, sigma, gamma, tau, **theory_kwargs(summary))
+
+
+def mc_vars(summary: xr.Dataset) -> dict:
+    """The Monte-Carlo points (and the theory at them) that a panel stores beside its lines."""
+    keep = list(MC_VARS) + [k for k in MC_OPT_VARS if k in summary]
+    return {k: summary[k] for k in keep if k in summary}
+
+
+def dense_n(n_samples) -> np.ndarray:
+    """60 log-spaced integers spanning the N grid (for theory lines)."""
+    return np.unique(np.geomspace(np.min(n_samples), np.max(n_samples), 60).round().astype(int))
+
+
+def dense_log(values, n: int, pad: float = 1.5) -> np.ndarray:
+    """``n`` log-spaced points from ``min / pad`` to ``max * pad``."""
+    return np.geomspace(np.min(values) / pad, np.max(values) * pad, n)
+
+
+def mc_sigma_star(s: xr.Dataset, N, g, t, z: float = 2.0):
+    """MC argmin over the sigma grid at ``(N, gamma, tau)``, and the range of sigma whose mean is within z s.e.
+
+    Returns ``(sigma*, low, high)``; NaN where no point is stable.  Points with diverged draws are left out.
+    """
+    pt = s.sel(n_samples=N, gamma=g, tau=t)
+    m = pt["mc_mean"].where(pt["diverged"] == 0).values
+    e = pt["mc_stderr"].values
+    if not np.any(np.isfinite(m)):
+        return np.nan, np.nan, np.nan
+    j = int(np.nanargmin(m))
+    ok = np.isfinite(m) & (m - z * np.sqrt(e**2 + e[j] ** 2) <= m[j])
+    sig = s["sigma"].values
+    return sig[j], sig[ok].min(), sig[ok].max()

@@ -1,0 +1,52 @@
+r"""P1: :math:`\mathbb E W_2^2` against N (log-log), one panel per :math:`\gamma`, colour = :math:`\sigma`.
+
+Lines: theory R9 = bias + generalization (+ optimization at the study's first :math:`\tau`), evaluated on a
+dense N grid; dotted: the bias floor :math:`\mathcal B(\sigma, \gamma)` (R5).  Points: Monte-Carlo means with
+error bars = one standard error; points with diverged replicates are drawn as crosses.  Above the floor the
+excess decays like 1/N (slope −1).
+"""
+
+from __future__ import annotations
+
+import xarray as xr
+
+from ..vocabulary import attrs
+from ._data import dense_n, mc_vars, theory_on
+
+DATA_TITLE = "data behind figure P1 (error vs N)"
+
+
+def data(summary: xr.Dataset) -> xr.Dataset:
+    """``theory_line (sigma, gamma, n_dense)``, ``theory_bias (sigma, gamma)`` and the MC points at the first tau."""
+    s = summary.isel(tau=0)
+    n_dense = dense_n(s["n_samples"].values)
+    th = theory_on(s, n_dense, s["sigma"].values, s["gamma"].values, float(s["tau"]))
+    th = th.transpose("sigma", "gamma", "n_samples")
+    line = th["total"].rename(n_samples="n_dense").assign_attrs(attrs("theory_line_n"))
+    return xr.Dataset({"theory_line": line, **mc_vars(s), "theory_bias": s["theory_bias"]})
+
+
+def draw(data: xr.Dataset):
+    from ._plot import colors, finish, loglog, mc_points, panels
+
+    tau = float(data["tau"])
+    N, n_dense = data["n_samples"].values, data["n_dense"].values
+    gammas, sigmas = data["gamma"].values, data["sigma"].values
+    col = colors(len(sigmas))
+    fig, axes = panels(1, len(gammas), 4.2, 3.8, sharey=True)
+    for k, g in enumerate(gammas):
+        ax = axes[0, k]
+        for j, sg in enumerate(sigmas):
+            pt = data.sel(sigma=sg, gamma=g)
+            ax.plot(n_dense, pt["theory_line"].values, color=col[j], lw=1.5, label=f"σ = {sg:g}")
+            ax.axhline(float(pt["theory_bias"]), color=col[j], lw=0.8, ls=":")
+            mc_points(ax, N, pt, col[j])
+        loglog(ax)
+        ax.set_xlabel("number of training samples N")
+        ax.set_title(f"γ = {g:g}" + (" (continuous time)" if g == 0 else ""))
+    axes[0, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$ (data variance units)")
+    axes[0, -1].legend(
+        title="lines: theory R9\npoints: Monte Carlo ± 1 s.e.\ndotted: bias floor R5", fontsize=8, title_fontsize=8
+    )
+    title = f"P1 [{data.attrs.get('study', '')}]: error vs number of samples" + (f", τ = {tau:g}" if tau else "")
+    return finish(fig, title)

@@ -1,0 +1,163 @@
+"""The NetCDF vocabulary: ``long_name`` and ``units`` of every variable and coordinate the package writes.
+
+Every result file is built by :func:`dataset` (or annotated by :func:`annotate`), which looks a variable's
+attributes up here by its name, or by an explicit *term* where one name means different things in different
+files (``diverged`` is per draw in a sampler chunk and per grid point in a summary).  A term may be a template
+(``"{study}"`` is filled in).  :func:`gaussdsm.io.write_dataset` refuses a variable without ``units`` and
+``long_name``, so a new variable needs exactly one new line here.
+
+All quantities are in units of the data (variance units for W2^2 and covariances): ``units = "1"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["TERMS", "attrs", "dataset", "annotate"]
+
+_MODE = "eigen/Fourier mode index (eigenvalues sorted descending)"
+
+#: term -> long_name (units are "1" unless listed in :data:`UNITS`)
+TERMS: dict[str, str] = {
+    # grid parameters and index coordinates
+    "n_samples": "number of training samples N",
+    "sigma": "DSM noise amplitude sigma",
+    "gamma": "ULA step size gamma",
+    "tau": "SGD step size tau",
+    "mode": _MODE,
+    "row": _MODE,
+    "col": _MODE,
+    "replicate": "Monte-Carlo replicate (independent training set)",
+    "point": "fit point index within the chunk",
+    "snapshot": "stationary SGD snapshot index",
+    # spectra
+    "lam": "data covariance eigenvalue lambda (power spectrum)",
+    # fit_scores
+    "score_matrix": "learned score matrix A (score = -A y)",
+    "exact_score_matrix": "exact DSM score matrix of the same training set (paired baseline)",
+    "sgd_diverged": "1 if the SGD chain diverged",
+    # run_langevin
+    "w2sq": "squared W2 distance of the ULA stationary law to the data law",
+    "draw_diverged": "1 if the ULA chain has no stationary law (unstable step or diverged SGD)",
+    "w2sq_exact": "squared W2 error with the exact fit of the same training set",
+    "opt_excess": "W2^2(SGD) - W2^2(exact fit, same data) minus its zero-mean linear part (control variate); "
+    "NaN where a chain involved diverged",
+    "diverged_exact": "1 if the ULA chain with the exact fit is unstable",
+    # analytic_error (gaussdsm.theory.error_terms)
+    "bias": "bias error B(sigma, gamma) (R5)",
+    "generalization": "generalization error (1/N) sum K_N (R7)",
+    "optimization": "optimization error sum K_tau (R8)",
+    "total": "expected squared W2 error, first order (R9)",
+    "valid": "1 where the expansion is defined (stable ULA and SGD, sigma > 0 if tau > 0)",
+    "n_samples_scale": "2 (lam_max / (lam_min + sigma^2 - gamma/2))^2: the 1/N expansion needs N >> this",
+    # aggregate (the Monte-Carlo estimator, gaussdsm.montecarlo.estimate)
+    "mc_mean": "Monte-Carlo mean of squared W2 error over stable replicates",
+    "mc_stderr": "standard error of mc_mean",
+    "mc_n": "number of stable replicates",
+    "n_diverged": "number of draws (replicate x snapshot) whose ULA chain or SGD chain diverged",
+    "mc_opt_mean": "Monte-Carlo optimization error: mean of W2^2(SGD) - W2^2(exact fit, same data), with a "
+    "zero-mean control variate (gaussdsm.montecarlo.optimization_excess)",
+    "mc_opt_stderr": "standard error of mc_opt_mean",
+    "zscore": "(mc_mean - theory_total) / mc_stderr",
+    "zscore_opt": "(mc_opt_mean - theory_optimization) / mc_opt_stderr (NaN at tau = 0, where both are 0)",
+    "diverged": "1 if any replicate diverged at this grid point (excluded from theory fits)",
+    # figure data (gaussdsm.figures)
+    "theory_line_n": "theory R9 on a dense N grid",
+    "theory_total_line_tau": "theory R9 on a dense tau grid",
+    "theory_optimization_line_tau": "theory R8 on a dense tau grid",
+    "theory_line_gamma": "theory R9 on a dense gamma grid (NaN beyond the stability bound)",
+    "theory_line_sigma": "theory R9 on a dense sigma grid",
+    "stability_bound": "ULA stability bound 2(lam_min+sigma^2)",
+    "theory_sigma_star": "argmin over the dense sigma grid of theory R9",
+    "sigma_star_theory": "theory sigma* (numerical minimiser of R9)",
+    "mc_sigma_star": "Monte-Carlo argmin of the error over the sigma grid",
+    "r10_sigma_star": "R10 asymptote of sigma* ({branch}), NaN outside its regime",
+    "n_limit": "N of the theory line",
+    "n_limit_mc": "N of the Monte-Carlo points",
+    "gamma_dense": "Langevin step gamma (dense)",
+    "tau_dense": "SGD step tau (dense)",
+    "sigma_dense": "DSM noise amplitude sigma (dense)",
+    "n_dense": "number of training samples N (dense)",
+    "contribution": "lam_i lam_k K(i,k) of R9 (not symmetric)",
+    "bias_row": "bias contribution of mode i (R5)",
+    "generalization_row": "row sum of K_N/N (R7)",
+    "optimization_row": "row sum of K_tau (R8)",
+    "lam_i": "eigenvalue lambda_i",
+    "mode_i": _MODE,
+    "mode_k": _MODE,
+    "mc_mean_point": "Monte-Carlo E W2^2 at this point",
+    "study_theory_term": "theory {term} for study {study}",
+    "study_mc_mean": "MC mean for study {study}",
+    "study_mc_stderr": "MC s.e. for study {study}",
+    "study_theory_line": "theory for study {study}",
+    "study_mc_mean_n": "MC mean, study {study}",
+    "study_mc_stderr_n": "MC s.e., study {study}",
+    "study_sigma": "DSM noise amplitude sigma of study {study}",
+    "study_n_samples": "number of training samples N of study {study}",
+    "study_diverged": "1 if any replicate diverged, study {study}",
+}
+
+#: terms whose units are not "1"
+UNITS: dict[str, str] = {}
+
+
+def attrs(term: str, /, **fmt) -> dict[str, str]:
+    """``{"long_name": ..., "units": ...}`` of a term (templates filled with ``fmt``).
+
+    Raises
+    ------
+    KeyError
+        For a term the vocabulary does not define (add it to :data:`TERMS`).
+    """
+    try:
+        long_name = TERMS[term]
+    except KeyError:
+        raise KeyError(f"no NetCDF vocabulary entry {term!r}: add it to gaussdsm.vocabulary.TERMS") from None
+    return {"long_name": long_name.format(**fmt) if fmt else long_name, "units": UNITS.get(term, "1")}
+
+
+def _variable(name, spec):
+    """``spec``: a DataArray, or ``(dims, values)``, ``(dims, values, term)`` or ``(dims, values, (term, fmt))``."""
+    if isinstance(spec, xr.DataArray):
+        da = spec
+        if not {"long_name", "units"} <= set(da.attrs):
+            da = da.assign_attrs({**attrs(str(name)), **da.attrs})
+        return da
+    dims, values, *term = spec
+    term = term[0] if term else name
+    fmt = {}
+    if isinstance(term, tuple):
+        term, fmt = term
+    return xr.Variable(dims, np.asarray(values), attrs(term, **fmt))
+
+
+def dataset(data_vars: Mapping, coords: Mapping | None = None, attrs: Mapping | None = None) -> xr.Dataset:
+    """An :class:`xarray.Dataset` whose variables and coordinates carry the vocabulary's attributes.
+
+    Parameters
+    ----------
+    data_vars, coords : mapping name -> spec
+        A spec is a DataArray (attributes filled by name where missing), ``(dims, values)`` (term = name),
+        ``(dims, values, term)`` or ``(dims, values, (term, fmt))``.  A coordinate may also be a 1-D array:
+        the dimension coordinate of that name.
+    attrs : mapping, optional
+        Global attributes.
+    """
+    cvars = {}
+    for name, spec in (coords or {}).items():
+        if not isinstance(spec, (tuple, xr.DataArray)):
+            spec = (name, spec)
+        cvars[name] = _variable(name, spec)
+    dvars = {name: _variable(name, spec) for name, spec in data_vars.items()}
+    return annotate(xr.Dataset(dvars, coords=cvars, attrs=dict(attrs or {})))
+
+
+def annotate(ds: xr.Dataset) -> xr.Dataset:
+    """Fill missing ``long_name``/``units`` of every variable and coordinate whose name is a vocabulary term."""
+    for name, var in ds.variables.items():
+        if not {"long_name", "units"} <= set(var.attrs) and str(name) in TERMS:
+            var.attrs = {**attrs(str(name)), **var.attrs}
+    return ds

@@ -1,0 +1,33 @@
+"""Write the golden values of a finished workflow run: ``python tests/data/make_golden.py RESULTS_DIR OUT.npz``.
+
+Every data variable and coordinate of the run's summaries and figure data (not the per-chunk files), keyed
+``<path under results/>::<variable>`` with its dims under ``...::dims``.  tests/workflow/test_golden.py checks
+that the current code reproduces them.  The files here were written by the code of commit c5740d7 (before the
+refactoring of issue 12) on tests/configs/tiny.yaml and tests/configs/figures.yaml; regenerate them only for an
+intended change of results, and say so in the commit.
+"""
+import pathlib
+import sys
+
+import numpy as np
+import xarray as xr
+
+SKIP = ("fits/", "langevin/", "theory.nc", "spectrum.nc")
+
+
+def main(results: str, out: str) -> None:
+    root = pathlib.Path(results)
+    arrays = {}
+    for f in sorted(root.rglob("*.nc")):
+        rel = f.relative_to(root).as_posix()
+        if any(x in rel for x in SKIP):
+            continue
+        with xr.open_dataset(f, engine="netcdf4") as ds:
+            for k, v in ds.variables.items():
+                arrays[f"{rel}::{k}"] = v.values
+                arrays[f"{rel}::{k}::dims"] = np.array(v.dims, dtype="U64")
+    np.savez_compressed(out, **arrays)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])

@@ -1,0 +1,80 @@
+"""Module boundaries of the package: no import cycle, no module importing another's private names."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import gaussdsm
+
+ROOT = Path(gaussdsm.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _imports(path: Path):
+    """(imported module, imported names) for every import statement of the file, at any depth."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                mod = f"{base}.{node.module}" if node.module else base
+            else:
+                mod = node.module or ""
+            yield mod, [a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                yield a.name, []
+
+
+def _graph():
+    modules = {_module_name(p): p for p in ROOT.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        deps = set()
+        for mod, names in _imports(path):
+            if mod in modules:
+                deps.add(mod)
+            for n in names:  # "from . import theory" imports a module
+                if f"{mod}.{n}" in modules:
+                    deps.add(f"{mod}.{n}")
+        graph[name] = deps - {name}
+    return modules, graph
+
+
+def test_no_import_cycle():
+    _, graph = _graph()
+    state = {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        for dep in sorted(graph[node]):
+            if dep.startswith(node + "."):  # a package importing its own submodules is not a cycle
+                continue
+            if state.get(dep) == "open":
+                raise AssertionError("import cycle: " + " -> ".join(stack + [node, dep]))
+            if dep not in state:
+                visit(dep, stack + [node])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [])
+
+
+def test_no_module_imports_private_names_of_another():
+    modules, _ = _graph()
+    bad = []
+    for name, path in modules.items():
+        for mod, names in _imports(path):
+            if mod in modules and mod != name:
+                bad += [f"{name}: from {mod} import {n}" for n in names if n.startswith("_") and n != "__version__"
+                        and f"{mod}.{n}" not in modules]
+    assert not bad, bad

@@ -1,0 +1,58 @@
+"""gaussdsm.study: a validated config turned into grid points, chunks, stage arguments and targets."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from snakemake.utils import validate
+
+from gaussdsm.study import Plan, Study
+
+
+@pytest.fixture
+def plan(tiny_config, repo):
+    def make(top=None, **changes):
+        cfg = tiny_config(top, **changes)
+        validate(cfg, str(repo / "workflow" / "schemas" / "config.schema.yaml"))
+        return Plan(cfg)
+
+    return make
+
+
+def test_grid_points_and_chunks(plan):
+    p = plan(grid={"n_samples": [800, 200], "sigma": [0.4, 0.2, 0.1]}, montecarlo={"points_per_job": 4})
+    st = p.studies["tiny"]
+    assert st.grid["n_samples"] == [200, 800] and st.grid["sigma"] == [0.1, 0.2, 0.4]  # sorted
+    assert len(st.fit_points) == 6 and st.chunk_ids == ["000", "001"]
+    assert [q["sigma"] for q in st.chunk_points("001")] == [0.2, 0.4]
+    assert sum(len(st.chunk_points(c)) for c in st.chunk_ids) == 6
+
+
+def test_stage_arguments_hold_what_each_stage_depends_on(plan):
+    st = plan(top={"seed": 5}, fit={"method": "sgd", "sgd": {"allow_unstable": True}},
+              grid={"tau": [0.0, 0.001]}).studies["tiny"]
+    fit = st.fit_args("000")
+    assert fit["seed"] == 5 and fit["n_replicates"] == 20 and fit["method"] == "sgd"
+    assert "allow_unstable" not in fit["sgd"] and fit["sgd"]["batch_size"] == 1  # a config check only
+    assert "gamma" not in str(fit)  # the scores do not depend on the sampler: a new gamma reruns no fit
+    assert st.sampler_args() == {"gamma": [0.0, 0.02]}
+    th = st.theory_args()
+    assert th["grid"]["tau"] == [0.0, 0.001] and th["model"] == "full" and th["batch_size"] == 1
+    assert st.spectrum_args() == {"spectrum": {"kind": "power_law", "d": 4, "alpha": 1.0}}
+
+
+def test_custom_spectrum_from_a_file(tmp_path):
+    f = tmp_path / "lam.txt"
+    f.write_text("0.5\n1.0\n0.25\n")
+    st = Study("s", {"spectrum": {"kind": "custom", "d": 3, "file": str(f)}})
+    np.testing.assert_array_equal(st.lam, [1.0, 0.5, 0.25])
+    assert st.spectrum_params == {"kind": "custom", "d": 3, "file": str(f)}
+
+
+def test_targets_of_the_run(plan):
+    p = plan(panels=["error_vs_n", "error_vs_gamma"], top={"figures": {"formats": ["png"]}})
+    assert p.targets() == [
+        "results/tiny/summary.nc",
+        "results/tiny/figures/error_vs_n.nc", "results/tiny/figures/error_vs_n.png",
+        "results/tiny/figures/error_vs_gamma.nc", "results/tiny/figures/error_vs_gamma.png",
+    ]
+    assert p.langevin_chunks("tiny") == ["results/tiny/langevin/chunk-000.nc", "results/tiny/langevin/chunk-001.nc"]

@@ -1,0 +1,112 @@
+"""The Snakemake workflow through its command line, in a temporary directory with the tiny config.
+
+The whole table of bad configs is checked in-process (tests/unit/test_config.py); here three of them go
+through the CLI end to end, to show that Snakemake stops before any job and touches nothing.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+pytestmark = pytest.mark.workflow
+
+
+def test_dry_run_lists_every_stage(finished, job_counts):
+    _, dry, _ = finished
+    counts = job_counts(dry.stdout + dry.stderr)
+    # 2 n_samples x 2 sigma x 1 tau = 4 fit points, 2 per job -> 2 chunks
+    assert counts == {"all": 1, "spectra": 1, "fit_scores": 2, "run_langevin": 2, "analytic_error": 1,
+                      "aggregate": 1, "figure_error_vs_n": 1}
+
+
+def test_full_run_outputs(finished):
+    wd, _, _ = finished
+    res = wd / "results" / "tiny"
+    with xr.open_dataset(res / "summary.nc", engine="netcdf4") as s:
+        assert dict(s.sizes) == {"n_samples": 2, "sigma": 2, "gamma": 2, "tau": 1, "mode": 4}
+        assert s["mc_mean"].dims == ("n_samples", "sigma", "gamma", "tau")
+        for name in ("mc_mean", "mc_stderr", "mc_n", "n_diverged", "theory_total", "theory_bias",
+                     "theory_generalization", "theory_optimization", "zscore", "diverged", "lam"):
+            assert {"units", "long_name"} <= set(s[name].attrs), name
+        for attr in ("config_json", "config_sha256", "package_versions_json", "git_commit", "snakemake_rule"):
+            assert attr in s.attrs
+        assert not any(re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", str(v)) for v in s.attrs.values())
+        assert np.all(s["mc_n"] + s["n_diverged"] == 20)
+        assert np.all(np.isfinite(s["mc_mean"])) and np.all(np.isfinite(s["theory_total"]))
+        assert np.all(np.abs(s["zscore"]) < 6)
+    for ext in ("png", "pdf", "nc"):
+        f = res / "figures" / f"error_vs_n.{ext}"
+        assert f.stat().st_size > 1000, f
+    for log in ("spectra.log", "aggregate.log", "analytic_error.log", "fit_scores/chunk-000.log"):
+        assert (wd / "logs" / "tiny" / log).exists()
+
+
+def test_results_equal_golden(finished, check_golden):
+    """The tiny study's summary and figure data equal those of the code before issue 12 (tests/data)."""
+    assert check_golden(finished[0] / "results", "tiny") > 20
+
+
+def test_second_run_does_nothing(finished, run_snakemake):
+    wd, _, _ = finished
+    out = run_snakemake(wd)
+    assert "Nothing to be done" in out.stdout + out.stderr
+
+
+def test_rerun_only_what_changed(copy_of_finished, run_snakemake, write_config, job_counts):
+    work = copy_of_finished
+    # a new gamma: the learned scores do not depend on gamma, so no fit job reruns
+    write_config(work / "config.yaml", grid={"gamma": [0.0, 0.02, 0.05]})
+    counts = job_counts(run_snakemake(work, "-n").stdout)
+    assert "fit_scores" not in counts and "spectra" not in counts
+    assert counts["run_langevin"] == 2 and counts["analytic_error"] == 1 and counts["aggregate"] == 1
+    # more replicates: every fit and everything downstream of it, but not the spectrum or the theory
+    write_config(work / "config.yaml", montecarlo={"n_replicates": 30})
+    counts = job_counts(run_snakemake(work, "-n").stdout)
+    assert counts.get("fit_scores") == 2 and counts.get("run_langevin") == 2
+    assert "spectra" not in counts and "analytic_error" not in counts
+    # a cosmetic figure setting: only the figure
+    write_config(work / "config.yaml", top={"figures": {"dpi": 72}})
+    counts = job_counts(run_snakemake(work, "-n").stdout)
+    assert counts == {"all": 1, "figure_error_vs_n": 1}
+
+
+def test_missing_required_key(tmp_path, tiny, run_snakemake):
+    cfg = yaml.safe_load(tiny.read_text())
+    del cfg["studies"]["tiny"]["grid"]["gamma"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    out = run_snakemake(tmp_path, check=False)
+    assert out.returncode != 0 and "'gamma' is a required property" in out.stdout + out.stderr
+
+
+def test_lint_is_clean(repo, tiny):
+    out = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--configfile", str(tiny)],
+                         cwd=repo, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+END_TO_END_BAD_CONFIGS = [
+    # (study changes, top-level changes, text the message must contain): one per kind of check
+    ({"grid": {"sigma": [0.0]}}, {}, "['sigma']"),  # the JSON schema
+    ({"grid": {"gamma": [2.0]}}, {}, "studies.tiny.grid.gamma"),  # a cross-field check of gaussdsm.study
+    ({}, {"run_studies": ["nope"]}, "run_studies"),  # the plan of the whole config
+]
+
+
+@pytest.mark.parametrize("changes, top, key", END_TO_END_BAD_CONFIGS)
+def test_bad_config_stops_before_any_job(copy_of_finished, run_snakemake, write_config, changes, top, key):
+    work = copy_of_finished
+    before = {p: p.stat().st_mtime_ns for p in (work / "results").rglob("*") if p.is_file()}
+    write_config(work / "config.yaml", top=top, **changes)
+    out = run_snakemake(work, check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert key in text, text
+    assert "Building DAG" not in text and "rule spectra" not in text
+    after = {p: p.stat().st_mtime_ns for p in (work / "results").rglob("*") if p.is_file()}
+    assert after == before  # nothing already computed is lost or touched
