@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # local-slurm.sh — a throw-away single-node SLURM cluster on this machine, for trying and testing
-# `snakemake --profile ...` with the SLURM executor (tests/test_slurm.py, .ci/run).
+# `snakemake --profile ...` with the SLURM executor (tests/workflow/test_slurm.py, .ci/run).
 #
 # Usage (as root, or with sudo, on Debian/Ubuntu):
 #   scripts/local-slurm.sh start    install slurm-wlm + munge with apt-get if missing, write slurm.conf for this

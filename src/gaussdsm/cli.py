@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 
-import numpy as np
 
 from . import __version__, _checks
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +31,6 @@ import xarray as xr
 from . import _checks
 from .dsm import empirical_covariance, exact_score_matrix, score_matrix
 from .langevin import is_symmetric, ula_is_stable, ula_mode_variance, ula_stationary_cov
-from .vocabulary import attrs
 from .wasserstein import w2_squared_to_diagonal
 
 __all__ = [

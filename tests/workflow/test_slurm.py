@@ -5,11 +5,14 @@ Needs a running SLURM with a ``debug`` partition, e.g. the single-node cluster o
 ``--profile tests/profiles/slurm-test`` (status from squeue, fast polling) under ``timeout -k 30``: on SIGTERM
 alone snakemake keeps waiting for its jobs, so the KILL is what bounds a hung run.
 
-Checks: the run succeeds (and a grouped run, as profiles/slurm groups Monte-Carlo jobs, runs as one SLURM job); every job's log under ``logs/`` names one of the SLURM job ids snakemake submitted;
-the summary NetCDF is byte-identical to a local ``--cores 2`` run; an injected fault (the config switch ``fault_injection``,
-seen by the SLURM job) fails the run with the rule's name in snakemake's output. The byte comparison is
-skipped (with the differing attributes as reason) if the package/workflow source changes while the test runs,
-because the results' provenance attributes then legitimately differ. Typical time: about 3 min.
+Checks: the run succeeds, with the Monte-Carlo jobs grouped as profiles/slurm groups them (fit_scores +
+run_langevin chunks, 4 per SLURM job); every job's log under ``logs/`` names one of the SLURM job ids snakemake
+submitted, the grouped jobs one id together and every other job its own; the summary and the sampler chunks are
+byte-identical to the local ``--cores 2`` run of the tiny study (the ``finished`` fixture); an injected fault (the
+config switch ``fault_injection``, seen by the SLURM job) fails the run with the rule's name in snakemake's
+output. The byte comparison is skipped (with the differing attributes as reason) if the package/workflow source
+changes while the test runs, because the results' provenance attributes then legitimately differ. Typical time:
+about 1 min.
 """
 from __future__ import annotations
 
@@ -104,22 +107,27 @@ def new_workdir(tmp_path_factory, name: str) -> Path:
     return wd
 
 
+GROUPS = ("--groups", "fit_scores=montecarlo", "run_langevin=montecarlo", "--group-components", "montecarlo=4")
+GROUPED = ("fit_scores", "run_langevin")
+
+
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """The tiny study once under SLURM and once locally (--cores 2), in separate temporary directories."""
+def runs(tmp_path_factory, finished):
+    """The tiny study under SLURM (Monte-Carlo jobs grouped; up to its summary: a figure job is one more ~20 s
+    polling cycle and nothing new for the executor) and its local run (the ``finished`` fixture)."""
     reason = slurm_unavailable()
     if reason:
         pytest.skip(reason)
     before = source_fingerprint()
-    local_wd = new_workdir(tmp_path_factory, "local")
-    local = run_snakemake(local_wd, "--cores", "2")
     slurm_wd = new_workdir(tmp_path_factory, "slurm")
-    slurm = run_snakemake(slurm_wd, "--profile", str(PROFILE))
-    print(f"\ntiny study: local --cores 2 {local.seconds:.1f} s, SLURM {slurm.seconds:.1f} s")
+    slurm = run_snakemake(slurm_wd, "--profile", str(PROFILE), *GROUPS, "--until", "aggregate")  # no figure
+    print(f"\ntiny study under SLURM: {slurm.seconds:.1f} s")
+    local_wd, local = finished[0], finished[2]
+    local.seconds, local.text = 0.0, local.stdout + local.stderr
     return {"local": (local_wd, local), "slurm": (slurm_wd, slurm), "source_changed": source_fingerprint() != before}
 
 
-def finished(runs, which):
+def finished_run(runs, which):
     wd, out = runs[which]
     if out.returncode != 0:
         pytest.fail(f"the {which} run failed:\n{describe(out, wd)}")
@@ -133,7 +141,9 @@ def test_slurm_run_succeeds(runs):
 
 
 def test_every_job_log_names_its_slurm_job(runs):
-    wd, out = finished(runs, "slurm")
+    """Each log names a submitted SLURM job: the grouped Monte-Carlo jobs one job together, every other job
+    its own (and a different one from the group's)."""
+    wd, out = finished_run(runs, "slurm")
     submitted = set(SUBMITTED.findall(out.text))
     logs = sorted((wd / "logs").rglob("*.log"))
     assert logs, "no log files under logs/"
@@ -142,17 +152,22 @@ def test_every_job_log_names_its_slurm_job(runs):
         ids = JOB_ID_LINE.findall(log.read_text(errors="replace"))
         assert ids, f"{log.relative_to(wd)} has no SLURM_JOB_ID line: did this job run outside SLURM?"
         assert set(ids) <= submitted, f"{log.relative_to(wd)}: job id(s) {ids} not among submitted {submitted}"
-        seen[str(log.relative_to(wd))] = ids[-1]
-    # one log per submitted job, each from a different SLURM job
-    assert len(set(seen.values())) == len(seen) == len(submitted), (seen, submitted)
+        seen[log.relative_to(wd)] = ids[-1]
+    grouped = {p: i for p, i in seen.items() if p.parent.name in GROUPED}
+    single = {p: i for p, i in seen.items() if p.parent.name not in GROUPED}
+    assert len(grouped) == 4, grouped  # 2 chunks x 2 rules
+    assert len(set(grouped.values())) == 1, f"grouped jobs ran in several SLURM jobs: {grouped}"
+    ids = list(single.values()) + [next(iter(grouped.values()))]
+    assert len(set(ids)) == len(ids) == len(submitted), (seen, submitted)
 
 
-def test_summary_identical_to_local_run(runs):
-    local_wd, _ = finished(runs, "local")
-    slurm_wd, _ = finished(runs, "slurm")
-    local = sorted(p.relative_to(local_wd) for p in local_wd.glob("results/*/summary.nc"))
-    assert local, "the local run wrote no results/*/summary.nc"
-    assert sorted(p.relative_to(slurm_wd) for p in slurm_wd.glob("results/*/summary.nc")) == local
+def test_results_identical_to_local_run(runs):
+    local_wd, _ = finished_run(runs, "local")
+    slurm_wd, _ = finished_run(runs, "slurm")
+    pattern = ("results/*/summary.nc", "results/*/langevin/*.nc")
+    local = sorted(p.relative_to(local_wd) for g in pattern for p in local_wd.glob(g))
+    assert len(local) == 3, f"the local run wrote {local}, not a summary and two sampler chunks"
+    assert sorted(p.relative_to(slurm_wd) for g in pattern for p in slurm_wd.glob(g)) == local
     for rel in local:
         if (slurm_wd / rel).read_bytes() != (local_wd / rel).read_bytes():
             if runs["source_changed"]:
@@ -179,7 +194,7 @@ def test_injected_fault_fails_the_run(runs, tmp_path):
     job fail; snakemake reports the rule and exits non-zero."""
     import yaml
 
-    slurm_wd, _ = finished(runs, "slurm")
+    slurm_wd, _ = finished_run(runs, "slurm")
     wd = tmp_path / "fault"
     shutil.copytree(slurm_wd, wd, symlinks=True)
     cfg = yaml.safe_load((wd / "config.yaml").read_text())
@@ -194,20 +209,3 @@ def test_injected_fault_fails_the_run(runs, tmp_path):
     logs = [p for p in (wd / "logs").rglob("*.log") if FAULT_STAGE in str(p.relative_to(wd))]
     assert any("fault injected" in p.read_text(errors="replace") for p in logs), \
         f"no {FAULT_STAGE} log under logs/ mentions the injected fault: {logs}"
-
-
-def test_grouped_monte_carlo_jobs_run_as_one_slurm_job(runs, tmp_path_factory):
-    """The job grouping of profiles/slurm (fit_scores + run_langevin chunks -> group "montecarlo", 4 per sbatch
-    job) really bundles them: all their logs name one SLURM job, and the results equal the local run's."""
-    local_wd, _ = finished(runs, "local")
-    wd = new_workdir(tmp_path_factory, "grouped")
-    out = run_snakemake(wd, "--profile", str(PROFILE), "--groups", "fit_scores=montecarlo",
-                        "run_langevin=montecarlo", "--group-components", "montecarlo=4", "--until", "run_langevin")
-    assert out.returncode == 0, describe(out, wd)
-    logs = [p for p in (wd / "logs").rglob("*.log") if p.parent.name in ("fit_scores", "run_langevin")]
-    assert len(logs) == 4, logs  # 2 chunks x 2 rules
-    ids = {JOB_ID_LINE.findall(p.read_text(errors="replace"))[-1] for p in logs}
-    assert len(ids) == 1, f"grouped jobs ran in several SLURM jobs: {ids}"
-    if not runs["source_changed"]:
-        for f in sorted((local_wd / "results").rglob("langevin/*.nc")):
-            assert f.read_bytes() == (wd / f.relative_to(local_wd)).read_bytes(), f
