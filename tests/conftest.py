@@ -78,9 +78,15 @@ def tiny_config(repo, merge_config):
     return make
 
 
+# Numerical minimisers (sigma* of R9: Brent on a function known to ~1e-15) find the argmin of a flat function only
+# to ~sqrt(1e-15) times its curvature scale: 8e-6 relative was seen where sigma* -> 0 (P5's tau = 0 line).
+GOLDEN_RTOL = {"sigma_star_vs_gamma": 1e-4, "sigma_star_vs_tau": 1e-4}
+
+
 def _check_golden(results: Path, golden: Path, rtol: float = 1e-9) -> int:
-    """Every variable of the golden file is in the run's results with the same dims and values (new dims of
-    size 1 and new variables allowed); returns the number of variables checked."""
+    """Every variable of the golden file is in the run's results with the same dims and values to ``rtol``
+    (:data:`GOLDEN_RTOL` for numerical minimisers; new dims of size 1 and new variables allowed); returns the
+    number of variables checked."""
     import xarray as xr
 
     g = np.load(golden)
@@ -108,7 +114,8 @@ def _check_golden(results: Path, golden: Path, rtol: float = 1e-9) -> int:
                     continue
                 new, old = v.values, g[f"{rel}::{var}"]
                 if old.dtype.kind == "f":
-                    same = new.shape == old.shape and np.allclose(new, old, rtol=rtol, atol=0, equal_nan=True)
+                    tol = GOLDEN_RTOL.get(var, rtol)
+                    same = new.shape == old.shape and np.allclose(new, old, rtol=tol, atol=0, equal_nan=True)
                 else:
                     same = np.array_equal(new, old)
                 if not same:

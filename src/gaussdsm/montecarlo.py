@@ -22,6 +22,7 @@ replicates keeps the first ones.
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 from dataclasses import dataclass
 
@@ -30,8 +31,8 @@ import xarray as xr
 
 from . import _checks
 from .dsm import empirical_covariance, exact_score_matrix, score_matrix
-from .langevin import is_symmetric, ula_is_stable, ula_mode_variance, ula_stationary_cov
-from .wasserstein import w2_squared_to_diagonal
+from .samplers import LangevinSampler, Sampler, ULA
+from .wasserstein import w2_squared_commuting, w2_squared_to_diagonal
 
 __all__ = [
     "canonical_params",
@@ -41,6 +42,8 @@ __all__ = [
     "sample_data",
     "sample_empirical_covariance",
     "exact_scores",
+    "exact_fit",
+    "exact_errors",
     "sgd_scores",
     "paired_errors",
     "PairedErrors",
@@ -249,39 +252,98 @@ def sgd_scores(
     return score_matrix(res.theta, sigma), A_exact, np.asarray(res.diverged, dtype=bool)
 
 
-def langevin_errors(A, lam, gamma: float):
-    """Squared W2 error of the ULA stationary law for each score matrix (R4 + R1).
+def _sampler(sampler) -> Sampler:
+    """A sampler, or a float ``gamma``: stationary ULA with that step (the historical signature)."""
+    return sampler if isinstance(sampler, Sampler) else ULA(float(sampler))
+
+
+def exact_fit(lam, n_samples, rngs, model: str = "full", draw: str = "wishart"):
+    r"""What an exact DSM fit needs of each training set: the eigendecomposition of :math:`\hat\Sigma`.
+
+    The learned score at noise :math:`\sigma` is :math:`-(\hat\Sigma + \sigma^2 I)^{-1}y` (R3) and a sampler's law is
+    :math:`U\,\mathrm{diag}(F(\mu))\,U^\top` with :math:`\hat\Sigma = U\,\mathrm{diag}(\mu)\,U^\top`: one decomposition
+    serves every sigma and every sampler setting.
+
+    Parameters
+    ----------
+    n_samples : int or inf
+        ``inf``: the population score (:math:`\hat\Sigma = \Sigma`; one replicate, no randomness).
+    rngs : sequence of numpy.random.Generator
+        One per replicate (:func:`data_streams`); unused for ``inf``.
+    model : {'full', 'diagonal'}
+        Diagonal: only the diagonal of :math:`\hat\Sigma` in the data eigenbasis (R11), ``U`` is None.
+
+    Returns
+    -------
+    mu : ndarray, shape ``(R, d)``
+    U : ndarray, shape ``(R, d, d)``, or None (the identity: diagonal model or population score)
+    """
+    lam = np.asarray(lam, dtype=float)
+    if math.isinf(float(n_samples)):
+        return lam[None, :].copy(), None
+    cov = sample_empirical_covariance(lam, n_samples, rngs, draw)
+    if model == "diagonal":
+        return np.diagonal(cov, axis1=-2, axis2=-1).copy(), None
+    mu, U = np.linalg.eigh(cov)
+    return np.clip(mu, 0.0, None), U
+
+
+def exact_errors(lam, mu, U, sigma: float, sampler):
+    """Squared W2 error of the sampler's law for each exactly fitted replicate (samplers.md §1, R1).
+
+    Parameters
+    ----------
+    mu, U : from :func:`exact_fit`
+    sampler : Sampler (one setting) or float (stationary ULA's gamma)
+
+    Returns
+    -------
+    w2sq : ndarray, shape ``(R,)``
+        NaN where diverged.
+    diverged : ndarray of bool, shape ``(R,)``
+        Some mode's score is infinite or its recursion unstable.
+    """
+    s = _sampler(sampler)
+    lam = np.asarray(lam, dtype=float)
+    stable = np.all(s.stable(mu, sigma), axis=-1)
+    w2sq = np.full(mu.shape[0], np.nan)
+    if np.any(stable):
+        F = s.variance(mu[stable], sigma)
+        if U is None:  # the law commutes with the data covariance
+            w2sq[stable] = w2_squared_commuting(F, lam)
+        else:
+            Us = U[stable]
+            w2sq[stable] = w2_squared_to_diagonal((Us * F[:, None, :]) @ np.swapaxes(Us, -1, -2), lam)
+    return w2sq, ~stable
+
+
+def langevin_errors(A, lam, sampler):
+    r"""Squared W2 error of a Langevin-family sampler's law for each score matrix (R4 + R1, samplers.md §1).
 
     Parameters
     ----------
     A : array_like, shape ``(R, d, d)``
         Learned score matrices (symmetric after an exact fit, general after SGD).
     lam : array_like, shape ``(d,)``
-    gamma : float, ``>= 0``
+    sampler : LangevinSampler (one setting) or float
+        A float is stationary ULA's step ``gamma``.
 
     Returns
     -------
     w2sq : ndarray, shape ``(R,)``
-        :math:`W_2^2(\\mathcal N(0,C), \\mathcal N(0,\\mathrm{diag}\\,\\lambda))`; NaN where diverged.
+        :math:`W_2^2(\mathcal N(0,C), \mathcal N(0,\mathrm{diag}\,\lambda))`; NaN where diverged.
     diverged : ndarray of bool, shape ``(R,)``
-        The chain has no stationary law (spectral radius of :math:`I-\\gamma A` >= 1,
-        or a non-finite score).
+        The chain is unstable (spectral radius of its recursion >= 1) or the score is not finite.
     """
+    s = _sampler(sampler)
+    if not isinstance(s, LangevinSampler):
+        raise ValueError(f"sampler {s.kind!r} has no law for a general score matrix")
     A = np.asarray(A, dtype=float)
     lam = np.asarray(lam, dtype=float)
-    R = A.shape[0]
-    finite = np.all(np.isfinite(A), axis=(-2, -1))
-    w2sq = np.full(R, np.nan)
-    if is_symmetric(np.where(finite[:, None, None], A, 0.0)):
-        a, V = np.linalg.eigh(np.where(finite[:, None, None], A, np.eye(A.shape[-1])))
-        c = ula_mode_variance(a, gamma)
-        stable = finite & np.all(np.isfinite(c), axis=-1)
-        C = (V[stable] * c[stable][:, None, :]) @ np.swapaxes(V[stable], -1, -2)
-    else:
-        stable = ula_is_stable(A, gamma)
-        C = ula_stationary_cov(A[stable], gamma, symmetric=False)
+    C, stable = s.law(A)
+    w2sq = np.full(A.shape[0], np.nan)
     if np.any(stable):
-        w2sq[stable] = w2_squared_to_diagonal(C, lam)
+        w2sq[stable] = w2_squared_to_diagonal(C[stable], lam)
     return w2sq, ~stable
 
 
@@ -301,7 +363,7 @@ class PairedErrors:
     excess_diverged: np.ndarray
 
 
-def paired_errors(A, A_exact, lam, gamma: float, eps: float = 1e-3) -> PairedErrors:
+def paired_errors(A, A_exact, lam, sampler, eps: float = 1e-3) -> PairedErrors:
     r"""Squared W2 errors of SGD snapshots, of the exact fit of the same data, and the paired optimization error.
 
     With :math:`\Delta A = A - \hat A` (SGD snapshot minus the exact fit of the same
@@ -327,7 +389,7 @@ def paired_errors(A, A_exact, lam, gamma: float, eps: float = 1e-3) -> PairedErr
         SGD score matrices (S snapshots per replicate); NaN for a diverged chain.
     A_exact : array_like, shape ``(R, d, d)``
     lam : array_like, shape ``(d,)``
-    gamma : float
+    sampler : LangevinSampler (one setting) or float (stationary ULA's gamma)
     eps : float
         Relative step of the central difference.
     """
@@ -337,11 +399,11 @@ def paired_errors(A, A_exact, lam, gamma: float, eps: float = 1e-3) -> PairedErr
     dA = A - A0[:, None]
 
     def w(M):
-        v, dv = langevin_errors(M.reshape(R * S, d, d), lam, gamma)
+        v, dv = langevin_errors(M.reshape(R * S, d, d), lam, sampler)
         return v.reshape(R, S), dv.reshape(R, S)
 
     w1, d1 = w(A)
-    w0, d0 = langevin_errors(A0, lam, gamma)
+    w0, d0 = langevin_errors(A0, lam, sampler)
     wp, dp = w(A0[:, None] + eps * dA)
     wm, dm = w(A0[:, None] - eps * dA)
     div = d1 | d0[:, None] | dp | dm
@@ -349,7 +411,7 @@ def paired_errors(A, A_exact, lam, gamma: float, eps: float = 1e-3) -> PairedErr
     return PairedErrors(w1, d1, w0, d0, excess, div)
 
 
-def optimization_excess(A, A_exact, lam, gamma: float, eps: float = 1e-3):
+def optimization_excess(A, A_exact, lam, sampler, eps: float = 1e-3):
     """The paired optimization error per SGD snapshot, see :func:`paired_errors`.
 
     Returns
@@ -358,7 +420,7 @@ def optimization_excess(A, A_exact, lam, gamma: float, eps: float = 1e-3):
         NaN where any of the chains involved is unstable.
     diverged : ndarray of bool, shape ``(R, S)``
     """
-    pe = paired_errors(A, A_exact, lam, gamma, eps)
+    pe = paired_errors(A, A_exact, lam, sampler, eps)
     return pe.excess, pe.excess_diverged
 
 
@@ -401,7 +463,7 @@ def _reject_unflagged(w2sq: xr.DataArray, diverged: xr.DataArray, replicate: str
     raise ValueError("non-finite W2 errors in replicates not flagged diverged:\n  " + "\n  ".join(where))
 
 
-def estimate(values: xr.DataArray, diverged: xr.DataArray, *, replicate: str = "replicate",
+def estimate(values: xr.DataArray, diverged: xr.DataArray, *, used=None, exact=None, replicate: str = "replicate",
              snapshot: str = "snapshot") -> xr.Dataset:
     r"""The Monte-Carlo estimator of :math:`\mathbb E[W_2^2 \mid \text{stable}]` (theory.md §7.2 note 5, §7.3 note 11).
 
@@ -416,6 +478,10 @@ def estimate(values: xr.DataArray, diverged: xr.DataArray, *, replicate: str = "
         Per-draw values with dims ``(..., replicate, snapshot)`` (W2^2, or a paired difference).
     diverged : xarray.DataArray of bool, same dims
         Draws whose chain diverged: left out, and counted.
+    used : xarray.DataArray of bool, optional
+        Replicates that were drawn (default all): a deterministic point (the population score) fills one.
+    exact : xarray.DataArray of bool, optional
+        Points whose value is exact, not random (the population score): standard error 0.
 
     Returns
     -------
@@ -431,14 +497,19 @@ def estimate(values: xr.DataArray, diverged: xr.DataArray, *, replicate: str = "
         the points (their scalar coordinates) and how many replicates are affected.
     """
     div = diverged.astype(bool)
-    _reject_unflagged(values, div, replicate, snapshot)
-    rep_ok = (~div).any(snapshot)
+    if used is not None:
+        values, div = values.where(used), div & used
+    _reject_unflagged(values if used is None else values.where(used, 0.0), div, replicate, snapshot)
+    rep_ok = (~div).any(snapshot) if used is None else ((~div) & used).any(snapshot)
     rep = values.where(~div).mean(snapshot, skipna=True).where(rep_ok)
     n_ok = rep_ok.sum(replicate)
     std = rep.std(replicate, ddof=1)
+    stderr = std / np.sqrt(n_ok.where(n_ok > 1))
+    if exact is not None:
+        stderr = xr.where(exact & (n_ok == 1), 0.0, stderr)
     return xr.Dataset({
         "mean": rep.mean(replicate),
-        "stderr": std / np.sqrt(n_ok.where(n_ok > 1)),
+        "stderr": stderr,
         "n": n_ok.astype(np.int64),
         "n_diverged": div.sum((replicate, snapshot)).astype(np.int64),
         "replicate_mean": rep,
@@ -458,8 +529,10 @@ def zscore(mean, stderr, reference):
     return float(z) if z.ndim == 0 else z
 
 
-def summarize(w2sq, diverged) -> MCResult:
+def summarize(w2sq, diverged, exact: bool = False) -> MCResult:
     """:func:`estimate` for numpy arrays ``(R,)`` (one draw per replicate) or ``(R, S)`` (S snapshots).
+
+    ``exact``: the value is not random (the population score, one replicate): standard error 0.
 
     Raises
     ------
@@ -471,22 +544,30 @@ def summarize(w2sq, diverged) -> MCResult:
     if w2sq.ndim == 1:
         w2sq, diverged = w2sq[:, None], diverged[:, None]
     dims = ("replicate", "snapshot")
-    est = estimate(xr.DataArray(w2sq, dims=dims), xr.DataArray(diverged, dims=dims))
+    est = estimate(xr.DataArray(w2sq, dims=dims), xr.DataArray(diverged, dims=dims),
+                   exact=xr.DataArray(bool(exact)) if exact else None)
     return MCResult(float(est["mean"]), float(est["stderr"]), int(est["n"]), int(est["n_diverged"]),
                     est["replicate_mean"].values)
 
 
 def monte_carlo_error(
     lam,
-    n_samples: int,
+    n_samples,
     sigma: float,
-    gamma: float,
+    gamma: float | None = None,
     n_replicates: int = 200,
     seed: int = 0,
     model: str = "full",
     draw: str = "wishart",
+    *,
+    sampler: Sampler | str = "ula",
+    **params,
 ) -> MCResult:
-    """Exact pipeline R12 with an exact DSM fit, averaged over ``n_replicates`` data sets.
+    """Exact pipeline R12 with an exact DSM fit, averaged over ``n_replicates`` data sets, for any sampler.
+
+    ``sampler``: a :class:`gaussdsm.samplers.Sampler` with one setting, or a kind with its parameters
+    (``gamma``, ``n_steps``, ``init_var``, ``friction``).  ``n_samples = inf``: the population score, one
+    deterministic replicate (standard error 0).
 
     Returns
     -------
@@ -494,8 +575,13 @@ def monte_carlo_error(
         ``mean`` is :math:`\\mathbb E[W_2^2 \\mid \\text{stable chain}]`, ``stderr`` its
         standard error, ``n_diverged`` the number of unstable draws.
     """
-    A = exact_scores(lam, n_samples, sigma, data_streams(seed, n_replicates, n_samples), model=model, draw=draw)
-    return summarize(*langevin_errors(A, lam, gamma))
+    from .samplers import make
+
+    s = sampler if isinstance(sampler, Sampler) else make(sampler, gamma=0.0 if gamma is None else gamma, **params)
+    oracle = math.isinf(float(n_samples))
+    rngs = [] if oracle else data_streams(seed, n_replicates, n_samples)
+    mu, U = exact_fit(lam, n_samples, rngs, model=model, draw=draw)
+    return summarize(*exact_errors(lam, mu, U, sigma, s), exact=oracle)
 
 
 def sgd_monte_carlo_error(
@@ -509,8 +595,12 @@ def sgd_monte_carlo_error(
     model: str = "full",
     loss_factor: float = 1.0,
     n_snapshots: int = 4,
+    *,
+    sampler: LangevinSampler | None = None,
 ) -> tuple[MCResult, MCResult]:
     r"""Exact pipeline R12 with the score learned by real SGD (one chain per replicate, R6).
+
+    ``sampler``: a Langevin-family sampler with one setting (default: stationary ULA with step ``gamma``).
 
     Returns
     -------
@@ -525,5 +615,5 @@ def sgd_monte_carlo_error(
         sgd_streams(seed, n_replicates, n_samples, sigma, tau), model=model, loss_factor=loss_factor,
         n_snapshots=n_snapshots,
     )
-    pe = paired_errors(A, A0, lam, gamma)  # diverged SGD chains are NaN, hence flagged by langevin_errors
+    pe = paired_errors(A, A0, lam, sampler if sampler is not None else gamma)
     return summarize(pe.w2sq, pe.diverged), summarize(pe.excess, pe.excess_diverged)

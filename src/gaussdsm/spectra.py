@@ -4,7 +4,7 @@ The data are :math:`x \\sim \\mathcal N(0, \\Sigma)` with
 :math:`\\Sigma = U\\,\\mathrm{diag}(\\lambda)\\,U^\\top`.  Every error studied in
 this package depends on :math:`\\Sigma` only through its eigenvalues
 :math:`\\lambda` (theory.md §1), so a spectrum is a 1-D array ``lam`` of shape
-``(d,)``, sorted in descending order, all entries strictly positive.
+``(d,)``, sorted in descending order, all entries ``>= 0`` (zero eigenvalues: a rank-deficient covariance).
 
 For stationary data on a periodic grid :math:`\\Sigma` is circulant, the DFT
 basis diagonalises it, and :math:`\\lambda` is the power spectrum evaluated at
@@ -73,7 +73,7 @@ def make_spectrum(kind: str, d: int, **params) -> np.ndarray:
           Parameters ``beta >= 0`` (default 1), ``omega0 > 0`` (default 0.5), ``scale > 0``.
         * ``stationary_2d``: the same on a ``side x side`` periodic image,
           ``d = side**2`` must be a perfect square.
-        * ``custom``: ``values`` (a list of ``d`` positive numbers) or ``file``
+        * ``custom``: ``values`` (a list of ``d`` numbers ``>= 0``) or ``file``
           (a text file with one value per line/whitespace separated, or a
           NetCDF file holding a variable ``lam``).
     d : int
@@ -85,7 +85,7 @@ def make_spectrum(kind: str, d: int, **params) -> np.ndarray:
     Returns
     -------
     lam : ndarray, shape ``(d,)``
-        Eigenvalues sorted in descending order, all ``> 0``.
+        Eigenvalues sorted in descending order, all ``>= 0`` (``custom`` may have zeros).
 
     Raises
     ------
@@ -150,9 +150,9 @@ def make_spectrum(kind: str, d: int, **params) -> np.ndarray:
             where = "spectrum.values"
         if lam.size != d:
             raise ValueError(f"{where} has {lam.size} values but spectrum.d = {d}")
-        if not np.all(np.isfinite(lam)) or np.any(lam <= 0):
-            bad = lam[~(np.isfinite(lam) & (lam > 0))]
-            raise ValueError(f"{where} must be finite and > 0 (eigenvalues of a covariance); got {bad[:5].tolist()}")
+        if not np.all(np.isfinite(lam)) or np.any(lam < 0):
+            bad = lam[~(np.isfinite(lam) & (lam >= 0))]
+            raise ValueError(f"{where} must be finite and >= 0 (eigenvalues of a covariance); got {bad[:5].tolist()}")
     return np.sort(lam)[::-1].copy()
 
 

@@ -10,8 +10,8 @@ called directly from Python (the tests do).  Variables get their ``long_name`` a
 Stage outputs (``results/<study>/``):
 
 ``spectrum.nc``         ``lam(mode)``
-``fits/chunk-XXX.nc``   ``score_matrix(point, replicate, snapshot, row, col)`` learned by DSM
-``langevin/chunk-XXX.nc`` ``w2sq(point, gamma, replicate, snapshot)``, ``diverged(...)``
+``fits/chunk-XXX.nc``   ``score_matrix(point, replicate, snapshot, row, col)`` learned by SGD (SGD studies only)
+``sampler/chunk-XXX.nc`` ``w2sq(point, gamma, n_steps[, friction], replicate, snapshot)``, ``diverged(...)``
 ``theory.nc``           :func:`gaussdsm.theory.error_terms` on the whole grid
 ``summary.nc``          MC mean/stderr, theory terms and z-scores on the grid
 """
@@ -19,6 +19,7 @@ Stage outputs (``results/<study>/``):
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import sys
@@ -28,7 +29,7 @@ import traceback
 import numpy as np
 import xarray as xr
 
-from . import faults, montecarlo, theory
+from . import faults, montecarlo, samplers, theory
 from .io import collect_provenance, read_dataset, write_dataset
 from .spectra import make_spectrum
 from .vocabulary import attrs, dataset
@@ -37,7 +38,7 @@ __all__ = [
     "job",
     "spectra",
     "fit_scores",
-    "run_langevin",
+    "run_sampler",
     "analytic_error",
     "aggregate",
 ]
@@ -98,10 +99,16 @@ def spectra(spectrum: dict, out, provenance=None) -> xr.Dataset:
     return _write(ds, out, provenance, "data spectrum")
 
 
+def _n_samples_array(values) -> np.ndarray:
+    """int64, or float64 when the population score (n_samples = inf) is among them."""
+    arr = np.asarray(values, dtype=float)
+    return arr if np.any(np.isinf(arr)) else arr.astype(np.int64)
+
+
 def _point_coords(points):
     return {
         "point": np.arange(len(points)),
-        "n_samples": ("point", np.array([p["n_samples"] for p in points], dtype=np.int64)),
+        "n_samples": ("point", _n_samples_array([p["n_samples"] for p in points])),
         "sigma": ("point", np.array([p["sigma"] for p in points], dtype=float)),
         "tau": ("point", np.array([p["tau"] for p in points], dtype=float)),
     }
@@ -203,69 +210,134 @@ def fit_scores(
     return _write(ds, out, provenance, "learned scores")
 
 
-def run_langevin(spectrum_path, fits_path, gamma, *, out, provenance=None) -> xr.Dataset:
-    """Stage ``run_langevin``: W2 error of the ULA stationary law for every fitted score and every ``gamma``.
+def _sampler_settings(sampler: dict):
+    """The sampler's grid axes (``{name: values}``) and a function making the sampler of one setting."""
+    sp = dict(sampler)
+    kind, init_var, friction = sp["kind"], float(sp["init_var"]), sp.get("friction")
+    axes = {"gamma": np.asarray(sorted(float(g) for g in sp["gamma"])),
+            "n_steps": np.asarray(sorted(float(k) for k in sp["n_steps"]))}
+    if friction is not None:
+        axes["friction"] = np.asarray(sorted(float(f) for f in friction))
 
-    Unstable draws are recorded in ``diverged`` (their ``w2sq`` is NaN), never dropped.
-    For SGD fits the exact fit of the same training set is evaluated too
-    (``w2sq_exact``), for the paired optimization-error estimate.
+    def make(setting):
+        kw = dict(zip(axes, setting))
+        return samplers.make(kind, init_var=init_var, **kw)
+
+    return axes, make
+
+
+def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, seed=None, n_replicates=None,
+                draw: str = "wishart", model: str = "full", out, provenance=None) -> xr.Dataset:
+    """Stage ``run_sampler``: W2 error of the sampler's law for every fitted score and every sampler setting.
+
+    Parameters
+    ----------
+    spectrum_path : path
+    fits_path : path, optional
+        SGD studies: the learned score matrices (``fit_scores``); the law of a general score matrix
+        (:meth:`gaussdsm.samplers.LangevinSampler.law`), and for SGD snapshots the paired optimization error.
+        Exact fits (``fits_path`` None): each replicate's empirical covariance is drawn here
+        (:func:`gaussdsm.montecarlo.exact_fit`, same streams as a separate fit would use) and its
+        eigendecomposition serves every setting (:func:`gaussdsm.montecarlo.exact_errors`).
+    sampler : dict
+        ``kind``, ``gamma``, ``n_steps``, ``init_var``, ``friction`` (lists for the grid axes).
+    points, seed, n_replicates, draw, model
+        Exact fits: the chunk's fit points and what determines the training sets.
+
+    Output
+    ------
+    ``w2sq (point, gamma, n_steps[, friction], replicate, snapshot)``, ``diverged`` (unstable draws are recorded,
+    their ``w2sq`` is NaN, never dropped); ``used (point, replicate)`` (the population score, n_samples = inf,
+    has one deterministic replicate); for SGD also ``w2sq_exact``, ``opt_excess``, ``diverged_exact``.
     """
-    lam = _read_lam(spectrum_path, "run_langevin")
-    fits = read_dataset(fits_path, "run_langevin", required=("score_matrix",))
-    A = fits["score_matrix"].values
-    gamma = np.asarray(sorted(float(g) for g in gamma))
-    P, R, S, d = A.shape[:4]
-    w2sq = np.empty((P, gamma.size, R, S))
-    diverged = np.empty((P, gamma.size, R, S), dtype=bool)
-    paired = "exact_score_matrix" in fits
-    if paired:
-        A0 = fits["exact_score_matrix"].values
-        w2sq0 = np.empty((P, gamma.size, R))
-        div0 = np.empty((P, gamma.size, R), dtype=bool)
-        excess = np.empty((P, gamma.size, R, S))
-    for j in range(P):
-        for k, g in enumerate(gamma):
-            if paired and float(fits["tau"][j]) > 0:
-                pe = montecarlo.paired_errors(A[j], A0[j], lam, g)  # each stationary law solved once
-                w2sq[j, k], diverged[j, k] = pe.w2sq, pe.diverged
-                w2sq0[j, k], div0[j, k], excess[j, k] = pe.w2sq_exact, pe.diverged_exact, pe.excess
-                continue
-            w, dv = montecarlo.langevin_errors(A[j].reshape(R * S, d, d), lam, g)
-            w2sq[j, k], diverged[j, k] = w.reshape(R, S), dv.reshape(R, S)
-            if paired:  # tau = 0: the snapshots are the exact fit itself
-                w2sq0[j, k], div0[j, k] = w[::S], dv[::S]
-                excess[j, k] = 0.0
-    dims = ("point", "gamma", "replicate", "snapshot")
-    data_vars = {"w2sq": (dims, w2sq), "diverged": (dims, diverged.astype(np.int8), "draw_diverged")}
-    if paired:
-        data_vars["w2sq_exact"] = (dims[:3], w2sq0)
-        data_vars["opt_excess"] = (dims, excess)
-        data_vars["diverged_exact"] = (dims[:3], div0.astype(np.int8))
-    ds = dataset(
-        data_vars,
-        coords={**{k: v for k, v in fits.coords.items() if k not in ("row", "col")}, "gamma": gamma},
-        attrs={k: fits.attrs[k] for k in ("method", "model", "draw", "seed") if k in fits.attrs},
-    )
-    return _write(ds, out, provenance, "Langevin W2 errors per replicate")
+    lam = _read_lam(spectrum_path, "run_sampler")
+    axes, make = _sampler_settings(sampler)
+    shape = tuple(v.size for v in axes.values())
+    settings = list(itertools.product(*axes.values()))
+    adims = tuple(axes)
+    if fits_path is None:
+        P, R = len(points), int(n_replicates)
+        w2sq = np.full((P, *shape, R, 1), np.nan)
+        diverged = np.zeros((P, *shape, R, 1), dtype=bool)
+        used = np.ones((P, R), dtype=bool)
+        for j, p in enumerate(points):
+            oracle = np.isinf(float(p["n_samples"]))
+            rngs = [] if oracle else montecarlo.data_streams(seed, R, p["n_samples"])
+            mu, U = montecarlo.exact_fit(lam, p["n_samples"], rngs, model=model, draw=draw)
+            for idx, setting in zip(np.ndindex(shape), settings):
+                w, dv = montecarlo.exact_errors(lam, mu, U, p["sigma"], make(setting))
+                w2sq[(j, *idx, slice(0, w.size), 0)], diverged[(j, *idx, slice(0, w.size), 0)] = w, dv
+            if oracle:
+                used[j, 1:] = False
+            log.info("sampler %s: %d replicates x %d settings", montecarlo.canonical_params(**p), w.size, len(settings))
+        dims = ("point", *adims, "replicate", "snapshot")
+        data_vars = {"w2sq": (dims, w2sq), "diverged": (dims, diverged.astype(np.int8), "draw_diverged"),
+                     "used": (("point", "replicate"), used.astype(np.int8))}
+        coords = {**_point_coords(points), "replicate": np.arange(R), "snapshot": np.arange(1), **axes}
+        ds_attrs = {"method": "exact", "model": model, "draw": draw, "seed": int(seed)}
+    else:
+        fits = read_dataset(fits_path, "run_sampler", required=("score_matrix",))
+        A = fits["score_matrix"].values
+        P, R, S, d = A.shape[:4]
+        w2sq = np.empty((P, *shape, R, S))
+        diverged = np.empty((P, *shape, R, S), dtype=bool)
+        paired = "exact_score_matrix" in fits
+        if paired:
+            A0 = fits["exact_score_matrix"].values
+            w2sq0 = np.empty((P, *shape, R))
+            div0 = np.empty((P, *shape, R), dtype=bool)
+            excess = np.empty((P, *shape, R, S))
+        for j in range(P):
+            for idx, setting in zip(np.ndindex(shape), settings):
+                at = (j, *idx)
+                smp = make(setting)
+                if paired and float(fits["tau"][j]) > 0:
+                    pe = montecarlo.paired_errors(A[j], A0[j], lam, smp)  # each law solved once
+                    w2sq[at], diverged[at] = pe.w2sq, pe.diverged
+                    w2sq0[at], div0[at], excess[at] = pe.w2sq_exact, pe.diverged_exact, pe.excess
+                    continue
+                w, dv = montecarlo.langevin_errors(A[j].reshape(R * S, d, d), lam, smp)
+                w2sq[at], diverged[at] = w.reshape(R, S), dv.reshape(R, S)
+                if paired:  # tau = 0: the snapshots are the exact fit itself
+                    w2sq0[at], div0[at] = w[::S], dv[::S]
+                    excess[at] = 0.0
+        dims = ("point", *adims, "replicate", "snapshot")
+        data_vars = {"w2sq": (dims, w2sq), "diverged": (dims, diverged.astype(np.int8), "draw_diverged")}
+        if paired:
+            data_vars["w2sq_exact"] = (dims[:-1], w2sq0)
+            data_vars["opt_excess"] = (dims, excess)
+            data_vars["diverged_exact"] = (dims[:-1], div0.astype(np.int8))
+        coords = {**{k: v for k, v in fits.coords.items() if k not in ("row", "col")}, **axes}
+        ds_attrs = {k: fits.attrs[k] for k in ("method", "model", "draw", "seed") if k in fits.attrs}
+    ds = dataset(data_vars, coords=coords, attrs={**ds_attrs, "sampler": sampler["kind"],
+                                                   "init_var": float(sampler["init_var"])})
+    return _write(ds, out, provenance, "sampler W2 errors per replicate")
 
 
-def analytic_error(spectrum_path, grid: dict, *, model="full", loss_factor=1.0, batch_size=1, out, provenance=None):
-    """Stage ``analytic_error``: the closed-form expansion on the whole grid in one vectorised call (R5-R9)."""
+def analytic_error(spectrum_path, grid: dict, *, sampler: dict | None = None, model="full", loss_factor=1.0,
+                   batch_size=1, out, provenance=None):
+    """Stage ``analytic_error``: the closed-form expansion on the whole grid in one vectorised call (R5-R9,
+    :func:`gaussdsm.theory.error_terms`, for the study's sampler)."""
     lam = _read_lam(spectrum_path, "analytic_error")
+    sp = sampler or {"kind": "ula", "n_steps": [np.inf], "init_var": 1.0, "friction": None}
     ds = theory.error_terms(
         lam,
-        np.asarray(grid["n_samples"]),
+        np.asarray(grid["n_samples"], dtype=float),
         np.asarray(grid["sigma"], dtype=float),
         np.asarray(grid["gamma"], dtype=float),
         np.asarray(grid["tau"], dtype=float),
         loss_factor=loss_factor,
         batch_size=batch_size,
         model=model,
+        sampler=sp["kind"],
+        n_steps=np.asarray(sp["n_steps"], dtype=float),
+        init_var=float(sp["init_var"]),
+        friction=None if sp.get("friction") is None else np.asarray(sp["friction"], dtype=float),
     )
     return _write(ds, out, provenance, "first-order theory")
 
 
-def aggregate(spectrum_path, theory_path, langevin_paths, *, out, provenance=None) -> xr.Dataset:
+def aggregate(spectrum_path, theory_path, sampler_paths, *, out, provenance=None) -> xr.Dataset:
     """Stage ``aggregate``: Monte-Carlo mean, standard error and z-score against theory, on the grid.
 
     ``mc_mean`` is the mean over replicates whose chain is stable
@@ -280,10 +352,12 @@ def aggregate(spectrum_path, theory_path, langevin_paths, *, out, provenance=Non
     """
     lam = _read_lam(spectrum_path, "aggregate")
     th = read_dataset(theory_path, "aggregate", required=("total", "bias", "generalization", "optimization"))
-    parts = [read_dataset(p, "aggregate", required=("w2sq", "diverged")) for p in langevin_paths]
+    parts = [read_dataset(p, "aggregate", required=("w2sq", "diverged")) for p in sampler_paths]
     mc = xr.concat(parts, dim="point", data_vars="all", coords="different", compat="equals", join="outer")
     mc = mc.assign_coords(point=np.arange(mc.sizes["point"]))
-    est = montecarlo.estimate(mc["w2sq"], mc["diverged"].astype(bool))
+    used = mc["used"].astype(bool) if "used" in mc else None
+    exact = np.isinf(mc["n_samples"].astype(float)) if used is not None else None
+    est = montecarlo.estimate(mc["w2sq"], mc["diverged"].astype(bool), used=used, exact=exact)
     data = {"mc_mean": est["mean"], "mc_stderr": est["stderr"], "mc_n": est["n"], "n_diverged": est["n_diverged"]}
     if "opt_excess" in mc:  # per replicate: mean over its snapshots where every chain involved is stable
         opt = montecarlo.estimate(mc["opt_excess"], ~np.isfinite(mc["opt_excess"]))
@@ -292,18 +366,20 @@ def aggregate(spectrum_path, theory_path, langevin_paths, *, out, provenance=Non
     summ = summ.set_index(point=["n_samples", "sigma", "tau"]).unstack("point")
     for name in ("n_samples", "sigma", "tau"):
         summ[name].attrs.update(attrs(name))
-    summ = summ.transpose("n_samples", "sigma", "gamma", "tau")
-    th = th.transpose("n_samples", "sigma", "gamma", "tau")
+    order = [n for n in theory.PARAMS if n in summ.dims]
+    summ = summ.transpose(*order)
+    th = th.transpose(*order)
     missing = summ["mc_n"].isnull() if summ["mc_n"].dtype.kind == "f" else None
     if missing is not None and bool(missing.any()):
-        raise ValueError("Monte-Carlo results do not cover the whole grid (a langevin chunk is missing)")
+        raise ValueError("Monte-Carlo results do not cover the whole grid (a sampler chunk is missing)")
     try:
         summ, th = xr.align(summ, th, join="exact")
     except ValueError as err:
         raise ValueError(f"theory and Monte-Carlo grids differ: {err}") from None
     for k in ("mc_n", "n_diverged"):
         summ[k] = summ[k].astype(np.int64)
-    for k in ("total", "bias", "generalization", "optimization", "valid", "n_samples_scale"):
+    for k in ("total", "bias", "generalization", "optimization", "valid", "n_samples_scale", "in_regime",
+              "optimization_available"):
         summ[f"theory_{k}"] = th[k].assign_attrs(th[k].attrs)
     summ["zscore"] = montecarlo.zscore(summ["mc_mean"], summ["mc_stderr"], summ["theory_total"]).assign_attrs(
         attrs("zscore"))
@@ -314,5 +390,6 @@ def aggregate(spectrum_path, theory_path, langevin_paths, *, out, provenance=Non
     summ["lam"] = xr.DataArray(lam, dims="mode", attrs=attrs("lam"))
     summ = summ.assign_coords(mode=("mode", np.arange(lam.size), attrs("mode")))
     summ.attrs.update({k: v for k, v in mc.attrs.items() if k in ("method", "model", "draw", "seed")})
-    summ.attrs.update({f"theory_{k}": v for k, v in th.attrs.items() if k in ("model", "loss_factor", "batch_size")})
+    summ.attrs.update({f"theory_{k}": v for k, v in th.attrs.items()
+                       if k in ("model", "loss_factor", "batch_size", "sampler", "init_var")})
     return _write(summ, out, provenance, "study summary: Monte Carlo vs theory")

@@ -5,13 +5,14 @@ of each stage (``spectrum_args``, ``fit_args(chunk)``, ``sampler_args``, ``theor
 whole configuration: the studies and comparisons to run and the files ``rule all`` asks for.  The workflow's
 ``common.smk`` only maps wildcards to these; every value reaches the jobs through ``params:``.
 
-The grid is the Cartesian product of ``grid.n_samples x grid.sigma x grid.gamma
-x grid.tau``.  The learned score does not depend on the Langevin step, so the
-Monte-Carlo work is organised by **fit points** ``(n_samples, sigma, tau)``:
-``fit_scores`` learns the scores of a chunk of fit points once, and
-``run_langevin`` evaluates every ``gamma`` on them (common random numbers across
-``gamma``; the training sets also only depend on ``n_samples``, so curves in
-``sigma`` share them too).
+The grid is the Cartesian product of ``grid.n_samples x grid.sigma x grid.gamma x grid.tau`` and of the
+sampler's own axes (``sampler.n_steps``, and ``sampler.friction`` for ULD).  The learned score does not depend
+on the sampler, so the Monte-Carlo work is organised by **fit points** ``(n_samples, sigma, tau)``: a chunk of
+fit points is fitted once and ``run_sampler`` evaluates every sampler setting on it (common random numbers
+across the sampler's settings; the training sets also only depend on ``n_samples``, so curves in ``sigma``
+share them too).  SGD fits are learned in a stage of their own (``fit_scores``, expensive, stored); exact fits
+are drawn inside ``run_sampler`` itself (one eigendecomposition of the empirical covariance per replicate serves
+every sigma and setting; nothing of size ``R x d x d`` is stored).
 
 Cross-field checks that the JSON schema cannot express live in
 :func:`check_config`; they run when the Snakefile is parsed, before any job.
@@ -20,11 +21,13 @@ Cross-field checks that the JSON schema cannot express live in
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
+from . import samplers
 from .figures import PANELS, comparison_panels, study_panels
 from .spectra import make_spectrum
 
@@ -41,14 +44,20 @@ def _fmt(x: float) -> str:
     return format(float(x), ".6g")
 
 
+def _count(x):
+    """A config count: an int, or inf (``.inf`` or the string ``inf`` in YAML)."""
+    return math.inf if x in ("inf", ".inf") or (isinstance(x, float) and math.isinf(x)) else int(x)
+
+
 @dataclass(frozen=True)
 class FitPoint:
-    n_samples: int
+    n_samples: int | float
     sigma: float
     tau: float
 
     def as_dict(self) -> dict:
-        return {"n_samples": int(self.n_samples), "sigma": float(self.sigma), "tau": float(self.tau)}
+        n = self.n_samples if math.isinf(self.n_samples) else int(self.n_samples)
+        return {"n_samples": n, "sigma": float(self.sigma), "tau": float(self.tau)}
 
 
 class Study:
@@ -85,11 +94,38 @@ class Study:
     def grid(self) -> dict[str, list]:
         g = self.config["grid"]
         return {
-            "n_samples": sorted(int(n) for n in g["n_samples"]),
+            "n_samples": sorted(_count(n) for n in g["n_samples"]),
             "sigma": sorted(float(s) for s in g["sigma"]),
             "gamma": sorted(float(s) for s in g["gamma"]),
             "tau": sorted(float(s) for s in g["tau"]),
         }
+
+    @property
+    def sampler(self) -> dict:
+        """The sampler's settings: ``kind``, ``n_steps`` (sorted list, inf = stationary), ``init_var``, and
+        ``friction`` (sorted list; ULD only, else None)."""
+        sp = self.config["sampler"]
+        friction = sp.get("friction")
+        return {
+            "kind": sp["kind"],
+            "n_steps": sorted(float(_count(k)) for k in sp["n_steps"]),
+            "init_var": float(sp["init_var"]),
+            "friction": sorted(float(f) for f in friction) if friction is not None else None,
+        }
+
+    @property
+    def sampler_axes(self) -> dict[str, list]:
+        """The sampler's grid axes and their values (``gamma``, ``n_steps`` and, for ULD, ``friction``)."""
+        sp = self.sampler
+        axes = {"gamma": self.grid["gamma"], "n_steps": sp["n_steps"]}
+        if sp["friction"] is not None:
+            axes["friction"] = sp["friction"]
+        return axes
+
+    @property
+    def fits_scores(self) -> bool:
+        """True if the scores are learned in a stage of their own (SGD); exact fits are drawn in the sampler stage."""
+        return self.config["fit"]["method"] == "sgd"
 
     @property
     def fit_points(self) -> list[FitPoint]:
@@ -132,35 +168,64 @@ class Study:
             "sgd": {k: v for k, v in fit["sgd"].items() if k != "allow_unstable"},  # a config check only
         }
 
-    def sampler_args(self) -> dict:
-        """Keyword arguments of :func:`gaussdsm.stages.run_langevin`."""
-        return {"gamma": self.grid["gamma"]}
+    def sampler_args(self, chunk_id: str) -> dict:
+        """Keyword arguments of :func:`gaussdsm.stages.run_sampler`: the sampler's settings and, for exact fits
+        (drawn in that stage), the chunk's points and what determines the training sets."""
+        out = {"sampler": {**self.sampler, "gamma": self.grid["gamma"]}}
+        if not self.fits_scores:
+            mc = self.config["montecarlo"]
+            out.update(points=self.chunk_points(chunk_id), seed=self.seed, n_replicates=int(mc["n_replicates"]),
+                       draw=mc["draw"], model=self.config["fit"]["model"])
+        return out
 
     def theory_args(self) -> dict:
         """Keyword arguments of :func:`gaussdsm.stages.analytic_error`."""
         fit = self.config["fit"]
-        return {"grid": self.grid, "model": fit["model"], "loss_factor": float(fit["loss_factor"]),
-                "batch_size": int(fit["sgd"]["batch_size"])}
+        return {"grid": self.grid, "sampler": self.sampler, "model": fit["model"],
+                "loss_factor": float(fit["loss_factor"]), "batch_size": int(fit["sgd"]["batch_size"])}
 
 
-def _stability_errors(study: Study, where: str) -> list[str]:
-    lam_min = float(study.lam.min())
+def _sampler_errors(study: Study, where: str) -> list[str]:
+    """The sampler's settings: n_steps, friction, and stability with the population score at every grid point."""
+    sp, g = study.sampler, study.grid
     errors = []
-    allow = study.config["sampler"]["allow_unstable"]
-    if not allow:
-        bad = [
-            (s, g)
-            for s in study.grid["sigma"]
-            for g in study.grid["gamma"]
-            if g >= 2.0 * (lam_min + s**2)
-        ]
-        if bad:
-            pairs = ", ".join(f"(sigma={_fmt(s)}, gamma={_fmt(g)}: bound {_fmt(2 * (lam_min + s**2))})" for s, g in bad[:4])
-            errors.append(
-                f"{where}.grid.gamma: ULA is unstable for gamma >= 2 (lam_min + sigma^2) with lam_min = {_fmt(lam_min)}; "
-                f"offending {pairs}{' ...' if len(bad) > 4 else ''}. Lower grid.gamma, raise grid.sigma, or set "
-                f"{where}.sampler.allow_unstable: true to record these points as diverged"
-            )
+    if sp["kind"] == "ula" and sp["friction"] is not None:
+        errors.append(f"{where}.sampler.friction is only used by sampler.kind: uld")
+        return errors
+    if sp["kind"] == "uld" and sp["friction"] is None:
+        return [f"{where}.sampler.friction is required by sampler.kind: uld (friction gamma_f > 0, e.g. [2.0])"]
+    bad_k = [k for k in sp["n_steps"] if not (math.isinf(k) or (k == int(k) and k >= 1))]
+    if bad_k:
+        errors.append(f"{where}.sampler.n_steps must be integers >= 1 or inf; got {bad_k}")
+    if 0.0 in g["gamma"] and any(math.isfinite(k) for k in sp["n_steps"]):
+        errors.append(f"{where}.grid.gamma: a finite sampler.n_steps needs gamma > 0 (with gamma = 0 the chain does "
+                      "not move); gamma = 0 is the continuous-time stationary law, n_steps: [inf]")
+    if errors or study.config["sampler"]["allow_unstable"]:
+        return errors
+    lam = study.lam
+    axes = study.sampler_axes
+    combos = list(itertools.product(g["sigma"], *axes.values()))
+    cols = list(zip(*combos))
+    s = samplers.make(sp["kind"], gamma=np.array(cols[1]), n_steps=np.array(cols[2]), init_var=sp["init_var"],
+                      friction=np.array(cols[3]) if sp["friction"] is not None else None)
+    ok = np.all(s.stable(lam, np.array(cols[0])), axis=-1)
+    bad = [c for c, o in zip(combos, ok) if not o]
+    if not bad:
+        return errors
+    lam_min, lam_max = float(lam.min()), float(lam.max())
+    if sp["kind"] == "ula":
+        pairs = ", ".join(f"(sigma={_fmt(c[0])}, gamma={_fmt(c[1])}: bound {_fmt(2 * (lam_min + c[0] ** 2))})"
+                          for c in bad[:4])
+        rule = f"ULA is unstable for gamma >= 2 (lam_min + sigma^2) with lam_min = {_fmt(lam_min)}"
+    else:
+        pairs = ", ".join(f"(sigma={_fmt(c[0])}, gamma={_fmt(c[1])}, friction={_fmt(c[3])})" for c in bad[:4])
+        rule = (f"ULD is unstable unless gamma < friction (lam_min + sigma^2) and 4 - 2 gamma friction + "
+                f"gamma^2 / (lam_max + sigma^2) > 0, with lam_min = {_fmt(lam_min)}, lam_max = {_fmt(lam_max)}")
+    errors.append(
+        f"{where}.grid.gamma: {rule}; offending {pairs}{' ...' if len(bad) > 4 else ''}. Lower grid.gamma, raise "
+        f"grid.sigma{', change sampler.friction' if sp['kind'] == 'uld' else ''}, or set "
+        f"{where}.sampler.allow_unstable: true to record these points as diverged"
+    )
     return errors
 
 
@@ -207,7 +272,10 @@ def _check_study(name: str, cfg: dict, seed: int) -> tuple[Study, list[str]]:
         )
     if method == "sgd":
         errors += _sgd_errors(study, where)
-    errors += _stability_errors(study, where)
+        if any(math.isinf(n) for n in study.grid["n_samples"]):
+            errors.append(f"{where}.grid.n_samples: inf (the population score) learns nothing; fit.method: sgd needs "
+                          "finite n_samples")
+    errors += _sampler_errors(study, where)
     for panel in cfg["panels"]:
         p = PANELS.get(panel)
         why = f"unknown panel {panel!r}; known: {study_panels()}" if p is None or p.kind != "study" else (
@@ -278,8 +346,15 @@ class Plan:
         """``<stem>.nc`` (the data) and ``<stem>.<format>`` for every figure format."""
         return [f"{stem}.nc"] + [f"{stem}.{ext}" for ext in self.formats]
 
-    def langevin_chunks(self, study: str) -> list[str]:
-        return [f"results/{study}/langevin/chunk-{c}.nc" for c in self.studies[study].chunk_ids]
+    def sampler_chunks(self, study: str) -> list[str]:
+        return [f"results/{study}/sampler/chunk-{c}.nc" for c in self.studies[study].chunk_ids]
+
+    def sampler_inputs(self, study: str, chunk: str) -> dict[str, str]:
+        """The sampler stage's inputs: the spectrum, and the chunk's learned scores for an SGD study."""
+        out = {"spectrum": f"results/{study}/spectrum.nc"}
+        if self.studies[study].fits_scores:
+            out["fits"] = f"results/{study}/fits/chunk-{chunk}.nc"
+        return out
 
     def comparison_summaries(self, name: str) -> list[str]:
         return [f"results/{s}/summary.nc" for s in self.comparisons[name]["studies"]]

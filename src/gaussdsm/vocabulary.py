@@ -27,6 +27,8 @@ TERMS: dict[str, str] = {
     "sigma": "DSM noise amplitude sigma",
     "gamma": "ULA step size gamma",
     "tau": "SGD step size tau",
+    "n_steps": "number of sampler steps K (inf: the stationary law)",
+    "friction": "ULD friction gamma_f",
     "mode": _MODE,
     "row": _MODE,
     "col": _MODE,
@@ -46,12 +48,16 @@ TERMS: dict[str, str] = {
     "opt_excess": "W2^2(SGD) - W2^2(exact fit, same data) minus its zero-mean linear part (control variate); "
     "NaN where a chain involved diverged",
     "diverged_exact": "1 if the ULA chain with the exact fit is unstable",
+    "used": "1 for a replicate that was drawn (the population score, n_samples = inf, draws one)",
     # analytic_error (gaussdsm.theory.error_terms)
     "bias": "bias error B(sigma, gamma) (R5)",
     "generalization": "generalization error (1/N) sum K_N (R7)",
     "optimization": "optimization error sum K_tau (R8)",
     "total": "expected squared W2 error, first order (R9)",
-    "valid": "1 where the expansion is defined (stable ULA and SGD, sigma > 0 if tau > 0)",
+    "valid": "1 where the expansion is defined (stable sampler and SGD, sigma > 0 if tau > 0, R8 available)",
+    "in_regime": "1 where the first-order expansion holds: valid, N >= 10 max(d, n_samples_scale), "
+    "c tau / sigma^2 <= 0.01",
+    "optimization_available": "1 where the SGD term is derived for the sampler (stationary ULA) or tau = 0",
     "n_samples_scale": "2 (lam_max / (lam_min + sigma^2 - gamma/2))^2: the 1/N expansion needs N >> this",
     # aggregate (the Monte-Carlo estimator, gaussdsm.montecarlo.estimate)
     "mc_mean": "Monte-Carlo mean of squared W2 error over stable replicates",

@@ -13,7 +13,7 @@ SMALL = {
     "fit": {"method": "exact", "model": "full", "loss_factor": 1.0,
             "sgd": {"batch_size": 1, "n_snapshots": 4, "burn_in_factor": 5.0, "spacing_factor": 1.0,
                     "max_steps": 20000000, "allow_unstable": False}},
-    "sampler": {"kind": "ula", "allow_unstable": False},
+    "sampler": {"kind": "ula", "n_steps": [float("inf")], "init_var": 1.0, "allow_unstable": False},
     "montecarlo": {"n_replicates": 30, "points_per_job": 3, "draw": "wishart"},
     "panels": [],
 }

@@ -12,7 +12,7 @@ import pytest
 
 from gaussdsm import montecarlo as mc
 from gaussdsm import theory
-from gaussdsm.langevin import run_ula, ula_stationary_cov
+from gaussdsm.samplers import run_ula, ula_stationary_cov
 
 K = np.arange(1, 13.0)
 

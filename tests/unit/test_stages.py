@@ -14,25 +14,24 @@ def run(tmp_path_factory, small_study):
     d = tmp_path_factory.mktemp("stages")
     st = small_study
     stages.spectra(**st.spectrum_args(), out=d / "spectrum.nc")
-    for c in st.chunk_ids:
-        stages.fit_scores(d / "spectrum.nc", **st.fit_args(c), out=d / f"fit-{c}.nc")
-        stages.run_langevin(d / "spectrum.nc", d / f"fit-{c}.nc", **st.sampler_args(), out=d / f"langevin-{c}.nc")
+    for c in st.chunk_ids:  # exact fits: drawn in the sampler stage
+        stages.run_sampler(d / "spectrum.nc", **st.sampler_args(c), out=d / f"sampler-{c}.nc")
     stages.analytic_error(d / "spectrum.nc", **st.theory_args(), out=d / "theory.nc")
-    stages.aggregate(d / "spectrum.nc", d / "theory.nc", [d / f"langevin-{c}.nc" for c in st.chunk_ids],
+    stages.aggregate(d / "spectrum.nc", d / "theory.nc", [d / f"sampler-{c}.nc" for c in st.chunk_ids],
                      out=d / "summary.nc")
     return st, d
 
 
 def test_outputs_have_the_documented_shapes(run):
     st, d = run
-    fit = read_dataset(d / "fit-000.nc")
-    assert fit["score_matrix"].dims == ("point", "replicate", "snapshot", "row", "col")
-    assert fit["score_matrix"].shape == (3, 30, 1, 3, 3)
-    lang = read_dataset(d / "langevin-001.nc")
-    assert lang["w2sq"].shape == (1, 2, 30, 1) and lang["diverged"].dims == lang["w2sq"].dims
+    lang = read_dataset(d / "sampler-001.nc")
+    assert lang["w2sq"].dims == ("point", "gamma", "n_steps", "replicate", "snapshot")
+    assert lang["w2sq"].shape == (1, 2, 1, 30, 1) and lang["diverged"].dims == lang["w2sq"].dims
+    assert "score_matrix" not in lang  # exact fits store no R x d x d arrays
     s = read_dataset(d / "summary.nc")
-    assert s["mc_mean"].dims == ("n_samples", "sigma", "gamma", "tau") and s["mc_mean"].shape == (2, 2, 2, 1)
-    for ds in (fit, lang, s, read_dataset(d / "theory.nc"), read_dataset(d / "spectrum.nc")):
+    assert s["mc_mean"].dims == ("n_samples", "sigma", "gamma", "tau", "n_steps")
+    assert s["mc_mean"].shape == (2, 2, 2, 1, 1)
+    for ds in (lang, s, read_dataset(d / "theory.nc"), read_dataset(d / "spectrum.nc")):
         for name, var in ds.variables.items():
             assert {"long_name", "units"} <= set(var.attrs), name
 
@@ -44,7 +43,7 @@ def test_summary_is_the_monte_carlo_estimator_of_the_same_streams(run):
     s = read_dataset(d / "summary.nc")
     for N, sg, g in ((50, 0.1, 0.05), (400, 0.3, 0.0)):
         r = montecarlo.monte_carlo_error(st.lam, N, sg, g, n_replicates=30, seed=3)
-        pt = s.sel(n_samples=N, sigma=sg, gamma=g, tau=0.0)
+        pt = s.sel(n_samples=N, sigma=sg, gamma=g, tau=0.0, n_steps=np.inf)
         assert float(pt["mc_mean"]) == r.mean and float(pt["mc_stderr"]) == r.stderr
         assert int(pt["mc_n"]) == r.n_valid and int(pt["n_diverged"]) == r.n_diverged
         assert float(pt["zscore"]) == pytest.approx((r.mean - float(pt["theory_total"])) / r.stderr, rel=1e-12)
@@ -56,7 +55,7 @@ def test_theory_stage_is_error_terms_on_the_grid(run):
     st, d = run
     th = read_dataset(d / "theory.nc")
     g = st.grid
-    ref = error_terms(st.lam, g["n_samples"], g["sigma"], g["gamma"], g["tau"])
+    ref = error_terms(st.lam, g["n_samples"], g["sigma"], g["gamma"], g["tau"], n_steps=[np.inf])
     xr.testing.assert_allclose(th["total"], ref["total"], rtol=0)
 
 
@@ -78,16 +77,16 @@ def test_fault_switch(monkeypatch):
 
 def test_unflagged_nan_is_refused_with_the_point(run, tmp_path):
     st, d = run
-    lang = read_dataset(d / "langevin-000.nc")
+    lang = read_dataset(d / "sampler-000.nc")
     w = lang["w2sq"].values.copy()
-    w[1, 0, 4, 0] = np.nan
+    w[1, 0, 0, 4, 0] = np.nan
     lang["w2sq"].values = w
     from gaussdsm.io import write_dataset
 
     write_dataset(lang, tmp_path / "bad.nc")
     with pytest.raises(ValueError, match="not flagged diverged") as err:
-        stages.aggregate(d / "spectrum.nc", d / "theory.nc", [tmp_path / "bad.nc", d / "langevin-001.nc"],
+        stages.aggregate(d / "spectrum.nc", d / "theory.nc", [tmp_path / "bad.nc", d / "sampler-001.nc"],
                          out=tmp_path / "summary.nc")
     n, s = int(lang["n_samples"][1]), float(lang["sigma"][1])
-    assert f"n_samples={n}, sigma={s:g}, tau=0, gamma=0: 1 replicate(s)" in str(err.value)
+    assert f"n_samples={n}, sigma={s:g}, tau=0, gamma=0, n_steps=inf: 1 replicate(s)" in str(err.value)
     assert not (tmp_path / "summary.nc").exists()

@@ -11,7 +11,7 @@ from scipy.special import gammaln
 
 from gaussdsm import montecarlo as mc
 from gaussdsm import theory
-from gaussdsm.langevin import ula_stationary_cov
+from gaussdsm.samplers import ula_stationary_cov
 from gaussdsm.wasserstein import w2_squared_to_diagonal
 
 K = np.arange(1, 13)

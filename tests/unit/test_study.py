@@ -34,7 +34,9 @@ def test_stage_arguments_hold_what_each_stage_depends_on(plan):
     assert fit["seed"] == 5 and fit["n_replicates"] == 20 and fit["method"] == "sgd"
     assert "allow_unstable" not in fit["sgd"] and fit["sgd"]["batch_size"] == 1  # a config check only
     assert "gamma" not in str(fit)  # the scores do not depend on the sampler: a new gamma reruns no fit
-    assert st.sampler_args() == {"gamma": [0.0, 0.02]}
+    smp = st.sampler_args("000")
+    assert smp == {"sampler": {"kind": "ula", "gamma": [0.0, 0.02], "n_steps": [np.inf], "init_var": 1.0,
+                               "friction": None}}  # SGD: the scores come from fit_scores
     th = st.theory_args()
     assert th["grid"]["tau"] == [0.0, 0.001] and th["model"] == "full" and th["batch_size"] == 1
     assert st.spectrum_args() == {"spectrum": {"kind": "power_law", "d": 4, "alpha": 1.0}}
@@ -55,4 +57,14 @@ def test_targets_of_the_run(plan):
         "results/tiny/figures/error_vs_n.nc", "results/tiny/figures/error_vs_n.png",
         "results/tiny/figures/error_vs_gamma.nc", "results/tiny/figures/error_vs_gamma.png",
     ]
-    assert p.langevin_chunks("tiny") == ["results/tiny/langevin/chunk-000.nc", "results/tiny/langevin/chunk-001.nc"]
+    assert p.sampler_chunks("tiny") == ["results/tiny/sampler/chunk-000.nc", "results/tiny/sampler/chunk-001.nc"]
+    assert p.sampler_inputs("tiny", "001") == {"spectrum": "results/tiny/spectrum.nc"}  # exact: no fit stage
+
+
+def test_exact_fits_are_drawn_in_the_sampler_stage(plan):
+    st = plan(sampler={"kind": "uld", "friction": [2.0, 1.0], "n_steps": ["inf", 10]},
+              grid={"gamma": [0.02, 0.01]}).studies["tiny"]
+    args = st.sampler_args("001")
+    assert args["points"] == st.chunk_points("001") and args["seed"] == 7 and args["n_replicates"] == 20
+    assert args["sampler"]["n_steps"] == [10.0, np.inf] and args["sampler"]["friction"] == [1.0, 2.0]
+    assert st.sampler_axes == {"gamma": [0.01, 0.02], "n_steps": [10.0, np.inf], "friction": [1.0, 2.0]}

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from gaussdsm import theory
-from gaussdsm.langevin import ula_stationary_cov
+from gaussdsm.samplers import ula_stationary_cov
 from gaussdsm.wasserstein import w2_squared_to_diagonal
 
 K = np.arange(1, 13)

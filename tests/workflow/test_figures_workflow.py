@@ -102,6 +102,20 @@ def test_p5_sigma_star_is_the_grid_minimum(figures_run):
     assert checked >= 6
 
 
+def test_a_new_gamma_reruns_no_sgd_fit(figures_run, tmp_path, run_snakemake, job_counts):
+    """The learned scores do not depend on the sampler: a new gamma in an SGD study (p2) reruns its sampler
+    chunks, theory and summary, and not one fit_scores job."""
+    import yaml
+
+    work = tmp_path / "figs"
+    shutil.copytree(figures_run, work, symlinks=True)
+    cfg = yaml.safe_load((work / "config.yaml").read_text())
+    cfg["studies"]["p2"]["grid"]["gamma"] = [0.0, 0.01]
+    (work / "config.yaml").write_text(yaml.safe_dump(cfg))
+    counts = job_counts(run_snakemake(work, "-n").stdout)
+    assert "fit_scores" not in counts and counts["run_sampler"] == 1 and counts["aggregate"] == 1, counts
+
+
 def test_report_has_every_figure_with_its_caption(figures_run, run_snakemake):
     """`snakemake --report` builds a self-contained HTML report whose captions are rendered per study."""
     report = figures_run / "report.html"

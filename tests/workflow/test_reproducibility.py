@@ -29,7 +29,7 @@ def test_rerun_from_scratch_is_byte_identical(finished, copy_of_finished, run_sn
 
 def _point_values(wd, n_samples, sigma):
     """The per-replicate W2 errors of one fit point, wherever (whichever chunk) it was computed."""
-    for f in sorted((wd / "results" / "tiny" / "langevin").glob("chunk-*.nc")):
+    for f in sorted((wd / "results" / "tiny" / "sampler").glob("chunk-*.nc")):
         with xr.open_dataset(f, engine="netcdf4") as ds:
             hit = np.nonzero((ds["n_samples"].values == n_samples) & np.isclose(ds["sigma"].values, sigma))[0]
             if hit.size:
@@ -77,7 +77,7 @@ def test_killed_mid_write_leaves_nothing_complete_and_resumes(tmp_path, finished
         assert (wd / f).read_bytes() == (work / f).read_bytes(), f
 
 
-@pytest.mark.parametrize("stage, switch", [("fit_scores", "config"), ("aggregate", "env")])
+@pytest.mark.parametrize("stage, switch", [("run_sampler", "config"), ("aggregate", "env")])
 def test_failing_job_is_named_and_keeps_other_results(tmp_path, run_snakemake, write_config, stage, switch):
     """Fault injection by the config switch or the environment variable: the failing rule is named."""
     work = tmp_path / "wf"
@@ -94,7 +94,7 @@ def test_failing_job_is_named_and_keeps_other_results(tmp_path, run_snakemake, w
 
 def test_corrupt_input_names_file_and_rule(copy_of_finished, run_snakemake):
     work = copy_of_finished
-    chunk = work / "results" / "tiny" / "langevin" / "chunk-001.nc"
+    chunk = work / "results" / "tiny" / "sampler" / "chunk-001.nc"
     data = chunk.read_bytes()
     chunk.write_bytes(data[: len(data) // 2])  # truncated
     out = run_snakemake(work, "--forcerun", "aggregate", check=False)
@@ -107,11 +107,11 @@ def test_corrupt_input_names_file_and_rule(copy_of_finished, run_snakemake):
 def test_nan_in_a_stable_replicate_is_reported_per_point(copy_of_finished, run_snakemake):
     """aggregate refuses a NaN that is not flagged diverged, naming the grid point."""
     work = copy_of_finished
-    chunk = work / "results" / "tiny" / "langevin" / "chunk-000.nc"
+    chunk = work / "results" / "tiny" / "sampler" / "chunk-000.nc"
     with xr.open_dataset(chunk, engine="netcdf4") as ds:
         ds = ds.load()
     w = ds["w2sq"].values.copy()
-    w[0, 0, 3, 0] = np.nan
+    w[0, 0, 0, 3, 0] = np.nan
     ds["w2sq"].values = w
     from gaussdsm.io import write_dataset
 

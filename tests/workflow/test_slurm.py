@@ -5,8 +5,8 @@ Needs a running SLURM with a ``debug`` partition, e.g. the single-node cluster o
 ``--profile tests/profiles/slurm-test`` (status from squeue, fast polling) under ``timeout -k 30``: on SIGTERM
 alone snakemake keeps waiting for its jobs, so the KILL is what bounds a hung run.
 
-Checks: the run succeeds, with the Monte-Carlo jobs grouped as profiles/slurm groups them (fit_scores +
-run_langevin chunks, 4 per SLURM job); every job's log under ``logs/`` names one of the SLURM job ids snakemake
+Checks: the run succeeds, with the Monte-Carlo jobs grouped as profiles/slurm groups them (fit_scores and
+run_sampler chunks, 4 per SLURM job); every job's log under ``logs/`` names one of the SLURM job ids snakemake
 submitted, the grouped jobs one id together and every other job its own; the summary and the sampler chunks are
 byte-identical to the local ``--cores 2`` run of the tiny study (the ``finished`` fixture); an injected fault (the
 config switch ``fault_injection``, seen by the SLURM job) fails the run with the rule's name in snakemake's
@@ -34,7 +34,7 @@ TINY = REPO / "tests" / "configs" / "tiny.yaml"
 PROFILE = REPO / "tests" / "profiles" / "slurm-test"
 PARTITION = "debug"  # the test profile's slurm_partition
 RUN_TIMEOUT = int(os.environ.get("GAUSSDSM_SLURM_TIMEOUT", "300"))  # seconds, per snakemake call
-FAULT_STAGE = "fit_scores"
+FAULT_STAGE = "run_sampler"
 JOB_ID_LINE = re.compile(r"SLURM_JOB_ID=(\d+)")  # written by gaussdsm.stages.job()
 SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+)")
 
@@ -107,8 +107,8 @@ def new_workdir(tmp_path_factory, name: str) -> Path:
     return wd
 
 
-GROUPS = ("--groups", "fit_scores=montecarlo", "run_langevin=montecarlo", "--group-components", "montecarlo=4")
-GROUPED = ("fit_scores", "run_langevin")
+GROUPS = ("--groups", "fit_scores=montecarlo", "run_sampler=montecarlo", "--group-components", "montecarlo=4")
+GROUPED = ("fit_scores", "run_sampler")
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,7 @@ def test_every_job_log_names_its_slurm_job(runs):
         seen[log.relative_to(wd)] = ids[-1]
     grouped = {p: i for p, i in seen.items() if p.parent.name in GROUPED}
     single = {p: i for p, i in seen.items() if p.parent.name not in GROUPED}
-    assert len(grouped) == 4, grouped  # 2 chunks x 2 rules
+    assert len(grouped) == 2, grouped  # 2 sampler chunks (the tiny study's exact fits are drawn there)
     assert len(set(grouped.values())) == 1, f"grouped jobs ran in several SLURM jobs: {grouped}"
     ids = list(single.values()) + [next(iter(grouped.values()))]
     assert len(set(ids)) == len(ids) == len(submitted), (seen, submitted)
@@ -164,7 +164,7 @@ def test_every_job_log_names_its_slurm_job(runs):
 def test_results_identical_to_local_run(runs):
     local_wd, _ = finished_run(runs, "local")
     slurm_wd, _ = finished_run(runs, "slurm")
-    pattern = ("results/*/summary.nc", "results/*/langevin/*.nc")
+    pattern = ("results/*/summary.nc", "results/*/sampler/*.nc")
     local = sorted(p.relative_to(local_wd) for g in pattern for p in local_wd.glob(g))
     assert len(local) == 3, f"the local run wrote {local}, not a summary and two sampler chunks"
     assert sorted(p.relative_to(slurm_wd) for g in pattern for p in slurm_wd.glob(g)) == local
@@ -190,7 +190,7 @@ def netcdf_diff(a: Path, b: Path) -> str:
 
 
 def test_injected_fault_fails_the_run(runs, tmp_path):
-    """The fault-injection switch of the test config (``fault_injection: {rule: fit_scores}``) makes the SLURM
+    """The fault-injection switch of the test config (``fault_injection: {rule: run_sampler}``) makes the SLURM
     job fail; snakemake reports the rule and exits non-zero."""
     import yaml
 

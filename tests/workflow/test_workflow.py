@@ -20,19 +20,20 @@ pytestmark = pytest.mark.workflow
 def test_dry_run_lists_every_stage(finished, job_counts):
     _, dry, _ = finished
     counts = job_counts(dry.stdout + dry.stderr)
-    # 2 n_samples x 2 sigma x 1 tau = 4 fit points, 2 per job -> 2 chunks
-    assert counts == {"all": 1, "spectra": 1, "fit_scores": 2, "run_langevin": 2, "analytic_error": 1,
-                      "aggregate": 1, "figure_error_vs_n": 1}
+    # 2 n_samples x 2 sigma x 1 tau = 4 fit points, 2 per job -> 2 chunks; exact fits are drawn in run_sampler
+    assert counts == {"all": 1, "spectra": 1, "run_sampler": 2, "analytic_error": 1, "aggregate": 1,
+                      "figure_error_vs_n": 1}
 
 
 def test_full_run_outputs(finished):
     wd, _, _ = finished
     res = wd / "results" / "tiny"
     with xr.open_dataset(res / "summary.nc", engine="netcdf4") as s:
-        assert dict(s.sizes) == {"n_samples": 2, "sigma": 2, "gamma": 2, "tau": 1, "mode": 4}
-        assert s["mc_mean"].dims == ("n_samples", "sigma", "gamma", "tau")
+        assert dict(s.sizes) == {"n_samples": 2, "sigma": 2, "gamma": 2, "tau": 1, "n_steps": 1, "mode": 4}
+        assert s["mc_mean"].dims == ("n_samples", "sigma", "gamma", "tau", "n_steps")
         for name in ("mc_mean", "mc_stderr", "mc_n", "n_diverged", "theory_total", "theory_bias",
-                     "theory_generalization", "theory_optimization", "zscore", "diverged", "lam"):
+                     "theory_generalization", "theory_optimization", "zscore", "diverged", "lam", "theory_valid",
+                     "theory_in_regime", "theory_optimization_available"):
             assert {"units", "long_name"} <= set(s[name].attrs), name
         for attr in ("config_json", "config_sha256", "package_versions_json", "git_commit", "snakemake_rule"):
             assert attr in s.attrs
@@ -43,7 +44,7 @@ def test_full_run_outputs(finished):
     for ext in ("png", "pdf", "nc"):
         f = res / "figures" / f"error_vs_n.{ext}"
         assert f.stat().st_size > 1000, f
-    for log in ("spectra.log", "aggregate.log", "analytic_error.log", "fit_scores/chunk-000.log"):
+    for log in ("spectra.log", "aggregate.log", "analytic_error.log", "run_sampler/chunk-000.log"):
         assert (wd / "logs" / "tiny" / log).exists()
 
 
@@ -60,15 +61,16 @@ def test_second_run_does_nothing(finished, run_snakemake):
 
 def test_rerun_only_what_changed(copy_of_finished, run_snakemake, write_config, job_counts):
     work = copy_of_finished
-    # a new gamma: the learned scores do not depend on gamma, so no fit job reruns
+    # a new gamma: the sampler chunks, the theory and the aggregation; not the spectrum
+    # (an SGD study's fits do not rerun either: tests/workflow/test_figures_workflow.py)
     write_config(work / "config.yaml", grid={"gamma": [0.0, 0.02, 0.05]})
     counts = job_counts(run_snakemake(work, "-n").stdout)
-    assert "fit_scores" not in counts and "spectra" not in counts
-    assert counts["run_langevin"] == 2 and counts["analytic_error"] == 1 and counts["aggregate"] == 1
-    # more replicates: every fit and everything downstream of it, but not the spectrum or the theory
+    assert "spectra" not in counts and "fit_scores" not in counts
+    assert counts["run_sampler"] == 2 and counts["analytic_error"] == 1 and counts["aggregate"] == 1
+    # more replicates: every Monte-Carlo chunk and everything downstream of it, but not the spectrum or the theory
     write_config(work / "config.yaml", montecarlo={"n_replicates": 30})
     counts = job_counts(run_snakemake(work, "-n").stdout)
-    assert counts.get("fit_scores") == 2 and counts.get("run_langevin") == 2
+    assert counts.get("run_sampler") == 2
     assert "spectra" not in counts and "analytic_error" not in counts
     # a cosmetic figure setting: only the figure
     write_config(work / "config.yaml", top={"figures": {"dpi": 72}})

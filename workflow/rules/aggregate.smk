@@ -3,7 +3,7 @@ rule aggregate:
     input:
         spectrum="results/{study}/spectrum.nc",
         theory="results/{study}/theory.nc",
-        langevin=langevin_chunks,
+        samplers=sampler_chunks,
     output:
         "results/{study}/summary.nc",
     params:

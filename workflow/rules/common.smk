@@ -32,15 +32,19 @@ def fit_args(wildcards):
 
 
 def sampler_args(wildcards):
-    return study_of(wildcards).sampler_args()
+    return study_of(wildcards).sampler_args(wildcards.chunk)
+
+
+def sampler_inputs(wildcards):
+    return PLAN.sampler_inputs(wildcards.study, wildcards.chunk)
 
 
 def theory_args(wildcards):
     return study_of(wildcards).theory_args()
 
 
-def langevin_chunks(wildcards):
-    return PLAN.langevin_chunks(wildcards.study)
+def sampler_chunks(wildcards):
+    return PLAN.sampler_chunks(wildcards.study)
 
 
 def comparison_summaries(wildcards):

@@ -1,17 +1,16 @@
-rule run_langevin:
-    """ULA stationary law for every learned score and every gamma; squared W2 error per replicate."""
+rule run_sampler:
+    """The sampler's law for every learned score and every sampler setting; squared W2 error per replicate."""
     input:
-        spectrum="results/{study}/spectrum.nc",
-        fits="results/{study}/fits/chunk-{chunk}.nc",
+        unpack(sampler_inputs),
     output:
-        "results/{study}/langevin/chunk-{chunk}.nc",
+        "results/{study}/sampler/chunk-{chunk}.nc",
     params:
         sampler=sampler_args,
         code=CODE_VERSION,
     log:
-        "logs/{study}/run_langevin/chunk-{chunk}.log",
+        "logs/{study}/run_sampler/chunk-{chunk}.log",
     benchmark:
-        "logs/benchmarks/{study}/run_langevin/chunk-{chunk}.tsv",
+        "logs/benchmarks/{study}/run_sampler/chunk-{chunk}.tsv",
     threads: 1
     resources:
         mem_mb=3000,
@@ -19,4 +18,4 @@ rule run_langevin:
     conda:
         "../envs/gaussdsm.yaml"
     script:
-        "../scripts/run_langevin.py"
+        "../scripts/run_sampler.py"

@@ -30,9 +30,22 @@ __all__ = ["LABEL", "Panel", "PANELS", "study_panels", "comparison_panels", "ren
 LABEL = "reconstruction of the analysis; not the paper's original figure"
 
 
+def _stationary_ula(study: dict) -> bool:
+    sp = study.get("sampler", {})
+    return sp.get("kind", "ula") == "ula" and all(str(k) in ("inf", ".inf") for k in sp.get("n_steps", ["inf"]))
+
+
 def _needs_sgd(study: dict) -> str | None:
     if study["fit"]["method"] != "sgd":
         return "error_vs_tau needs fit.method: sgd (and tau > 0 in grid.tau)"
+    if not _stationary_ula(study):
+        return "error_vs_tau needs sampler.kind: ula with n_steps: [inf] (R8, the SGD term, is derived for it only)"
+    return None
+
+
+def _needs_r9(study: dict) -> str | None:
+    if not _stationary_ula(study):
+        return "sigma_star needs sampler.kind: ula with n_steps: [inf] (it minimises R9, derived for it only)"
     return None
 
 
@@ -84,7 +97,8 @@ PANELS: dict[str, Panel] = {
         Panel("error_vs_gamma", "P3: error against the Langevin step gamma, blow-up at the stability bound",
               "error_vs_gamma.rst"),
         Panel("error_vs_sigma", "P4: error against the noise amplitude sigma, interior optimum", "error_vs_sigma.rst"),
-        Panel("sigma_star", "P5: optimal sigma against gamma and tau, with the R10 slopes", "sigma_star.rst"),
+        Panel("sigma_star", "P5: optimal sigma against gamma and tau, with the R10 slopes", "sigma_star.rst",
+              check=_needs_r9),
         Panel("kernel", "P6: the kernel of R9 as a heat map and per-frequency contributions", "kernel.rst"),
         Panel("spectrum_shape", "error terms against sigma for several spectra", "comparison.rst", kind="comparison"),
         Panel("full_vs_diagonal", "full-matrix vs Fourier-diagonal denoiser, error against N", "comparison.rst",

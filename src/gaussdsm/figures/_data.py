@@ -11,7 +11,10 @@ import xarray as xr
 from .. import theory
 from ..io import read_dataset
 
-__all__ = ["load", "theory_kwargs", "theory_on", "mc_vars", "mc_sigma_star", "dense_n", "dense_log"]
+__all__ = ["load", "first_setting", "theory_kwargs", "sgd_kwargs", "sampler_kwargs", "theory_on", "mc_vars",
+           "mc_sigma_star", "dense_n", "dense_log"]
+
+SAMPLER_AXES = ("n_steps", "friction")
 
 MC_VARS = ("mc_mean", "mc_stderr", "mc_n", "n_diverged", "diverged", "theory_total")
 MC_OPT_VARS = ("mc_opt_mean", "mc_opt_stderr", "theory_optimization")
@@ -22,18 +25,43 @@ def load(summary_path, rule: str) -> xr.Dataset:
     return read_dataset(summary_path, rule, required=("mc_mean", "mc_stderr", "theory_total", "lam", "diverged"))
 
 
+def first_setting(summary: xr.Dataset) -> xr.Dataset:
+    """The summary at the first value of the sampler's own axes (``n_steps``, ``friction``): a panel that draws
+    against the fit's parameters shows one sampler setting (scalar coordinates then say which)."""
+    return summary.isel({k: 0 for k in SAMPLER_AXES if k in summary.dims})
+
+
 def theory_kwargs(summary: xr.Dataset) -> dict:
-    """The theory conventions a summary was computed with (its ``theory_*`` attributes)."""
-    return {
+    """The theory conventions a summary was computed with (its ``theory_*`` attributes) and, where the summary
+    is at one sampler setting (scalar ``n_steps``/``friction``), that setting."""
+    kw = {
         "loss_factor": float(summary.attrs.get("theory_loss_factor", 1.0)),
         "batch_size": int(summary.attrs.get("theory_batch_size", 1)),
         "model": str(summary.attrs.get("theory_model", "full")),
+        "sampler": str(summary.attrs.get("theory_sampler", "ula")),
+        "init_var": float(summary.attrs.get("theory_init_var", 1.0)),
     }
+    for k in SAMPLER_AXES:
+        if k in summary.coords and summary[k].ndim == 0:
+            kw[k] = float(summary[k])
+    return kw
 
 
 def theory_on(summary: xr.Dataset, n_samples, sigma, gamma, tau) -> xr.Dataset:
     """Theory R9 and its parts (:func:`gaussdsm.theory.error_terms`) for the summary's spectrum, on any grid."""
     return theory.error_terms(summary["lam"].values, n_samples, sigma, gamma, tau, **theory_kwargs(summary))
+
+
+def sgd_kwargs(summary: xr.Dataset) -> dict:
+    """The SGD conventions alone (``loss_factor``, ``batch_size``, ``model``): for R8-based quantities."""
+    kw = theory_kwargs(summary)
+    return {k: kw[k] for k in ("loss_factor", "batch_size", "model")}
+
+
+def sampler_kwargs(summary: xr.Dataset) -> dict:
+    """The sampler's keyword arguments for :mod:`gaussdsm.theory` functions (``sampler``, ``n_steps``, ...)."""
+    kw = theory_kwargs(summary)
+    return {k: kw[k] for k in ("sampler", "init_var", *SAMPLER_AXES) if k in kw}
 
 
 def mc_vars(summary: xr.Dataset) -> dict:

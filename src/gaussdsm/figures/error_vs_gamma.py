@@ -13,13 +13,14 @@ import numpy as np
 import xarray as xr
 
 from ..vocabulary import attrs
-from ._data import mc_vars, theory_on
+from ._data import first_setting, mc_vars, theory_on
 
 DATA_TITLE = "data behind figure P3 (error vs gamma)"
 
 
 def data(summary: xr.Dataset) -> xr.Dataset:
     """``theory_line (n_samples, sigma, gamma_dense)`` (NaN beyond the bound), ``stability_bound (sigma)``, MC."""
+    summary = first_setting(summary)
     s = summary.isel(tau=0)
     lam_min = float(s["lam"].min())
     sigmas, gammas = s["sigma"].values, s["gamma"].values

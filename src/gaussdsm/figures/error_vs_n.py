@@ -11,13 +11,14 @@ from __future__ import annotations
 import xarray as xr
 
 from ..vocabulary import attrs
-from ._data import dense_n, mc_vars, theory_on
+from ._data import first_setting, dense_n, mc_vars, theory_on
 
 DATA_TITLE = "data behind figure P1 (error vs N)"
 
 
 def data(summary: xr.Dataset) -> xr.Dataset:
     """``theory_line (sigma, gamma, n_dense)``, ``theory_bias (sigma, gamma)`` and the MC points at the first tau."""
+    summary = first_setting(summary)
     s = summary.isel(tau=0)
     n_dense = dense_n(s["n_samples"].values)
     th = theory_on(s, n_dense, s["sigma"].values, s["gamma"].values, float(s["tau"]))

@@ -11,13 +11,14 @@ import numpy as np
 import xarray as xr
 
 from ..vocabulary import attrs
-from ._data import dense_log, mc_sigma_star, mc_vars, theory_on
+from ._data import first_setting, dense_log, mc_sigma_star, mc_vars, theory_on
 
 DATA_TITLE = "data behind figure P4 (error vs sigma)"
 
 
 def data(summary: xr.Dataset) -> xr.Dataset:
     """``theory_line (n_samples, gamma, tau, sigma_dense)``, its argmin ``theory_sigma_star`` and the MC points."""
+    summary = first_setting(summary)
     s = summary
     s_dense = dense_log(s["sigma"].values, 160)
     th = theory_on(s, s["n_samples"].values, s_dense, s["gamma"].values, s["tau"].values)

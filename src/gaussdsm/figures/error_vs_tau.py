@@ -13,13 +13,14 @@ import numpy as np
 import xarray as xr
 
 from ..vocabulary import attrs
-from ._data import mc_vars, theory_kwargs, theory_on
+from ._data import first_setting, mc_vars, theory_kwargs, theory_on
 
 DATA_TITLE = "data behind figure P2 (error vs tau)"
 
 
 def data(summary: xr.Dataset) -> xr.Dataset:
     """Theory lines on ``tau_dense`` and the MC points (``mc_opt_*``: the paired optimization error)."""
+    summary = first_setting(summary)
     s = summary.isel(n_samples=-1)
     taus = s["tau"].values
     tpos = taus[taus > 0]

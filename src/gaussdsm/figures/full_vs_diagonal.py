@@ -10,7 +10,7 @@ from __future__ import annotations
 import xarray as xr
 
 from ..vocabulary import dataset
-from ._data import dense_n, theory_on
+from ._data import first_setting, dense_n, theory_on
 
 DATA_TITLE = "data behind the full-vs-diagonal figure"
 
@@ -20,6 +20,7 @@ def data(summaries: dict) -> xr.Dataset:
     MC points ``<study>_mc_mean (n_<study>, sigma)``."""
     out, coords, attrs = {}, {}, {"studies": ",".join(summaries)}
     for name, s in summaries.items():
+        s = first_setting(s)
         s = s.isel(gamma=0, tau=0)
         N = s["n_samples"].values
         nd = dense_n(N)

@@ -14,27 +14,29 @@ import xarray as xr
 
 from .. import theory
 from ..vocabulary import dataset
-from ._data import theory_kwargs
+from ._data import first_setting, sampler_kwargs, sgd_kwargs
 
 DATA_TITLE = "data behind figure P6 (kernel)"
 
 
 def data(summary: xr.Dataset) -> xr.Dataset:
     """``contribution (mode_i, mode_k)`` = :math:`\\lambda_i\\lambda_k\\mathfrak K_{ik}`, its row sums by term, MC."""
+    summary = first_setting(summary)
     s = summary
     pt = s.isel(n_samples=-1, sigma=0, gamma=0, tau=-1)
     N, sg, g, t = (float(pt[k]) for k in ("n_samples", "sigma", "gamma", "tau"))
     lam = s["lam"].values
-    kw = theory_kwargs(s)
-    c = theory.mode_variance(lam, sg, g)
-    gen = theory.kernel_generalization(lam, sg, g, kw["model"]) / N
-    opt = theory.kernel_optimization(lam, sg, g, t, kw["loss_factor"], kw["batch_size"], kw["model"])
-    full = lam[:, None] * lam[None, :] * theory.kernel(lam, N, sg, g, t, **kw)
+    kw, smp = sgd_kwargs(s), sampler_kwargs(s)
+    F, D, _, _, _ = theory.variance_map(lam, sg, g, **smp)
+    gen = theory.kernel_generalization(lam, sg, g, kw["model"], **smp) / N
+    opt = (theory.kernel_optimization(lam, sg, g, t, kw["loss_factor"], kw["batch_size"], kw["model"]) if t > 0
+           else np.zeros((lam.size, lam.size)))
+    full = theory.contributions(lam, N, sg, g, t, **kw, **smp)
     dims = ("mode_i", "mode_k")
     return dataset(
         {
             "contribution": (dims, full),
-            "bias_row": ("mode_i", (np.sqrt(c) - np.sqrt(lam)) ** 2),
+            "bias_row": ("mode_i", np.where(lam + F > 0, D**2 / np.where(lam + F > 0, (np.sqrt(F) + np.sqrt(lam)) ** 2, 1.0), 0.0)),
             "generalization_row": ("mode_i", gen.sum(axis=1)),
             "optimization_row": ("mode_i", opt.sum(axis=1)),
             "lam_i": ("mode_i", lam),

@@ -17,17 +17,18 @@ import xarray as xr
 
 from .. import optimal
 from ..vocabulary import dataset
-from ._data import mc_sigma_star, mc_vars, theory_kwargs
+from ._data import first_setting, mc_sigma_star, mc_vars, sgd_kwargs
 
 DATA_TITLE = "data behind figure P5 (optimal sigma)"
 
 
 def data(summary: xr.Dataset) -> xr.Dataset:
     """sigma* lines against gamma and tau (N and N = inf), the R10 branches in their regime, the MC argmin."""
+    summary = first_setting(summary)
     s = summary
     N = int(s["n_samples"].values.max())
     lam = s["lam"].values
-    kw = theory_kwargs(s)
+    kw = sgd_kwargs(s)
     gammas, taus = s["gamma"].values, s["tau"].values
     tpos, gpos = taus[taus > 0], gammas[gammas > 0]
     # dense axes reach far below the grid so that the asymptotic regimes of R10 show

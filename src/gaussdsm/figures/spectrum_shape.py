@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from ..vocabulary import dataset
-from ._data import dense_log, theory_on
+from ._data import first_setting, dense_log, theory_on
 
 DATA_TITLE = "data behind the spectrum-shape figure"
 TERMS = (("bias", "bias R5"), ("generalization", "generalization R7"), ("optimization", "optimization R8"))
@@ -22,6 +22,7 @@ def data(summaries: dict) -> xr.Dataset:
     ``<study>_mc_mean (sigma_<study>)``; the point's N, gamma, tau and spectrum range in the attributes."""
     out, coords, attrs = {}, {}, {"studies": ",".join(summaries)}
     for name, s in summaries.items():
+        s = first_setting(s)
         pt = s.isel(n_samples=-1, gamma=0, tau=-1)
         N, g, t = int(pt["n_samples"]), float(pt["gamma"]), float(pt["tau"])
         sig = s["sigma"].values

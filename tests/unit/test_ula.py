@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from gaussdsm.langevin import DivergedError, run_ula, ula_is_stable, ula_stationary_cov
+from gaussdsm.samplers import DivergedError, run_ula, ula_is_stable, ula_stationary_cov
 
 
 def _rel(a, b):

@@ -1,22 +1,18 @@
-"""Closed-form error expansions: bias (R5), generalization (R7/R11), optimization (R6, R8), total (R9).
+"""Closed forms for the stationary ULA with the population score (theory.md R4, R5, R6, R7, R8, R11).
+
+R5/R7 here are the analytic special case of the generic sampler kernel (:mod:`gaussdsm.theory._kernel`) that the
+tests check it against; R6/R8 (the SGD term) are derived for stationary ULA only.
 
 Notation (theory.md §1, §3, with the renamings of §7.3 note 16):
 
-* ``lam`` :math:`\\lambda_i` data eigenvalues, ``sigma`` noise amplitude,
-  ``gamma`` ULA step, ``tau`` SGD step, ``loss_factor`` :math:`c_\\ell`,
-  ``n_samples`` :math:`N`, ``batch_size`` :math:`B`;
+* ``lam`` :math:`\\lambda_i` data eigenvalues (``>= 0``), ``sigma`` noise amplitude, ``gamma`` ULA step, ``tau`` SGD
+  step, ``loss_factor`` :math:`c_\\ell`, ``batch_size`` :math:`B`;
 * :math:`s_i = \\lambda_i + \\sigma^2`, :math:`h = \\gamma/2`, :math:`\\tilde u_i = s_i - h`;
-* :math:`c_i = s_i^2/\\tilde u_i` the stationary ULA variance of mode i with the
-  population score (R4) — called ``c`` everywhere below;
+* :math:`c_i = s_i^2/\\tilde u_i` the stationary ULA variance of mode i with the population score (R4);
 * :math:`a_i = 1/s_i`, :math:`b_i = 1 - \\gamma a_i` (R8 only).
 
-Kernels are returned as ``(..., d, d)`` arrays indexed ``[i, k]``; they are not
-symmetric in ``(i, k)`` (§7.3 note 12).  The error is
-:math:`\\mathbb E W_2^2 \\approx \\mathcal B + \\frac1N\\sum_{ik}K_N + \\sum_{ik}K_\\tau`.
-
-The expansions need (§7.2): :math:`\\tilde u_{\\min} > 0` (ULA stable with the
-population score), :math:`N \\gg d` and :math:`N \\gg 2(\\lambda_{\\max}/\\tilde u_{\\min})^2`,
-and :math:`c_\\ell\\tau/\\sigma^2 \\lesssim 0.01` for R8 to be within ~5 %.
+Kernels are ``(..., d, d)`` arrays indexed ``[i, k]``; they are not symmetric in ``(i, k)`` (§7.3 note 12).
+Terms whose factor :math:`\\lambda_i\\lambda_k` is 0 (zero eigenvalues) are 0 (their limit), not NaN.
 """
 
 from __future__ import annotations
@@ -24,19 +20,16 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from . import _checks
-from .vocabulary import attrs
+from .. import _checks
 
 __all__ = [
     "MODELS",
     "mode_variance",
-    "bias",
-    "kernel_generalization",
+    "bias_ula",
+    "kernel_generalization_ula",
     "sgd_entry_variance",
     "sgd_is_stable",
     "kernel_optimization",
-    "kernel",
-    "error_terms",
 ]
 
 MODELS = ("full", "diagonal")
@@ -44,7 +37,7 @@ MODELS = ("full", "diagonal")
 
 def _prep(lam, sigma, gamma):
     """Broadcast ``lam (d,)`` against parameter arrays; return per-mode arrays ``(..., d)``."""
-    lam = _checks.spectrum(lam)
+    lam = _checks.spectrum(lam, allow_zero=True)
     sigma = np.asarray(sigma, dtype=float)[..., None]
     gamma = np.asarray(gamma, dtype=float)[..., None]
     if np.any(sigma < 0) or np.any(gamma < 0):
@@ -79,7 +72,7 @@ def _one_minus_sqrt_ratio(lam, c):
     return (c - lam) / (c + np.sqrt(lam * c))
 
 
-def bias(lam, sigma, gamma) -> np.ndarray:
+def bias_ula(lam, sigma, gamma) -> np.ndarray:
     """Bias error (noise + discretization) at :math:`N = \\infty`, :math:`\\tau \\to 0` (R5).
 
     .. math:: \\mathcal B(\\sigma, \\gamma) = \\sum_i (\\sqrt{c_i} - \\sqrt{\\lambda_i})^2
@@ -102,7 +95,7 @@ def bias(lam, sigma, gamma) -> np.ndarray:
     return np.where(np.all(ut > 0, axis=-1), out, np.nan)
 
 
-def kernel_generalization(lam, sigma, gamma, model: str = "full") -> np.ndarray:
+def kernel_generalization_ula(lam, sigma, gamma, model: str = "full") -> np.ndarray:
     """Generalization kernel :math:`K_N(\\lambda_i, \\lambda_k)` of R7 (full model) or R11 (diagonal).
 
     .. math::
@@ -141,7 +134,7 @@ def kernel_generalization(lam, sigma, gamma, model: str = "full") -> np.ndarray:
             * (1.0 - hh / (ui * uk)) ** 2
             / (2.0 * (np.sqrt(li * ci) + np.sqrt(lk * ck)))
         )
-        K = (1.0 + delta) * li * lk * (t2 + t1)
+        K = np.where(li * lk > 0, (1.0 + delta) * li * lk * (t2 + t1), 0.0)
     if model == "diagonal":
         K = K * delta
     return K
@@ -271,148 +264,7 @@ def kernel_optimization(
         vt = np.swapaxes(v, -1, -2)
         delta = np.eye(lam.size)
         c1sq = (1.0 + delta) * (v * ck**2 * bk**2 + vt * ci**2 * bi**2) / gik**2
-        coef = np.sqrt(li * lk / (ci * ck)) / (2.0 * (np.sqrt(li * ci) + np.sqrt(lk * ck)))
+        coef = np.where(li * lk > 0, np.sqrt(li * lk / (ci * ck)) / (2.0 * (np.sqrt(li * ci) + np.sqrt(lk * ck))), 0.0)
         c2 = v * (2.0 * bi * bk * ck / (Di * gik) + g_[..., None] * ck / Di) + delta * 2.0 * v * bi**2 * ci / Di**2
         K = coef * c1sq + _one_minus_sqrt_ratio(li, ci) * c2
     return np.where(tau[..., None, None] > 0, K, 0.0)
-
-
-def kernel(lam, n_samples, sigma, gamma, tau=0.0, loss_factor=1.0, batch_size=1, model: str = "full") -> np.ndarray:
-    """The kernel :math:`\\mathfrak K` of R9: :math:`\\mathbb E W_2^2 \\approx \\sum_{i,k}\\lambda_i\\lambda_k\\,\\mathfrak K(\\lambda_i,\\lambda_k)`.
-
-    .. math::
-
-        \\mathfrak K(i,k) = \\delta_{ik}\\frac{(\\sqrt{c_i}-\\sqrt{\\lambda_i})^2}{\\lambda_i^2}
-            + \\frac{K_N(i,k)}{N\\lambda_i\\lambda_k} + \\frac{K_\\tau(i,k)}{\\lambda_i\\lambda_k}
-
-    The paper's "kernel-type norm of the power spectrum" in our reading (R9).
-
-    Returns
-    -------
-    K : ndarray, shape ``(..., d, d)`` (not symmetric; symmetrise for plots).
-    """
-    lam_, s, h, ut, c = _prep(lam, sigma, gamma)
-    ll = lam_[:, None] * lam_[None, :]
-    diag = ((c - lam_) ** 2 / (np.sqrt(c) + np.sqrt(lam_)) ** 2) / lam_**2
-    Kn = kernel_generalization(lam_, sigma, gamma, model) / np.asarray(n_samples, dtype=float)[..., None, None]
-    Kt = kernel_optimization(lam_, sigma, gamma, tau, loss_factor, batch_size, model)
-    return diag[..., :, None] * np.eye(lam_.size) + (Kn + Kt) / ll
-
-
-def _as_param(name, value):
-    arr = np.asarray(value, dtype=float)
-    if name == "n_samples" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-        arr = arr.astype(np.int64)
-    if arr.ndim > 1:
-        raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {arr.shape}")
-    if np.any(~np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if arr.ndim == 0:
-        return xr.DataArray(arr[()], attrs=attrs(name))
-    if np.unique(arr).size != arr.size:
-        raise ValueError(f"{name} values must be unique, got {value!r}")
-    return xr.DataArray(arr, dims=[name], coords={name: (name, arr, attrs(name))}, attrs=attrs(name))
-
-
-def _pointwise(func, *das, elements_per_point: int = 1, max_elements: int = 4_000_000):
-    """Apply ``func(*flat_arrays) -> (P,)`` over the broadcast of DataArrays, in chunks of points.
-
-    Chunks bound the memory of the ``(P, d, d)`` kernel temporaries.
-    """
-    b = xr.broadcast(*das)
-    shape, dims, coords = b[0].shape, b[0].dims, b[0].coords
-    flat = [np.ravel(x.values) for x in b]
-    P = flat[0].size
-    step = max(1, max_elements // elements_per_point)
-    out = np.concatenate([func(*(f[j : j + step] for f in flat)) for j in range(0, P, step)]) if P else np.empty(0)
-    return xr.DataArray(out.reshape(shape), dims=dims, coords=coords)
-
-
-def error_terms(
-    lam,
-    n_samples,
-    sigma,
-    gamma,
-    tau=0.0,
-    loss_factor: float = 1.0,
-    batch_size: int = 1,
-    model: str = "full",
-) -> xr.Dataset:
-    """First-order expansion of :math:`\\mathbb E\\,W_2^2` and its parts (R5, R7/R11, R8, R9).
-
-    .. math::
-
-        \\mathbb E W_2^2 \\approx \\underbrace{\\mathcal B(\\sigma,\\gamma)}_{\\texttt{bias}}
-           + \\underbrace{\\frac1N\\sum_{i,k}K_N(\\lambda_i,\\lambda_k)}_{\\texttt{generalization}}
-           + \\underbrace{\\sum_{i,k}K_\\tau(\\lambda_i,\\lambda_k)}_{\\texttt{optimization}}
-
-    (cross terms :math:`\\tau/N` neglected, §7.2 note 7).
-
-    Parameters
-    ----------
-    lam : array_like, shape ``(d,)``
-        Data spectrum.
-    n_samples, sigma, gamma, tau : float or 1-D array_like
-        Scalars stay scalar coordinates; arrays become dimensions named after
-        the parameter, and the outputs broadcast over all of them.
-    loss_factor : float
-        :math:`c_\\ell` of the per-sample loss (1 by default; 1/2 for the ½ convention).
-    batch_size : int
-        SGD mini-batch size :math:`B`.
-    model : {'full', 'diagonal'}
-        Full-matrix (R7) or eigen/Fourier-diagonal (R11) denoiser.
-
-    Returns
-    -------
-    xarray.Dataset
-        ``bias``, ``generalization``, ``optimization``, ``total`` (all in units
-        of the data variance), ``valid`` (1 where the expansion is defined:
-        ULA stable with the population score, :math:`\\sigma > 0` or
-        :math:`\\tau = 0`, SGD stable; elsewhere the terms are NaN) and
-        ``n_samples_scale`` :math:`2(\\lambda_{\\max}/\\tilde u_{\\min})^2`, which N must
-        exceed by far for the 1/N expansion to hold (§7.2 note 5).
-    """
-    _checks.choice("model", model, MODELS)
-    lam = np.asarray(lam, dtype=float)
-    d = lam.size
-    N = _as_param("n_samples", n_samples)
-    if np.any(N.values < 1):
-        raise ValueError(f"n_samples must be >= 1, got {n_samples!r}")
-    sig, gam, ta = _as_param("sigma", sigma), _as_param("gamma", gamma), _as_param("tau", tau)
-    if np.any(sig.values < 0) or np.any(gam.values < 0) or np.any(ta.values < 0):
-        raise ValueError("sigma, gamma and tau must be >= 0")
-
-    def f_bias(sg, gm):
-        return bias(lam, sg, gm)
-
-    def f_gen(sg, gm):
-        return kernel_generalization(lam, sg, gm, model).sum(axis=(-2, -1))
-
-    def f_opt(sg, gm, tu):
-        return kernel_optimization(lam, sg, gm, tu, loss_factor, batch_size, model).sum(axis=(-2, -1))
-
-    def f_scale(sg, gm):
-        ut = lam.min() + sg**2 - 0.5 * gm
-        with np.errstate(divide="ignore"):
-            return np.where(ut > 0, 2.0 * (lam.max() / np.where(ut > 0, ut, 1.0)) ** 2, np.inf)
-
-    b = _pointwise(f_bias, sig, gam)
-    g = _pointwise(f_gen, sig, gam, elements_per_point=d * d) / N
-    o = _pointwise(f_opt, sig, gam, ta, elements_per_point=d * d)
-    total = b + g + o
-    valid = np.isfinite(total)
-    ds = xr.Dataset(
-        {
-            "bias": b.assign_attrs(attrs("bias")),
-            "generalization": g.assign_attrs(attrs("generalization")),
-            "optimization": o.assign_attrs(attrs("optimization")),
-            "total": total.assign_attrs(attrs("total")),
-            "valid": valid.astype(np.int8).assign_attrs(attrs("valid")),
-            "n_samples_scale": _pointwise(f_scale, sig, gam).assign_attrs(attrs("n_samples_scale")),
-        }
-    )
-    for name, da in (("n_samples", N), ("sigma", sig), ("gamma", gam), ("tau", ta)):
-        if da.ndim == 0:
-            ds = ds.assign_coords({name: da})
-    ds.attrs.update(model=model, loss_factor=float(loss_factor), batch_size=int(batch_size))
-    return ds.transpose(*[n for n in ("n_samples", "sigma", "gamma", "tau") if n in ds.dims])

@@ -1,4 +1,4 @@
-"""Unadjusted Langevin Algorithm with a linear score (theory.md §2 step 3, R4).
+"""ULA: the Unadjusted Langevin Algorithm with a linear score (theory.md §2 step 3, R4; samplers.md §2).
 
 With the score :math:`s(y) = -A y` the ULA chain is
 
@@ -17,11 +17,14 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from . import _checks
+from .. import _checks
+from . import _jet
+from ._base import LangevinSampler, col
+from ._laws import DivergedError, doubling, is_symmetric
 
 __all__ = [
+    "ULA",
     "DivergedError",
-    "is_symmetric",
     "ula_is_stable",
     "ula_mode_variance",
     "ula_stationary_cov",
@@ -29,28 +32,8 @@ __all__ = [
 ]
 
 
-class DivergedError(ValueError):
-    """The sampler is unstable for (some of) the given score matrices.
-
-    Attributes
-    ----------
-    diverged : ndarray of bool
-        Which entries of the batch are unstable.
-    """
-
-    def __init__(self, message: str, diverged):
-        super().__init__(message)
-        self.diverged = np.asarray(diverged, dtype=bool)
-
-
 def _check_gamma(gamma) -> float:
     return _checks.number("gamma", gamma, ge=0)
-
-
-def is_symmetric(A: np.ndarray) -> bool:
-    """Whether every matrix of the batch ``A (..., d, d)`` is symmetric to 1e-12 of the batch's largest entry."""
-    scale = np.max(np.abs(A)) if A.size else 0.0
-    return bool(np.all(np.abs(A - np.swapaxes(A, -1, -2)) <= 1e-12 * max(scale, 1e-300)))
 
 
 def ula_is_stable(A, gamma) -> np.ndarray:
@@ -249,3 +232,82 @@ def run_ula(A, gamma, n_steps, n_particles, rng, y0=None) -> np.ndarray:
     if not np.all(np.isfinite(y)):
         raise DivergedError("ULA chains reached non-finite values", ~np.all(np.isfinite(y), axis=(-2, -1)))
     return y
+
+
+class ULA(LangevinSampler):
+    r"""ULA with step :math:`\gamma`, ``n_steps`` K (``inf``: the stationary law) from :math:`y_0 \sim \mathcal N(0, v_0 I)`.
+
+    Per mode of the score :math:`-a y` (samplers.md §2), :math:`b = 1 - \gamma a`:
+
+    .. math:: v_K = b^{2K} v_0 + c\,(1 - b^{2K}),\qquad c = \frac{2\gamma}{1-b^2} = \frac{1}{a(1 - \gamma a/2)}
+
+    (R4 for :math:`K = \infty`); stable iff :math:`0 < \gamma a < 2`.  The excess over the score's own variance
+    :math:`1/a` is :math:`c - 1/a = h/(1 - ha)` with :math:`h = \gamma/2`, plus the transient
+    :math:`b^{2K}(v_0 - c)`: no cancellation, so a deviation of 1e-16 relative at K = 10¹² keeps its digits.
+    Any K costs O(1) per mode (:math:`b^{2K}` by ``pow``).  ``gamma = 0`` is continuous-time Langevin
+    (:math:`c = 1/a`; a finite K then leaves :math:`y_0` where it is).
+    """
+
+    kind = "ula"
+    axes = ("gamma", "n_steps")
+
+    def stability_interval(self):
+        g = col(self.gamma)
+        with np.errstate(divide="ignore"):
+            return np.zeros_like(g), np.where(g > 0, 2.0 / np.where(g > 0, g, 1.0), np.inf)
+
+    def score_stable(self, a):
+        return (a > 0) & (col(self.gamma) * a < 2)
+
+    def stability_margin(self, lam_min, lam_max, sigma):
+        return lam_min + sigma**2 - 0.5 * self.gamma
+
+    def _transient(self, a, c):
+        """:math:`b^{2K}(v_0 - c)` (0 where K = inf)."""
+        K = col(self.n_steps)
+        if np.all(np.isinf(K)):
+            return 0.0
+        b = 1.0 - col(self.gamma) * a
+        t = _jet.power(b, np.where(np.isinf(K), 2.0, 2.0 * K)) * (col(self.init_var) - c)
+        return _jet.where(np.isinf(K), 0.0, t)
+
+    def score_variance(self, a):
+        return self.score_terms(a)[0]
+
+    def score_excess(self, a):
+        return self.score_terms(a)[1]
+
+    def score_terms(self, a):
+        h = 0.5 * col(self.gamma)
+        c = 1.0 / (a * (1.0 - h * a))  # R4 (= ula_mode_variance)
+        t = self._transient(a, c)
+        return c + t, h / (1.0 - h * a) + t
+
+    @property
+    def optimization_theory(self):
+        return np.broadcast_to(self.stationary, self.shape)
+
+    def covariance(self, A):
+        """Law for general score matrices ``A (R, d, d)``: R4 / discrete Lyapunov (K = inf, :func:`ula_stationary_cov`)
+        or :math:`C_K = M^K v_0 M^{K\\top} + \\sum_{j<K} M^j (2\\gamma I) M^{j\\top}`, :math:`M = I - \\gamma A` (doubling).
+        Returns ``(C, stable)``."""
+        gamma, K = float(self.gamma), float(self.n_steps)
+        stable = ula_is_stable(A, gamma)
+        d = A.shape[-1]
+        C = np.full(A.shape, np.nan)
+        if np.any(stable):
+            As = A[stable]
+            if np.isinf(K):
+                C[stable] = ula_stationary_cov(As, gamma, symmetric=False)
+            else:
+                M = np.eye(d) - gamma * As
+                C[stable] = doubling(M, 2.0 * gamma * np.eye(d), int(K), P0=float(self.init_var) * np.eye(d))
+        return C, stable
+
+    def particles(self, A, n_particles, rng):
+        """Particle chains of the scheme: ``n_particles`` chains of ``n_steps`` ULA steps from N(0, init_var I).
+
+        Returns ``y (..., n_particles, d)``."""
+        d = np.shape(A)[-1]
+        y0 = np.sqrt(float(self.init_var)) * rng.standard_normal(np.shape(A)[:-2] + (int(n_particles), d))
+        return run_ula(A, float(self.gamma), int(self.n_steps), n_particles, rng, y0=y0)

@@ -1,0 +1,183 @@
+"""The sampler interface and the Langevin family's common part (samplers.md §1–§3).
+
+Every sampler with a linear score is described, per eigen-direction, by its **variance map** F: the variance
+of its output along an eigenvector of the covariance the score is built from, as a function of that
+eigenvalue :math:`\\mu` (an eigenvalue of :math:`\\hat\\Sigma` for a learned exact score, of :math:`\\Sigma` for
+the population score).  The output covariance is :math:`C = U\\,\\mathrm{diag}(F(\\mu))\\,U^\\top`.  A sampler
+provides:
+
+* ``variance(mu, sigma)``: :math:`F(\\mu)`; ``deviation(mu, sigma)``: :math:`F(\\mu) - \\mu` computed without
+  cancellation (the bias is :math:`\\sum_i D_i^2 / (\\sqrt{F_i} + \\sqrt{\\lambda_i})^2`).  Both accept a
+  :class:`~gaussdsm.samplers._jet.Jet` for ``mu`` and then also return :math:`F'`, :math:`F''`;
+* ``stable(mu, sigma)``: per mode, whether the score is finite and the recursion stable;
+* ``n_samples_scale(lam, sigma)``: the N the 1/N expansion needs to exceed by far (theory.md §7.2 note 5);
+* ``optimization_theory``: where R8 (the SGD term) applies to this sampler.
+
+Parameters are arrays that broadcast together (a grid of settings, shape ``B``); ``mu`` has shape
+``B + (d,)`` or ``(d,)``: the last axis is the modes.
+
+The Langevin family (ULA, ULD) runs a Markov chain with one fixed score :math:`-Ay`, learned at noise
+:math:`\\sigma`: its variance map is a function of the score's eigenvalue :math:`a = 1/(\\mu + \\sigma^2)`
+(``score_variance``), and it also has laws for a general, non-symmetric score matrix (an SGD fit:
+``covariance``) and particle chains (``particles``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _checks
+from . import _jet
+from ._laws import is_symmetric
+
+__all__ = ["Sampler", "LangevinSampler", "col"]
+
+
+def col(x):
+    """A parameter array with a trailing axis for the modes."""
+    return np.asarray(x, dtype=float)[..., None]
+
+
+class Sampler:
+    """Base class: see the module docstring for the interface."""
+
+    kind: str = ""
+    #: grid parameters of this sampler (dimension names), besides the fit's (n_samples, sigma, tau)
+    axes: tuple = ()
+
+    def variance(self, mu, sigma):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def deviation(self, mu, sigma):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def terms(self, mu, sigma):
+        """``(variance, deviation)`` together (subclasses share the work where they can)."""
+        return self.variance(mu, sigma), self.deviation(mu, sigma)
+
+    def stable(self, mu, sigma):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def n_samples_scale(self, lam, sigma):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @property
+    def optimization_theory(self):
+        """Where the SGD term R8 is derived for this sampler (broadcast shape of the parameters)."""
+        return np.zeros(self.shape, dtype=bool)
+
+    @property
+    def shape(self) -> tuple:
+        return ()
+
+
+class LangevinSampler(Sampler):
+    """A Markov chain with one fixed linear score :math:`-Ay` (ULA, ULD), run ``n_steps`` steps of size ``gamma``
+    from :math:`y_0 \\sim \\mathcal N(0, v_0 I)` (``init_var`` :math:`v_0`; ``n_steps = inf``: the stationary law).
+
+    Subclasses implement, for the score eigenvalue ``a`` (a Jet or an array of shape ``B + (d,)``):
+    ``score_variance(a)`` (the output variance), ``score_excess(a)`` (:math:`F - 1/a`, without cancellation),
+    ``stability_interval()`` (the recursion is stable iff ``a_lo < a < a_hi``) and, for general matrices,
+    ``covariance(A)`` and ``particles(A, ...)``.
+    """
+
+    def __init__(self, gamma, n_steps=math.inf, init_var=1.0):
+        self.gamma = np.asarray(gamma, dtype=float)
+        self.n_steps = np.asarray(n_steps, dtype=float)
+        self.init_var = np.asarray(init_var, dtype=float)
+        if np.any(~np.isfinite(self.gamma)) or np.any(self.gamma < 0):
+            raise ValueError(f"gamma must be finite and >= 0, got {gamma!r}")
+        if np.any(~((self.n_steps >= 1) & (np.isinf(self.n_steps) | (self.n_steps == np.round(self.n_steps))))):
+            raise ValueError(f"n_steps must be an integer >= 1 or inf, got {n_steps!r}")
+        if np.any(~np.isfinite(self.init_var)) or np.any(self.init_var < 0):
+            raise ValueError(f"init_var must be finite and >= 0, got {init_var!r}")
+
+    @property
+    def shape(self) -> tuple:
+        return np.broadcast_shapes(self.gamma.shape, self.n_steps.shape, self.init_var.shape)
+
+    @property
+    def stationary(self) -> np.ndarray:
+        return np.isinf(self.n_steps)
+
+    # ------------------------------------------------------------------ per eigenvalue of the covariance
+    @staticmethod
+    def score_coefficient(mu, sigma):
+        """:math:`a = 1/(\\mu + \\sigma^2)`: the eigenvalue of the score learned (or given) at noise sigma."""
+        s = mu + col(sigma) ** 2
+        with np.errstate(divide="ignore"):
+            return 1.0 / s
+
+    def variance(self, mu, sigma):
+        """:math:`F(\\mu) = G(1/(\\mu + \\sigma^2))`, ``G = score_variance``."""
+        return self.score_variance(self.score_coefficient(mu, sigma))
+
+    def deviation(self, mu, sigma):
+        """:math:`F(\\mu) - \\mu = \\sigma^2 + (G(a) - 1/a)`, from ``score_excess`` (no cancellation)."""
+        return col(sigma) ** 2 + self.score_excess(self.score_coefficient(mu, sigma))
+
+    def terms(self, mu, sigma):
+        G, excess = self.score_terms(self.score_coefficient(mu, sigma))
+        return G, col(sigma) ** 2 + excess
+
+    def score_terms(self, a):
+        """``(score_variance(a), score_excess(a))``."""
+        return self.score_variance(a), self.score_excess(a)
+
+    def stable(self, mu, sigma):
+        """Per mode: the score is finite (:math:`\\mu + \\sigma^2 > 0`) and the recursion stable."""
+        s = _jet.value(mu) + col(sigma) ** 2
+        with np.errstate(divide="ignore"):
+            a = np.where(s > 0, 1.0 / np.where(s > 0, s, 1.0), np.inf)
+        return (s > 0) & self.score_stable(a)
+
+    def stability_interval(self):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def score_stable(self, a):
+        lo, hi = self.stability_interval()
+        return (a > lo) & (a < hi)
+
+    def n_samples_scale(self, lam, sigma):
+        """:math:`2(\\lambda_{\\max}/m)^2`, m the distance of :math:`s = \\lambda + \\sigma^2` to the stability bounds
+        (ULA: :math:`m = \\lambda_{\\min} + \\sigma^2 - \\gamma/2`, theory.md §7.2 note 5); ``inf`` where unstable."""
+        lam = _checks.spectrum(lam, allow_zero=True)
+        m = self.stability_margin(lam.min(), lam.max(), np.asarray(sigma, dtype=float))
+        with np.errstate(divide="ignore"):
+            return np.where(m > 0, 2.0 * (lam.max() / np.where(m > 0, m, 1.0)) ** 2, np.inf)
+
+    def stability_margin(self, lam_min, lam_max, sigma):
+        """Distance of :math:`s = \\lambda + \\sigma^2` to the nearest stability bound (from ``stability_interval``)."""
+        lo, hi = (np.asarray(x, dtype=float)[..., 0] for x in self.stability_interval())
+        with np.errstate(divide="ignore"):
+            s_lo = np.where(np.isinf(hi), 0.0, 1.0 / hi)
+            s_hi = np.where(lo > 0, 1.0 / np.where(lo > 0, lo, 1.0), np.inf)
+        return np.minimum(lam_min + sigma**2 - s_lo, s_hi - (lam_max + sigma**2))
+
+    # ------------------------------------------------------------------ general score matrices
+    def law(self, A):
+        """Output covariances for a batch of score matrices ``A (R, d, d)`` (one setting of the parameters).
+
+        Symmetric ``A = V diag(a) V^T`` (an exact fit): :math:`C = V\\,\\mathrm{diag}(G(a))\\,V^\\top`; general ``A``
+        (SGD): ``covariance``.  Returns ``(C, stable)``; ``C`` is NaN where unstable or not finite.
+        """
+        if self.shape != ():
+            raise ValueError("law() needs one parameter setting (scalar gamma, n_steps, ...)")
+        A = np.asarray(A, dtype=float)
+        finite = np.all(np.isfinite(A), axis=(-2, -1))
+        safe = np.where(finite[..., None, None], A, np.eye(A.shape[-1]))
+        if is_symmetric(np.where(finite[..., None, None], A, 0.0)):
+            a, V = np.linalg.eigh(safe)
+            stable = finite & np.all(self.score_stable(a), axis=-1)
+            c = self.score_variance(a)
+            C = (V * c[..., None, :]) @ np.swapaxes(V, -1, -2)
+        else:
+            C, stable = self.covariance(safe)
+            stable = stable & finite
+        return np.where(stable[..., None, None], C, np.nan), stable
+
+    def covariance(self, A):  # pragma: no cover - interface
+        raise NotImplementedError
+

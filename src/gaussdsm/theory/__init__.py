@@ -1,0 +1,268 @@
+"""Closed-form error expansions of :math:`\\mathbb E\\,W_2^2` for any sampler (theory.md R5–R9, samplers.md §3).
+
+.. math::
+
+    \\mathbb E W_2^2 \\approx \\underbrace{\\sum_i(\\sqrt{F(\\lambda_i)} - \\sqrt{\\lambda_i})^2}_{\\texttt{bias}}
+       + \\underbrace{\\frac1N\\sum_{i,k}K_F(\\lambda_i,\\lambda_k)}_{\\texttt{generalization}}
+       + \\underbrace{\\sum_{i,k}K_\\tau(\\lambda_i,\\lambda_k)}_{\\texttt{optimization}}
+
+with :math:`F` the sampler's variance map (:mod:`gaussdsm.samplers`): the generalization kernel :math:`K_F` is R7
+with :math:`f \\to F` (:mod:`~gaussdsm.theory._kernel`), the bias R5 for stationary ULA; the optimization term R8
+(SGD step :math:`\\tau`, :mod:`~gaussdsm.theory._ula`) is derived for stationary ULA only and is reported as not
+available (NaN, ``optimization_available = 0``) for other samplers.  Cross terms :math:`\\tau/N` are neglected
+(§7.2 note 7).
+
+Validity (§7.2) is reported in two parts: ``valid`` (every term is defined: the population chain is stable,
+SGD stable, :math:`\\sigma > 0` if :math:`\\tau > 0`, R8 available if needed) and ``in_regime`` (the point is where
+the first-order expansion holds):
+
+* :math:`N \\ge 10\\max(d, N_s)`, :math:`N_s = 2(\\lambda_{\\max}/m)^2` (``n_samples_scale``), m the distance of
+  :math:`\\lambda_{\\min} + \\sigma^2` to the sampler's stability bound (ULA: :math:`m = \\lambda_{\\min} + \\sigma^2 -
+  \\gamma/2`);
+* :math:`c_\\ell\\tau/\\sigma^2 \\le 0.01` (R8 within ~5 %, note 6).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import xarray as xr
+
+from .. import _checks, samplers
+from ..vocabulary import attrs
+from . import _kernel
+from ._ula import (
+    MODELS,
+    bias_ula,
+    kernel_generalization_ula,
+    kernel_optimization,
+    mode_variance,
+    sgd_entry_variance,
+    sgd_is_stable,
+)
+
+__all__ = [
+    "MODELS",
+    "REGIME_FACTOR",
+    "REGIME_TAU",
+    "as_sampler",
+    "mode_variance",
+    "variance_map",
+    "bias",
+    "bias_ula",
+    "kernel_generalization",
+    "kernel_generalization_ula",
+    "sgd_entry_variance",
+    "sgd_is_stable",
+    "kernel_optimization",
+    "contributions",
+    "kernel",
+    "error_terms",
+]
+
+REGIME_FACTOR = 10.0
+"""``in_regime`` needs N >= REGIME_FACTOR * max(d, n_samples_scale)."""
+REGIME_TAU = 0.01
+"""``in_regime`` needs c tau / sigma^2 <= REGIME_TAU (R8 within ~5 %, theory.md §7.2 note 6)."""
+
+
+def as_sampler(sampler="ula", gamma=None, **params) -> samplers.Sampler:
+    """A :class:`gaussdsm.samplers.Sampler`: given, or made from its kind and parameters (``gamma`` default 0)."""
+    if isinstance(sampler, samplers.Sampler):
+        return sampler
+    return samplers.make(sampler, gamma=0.0 if gamma is None else gamma, **params)
+
+
+def variance_map(lam, sigma, gamma=None, *, sampler="ula", **params):
+    """``(F, D, D', D'', stable)`` of the sampler at :math:`\\mu = \\lambda`, shape ``B + (d,)`` (see
+    :func:`gaussdsm.theory._kernel.variance_terms`)."""
+    lam = _checks.spectrum(lam, allow_zero=True)
+    return _kernel.variance_terms(lam, sigma, as_sampler(sampler, gamma, **params))
+
+
+def bias(lam, sigma, gamma=None, *, sampler="ula", **params) -> np.ndarray:
+    """Bias error at :math:`N = \\infty`, :math:`\\tau \\to 0`: :math:`\\sum_i (\\sqrt{F(\\lambda_i)} - \\sqrt{\\lambda_i})^2`
+    (R5 for stationary ULA); ``nan`` where the population chain is unstable.  Shape: the broadcast parameters."""
+    lam = _checks.spectrum(lam, allow_zero=True)
+    F, D, _, _, stable = _kernel.variance_terms(lam, sigma, as_sampler(sampler, gamma, **params))
+    return np.where(np.all(stable, axis=-1), _kernel.bias(lam, F, D), np.nan)
+
+
+def kernel_generalization(lam, sigma, gamma=None, model: str = "full", *, sampler="ula", **params) -> np.ndarray:
+    """Generalization kernel :math:`K_F(i,k)`, shape ``B + (d, d)`` (R7 with f -> F; R11 for ``model='diagonal'``);
+    ``nan`` where the population chain is unstable."""
+    _checks.choice("model", model, MODELS)
+    lam = _checks.spectrum(lam, allow_zero=True)
+    F, D, D1, D2, stable = _kernel.variance_terms(lam, sigma, as_sampler(sampler, gamma, **params))
+    K = _kernel.kernel_matrix(lam, F, D, D1, D2, model)
+    return np.where(np.all(stable, axis=-1)[..., None, None], K, np.nan)
+
+
+def contributions(lam, n_samples, sigma, gamma=None, tau=0.0, loss_factor=1.0, batch_size=1, model="full", *,
+                  sampler="ula", **params) -> np.ndarray:
+    """:math:`\\lambda_i\\lambda_k\\mathfrak K(i,k)`: each pair of modes' share of the predicted error (R9), ``(..., d, d)``:
+    the bias on the diagonal, :math:`K_F/N` and :math:`K_\\tau` (stationary ULA; NaN elsewhere if ``tau > 0``).
+    Finite at zero eigenvalues (a mode the data never visits contributes its bias :math:`F(0)`)."""
+    lam = _checks.spectrum(lam, allow_zero=True)
+    s = as_sampler(sampler, gamma, **params)
+    F, D, D1, D2, stable = _kernel.variance_terms(lam, sigma, s)
+    den = (np.sqrt(F) + np.sqrt(lam)) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = np.where(den > 0, D**2 / np.where(den > 0, den, 1.0), 0.0)
+    N = np.asarray(n_samples, dtype=float)[..., None, None]
+    out = b[..., :, None] * np.eye(lam.size) + _kernel.kernel_matrix(lam, F, D, D1, D2, model) / N
+    if np.any(np.asarray(tau) > 0):
+        opt = kernel_optimization(lam, sigma, s.gamma, tau, loss_factor, batch_size, model)
+        out = out + np.where(np.asarray(s.optimization_theory)[..., None, None], opt, np.nan)
+    return np.where(np.all(stable, axis=-1)[..., None, None], out, np.nan)
+
+
+def kernel(lam, n_samples, sigma, gamma=None, tau=0.0, loss_factor=1.0, batch_size=1, model="full", *,
+           sampler="ula", **params) -> np.ndarray:
+    """The kernel :math:`\\mathfrak K` of R9: :math:`\\mathbb E W_2^2 \\approx \\sum_{i,k}\\lambda_i\\lambda_k\\,\\mathfrak K(\\lambda_i,\\lambda_k)`.
+
+    .. math::
+
+        \\mathfrak K(i,k) = \\delta_{ik}\\frac{(\\sqrt{F_i}-\\sqrt{\\lambda_i})^2}{\\lambda_i^2}
+            + \\frac{K_F(i,k)}{N\\lambda_i\\lambda_k} + \\frac{K_\\tau(i,k)}{\\lambda_i\\lambda_k}
+
+    The paper's "kernel-type norm of the power spectrum" in our reading, for any sampler.  Not symmetric
+    (symmetrise for plots); defined for :math:`\\lambda > 0` (:func:`contributions` is finite at zeros).
+    """
+    lam = _checks.spectrum(lam, allow_zero=True)
+    c = contributions(lam, n_samples, sigma, gamma, tau, loss_factor, batch_size, model, sampler=sampler, **params)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return c / (lam[:, None] * lam[None, :])
+
+
+# --------------------------------------------------------------------------------------------- on a grid
+
+PARAMS = ("n_samples", "sigma", "gamma", "tau", "n_steps", "friction")
+
+
+def _as_param(name, value):
+    arr = np.asarray(value, dtype=float)
+    if name == "n_samples" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+        arr = arr.astype(np.int64)
+    if arr.ndim > 1:
+        raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {arr.shape}")
+    if np.any(np.isnan(arr)) or (name not in ("n_samples", "n_steps") and np.any(~np.isfinite(arr))):
+        raise ValueError(f"{name} must be finite{' or inf' if name in ('n_samples', 'n_steps') else ''}, got {value!r}")
+    if arr.ndim == 0:
+        return xr.DataArray(arr[()], attrs=attrs(name))
+    if np.unique(arr).size != arr.size:
+        raise ValueError(f"{name} values must be unique, got {value!r}")
+    return xr.DataArray(arr, dims=[name], coords={name: (name, arr, attrs(name))}, attrs=attrs(name))
+
+
+def _flat(*das):
+    """Broadcast DataArrays; return the broadcast template and the flat values of each."""
+    b = xr.broadcast(*das)
+    return b[0], [np.ravel(x.values) for x in b]
+
+
+def _on(template, values):
+    return xr.DataArray(np.asarray(values).reshape(template.shape), dims=template.dims, coords=template.coords)
+
+
+def error_terms(
+    lam,
+    n_samples,
+    sigma,
+    gamma,
+    tau=0.0,
+    loss_factor: float = 1.0,
+    batch_size: int = 1,
+    model: str = "full",
+    sampler: str = "ula",
+    n_steps=math.inf,
+    init_var: float = 1.0,
+    friction=None,
+) -> xr.Dataset:
+    """First-order expansion of :math:`\\mathbb E\\,W_2^2` and its parts on a grid, for any sampler (module docstring).
+
+    Parameters
+    ----------
+    lam : array_like, shape ``(d,)``
+        Data spectrum, ``>= 0``.
+    n_samples, sigma, gamma, tau, n_steps, friction : float or 1-D array_like
+        Scalars stay scalar coordinates; arrays become dimensions named after the parameter, and the outputs
+        broadcast over all of them.  ``n_samples = inf``: the population score (no generalization error);
+        ``n_steps = inf``: the stationary law; ``friction``: ULD only.
+    loss_factor : float
+        :math:`c_\\ell` of the per-sample loss (1; 1/2 for the ½ convention).
+    batch_size : int
+        SGD mini-batch size :math:`B`.
+    model : {'full', 'diagonal'}
+        Full-matrix (R7) or eigen/Fourier-diagonal (R11) denoiser.
+    sampler : {'ula', 'uld'}
+    init_var : float
+        Variance :math:`v_0` of the chain's start (finite ``n_steps``).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``bias``, ``generalization``, ``optimization``, ``total`` (in units of the data variance), ``valid``,
+        ``in_regime``, ``optimization_available`` and ``n_samples_scale`` (module docstring).
+    """
+    _checks.choice("model", model, MODELS)
+    lam = _checks.spectrum(lam, allow_zero=True)
+    d = lam.size
+    N = _as_param("n_samples", n_samples)
+    if np.any(N.values < 1):
+        raise ValueError(f"n_samples must be >= 1, got {n_samples!r}")
+    sig, gam, ta, ns = (_as_param(k, v) for k, v in (("sigma", sigma), ("gamma", gamma), ("tau", tau),
+                                                     ("n_steps", n_steps)))
+    if np.any(sig.values < 0) or np.any(gam.values < 0) or np.any(ta.values < 0):
+        raise ValueError("sigma, gamma and tau must be >= 0")
+    fr = _as_param("friction", friction) if friction is not None else None
+    # the sampler side: every (sigma, gamma, n_steps, friction) at once, per mode
+    side = [sig, gam, ns] + ([fr] if fr is not None else [])
+    tpl, flat = _flat(*side)
+    s_flat = samplers.make(sampler, gamma=flat[1], n_steps=flat[2], init_var=init_var,
+                           friction=flat[3] if fr is not None else None)
+    F, D, D1, D2, stable = _kernel.variance_terms(lam, flat[0], s_flat)
+    ok = np.all(stable, axis=-1)
+    b = _on(tpl, np.where(ok, _kernel.bias(lam, F, D), np.nan))
+    g_sum = _on(tpl, np.where(ok, _kernel.kernel_sums(lam, F, D, D1, D2, model), np.nan))
+    scale = _on(tpl, s_flat.n_samples_scale(lam, flat[0]))
+    available_side = _on(tpl, np.broadcast_to(s_flat.optimization_theory, flat[0].shape))
+    g = g_sum / N  # N = inf: 0 (the population score does not generalize: nothing is learned)
+    # optimization (R8): stationary ULA only; on the (sigma, gamma, tau) grid
+    tpl_o, (so, go, to) = _flat(sig, gam, ta)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        o_vals = np.zeros(so.size)
+        pos = to > 0
+        step = max(1, 4_000_000 // (d * d))
+        idx = np.flatnonzero(pos)
+        for j in range(0, idx.size, step):
+            sl = idx[j:j + step]
+            o_vals[sl] = kernel_optimization(lam, so[sl], go[sl], to[sl], loss_factor, batch_size, model).sum(axis=(-2, -1))
+    o = _on(tpl_o, o_vals)
+    available = available_side | (ta == 0)
+    o = o.where(available)
+    total = b + g + o
+    valid = np.isfinite(total)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau_ok = (ta == 0) | (loss_factor * ta / sig**2 <= REGIME_TAU)
+    in_regime = valid & (np.isinf(N) | (N >= REGIME_FACTOR * np.maximum(d, scale))) & tau_ok
+    ds = xr.Dataset(
+        {
+            "bias": b.assign_attrs(attrs("bias")),
+            "generalization": g.assign_attrs(attrs("generalization")),
+            "optimization": o.assign_attrs(attrs("optimization")),
+            "total": total.assign_attrs(attrs("total")),
+            "valid": valid.astype(np.int8).assign_attrs(attrs("valid")),
+            "in_regime": in_regime.astype(np.int8).assign_attrs(attrs("in_regime")),
+            "optimization_available": available.astype(np.int8).assign_attrs(attrs("optimization_available")),
+            "n_samples_scale": scale.assign_attrs(attrs("n_samples_scale")),
+        }
+    )
+    coords = {"n_samples": N, "sigma": sig, "gamma": gam, "tau": ta, "n_steps": ns, "friction": fr}
+    for name, da in coords.items():
+        if da is not None and da.ndim == 0:
+            ds = ds.assign_coords({name: da})
+    ds.attrs.update(model=model, loss_factor=float(loss_factor), batch_size=int(batch_size), sampler=sampler,
+                    init_var=float(init_var))
+    return ds.transpose(*[n for n in PARAMS if n in ds.dims])

@@ -1,0 +1,131 @@
+"""The error expansion for any sampler, from its variance map (samplers.md §3; theory.md R7 with f -> F, §7.3 note 14).
+
+With :math:`F` the sampler's variance map (:mod:`gaussdsm.samplers`), :math:`F_i = F(\\lambda_i)` and
+:math:`D_i = F_i - \\lambda_i` its deviation (computed by the sampler without cancellation):
+
+* bias (N = ∞): :math:`\\mathcal B = \\sum_i (\\sqrt{F_i} - \\sqrt{\\lambda_i})^2 = \\sum_i D_i^2 / (\\sqrt{F_i} + \\sqrt{\\lambda_i})^2`;
+* generalization, first order in 1/N:
+
+  .. math::
+
+      K_F(i,k) = \\kappa_{ik}\\lambda_i\\lambda_k\\Big[\\Big(1 - \\sqrt{\\tfrac{\\lambda_i}{F_i}}\\Big) F^{[2]}(\\lambda_i,\\lambda_k,\\lambda_i)
+          + \\sqrt{\\tfrac{\\lambda_i\\lambda_k}{F_iF_k}}\\,\\frac{F^{[1]}(\\lambda_i,\\lambda_k)^2}{2(\\sqrt{\\lambda_iF_i} + \\sqrt{\\lambda_kF_k})}\\Big],
+
+  :math:`\\mathbb E W_2^2 \\approx \\mathcal B + \\frac1N\\sum_{ik}K_F(i,k)`, with :math:`\\kappa_{ik} = 1 + \\delta_{ik}` (full
+  model) or only :math:`i = k` with :math:`\\kappa_i = 2` (diagonal model, real eigenbasis, R11).
+
+Divided differences come from the deviation and its derivatives (forward mode, exact):
+:math:`F^{[1]}(a,b) = 1 + (D(b) - D(a))/(b - a)`, :math:`F^{[2]}(a,b,a) = (F^{[1]}(a,b) - F'(a))/(b - a)`, and for
+:math:`|b - a| \\le 10^{-4}\\max(a, b)` (nearly equal eigenvalues; Fourier spectra repeat them exactly) their
+Taylor forms :math:`F^{[1]} \\approx (F'(a) + F'(b))/2` and :math:`F^{[2]} \\approx F''(a)/3 + F''(b)/6` (errors
+:math:`O(\\Delta^2)`; either branch is within ~1e-8 relative at the switch).  Terms with
+:math:`\\lambda_i\\lambda_k = 0` are 0 (their limit).
+
+The double sum runs in a compiled loop (O(d²) time, O(d) memory per grid point: no ``(grid, d, d)``
+temporaries); :func:`kernel_matrix` returns the matrix itself for figures.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..samplers import _jet
+
+__all__ = ["CLOSE", "variance_terms", "bias", "kernel_sums", "kernel_matrix"]
+
+CLOSE = 1e-4
+"""Relative gap below which two eigenvalues use the Taylor forms of the divided differences."""
+
+
+def variance_terms(lam, sigma, sampler):
+    """Per mode at :math:`\\mu = \\lambda`: ``F, D, D', D''`` (arrays of shape ``B + (d,)``) and ``stable`` (per mode).
+
+    ``D = F - lam`` is the deviation; :math:`F' = 1 + D'`, :math:`F'' = D''`.
+    """
+    lam = np.asarray(lam, dtype=float)
+    shape = np.broadcast_shapes(sampler.shape, np.shape(sigma)) + lam.shape
+    mu = _jet.variable(np.broadcast_to(lam, shape))
+    F, D = sampler.terms(mu, sigma)
+    F = _jet.derivatives(F, shape)[0]
+    D, D1, D2 = _jet.derivatives(D, shape)
+    stable = np.broadcast_to(sampler.stable(lam, sigma), shape)
+    return F, D, D1, D2, stable
+
+
+def bias(lam, F, D) -> np.ndarray:
+    """:math:`\\sum_i D_i^2/(\\sqrt{F_i} + \\sqrt{\\lambda_i})^2` over the last axis (0 where F = lam = 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        den = (np.sqrt(F) + np.sqrt(lam)) ** 2
+        return np.where(den > 0, D**2 / np.where(den > 0, den, 1.0), np.where(D == 0, 0.0, np.inf)).sum(axis=-1)
+
+
+def _loops():
+    """The compiled kernel loop (numba imported on first use only)."""
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def kernel_loop(lam, F, D, D1, D2, diagonal, close, out_sum, out_matrix, want_matrix):
+        P, d = F.shape
+        r = np.empty(d)
+        q = np.empty(d)
+        for p in range(P):
+            for k in range(d):  # sqrt(lam/F), sqrt(lam F) once per mode
+                r[k] = np.sqrt(lam[k] / F[p, k]) if lam[k] > 0.0 else 0.0
+                q[k] = np.sqrt(lam[k] * F[p, k]) if lam[k] > 0.0 else 0.0
+            total = 0.0
+            for i in range(d):
+                li = lam[i]
+                if li <= 0.0:
+                    continue
+                w = D[p, i] / (F[p, i] + q[i])  # 1 - sqrt(lam_i / F_i), no cancellation
+                di, d1i, d2i = D[p, i], D1[p, i], D2[p, i]
+                k0, k1 = (i, i + 1) if diagonal else (0, d)
+                for k in range(k0, k1):
+                    lk = lam[k]
+                    if lk <= 0.0:
+                        continue
+                    gap = lk - li
+                    if k == i or abs(gap) <= close * max(li, lk):
+                        dd1 = 0.5 * (d1i + D1[p, k])
+                        f2 = d2i / 3.0 + D2[p, k] / 6.0
+                    else:
+                        dd1 = (D[p, k] - di) / gap
+                        f2 = (dd1 - d1i) / gap
+                    f1 = 1.0 + dd1
+                    val = li * lk * (w * f2 + r[i] * r[k] * f1 * f1 / (2.0 * (q[i] + q[k])))
+                    if k == i:
+                        val *= 2.0
+                    total += val
+                    if want_matrix:
+                        out_matrix[p, i, k] = val
+            out_sum[p] = total
+
+    return kernel_loop
+
+
+_LOOP = []
+
+
+def _kernel(lam, F, D, D1, D2, model, want_matrix):
+    if not _LOOP:
+        _LOOP.append(_loops())
+    lam = np.ascontiguousarray(lam, dtype=float)
+    shape = F.shape
+    d = lam.size
+    F2, D_, D1_, D2_ = (np.ascontiguousarray(np.broadcast_to(x, shape).reshape(-1, d), dtype=float)
+                        for x in (F, D, D1, D2))
+    P = F2.shape[0]
+    sums = np.zeros(P)
+    mat = np.zeros((P, d, d)) if want_matrix else np.zeros((1, 1, 1))
+    _LOOP[0](lam, F2, D_, D1_, D2_, model == "diagonal", CLOSE, sums, mat, want_matrix)
+    return sums.reshape(shape[:-1]), (mat.reshape(shape + (d,)) if want_matrix else None)
+
+
+def kernel_sums(lam, F, D, D1, D2, model: str = "full") -> np.ndarray:
+    """:math:`\\sum_{ik}K_F(i,k)` per grid point (shape ``B``) from the per-mode arrays of :func:`variance_terms`."""
+    return _kernel(lam, F, D, D1, D2, model, False)[0]
+
+
+def kernel_matrix(lam, F, D, D1, D2, model: str = "full") -> np.ndarray:
+    """The kernel :math:`K_F(i,k)`, shape ``B + (d, d)`` (diagonal model: zero off the diagonal)."""
+    return _kernel(lam, F, D, D1, D2, model, True)[1]
