@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+import numpy as np
 
 from . import __version__, _checks
 
@@ -25,55 +26,112 @@ def _arg(check, **bounds):
 
 
 _positive_int = _arg(_checks.integer, ge=1)
+_count = _arg(_checks.integer, ge=1, allow_inf=True)
 _nonneg_float = _arg(_checks.number, ge=0)
+_positive_float = _arg(_checks.number, gt=0)
+
+SPECTRUM_OPTIONS = ("alpha", "scale", "beta", "omega0", "values", "file")
+TERMS = ("bias", "generalization", "optimization", "total")
+
+
+def _json_number(x):
+    """JSON has no inf or NaN: inf -> "inf", NaN -> null."""
+    x = float(x)
+    return None if x != x else ("inf" if x == float("inf") else x)
+
+
+def _json_term(x):
+    """An error term: a float, or null where it is not available (not finite)."""
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _z(z) -> str:
+    return f"{z:+.2f}" if np.isfinite(z) else "n/a"
+
+
+def _spectrum(args):
+    from .spectra import make_spectrum
+
+    params = {k: getattr(args, k) for k in SPECTRUM_OPTIONS if getattr(args, k) is not None}
+    d = args.d if args.d is not None or args.spectrum == "custom" else 16
+    return make_spectrum(args.spectrum, d, **params), {"kind": args.spectrum, "d": d, **params}
+
+
+def _sampler(args):
+    from . import samplers
+
+    params = {"gamma": args.gamma, "n_steps": args.n_steps, "init_var": args.init_var, "friction": args.friction}
+    return samplers.make(args.sampler, **params), {"kind": args.sampler, **params}
 
 
 def _cmd_error(args) -> int:
+    """``gaussdsm error``: the theory's breakdown at one point, optionally against Monte Carlo."""
     from .montecarlo import monte_carlo_error, sgd_monte_carlo_error, zscore
-    from .spectra import make_spectrum
-    from .theory import error_terms
+    from .theory import diagnose, error_terms
 
     try:
-        lam = make_spectrum(
-            args.spectrum, args.d, alpha=args.alpha, scale=args.scale, beta=args.beta, omega0=args.omega0
-        )
+        lam, spectrum = _spectrum(args)
+        smp, sampler = _sampler(args)
+        if args.tau > 0 and args.n_samples == float("inf"):
+            raise ValueError("--tau > 0 needs a finite --n-samples: the population score (inf) is not learned")
     except ValueError as err:
-        print(f"gaussdsm error: {err}", file=sys.stderr)
+        print(f"gaussdsm error: {str(err).replace('spectrum.', '--').replace('sampler.', '--')}", file=sys.stderr)
         return 2
-    ds = error_terms(
-        lam, args.n_samples, args.sigma, args.gamma, args.tau, loss_factor=args.loss_factor, model=args.model
-    )
-    v = {k: float(ds[k]) for k in ("bias", "generalization", "optimization", "total")}
-    print(
-        f"spectrum {args.spectrum}, d = {args.d}: lam in [{lam.min():.4g}, {lam.max():.4g}], "
-        f"model {args.model}, N = {args.n_samples}, sigma = {args.sigma:g}, gamma = {args.gamma:g}, tau = {args.tau:g}"
-    )
-    if not int(ds["valid"]):
-        print(
-            "theory undefined here: ULA unstable (gamma >= 2 (lam_min + sigma^2)), or SGD unstable, "
-            "or tau > 0 with sigma = 0",
-        )
-        return 1
-    width = max(len(k) for k in v)
-    for k, x in v.items():
-        share = f"{100 * x / v['total']:5.1f} %" if v["total"] > 0 else ""
-        print(f"  {k:<{width}}  {x:.6e}  {share}")
-    scale = float(ds["n_samples_scale"])
-    if args.n_samples < 10 * scale or args.n_samples < 10 * args.d:
-        print(f"  note: the 1/N expansion needs N >> max(d, {scale:.3g}); N = {args.n_samples} is not far above")
-    if args.mc and args.tau > 0:
-        total, opt = sgd_monte_carlo_error(
-            lam, args.n_samples, args.sigma, args.gamma, args.tau, args.mc, seed=args.seed, model=args.model,
-            loss_factor=args.loss_factor,
-        )
-        z, zo = zscore(total.mean, total.stderr, v["total"]), zscore(opt.mean, opt.stderr, v["optimization"])
-        print(f"  Monte Carlo (SGD, {args.mc} chains x 4 snapshots): {total}  z vs total = {z:+.2f}")
-        print(f"  optimization alone (paired with the exact fit, control variate): {opt}  z = {zo:+.2f}")
-    elif args.mc:
-        r = monte_carlo_error(lam, args.n_samples, args.sigma, args.gamma, args.mc, seed=args.seed, model=args.model)
-        z = zscore(r.mean, r.stderr, v["total"])
-        print(f"  Monte Carlo (exact fit, {args.mc} replicates): {r}  z vs total = {z:+.2f}")
-    return 0
+    ds = error_terms(lam, args.n_samples, args.sigma, args.gamma, args.tau, loss_factor=args.loss_factor,
+                     model=args.model, sampler=args.sampler, n_steps=args.n_steps, init_var=args.init_var,
+                     friction=args.friction)
+    v = {k: float(ds[k]) for k in TERMS}
+    why = diagnose(lam, ds)
+    out = {**{k: _json_term(x) for k, x in v.items()}, "valid": bool(int(ds["valid"])),
+           "in_regime": bool(int(ds["in_regime"])), "notes": why["valid"] + why["regime"],
+           "params": {"spectrum": {**spectrum, "d": int(lam.size)}, "model": args.model,
+                      "n_samples": _json_number(args.n_samples), "sigma": args.sigma, "tau": args.tau,
+                      "loss_factor": args.loss_factor,
+                      "sampler": {k: (_json_number(x) if isinstance(x, float) else x) for k, x in sampler.items()},
+                      "seed": args.seed, "mc": args.mc}}
+    lines = [
+        f"spectrum {args.spectrum}, d = {lam.size}: lam in [{lam.min():.4g}, {lam.max():.4g}], model {args.model}, "
+        f"N = {args.n_samples:g}, sigma = {args.sigma:g}, gamma = {args.gamma:g}, tau = {args.tau:g}"
+        + ("" if args.sampler == "ula" and args.n_steps == float("inf") else
+           f", sampler {args.sampler}, n_steps = {args.n_steps:g}, init_var = {args.init_var:g}"
+           + (f", friction = {args.friction:g}" if args.friction is not None else ""))
+    ]
+    defined = np.isfinite(v["bias"]) and np.isfinite(v["generalization"])
+    if not defined:
+        lines.append("theory undefined here: " + "; ".join(why["valid"]))
+    else:
+        width = max(len(k) for k in v)
+        for k, x in v.items():
+            share = f"{100 * x / v['total']:5.1f} %" if np.isfinite(v["total"]) and v["total"] > 0 else ""
+            lines.append(f"  {k:<{width}}  {x:.6e}  {share}" if np.isfinite(x) else f"  {k:<{width}}  not available")
+        lines += [f"  note: {n}" for n in why["valid"] + why["regime"]]
+    if args.mc and defined:
+        if args.tau > 0:
+            total, opt = sgd_monte_carlo_error(lam, args.n_samples, args.sigma, args.gamma, args.tau, args.mc,
+                                               seed=args.seed, model=args.model, loss_factor=args.loss_factor,
+                                               sampler=smp)
+            z, zo = zscore(total.mean, total.stderr, v["total"]), zscore(opt.mean, opt.stderr, v["optimization"])
+            lines.append(f"  Monte Carlo (SGD, {args.mc} chains x 4 snapshots): {total}  z vs total = {_z(z)}")
+            lines.append(f"  optimization alone (paired with the exact fit, control variate): {opt}  z = {_z(zo)}")
+            out["monte_carlo"] = {"mean": total.mean, "stderr": total.stderr, "n": total.n_valid,
+                                  "n_diverged": total.n_diverged, "z": _json_number(z),
+                                  "optimization": {"mean": opt.mean, "stderr": opt.stderr, "z": _json_number(zo)}}
+        else:
+            r = monte_carlo_error(lam, args.n_samples, args.sigma, n_replicates=args.mc, seed=args.seed,
+                                  model=args.model, sampler=smp)
+            z = zscore(r.mean, r.stderr, v["total"])
+            what = "population score, deterministic" if args.n_samples == float("inf") else f"exact fit, {args.mc} replicates"
+            vs = (f"z vs total = {_z(z)}" if r.stderr > 0 or not np.isfinite(v["total"])
+                  else f"MC - theory = {r.mean - v['total']:.2g} (exact: no randomness)")
+            lines.append(f"  Monte Carlo ({what}): {r}  {vs}")
+            out["monte_carlo"] = {"mean": _json_number(r.mean), "stderr": _json_number(r.stderr), "n": r.n_valid,
+                                  "n_diverged": r.n_diverged, "z": _json_number(z)}
+    if args.json:
+        print(json.dumps(out, sort_keys=True))
+    else:
+        print("\n".join(lines))
+    return 0 if defined else 1
 
 
 def _cmd_provenance(args) -> int:
@@ -104,21 +162,37 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gaussdsm", description=__doc__)
     p.add_argument("--version", action="version", version=f"gaussdsm {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    e = sub.add_parser("error", help="print the theory error breakdown (bias, generalization, optimization)")
-    e.add_argument("--spectrum", default="power_law", choices=["power_law", "stationary_1d", "stationary_2d"])
-    e.add_argument("--d", type=_positive_int, default=16, help="dimension (default 16)")
-    e.add_argument("--alpha", type=float, default=None, help="power_law exponent (default 1)")
-    e.add_argument("--scale", type=float, default=None, help="largest eigenvalue (default 1)")
-    e.add_argument("--beta", type=float, default=None, help="stationary spectrum exponent (default 1)")
-    e.add_argument("--omega0", type=float, default=None, help="stationary corner frequency (default 0.5)")
-    e.add_argument("--n-samples", type=_positive_int, required=True, help="number N of training samples")
-    e.add_argument("--sigma", type=_nonneg_float, required=True, help="DSM noise amplitude")
-    e.add_argument("--gamma", type=_nonneg_float, required=True, help="ULA step (0: continuous time)")
-    e.add_argument("--tau", type=_nonneg_float, default=0.0, help="SGD step (default 0: exact fit)")
-    e.add_argument("--loss-factor", type=float, default=1.0, help="c in c||x - theta y||^2 (default 1)")
-    e.add_argument("--model", choices=["full", "diagonal"], default="full")
-    e.add_argument("--mc", type=_positive_int, default=0, metavar="R", help="also run R Monte-Carlo replicates")
-    e.add_argument("--seed", type=int, default=0)
+    e = sub.add_parser("error", help="the theory's error breakdown (bias, generalization, optimization) at one point",
+                       description="The first-order theory of E W2^2 at one point (bias, generalization, "
+                       "optimization), optionally against exact Monte Carlo (--mc).")
+    from .spectra import KINDS
+
+    g = e.add_argument_group("spectrum")
+    g.add_argument("--spectrum", default="power_law", choices=list(KINDS))
+    g.add_argument("--d", type=_positive_int, default=None, help="dimension (default 16; custom: from the values)")
+    g.add_argument("--alpha", type=float, default=None, help="power_law exponent (default 1)")
+    g.add_argument("--scale", type=float, default=None, help="largest eigenvalue (default 1)")
+    g.add_argument("--beta", type=float, default=None, help="stationary spectrum exponent (default 1)")
+    g.add_argument("--omega0", type=float, default=None, help="stationary corner frequency (default 0.5)")
+    g.add_argument("--values", type=float, nargs="+", default=None, metavar="LAM", help="custom: the eigenvalues")
+    g.add_argument("--file", default=None, help="custom: eigenvalues from a .npy, .txt or .nc (variable lam) file")
+    g = e.add_argument_group("score matching")
+    g.add_argument("--n-samples", type=_count, required=True,
+                   help="number N of training samples, or inf (the population score)")
+    g.add_argument("--sigma", type=_nonneg_float, required=True, help="DSM noise amplitude")
+    g.add_argument("--tau", type=_nonneg_float, default=0.0, help="SGD step (default 0: exact fit)")
+    g.add_argument("--loss-factor", type=float, default=1.0, help="c in c||x - theta y||^2 (default 1)")
+    g.add_argument("--model", choices=["full", "diagonal"], default="full")
+    g = e.add_argument_group("sampler")
+    g.add_argument("--sampler", choices=["ula", "uld"], default="ula", help="ula (default) or uld (underdamped)")
+    g.add_argument("--gamma", type=_nonneg_float, required=True, help="step (0: continuous time)")
+    g.add_argument("--n-steps", type=_count, default=float("inf"), help="number of steps K, or inf (default: stationary)")
+    g.add_argument("--init-var", type=_nonneg_float, default=1.0, help="start y0 ~ N(0, v0 I) (default 1)")
+    g.add_argument("--friction", type=_positive_float, default=None, help="ULD friction gamma_f (required by uld)")
+    g = e.add_argument_group("output")
+    g.add_argument("--mc", type=_positive_int, default=0, metavar="R", help="also run R Monte-Carlo replicates")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--json", action="store_true", help="one JSON object on stdout (keys: README, 'gaussdsm error')")
     e.set_defaults(func=_cmd_error)
     pr = sub.add_parser("provenance", help="print the provenance recorded in a result NetCDF file")
     pr.add_argument("file")

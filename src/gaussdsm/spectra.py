@@ -58,7 +58,7 @@ def dft_frequencies(shape: tuple[int, ...]) -> np.ndarray:
     return np.sqrt(sum(g**2 for g in grids)).ravel()
 
 
-def make_spectrum(kind: str, d: int, **params) -> np.ndarray:
+def make_spectrum(kind: str, d: int | None = None, **params) -> np.ndarray:
     """Eigenvalues :math:`\\lambda` (power spectrum) of the data covariance.
 
     Parameters
@@ -74,10 +74,10 @@ def make_spectrum(kind: str, d: int, **params) -> np.ndarray:
         * ``stationary_2d``: the same on a ``side x side`` periodic image,
           ``d = side**2`` must be a perfect square.
         * ``custom``: ``values`` (a list of ``d`` numbers ``>= 0``) or ``file``
-          (a text file with one value per line/whitespace separated, or a
+          (a text file with one value per line/whitespace separated, an ``.npy`` array, or a
           NetCDF file holding a variable ``lam``).
-    d : int
-        Dimension, ``d >= 1``.
+    d : int, optional
+        Dimension, ``d >= 1``; required by the synthetic kinds, optional for ``custom`` (checked when given).
     **params
         Kind-specific parameters, see above.  Unknown parameters are ignored
         only if they are ``None``; otherwise a ``ValueError`` is raised.
@@ -95,9 +95,11 @@ def make_spectrum(kind: str, d: int, **params) -> np.ndarray:
     """
     if kind not in KINDS:
         raise ValueError(f"spectrum.kind must be one of {', '.join(KINDS)}; got {kind!r}")
-    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+    if d is None and kind != "custom":
+        raise ValueError(f"spectrum.d is required for kind {kind!r} (an integer >= 1)")
+    if d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1):
         raise ValueError(f"spectrum.d must be an integer >= 1, got {d!r}")
-    d = int(d)
+    d = None if d is None else int(d)
     allowed = {
         "power_law": {"alpha", "scale"},
         "stationary_1d": {"beta", "omega0", "scale"},
@@ -148,8 +150,10 @@ def make_spectrum(kind: str, d: int, **params) -> np.ndarray:
             except (TypeError, ValueError):
                 raise ValueError(f"spectrum.values must be a list of numbers, got {values!r}") from None
             where = "spectrum.values"
-        if lam.size != d:
+        if d is not None and lam.size != d:
             raise ValueError(f"{where} has {lam.size} values but spectrum.d = {d}")
+        if lam.size == 0:
+            raise ValueError(f"{where} holds no values")
         if not np.all(np.isfinite(lam)) or np.any(lam < 0):
             bad = lam[~(np.isfinite(lam) & (lam >= 0))]
             raise ValueError(f"{where} must be finite and >= 0 (eigenvalues of a covariance); got {bad[:5].tolist()}")
@@ -169,6 +173,11 @@ def _read_spectrum_file(path: Path) -> np.ndarray:
                 return np.asarray(ds["lam"].values, dtype=float).ravel()
         except OSError as err:
             raise ValueError(f"spectrum.file {str(path)!r} is not a readable NetCDF file: {err}") from None
+    if path.suffix == ".npy":
+        try:
+            return np.asarray(np.load(path, allow_pickle=False), dtype=float).ravel()
+        except (ValueError, OSError) as err:
+            raise ValueError(f"spectrum.file {str(path)!r} is not a readable .npy array of numbers: {err}") from None
     try:
         return np.loadtxt(path, dtype=float, ndmin=1).ravel()
     except ValueError as err:

@@ -104,6 +104,11 @@ TERMS: dict[str, str] = {
     "study_sigma": "DSM noise amplitude sigma of study {study}",
     "study_n_samples": "number of training samples N of study {study}",
     "study_diverged": "1 if any replicate diverged, study {study}",
+    "study_stationary": "theory at K = inf (stationary law) for study {study}",
+    "study_best_gamma": "step gamma minimising the theory at each K, study {study}",
+    "study_best_error": "theory at the best step gamma*(K), study {study}",
+    "study_gamma": "sampler step gamma of study {study}",
+    "study_n_steps": "number of sampler steps K of study {study}",
 }
 
 #: terms whose units are not "1"

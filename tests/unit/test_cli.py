@@ -33,7 +33,9 @@ def test_error_with_monte_carlo(capsys, tau):
     assert ("SGD" in out) == bool(tau)
 
 
-@pytest.mark.parametrize("bad", [["--sigma", "-1"], ["--n-samples", "0"], ["--d", "0"], ["--model", "conv"]])
+@pytest.mark.parametrize("bad", [["--sigma", "-1"], ["--n-samples", "0"], ["--d", "0"], ["--model", "conv"],
+                                 ["--n-steps", "0"], ["--n-steps", "2.5"], ["--init-var", "-1"], ["--friction", "0"],
+                                 ["--sampler", "hmc"]])
 def test_error_rejects_bad_arguments(capsys, bad):
     args = {"--n-samples": "100", "--sigma": "0.1", "--gamma": "0.0"}
     args.update(dict(zip(bad[::2], bad[1::2])))
@@ -41,6 +43,68 @@ def test_error_rejects_bad_arguments(capsys, bad):
         main(["error", *[x for kv in args.items() for x in kv]])
     assert exc.value.code == 2
     assert bad[0].lstrip("-").split("-")[0] in capsys.readouterr().err
+
+
+def test_json_has_the_documented_keys(capsys):
+    args = ["error", "--d", "8", "--n-samples", "inf", "--sigma", "0.2", "--gamma", "0.02", "--sampler", "uld",
+            "--friction", "2", "--n-steps", "100", "--init-var", "0", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"bias", "generalization", "optimization", "total", "params"} <= set(out)
+    th = theory.error_terms(1 / np.arange(1, 9.0), np.inf, 0.2, 0.02, sampler="uld", friction=2.0, n_steps=100,
+                            init_var=0.0)
+    assert out["total"] == pytest.approx(float(th["total"]), rel=1e-12) and out["generalization"] == 0.0
+    assert out["params"]["n_samples"] == "inf"
+    assert out["params"]["sampler"] == {"kind": "uld", "gamma": 0.02, "n_steps": 100, "init_var": 0.0, "friction": 2.0}
+    assert out["params"]["spectrum"] == {"kind": "power_law", "d": 8}
+
+
+def test_json_reports_what_is_not_available_as_null(capsys):
+    """SGD (tau > 0) with a finite-K sampler: R8 is derived for stationary ULA only: null, with the reason."""
+    args = ["error", "--d", "4", "--n-samples", "400", "--sigma", "0.3", "--gamma", "0.02", "--tau", "1e-3",
+            "--n-steps", "50", "--json"]
+    main(args)
+    out = json.loads(capsys.readouterr().out)
+    assert out["optimization"] is None and out["total"] is None and out["bias"] > 0
+    assert any("derived for stationary ULA only" in n for n in out["notes"])
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".txt", ".nc"])
+def test_custom_spectrum_from_a_file_with_a_zero_eigenvalue(tmp_path, capsys, suffix):
+    lam = np.array([1.0, 0.4, 0.1, 0.0])
+    f = tmp_path / f"lam{suffix}"
+    if suffix == ".npy":
+        np.save(f, lam)
+    elif suffix == ".txt":
+        np.savetxt(f, lam)
+    else:
+        xr.Dataset({"lam": ("mode", lam)}).to_netcdf(f, engine="netcdf4")
+    assert main(["error", "--spectrum", "custom", "--file", str(f), "--n-samples", "800", "--sigma", "0.3",
+                 "--gamma", "0.01", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    th = theory.error_terms(lam, 800, 0.3, 0.01)
+    assert out["total"] == pytest.approx(float(th["total"]), rel=1e-12) and out["params"]["spectrum"]["d"] == 4
+
+
+def test_messages_name_the_option(capsys):
+    assert main(["error", "--n-samples", "100", "--sigma", "0.1", "--gamma", "0.01", "--sampler", "uld"]) == 2
+    assert "--friction" in capsys.readouterr().err
+    assert main(["error", "--n-samples", "100", "--sigma", "0.1", "--gamma", "0.01", "--friction", "2"]) == 2
+    assert "--friction is only used by" in capsys.readouterr().err
+    assert main(["error", "--spectrum", "custom", "--values", "1", "-0.5", "--n-samples", "100", "--sigma", "0.1",
+                 "--gamma", "0.01"]) == 2
+    assert "--values must be finite and >= 0" in capsys.readouterr().err
+    assert main(["error", "--n-samples", "inf", "--tau", "1e-3", "--sigma", "0.1", "--gamma", "0.01"]) == 2
+    assert "finite --n-samples" in capsys.readouterr().err
+
+
+def test_regime_note_says_what_fails(capsys):
+    """N far below the expansion's scale: the note says 'below', with the numbers (not 'not far above')."""
+    main(["error", "--n-samples", "100", "--sigma", "0.1", "--gamma", "0.13"])
+    out = capsys.readouterr().out
+    assert "N = 100 is below 10 x max(d = 16, n_samples_scale = 3.56e+04) = 3.56e+05" in out
+    main(["error", "--n-samples", "10000000", "--sigma", "0.1", "--gamma", "0.13"])
+    assert "note" not in capsys.readouterr().out
 
 
 def test_provenance_prints_config_and_versions(tmp_path, capsys):

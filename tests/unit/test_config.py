@@ -43,6 +43,23 @@ BAD_CONFIGS = [
     ({"panels": ["heatmap"]}, {}, "['panels']"),
     ({}, {"comparisons": {"c": {"panel": "spectrum_shape", "studies": ["nope"]}}}, "comparisons.c.studies"),
     ({}, {"comparisons": {"c": {"panel": "bar_chart", "studies": ["tiny"]}}}, "['panel']"),
+    # samplers (issue 13)
+    ({"sampler": {"n_steps": [0]}}, {}, "['n_steps']"),
+    ({"sampler": {"n_steps": [2.5]}}, {}, "['n_steps']"),
+    ({"sampler": {"n_steps": ["many"]}}, {}, "['n_steps']"),
+    ({"sampler": {"init_var": -1.0}}, {}, "['init_var']"),
+    ({"sampler": {"kind": "uld", "friction": [0.0]}}, {}, "['friction']"),
+    ({"sampler": {"kind": "hmc"}}, {}, "['kind']"),
+    ({"sampler": {"friction": [2.0]}}, {}, "studies.tiny.sampler.friction is only used by sampler.kind: uld"),
+    ({"sampler": {"kind": "uld"}}, {}, "studies.tiny.sampler.friction is required by sampler.kind: uld"),
+    ({"sampler": {"kind": "uld", "friction": [0.01]}, "grid": {"gamma": [0.02]}}, {},
+     "studies.tiny.grid.gamma: ULD is unstable unless gamma < friction (lam_min + sigma^2)"),
+    ({"sampler": {"n_steps": [100]}}, {}, "studies.tiny.grid.gamma: a finite sampler.n_steps needs gamma > 0"),
+    ({"grid": {"n_samples": ["inf"], "tau": [0.0, 0.001]}, "fit": {"method": "sgd"}}, {},
+     "studies.tiny.grid.n_samples: inf (the population score) learns nothing"),
+    ({"grid": {"n_samples": [-5]}}, {}, "['n_samples']"),
+    ({}, {"comparisons": {"c": {"panel": "error_vs_steps", "studies": ["tiny"]}}},
+     "comparisons.c: error_vs_steps needs studies with finite sampler.n_steps"),
 ]
 
 
@@ -69,3 +86,12 @@ def test_comparisons_of_different_spectra_are_rejected(tiny_config, repo):
     cfg["studies"]["other"] = {**cfg["studies"]["tiny"], "spectrum": {"kind": "power_law", "d": 5}}
     with pytest.raises(ConfigError, match="comparisons.c: full_vs_diagonal needs studies with the same spectrum"):
         load(cfg, repo)
+
+
+def test_sampler_settings_and_the_population_score_are_accepted(tiny_config, repo):
+    cfg = tiny_config(grid={"n_samples": [200, float("inf")], "gamma": [0.01, 0.02]},
+                      sampler={"kind": "uld", "friction": [1.0, 2.0], "n_steps": [10, "inf", 1000000000000]},
+                      spectrum={"kind": "custom", "d": 4, "values": [1.0, 0.5, 0.2, 0.0]})
+    st = load(cfg, repo).studies["tiny"]
+    assert st.grid["n_samples"] == [200, float("inf")]
+    assert st.sampler_axes == {"gamma": [0.01, 0.02], "n_steps": [10.0, 1e12, float("inf")], "friction": [1.0, 2.0]}

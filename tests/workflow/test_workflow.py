@@ -112,3 +112,20 @@ def test_bad_config_stops_before_any_job(copy_of_finished, run_snakemake, write_
     assert "Building DAG" not in text and "rule spectra" not in text
     after = {p: p.stat().st_mtime_ns for p in (work / "results").rglob("*") if p.is_file()}
     assert after == before  # nothing already computed is lost or touched
+
+
+def test_zero_eigenvalue_finite_steps_and_population_score_through_the_workflow(tmp_path, run_snakemake, write_config):
+    """A rank-deficient custom spectrum, a finite number of ULA steps and the population score (n_samples: inf),
+    end to end: every term finite; the population score's Monte Carlo is one exact replicate equal to the theory."""
+    write_config(tmp_path / "config.yaml", spectrum={"kind": "custom", "d": 4, "values": [1.0, 0.5, 0.25, 0.0]},
+                 grid={"n_samples": [800, float("inf")], "gamma": [0.01, 0.02]}, sampler={"n_steps": [50, float("inf")]},
+                 panels=[])
+    run_snakemake(tmp_path)
+    with xr.open_dataset(tmp_path / "results" / "tiny" / "summary.nc", engine="netcdf4") as s:
+        assert s["mc_mean"].dims == ("n_samples", "sigma", "gamma", "tau", "n_steps")
+        assert np.all(np.isfinite(s["mc_mean"])) and np.all(np.isfinite(s["theory_total"]))
+        assert np.all(s["theory_valid"] == 1) and np.all(s["n_diverged"] == 0)
+        pop = s.sel(n_samples=np.inf)
+        assert np.all(pop["mc_n"] == 1) and np.all(pop["mc_stderr"] == 0)
+        np.testing.assert_allclose(pop["mc_mean"], pop["theory_total"], rtol=1e-10)
+        assert np.all(np.abs(s["zscore"].sel(n_samples=800)) < 6)

@@ -1,7 +1,7 @@
 # Wildcards -> the arguments that the package's plan (gaussdsm.study.Plan) makes from the validated config.
 # Nothing is computed here: the plan, its checks and the stages' arguments are unit-tested in the package.
 import gaussdsm.io
-from gaussdsm.figures import PANELS, comparison_panels
+from gaussdsm.figures import PANELS
 from gaussdsm.study import Plan
 
 

@@ -49,6 +49,14 @@ def _needs_r9(study: dict) -> str | None:
     return None
 
 
+def _finite_steps(studies: list[dict]) -> str | None:
+    for s in studies:
+        ks = s.get("sampler", {}).get("n_steps", ["inf"])
+        if not any(str(k) not in ("inf", ".inf") for k in ks):
+            return "error_vs_steps needs studies with finite sampler.n_steps (a grid of K)"
+    return None
+
+
 def _same_spectrum(studies: list[dict]) -> str | None:
     import json
 
@@ -103,6 +111,8 @@ PANELS: dict[str, Panel] = {
         Panel("spectrum_shape", "error terms against sigma for several spectra", "comparison.rst", kind="comparison"),
         Panel("full_vs_diagonal", "full-matrix vs Fourier-diagonal denoiser, error against N", "comparison.rst",
               kind="comparison", check=_same_spectrum),
+        Panel("error_vs_steps", "error against the number of steps K, several samplers", "error_vs_steps.rst",
+              kind="comparison", check=_finite_steps),
     )
 }
 

@@ -147,7 +147,7 @@ def log(u):
 def sqrt(u):
     v = value(u)
     f = np.sqrt(v)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         return _chain(u, f, 0.5 / f, -0.25 / (f * v))
 
 

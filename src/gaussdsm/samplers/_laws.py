@@ -78,10 +78,11 @@ def doubling(M, Q, n_steps, P0=None, max_doublings: int = 64):
         Pn, S = M.copy(), Q.copy()
         done = np.zeros(M.shape[:-2], dtype=bool)
         for _ in range(max_doublings):
-            S = S + Pn @ S @ Mt(Pn, -1, -2)
-            Pn = Pn @ Pn
-            # what is left, P_n S P_n^T, is below 1e-17 of S (relative to its size n)
-            done |= M.shape[-1] * np.max(np.abs(Pn), axis=(-2, -1)) ** 2 < 1e-17
+            with np.errstate(over="ignore", invalid="ignore"):  # an unstable M overflows: NaN, reported below
+                S = S + Pn @ S @ Mt(Pn, -1, -2)
+                Pn = Pn @ Pn
+                # what is left, P_n S P_n^T, is below 1e-17 of S (relative to its size n)
+                done |= M.shape[-1] * np.max(np.abs(Pn), axis=(-2, -1)) ** 2 < 1e-17
             if np.all(done):
                 break
         return np.where(done[..., None, None], _sym(S), np.nan)

@@ -122,10 +122,12 @@ class ULD(LangevinSampler):
     def _transient(self, a, F_inf):
         r""":math:`[M^K(P_0 - P_\infty)M^{K\top}]_{00}` (0 where K = inf).
 
-        By Cayley–Hamilton with the roots :math:`r_\pm` of :math:`r^2 - (2 - \eta\gamma_f)r + (1 - \eta\gamma_f + \eta^2 a)`:
-        :math:`M^K = \alpha_K M - \det(M)\,\alpha_{K-1} I`, :math:`\alpha_K = (r_+^K - r_-^K)/(r_+ - r_-)` (complex when
-        :math:`\gamma_f^2 < 4a`), O(1) per mode for any K; near critical damping
-        (:math:`K|r_+ - r_-| < 10^{-6}`, where :math:`\alpha_K` would cancel) by binary powers instead.
+        By Cayley–Hamilton with the roots :math:`r_\pm = (T \pm \eta\sqrt{\gamma_f^2 - 4a})/2` of
+        :math:`r^2 - T r + \det M` (:math:`T = 2 - \eta\gamma_f`; complex when :math:`\gamma_f^2 < 4a`):
+        :math:`(M^K)_{00} = (r_+^K(1 - r_-) - r_-^K(1 - r_+))/(r_+ - r_-)`,
+        :math:`(M^K)_{01} = \eta\,(r_+^K - r_-^K)/(r_+ - r_-)`, O(1) per mode for any K; near critical damping
+        (:math:`K|r_+ - r_-| < 10^{-2}|r_+|`, where these would lose more than ~1e-14 to cancellation) by binary
+        powers instead.
         """
         K = col(self.n_steps)
         if np.all(np.isinf(K)):
@@ -133,20 +135,23 @@ class ULD(LangevinSampler):
         eta, gf, v0 = col(self.gamma), col(self.friction), col(self.init_var)
         Kf = np.where(np.isinf(K), 1.0, K)
         T = 2.0 - eta * gf
-        det = 1.0 - eta * gf + eta**2 * a
-        disc = T * T - 4.0 * det  # = eta^2 (gamma_f^2 - 4 a)
+        av = _jet.value(a)
+        with np.errstate(invalid="ignore", divide="ignore"):  # spectral radius of M: is M^K below 1e-323?
+            dv = eta**2 * (gf * gf - 4.0 * av)
+            rho = np.where(dv < 0, np.sqrt(np.abs(1.0 - eta * gf + eta**2 * av)), 0.5 * (np.abs(T) + np.sqrt(np.abs(dv))))
+            alive = np.isfinite(K) & ~(2.0 * Kf * np.log(rho) < -745.0)
+        if not np.any(alive):  # every transient underflows (e.g. K = 10^12): exactly 0
+            return 0.0
+        disc = eta**2 * (gf * gf - 4.0 * a)  # = T^2 - 4 det, without that difference's cancellation
         root = _jet.sqrt(disc + 0j)
         rp, rm = 0.5 * (T + root), 0.5 * (T - root)
         gap = np.abs(_jet.value(root))
-        near = np.isfinite(K) & (Kf * gap < 1e-6 * np.maximum(np.abs(_jet.value(rp)), 1e-300))
+        near = np.isfinite(K) & (Kf * gap < 1e-2 * np.maximum(np.abs(_jet.value(rp)), 1e-300))
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             pk, qk = _jet.power(rp, Kf), _jet.power(rm, Kf)
-            pk1, qk1 = (x / r if not np.any(_jet.value(r) == 0) else _jet.power(r, Kf - 1.0)
-                        for x, r in ((pk, rp), (qk, rm)))
-            alpha = (pk - qk) / _jet.where(near, 1.0, root)
-            alpha1 = (pk1 - qk1) / _jet.where(near, 1.0, root)
-            m00 = alpha - det * alpha1
-            m01 = alpha * eta
+            den = _jet.where(near, 1.0, root)
+            m00 = (pk * (1.0 - rm) - qk * (1.0 - rp)) / den  # (M^K)_00, no difference of near-equal terms
+            m01 = (pk - qk) / den * eta
             if np.any(near):  # the few modes near critical damping: binary powers of M
                 mk = matrix_power_2x2((1.0, eta, -eta * a, 1.0 - eta * gf), np.where(np.isinf(K), 0.0, K), near)
                 m00 = _jet.where(near, mk[0], m00)

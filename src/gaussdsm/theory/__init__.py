@@ -59,6 +59,7 @@ __all__ = [
     "contributions",
     "kernel",
     "error_terms",
+    "diagnose",
 ]
 
 REGIME_FACTOR = 10.0
@@ -266,3 +267,51 @@ def error_terms(
     ds.attrs.update(model=model, loss_factor=float(loss_factor), batch_size=int(batch_size), sampler=sampler,
                     init_var=float(init_var))
     return ds.transpose(*[n for n in PARAMS if n in ds.dims])
+
+
+def diagnose(lam, point: xr.Dataset) -> dict[str, list[str]]:
+    """Why one point of :func:`error_terms` is not ``valid`` or not ``in_regime``: ``{"valid": [...], "regime": [...]}``,
+    one sentence per condition that fails (empty lists: nothing to say).
+
+    Parameters
+    ----------
+    lam : array_like, shape ``(d,)``
+    point : xarray.Dataset
+        :func:`error_terms` at scalar parameters.
+    """
+    lam = _checks.spectrum(lam, allow_zero=True)
+    p = {k: float(point[k]) for k in PARAMS if k in point.coords and point[k].ndim == 0}
+    kind = point.attrs.get("sampler", "ula")
+    sigma, gamma, tau, N = p["sigma"], p["gamma"], p.get("tau", 0.0), p["n_samples"]
+    lam_min, lam_max, d = float(lam.min()), float(lam.max()), lam.size
+    valid, regime = [], []
+    if not np.isfinite(float(point["bias"])):
+        if sigma == 0 and lam_min == 0:
+            valid.append("the score is infinite: sigma = 0 and the spectrum has a zero eigenvalue (use sigma > 0)")
+        elif kind == "ula":
+            valid.append(f"ULA is unstable with the population score: gamma = {gamma:g} >= 2 (lam_min + sigma^2) = "
+                         f"{2 * (lam_min + sigma**2):.4g}")
+        else:
+            fr = p.get("friction", float("nan"))
+            valid.append(f"ULD is unstable with the population score: it needs gamma < friction (lam_min + sigma^2) = "
+                         f"{fr * (lam_min + sigma**2):.4g} and 4 - 2 gamma friction + gamma^2 / (lam_max + sigma^2) = "
+                         f"{4 - 2 * gamma * fr + gamma**2 / (lam_max + sigma**2):.4g} > 0")
+    if tau > 0 and not int(point["optimization_available"]):
+        valid.append(f"the SGD term (R8) is derived for stationary ULA only, not for sampler {kind} with n_steps = "
+                     f"{p.get('n_steps', float('inf')):g}: the total is not available (set tau = 0)")
+    elif tau > 0 and not np.isfinite(float(point["optimization"])):
+        valid.append("tau > 0 with sigma = 0: the score (I - theta)/sigma^2 is not defined" if sigma == 0 else
+                     f"SGD is unstable at tau = {tau:g} (second moments diverge, R6b): lower tau")
+    if valid:
+        return {"valid": valid, "regime": regime}
+    scale = float(point["n_samples_scale"])
+    need = REGIME_FACTOR * max(d, scale)
+    if np.isfinite(N) and N < need:
+        regime.append(f"N = {N:g} is below {REGIME_FACTOR:g} x max(d = {d}, n_samples_scale = {scale:.3g}) = "
+                      f"{need:.3g}: the 1/N expansion needs N far above both (n_samples_scale = 2 (lam_max / m)^2, "
+                      "m = the distance of lam_min + sigma^2 to the sampler's stability bound)")
+    c = float(point.attrs.get("loss_factor", 1.0))
+    if tau > 0 and c * tau / sigma**2 > REGIME_TAU:
+        regime.append(f"c tau / sigma^2 = {c * tau / sigma**2:.3g} > {REGIME_TAU:g}: R8 (first order in it) undershoots "
+                      "by more than ~5 %")
+    return {"valid": valid, "regime": regime}

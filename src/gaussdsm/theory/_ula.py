@@ -18,7 +18,6 @@ Terms whose factor :math:`\\lambda_i\\lambda_k` is 0 (zero eigenvalues) are 0 (t
 from __future__ import annotations
 
 import numpy as np
-import xarray as xr
 
 from .. import _checks
 
