@@ -21,23 +21,10 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-
 import numpy as np
-from threadpoolctl import threadpool_limits
+from _common import best, main
 
 from gaussdsm import samplers, theory
-
-
-def best(f, repeats=5):
-    out = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        f()
-        out.append(time.perf_counter() - t)
-    return min(out)
 
 
 def run() -> dict:
@@ -48,7 +35,7 @@ def run() -> dict:
     for kind, kw in (("ula", {}), ("uld", {"friction": np.full(P, 2.0)})):
         s = samplers.make(kind, gamma=g, n_steps=np.full(P, 1e12), **kw)
         theory.variance_map(lam, 0.1, sampler=s)  # warm-up
-        res[f"{kind}_k1e12_ms"] = 1e3 * best(lambda: theory.variance_map(lam, 0.1, sampler=s)) / P
+        res[f"{kind}_k1e12_ms"] = 1e3 * best(lambda: theory.variance_map(lam, 0.1, sampler=s), repeats=5) / P
     lam64 = 1.0 / np.arange(1, 65)
     gam, K = np.linspace(1e-3, 1e-2, 100), np.geomspace(10, 1e6, 100).round()
     theory.error_terms(lam64, 1000, 0.2, gam[:2], n_steps=K[:2])  # compile the kernel loop
@@ -65,19 +52,11 @@ def run() -> dict:
 
     closed = samplers.ULA(gamma, n_steps=steps)
     np.testing.assert_allclose(closed.score_variance(a), loop(), rtol=1e-10)
-    res["loop_ratio"] = best(loop, repeats=3) / best(lambda: closed.score_variance(a))
+    res["loop_ratio"] = best(loop, repeats=3) / best(lambda: closed.score_variance(a), repeats=5)
     return res
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--json", action="store_true")
-    args = p.parse_args()
-    with threadpool_limits(1):
-        res = run()
-    if args.json:
-        print(json.dumps(res, sort_keys=True))
-        return
+def report(res: dict) -> None:
     print(f"variance map + 2 derivatives, d = 1000, K = 1e12, per grid point: ULA {res['ula_k1e12_ms']:.3f} ms, "
           f"ULD {res['uld_k1e12_ms']:.3f} ms (target <= 1 ms)")
     print(f"theory on 1e4 grid points (gamma x n_steps), d = 64, ULA: {res['grid_1e4_s']:.3f} s (target <= 1 s)")
@@ -85,4 +64,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__, run, report)

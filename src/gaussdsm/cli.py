@@ -58,53 +58,96 @@ def _spectrum(args):
     return make_spectrum(args.spectrum, d, **params), {"kind": args.spectrum, "d": d, **params}
 
 
+DIFFUSION_OPTIONS = ("process", "scheme", "grid", "t_min", "init", "T", "beta_min", "beta_max", "sigma_min",
+                     "sigma_max", "denoise", "steps_per_level", "eps")
+
+
 def _sampler(args):
+    """The sampler of the command line and its parameters (for ``params`` in the JSON)."""
     from . import samplers
 
+    if args.sampler == "diffusion":
+        given = [o for o in ("gamma", "sigma", "friction") if getattr(args, o) is not None]
+        if given or args.tau > 0:
+            raise ValueError(f"--{(given or ['tau'])[0]} is not used by --sampler diffusion (its scores are the exact "
+                             "DSM minimisers at every noise level)")
+        params = {"n_steps": args.n_steps, **{o: getattr(args, o) for o in DIFFUSION_OPTIONS}}
+        params = {k: v for k, v in params.items() if v is not None}
+        params.setdefault("scheme", "em")
+        return samplers.make("diffusion", **params), {"kind": "diffusion", **params}
+    given = [o for o in DIFFUSION_OPTIONS if getattr(args, o) not in (None, False)]
+    if given:
+        raise ValueError(f"--{given[0].replace('_', '-')} is only used by --sampler diffusion")
+    for o in ("sigma", "gamma"):
+        if getattr(args, o) is None:
+            raise ValueError(f"--{o} is required by --sampler {args.sampler}")
     params = {"gamma": args.gamma, "n_steps": args.n_steps, "init_var": args.init_var, "friction": args.friction}
     return samplers.make(args.sampler, **params), {"kind": args.sampler, **params}
+
+
+def _theory(args, lam, sampler):
+    from .theory import error_terms
+
+    if args.sampler == "diffusion":
+        kw = {k: v for k, v in sampler.items() if k != "kind"}
+        return error_terms(lam, args.n_samples, sampler="diffusion", model=args.model, **kw)
+    return error_terms(lam, args.n_samples, args.sigma, args.gamma, args.tau, loss_factor=args.loss_factor,
+                       model=args.model, sampler=args.sampler, n_steps=args.n_steps, init_var=args.init_var,
+                       friction=args.friction)
+
+
+def _describe(args, lam, sampler) -> str:
+    head = (f"spectrum {args.spectrum}, d = {lam.size}: lam in [{lam.min():.4g}, {lam.max():.4g}], model {args.model}, "
+            f"N = {args.n_samples:g}")
+    if args.sampler == "diffusion":
+        return head + ", diffusion " + ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
+                                                   for k, v in sampler.items() if k != "kind")
+    return (head + f", sigma = {args.sigma:g}, gamma = {args.gamma:g}, tau = {args.tau:g}"
+            + ("" if args.sampler == "ula" and args.n_steps == float("inf") else
+               f", sampler {args.sampler}, n_steps = {args.n_steps:g}, init_var = {args.init_var:g}"
+               + (f", friction = {args.friction:g}" if args.friction is not None else "")))
 
 
 def _cmd_error(args) -> int:
     """``gaussdsm error``: the theory's breakdown at one point, optionally against Monte Carlo."""
     from .montecarlo import monte_carlo_error, sgd_monte_carlo_error, zscore
-    from .theory import diagnose, error_terms
+    from .theory import diagnose
 
     try:
         lam, spectrum = _spectrum(args)
         smp, sampler = _sampler(args)
         if args.tau > 0 and args.n_samples == float("inf"):
             raise ValueError("--tau > 0 needs a finite --n-samples: the population score (inf) is not learned")
+        ds = _theory(args, lam, sampler)
     except ValueError as err:
         print(f"gaussdsm error: {str(err).replace('spectrum.', '--').replace('sampler.', '--')}", file=sys.stderr)
         return 2
-    ds = error_terms(lam, args.n_samples, args.sigma, args.gamma, args.tau, loss_factor=args.loss_factor,
-                     model=args.model, sampler=args.sampler, n_steps=args.n_steps, init_var=args.init_var,
-                     friction=args.friction)
     v = {k: float(ds[k]) for k in TERMS}
-    why = diagnose(lam, ds)
-    out = {**{k: _json_term(x) for k, x in v.items()}, "valid": bool(int(ds["valid"])),
-           "in_regime": bool(int(ds["in_regime"])), "notes": why["valid"] + why["regime"],
+    parts = {k: float(ds[k]) for k in ("bias_init", "bias_discretization", "bias_stopping", "nfe") if k in ds}
+    why = diagnose(lam, ds) if args.sampler != "diffusion" else {"valid": [] if int(ds["valid"]) else [
+        "the scheme diverges here: a score infinite at an evaluated time (a zero eigenvalue scored at t = 0) or an "
+        "unstable step"], "regime": [] if int(ds["in_regime"]) or not int(ds["valid"]) else [
+        f"N = {args.n_samples:g} is below 10 x max(d = {lam.size}, n_samples_scale = {float(ds['n_samples_scale']):.3g})"
+        ": the 1/N expansion needs N far above both"]}
+    out = {**{k: _json_term(x) for k, x in v.items()}, **{k: _json_number(x) for k, x in parts.items()},
+           "valid": bool(int(ds["valid"])), "in_regime": bool(int(ds["in_regime"])), "notes": why["valid"] + why["regime"],
            "params": {"spectrum": {**spectrum, "d": int(lam.size)}, "model": args.model,
-                      "n_samples": _json_number(args.n_samples), "sigma": args.sigma, "tau": args.tau,
-                      "loss_factor": args.loss_factor,
+                      "n_samples": _json_number(args.n_samples), "tau": args.tau, "loss_factor": args.loss_factor,
                       "sampler": {k: (_json_number(x) if isinstance(x, float) else x) for k, x in sampler.items()},
                       "seed": args.seed, "mc": args.mc}}
-    lines = [
-        f"spectrum {args.spectrum}, d = {lam.size}: lam in [{lam.min():.4g}, {lam.max():.4g}], model {args.model}, "
-        f"N = {args.n_samples:g}, sigma = {args.sigma:g}, gamma = {args.gamma:g}, tau = {args.tau:g}"
-        + ("" if args.sampler == "ula" and args.n_steps == float("inf") else
-           f", sampler {args.sampler}, n_steps = {args.n_steps:g}, init_var = {args.init_var:g}"
-           + (f", friction = {args.friction:g}" if args.friction is not None else ""))
-    ]
+    if args.sampler != "diffusion":
+        out["params"]["sigma"] = args.sigma
+    lines = [_describe(args, lam, sampler)]
     defined = np.isfinite(v["bias"]) and np.isfinite(v["generalization"])
     if not defined:
         lines.append("theory undefined here: " + "; ".join(why["valid"]))
     else:
-        width = max(len(k) for k in v)
+        width = max(len(k) for k in (*v, *parts))
         for k, x in v.items():
             share = f"{100 * x / v['total']:5.1f} %" if np.isfinite(v["total"]) and v["total"] > 0 else ""
             lines.append(f"  {k:<{width}}  {x:.6e}  {share}" if np.isfinite(x) else f"  {k:<{width}}  not available")
+        for k, x in parts.items():
+            lines.append(f"  {k:<{width}}  {x:.6e}" if k != "nfe" else f"  {k:<{width}}  {x:g}")
         lines += [f"  note: {n}" for n in why["valid"] + why["regime"]]
     if args.mc and defined:
         if args.tau > 0:
@@ -118,7 +161,7 @@ def _cmd_error(args) -> int:
                                   "n_diverged": total.n_diverged, "z": _json_number(z),
                                   "optimization": {"mean": opt.mean, "stderr": opt.stderr, "z": _json_number(zo)}}
         else:
-            r = monte_carlo_error(lam, args.n_samples, args.sigma, n_replicates=args.mc, seed=args.seed,
+            r = monte_carlo_error(lam, args.n_samples, args.sigma or 0.0, n_replicates=args.mc, seed=args.seed,
                                   model=args.model, sampler=smp)
             z = zscore(r.mean, r.stderr, v["total"])
             what = "population score, deterministic" if args.n_samples == float("inf") else f"exact fit, {args.mc} replicates"
@@ -179,16 +222,33 @@ def build_parser() -> argparse.ArgumentParser:
     g = e.add_argument_group("score matching")
     g.add_argument("--n-samples", type=_count, required=True,
                    help="number N of training samples, or inf (the population score)")
-    g.add_argument("--sigma", type=_nonneg_float, required=True, help="DSM noise amplitude")
+    g.add_argument("--sigma", type=_nonneg_float, default=None, help="DSM noise amplitude (Langevin family)")
     g.add_argument("--tau", type=_nonneg_float, default=0.0, help="SGD step (default 0: exact fit)")
     g.add_argument("--loss-factor", type=float, default=1.0, help="c in c||x - theta y||^2 (default 1)")
     g.add_argument("--model", choices=["full", "diagonal"], default="full")
     g = e.add_argument_group("sampler")
-    g.add_argument("--sampler", choices=["ula", "uld"], default="ula", help="ula (default) or uld (underdamped)")
-    g.add_argument("--gamma", type=_nonneg_float, required=True, help="step (0: continuous time)")
+    g.add_argument("--sampler", choices=["ula", "uld", "diffusion"], default="ula",
+                   help="ula (default), uld (underdamped) or diffusion")
+    g.add_argument("--gamma", type=_nonneg_float, default=None, help="Langevin step (0: continuous time)")
     g.add_argument("--n-steps", type=_count, default=float("inf"), help="number of steps K, or inf (default: stationary)")
     g.add_argument("--init-var", type=_nonneg_float, default=1.0, help="start y0 ~ N(0, v0 I) (default 1)")
     g.add_argument("--friction", type=_positive_float, default=None, help="ULD friction gamma_f (required by uld)")
+    from .samplers.diffusion import GRIDS, INITS, PROCESSES, SCHEMES
+
+    g = e.add_argument_group("diffusion (--sampler diffusion; see README and gaussdsm.samplers.diffusion)")
+    g.add_argument("--process", choices=PROCESSES, default=None, help="forward process (default vp)")
+    g.add_argument("--scheme", choices=SCHEMES, default=None, help="reverse scheme (default em)")
+    g.add_argument("--grid", choices=GRIDS, default=None, help="time grid (default uniform)")
+    g.add_argument("--t-min", type=_nonneg_float, default=None, help="stopping time (default 1e-3)")
+    g.add_argument("--init", choices=INITS, default=None, help="standard (reference Gaussian, default) or exact (p_T)")
+    g.add_argument("--T", type=_positive_float, default=None, help="horizon (default 1; heat 100)")
+    g.add_argument("--beta-min", type=_positive_float, default=None, help="vp: beta(0) (default 0.1)")
+    g.add_argument("--beta-max", type=_positive_float, default=None, help="vp: beta(T) (default 20)")
+    g.add_argument("--sigma-min", type=_positive_float, default=None, help="ve, annealed Langevin (default 0.01)")
+    g.add_argument("--sigma-max", type=_positive_float, default=None, help="ve, annealed Langevin (default 50)")
+    g.add_argument("--denoise", action="store_true", help="a final Tweedie step at t_min")
+    g.add_argument("--steps-per-level", type=_positive_int, default=None, help="annealed Langevin: L (default 100)")
+    g.add_argument("--eps", type=_positive_float, default=None, help="annealed Langevin: step eps (default 2e-5)")
     g = e.add_argument_group("output")
     g.add_argument("--mc", type=_positive_int, default=0, metavar="R", help="also run R Monte-Carlo replicates")
     g.add_argument("--seed", type=int, default=0)

@@ -305,10 +305,12 @@ def exact_errors(lam, mu, U, sigma: float, sampler):
     """
     s = _sampler(sampler)
     lam = np.asarray(lam, dtype=float)
-    stable = np.all(s.stable(mu, sigma), axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        F_all, ok = s.variance_and_stable(mu, sigma)
+    stable = np.all(ok, axis=-1)
     w2sq = np.full(mu.shape[0], np.nan)
     if np.any(stable):
-        F = s.variance(mu[stable], sigma)
+        F = np.asarray(F_all)[stable]
         if U is None:  # the law commutes with the data covariance
             w2sq[stable] = w2_squared_commuting(F, lam)
         else:
@@ -577,7 +579,12 @@ def monte_carlo_error(
     """
     from .samplers import make
 
-    s = sampler if isinstance(sampler, Sampler) else make(sampler, gamma=0.0 if gamma is None else gamma, **params)
+    if isinstance(sampler, Sampler):
+        s = sampler
+    elif sampler == "diffusion":
+        s = make(sampler, **params)
+    else:
+        s = make(sampler, gamma=0.0 if gamma is None else gamma, **params)
     oracle = math.isinf(float(n_samples))
     rngs = [] if oracle else data_streams(seed, n_replicates, n_samples)
     mu, U = exact_fit(lam, n_samples, rngs, model=model, draw=draw)

@@ -45,6 +45,10 @@ __all__ = [
 
 log = logging.getLogger("gaussdsm")
 
+#: the theory's conventions that a summary carries (as theory_<name>): what figures need to redraw its lines
+THEORY_ATTRS = ("model", "loss_factor", "batch_size", "sampler", "init_var", "process", "grid", "T", "beta_min",
+                "beta_max", "sigma_min", "sigma_max", "denoise", "steps_per_level", "eps")
+
 
 @contextlib.contextmanager
 def job(smk):
@@ -106,12 +110,12 @@ def _n_samples_array(values) -> np.ndarray:
 
 
 def _point_coords(points):
-    return {
-        "point": np.arange(len(points)),
-        "n_samples": ("point", _n_samples_array([p["n_samples"] for p in points])),
-        "sigma": ("point", np.array([p["sigma"] for p in points], dtype=float)),
-        "tau": ("point", np.array([p["tau"] for p in points], dtype=float)),
-    }
+    """``point`` and the fit axes of each point (``n_samples``; ``sigma``, ``tau`` for the Langevin family)."""
+    out = {"point": np.arange(len(points)), "n_samples": ("point", _n_samples_array([p["n_samples"] for p in points]))}
+    for k in ("sigma", "tau"):
+        if k in points[0]:
+            out[k] = ("point", np.array([p[k] for p in points], dtype=float))
+    return out
 
 
 def fit_scores(
@@ -212,16 +216,12 @@ def fit_scores(
 
 def _sampler_settings(sampler: dict):
     """The sampler's grid axes (``{name: values}``) and a function making the sampler of one setting."""
-    sp = dict(sampler)
-    kind, init_var, friction = sp["kind"], float(sp["init_var"]), sp.get("friction")
-    axes = {"gamma": np.asarray(sorted(float(g) for g in sp["gamma"])),
-            "n_steps": np.asarray(sorted(float(k) for k in sp["n_steps"]))}
-    if friction is not None:
-        axes["friction"] = np.asarray(sorted(float(f) for f in friction))
+    kind, params = sampler["kind"], dict(sampler["params"])
+    axes = {k: np.asarray(v) for k, v in sampler["axes"].items()}
 
     def make(setting):
-        kw = dict(zip(axes, setting))
-        return samplers.make(kind, init_var=init_var, **kw)
+        kw = {k: (str(v) if isinstance(v, str | np.str_) else float(v)) for k, v in zip(axes, setting)}
+        return samplers.make(kind, **kw, **params)
 
     return axes, make
 
@@ -265,7 +265,7 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
             rngs = [] if oracle else montecarlo.data_streams(seed, R, p["n_samples"])
             mu, U = montecarlo.exact_fit(lam, p["n_samples"], rngs, model=model, draw=draw)
             for idx, setting in zip(np.ndindex(shape), settings):
-                w, dv = montecarlo.exact_errors(lam, mu, U, p["sigma"], make(setting))
+                w, dv = montecarlo.exact_errors(lam, mu, U, p.get("sigma", 0.0), make(setting))
                 w2sq[(j, *idx, slice(0, w.size), 0)], diverged[(j, *idx, slice(0, w.size), 0)] = w, dv
             if oracle:
                 used[j, 1:] = False
@@ -309,31 +309,30 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
             data_vars["diverged_exact"] = (dims[:-1], div0.astype(np.int8))
         coords = {**{k: v for k, v in fits.coords.items() if k not in ("row", "col")}, **axes}
         ds_attrs = {k: fits.attrs[k] for k in ("method", "model", "draw", "seed") if k in fits.attrs}
-    ds = dataset(data_vars, coords=coords, attrs={**ds_attrs, "sampler": sampler["kind"],
-                                                   "init_var": float(sampler["init_var"])})
+    ds = dataset(data_vars, coords=coords, attrs={**ds_attrs, "sampler": sampler["kind"]})
     return _write(ds, out, provenance, "sampler W2 errors per replicate")
 
 
 def analytic_error(spectrum_path, grid: dict, *, sampler: dict | None = None, model="full", loss_factor=1.0,
                    batch_size=1, out, provenance=None):
     """Stage ``analytic_error``: the closed-form expansion on the whole grid in one vectorised call (R5-R9,
-    :func:`gaussdsm.theory.error_terms`, for the study's sampler)."""
+    :func:`gaussdsm.theory.error_terms`, for the study's sampler).
+
+    ``grid``: the fit axes (``n_samples``; ``sigma``, ``tau``); ``sampler``: ``{"kind", "axes", "params"}``.
+    """
     lam = _read_lam(spectrum_path, "analytic_error")
-    sp = sampler or {"kind": "ula", "n_steps": [np.inf], "init_var": 1.0, "friction": None}
-    ds = theory.error_terms(
-        lam,
-        np.asarray(grid["n_samples"], dtype=float),
-        np.asarray(grid["sigma"], dtype=float),
-        np.asarray(grid["gamma"], dtype=float),
-        np.asarray(grid["tau"], dtype=float),
-        loss_factor=loss_factor,
-        batch_size=batch_size,
-        model=model,
-        sampler=sp["kind"],
-        n_steps=np.asarray(sp["n_steps"], dtype=float),
-        init_var=float(sp["init_var"]),
-        friction=None if sp.get("friction") is None else np.asarray(sp["friction"], dtype=float),
-    )
+    sp = sampler or {"kind": "ula", "axes": {"gamma": grid["gamma"], "n_steps": [np.inf]}, "params": {"init_var": 1.0}}
+    ax, params = sp["axes"], sp["params"]
+    N = np.asarray(grid["n_samples"], dtype=float)
+    if sp["kind"] == "diffusion":
+        ds = theory.error_terms(lam, N, sampler="diffusion", model=model, **{k: list(v) for k, v in ax.items()}, **params)
+    else:
+        ds = theory.error_terms(
+            lam, N, np.asarray(grid["sigma"], dtype=float), np.asarray(ax["gamma"], dtype=float),
+            np.asarray(grid["tau"], dtype=float), loss_factor=loss_factor, batch_size=batch_size, model=model,
+            sampler=sp["kind"], n_steps=np.asarray(ax["n_steps"], dtype=float), init_var=float(params["init_var"]),
+            friction=None if ax.get("friction") is None else np.asarray(ax["friction"], dtype=float),
+        )
     return _write(ds, out, provenance, "first-order theory")
 
 
@@ -363,8 +362,12 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, out, provenance=None
         opt = montecarlo.estimate(mc["opt_excess"], ~np.isfinite(mc["opt_excess"]))
         data.update(mc_opt_mean=opt["mean"], mc_opt_stderr=opt["stderr"])
     summ = xr.Dataset({k: v.assign_attrs(attrs(k)) for k, v in data.items()})
-    summ = summ.set_index(point=["n_samples", "sigma", "tau"]).unstack("point")
-    for name in ("n_samples", "sigma", "tau"):
+    point_axes = [k for k in ("n_samples", "sigma", "tau") if k in mc.coords]
+    if len(point_axes) > 1:
+        summ = summ.set_index(point=point_axes).unstack("point")
+    else:
+        summ = summ.swap_dims(point=point_axes[0]).drop_vars("point").sortby(point_axes[0])
+    for name in point_axes:
         summ[name].attrs.update(attrs(name))
     order = [n for n in theory.PARAMS if n in summ.dims]
     summ = summ.transpose(*order)
@@ -379,8 +382,9 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, out, provenance=None
     for k in ("mc_n", "n_diverged"):
         summ[k] = summ[k].astype(np.int64)
     for k in ("total", "bias", "generalization", "optimization", "valid", "n_samples_scale", "in_regime",
-              "optimization_available"):
-        summ[f"theory_{k}"] = th[k].assign_attrs(th[k].attrs)
+              "optimization_available", "bias_init", "bias_discretization", "bias_stopping", "nfe"):
+        if k in th:
+            summ[f"theory_{k}"] = th[k].assign_attrs(th[k].attrs)
     summ["zscore"] = montecarlo.zscore(summ["mc_mean"], summ["mc_stderr"], summ["theory_total"]).assign_attrs(
         attrs("zscore"))
     if "mc_opt_mean" in summ:
@@ -390,6 +394,5 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, out, provenance=None
     summ["lam"] = xr.DataArray(lam, dims="mode", attrs=attrs("lam"))
     summ = summ.assign_coords(mode=("mode", np.arange(lam.size), attrs("mode")))
     summ.attrs.update({k: v for k, v in mc.attrs.items() if k in ("method", "model", "draw", "seed")})
-    summ.attrs.update({f"theory_{k}": v for k, v in th.attrs.items()
-                       if k in ("model", "loss_factor", "batch_size", "sampler", "init_var")})
+    summ.attrs.update({f"theory_{k}": v for k, v in th.attrs.items() if k in THEORY_ATTRS})
     return _write(summ, out, provenance, "study summary: Monte Carlo vs theory")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -49,15 +48,10 @@ def _count(x):
     return math.inf if x in ("inf", ".inf") or (isinstance(x, float) and math.isinf(x)) else int(x)
 
 
-@dataclass(frozen=True)
-class FitPoint:
-    n_samples: int | float
-    sigma: float
-    tau: float
-
-    def as_dict(self) -> dict:
-        n = self.n_samples if math.isinf(self.n_samples) else int(self.n_samples)
-        return {"n_samples": n, "sigma": float(self.sigma), "tau": float(self.tau)}
+DIFFUSION_DEFAULTS = {"process": "vp", "grid": "uniform", "T": None, "beta_min": 0.1, "beta_max": 20.0,
+                      "sigma_min": 0.01, "sigma_max": 50.0, "denoise": False, "steps_per_level": 100, "eps": 2e-5}
+DIFFUSION_AXES = {"scheme": ["em"], "init": ["standard"], "t_min": [1e-3]}
+LANGEVIN_ONLY = ("init_var", "friction")
 
 
 class Study:
@@ -91,36 +85,57 @@ class Study:
         return make_spectrum(p.pop("kind"), p.pop("d"), **p)
 
     @property
+    def diffusion(self) -> bool:
+        return self.config["sampler"]["kind"] == "diffusion"
+
+    @property
     def grid(self) -> dict[str, list]:
+        """The grid's lists (sorted; ``n_samples`` may hold inf; ``tau`` [0.0] by default)."""
         g = self.config["grid"]
-        return {
-            "n_samples": sorted(_count(n) for n in g["n_samples"]),
-            "sigma": sorted(float(s) for s in g["sigma"]),
-            "gamma": sorted(float(s) for s in g["gamma"]),
-            "tau": sorted(float(s) for s in g["tau"]),
-        }
+        out = {"n_samples": sorted(_count(n) for n in g["n_samples"])}
+        for k in ("sigma", "gamma", "tau"):
+            if k in g:
+                out[k] = sorted(float(x) for x in g[k])
+        return out
+
+    @property
+    def fit_axes(self) -> dict[str, list]:
+        """The axes the learned score depends on: ``n_samples``, and ``sigma``, ``tau`` for the Langevin family
+        (diffusion scores are the exact minimisers at every noise level: N only)."""
+        g = self.grid
+        return {"n_samples": g["n_samples"]} if self.diffusion else {k: g[k] for k in ("n_samples", "sigma", "tau")}
 
     @property
     def sampler(self) -> dict:
-        """The sampler's settings: ``kind``, ``n_steps`` (sorted list, inf = stationary), ``init_var``, and
-        ``friction`` (sorted list; ULD only, else None)."""
+        """The sampler: ``{"kind", "axes": {name: sorted list}, "params": {name: value}}``.
+
+        Langevin family: axes ``gamma``, ``n_steps`` (inf = stationary), and ``friction`` (ULD); params ``init_var``.
+        Diffusion: axes ``scheme``, ``init``, ``n_steps`` (inf = continuous time), ``t_min``; params ``process``,
+        ``grid``, ``T``, ``beta_min``, ``beta_max``, ``sigma_min``, ``sigma_max``, ``denoise``, ``steps_per_level``,
+        ``eps`` (defaults :data:`DIFFUSION_DEFAULTS`).  An explicit time grid fixes ``n_steps`` and ``t_min``.
+        """
         sp = self.config["sampler"]
-        friction = sp.get("friction")
-        return {
-            "kind": sp["kind"],
-            "n_steps": sorted(float(_count(k)) for k in sp["n_steps"]),
-            "init_var": float(sp["init_var"]),
-            "friction": sorted(float(f) for f in friction) if friction is not None else None,
-        }
+        n_steps = sorted(float(_count(k)) for k in sp["n_steps"])
+        if not self.diffusion:
+            axes = {"gamma": self.grid.get("gamma", []), "n_steps": n_steps}
+            if sp.get("friction") is not None:
+                axes["friction"] = sorted(float(f) for f in sp["friction"])
+            return {"kind": sp["kind"], "axes": axes, "params": {"init_var": float(sp["init_var"])}}
+        params = {k: sp.get(k, v) for k, v in DIFFUSION_DEFAULTS.items()}
+        axes = {"scheme": list(sp.get("scheme", DIFFUSION_AXES["scheme"])),
+                "init": list(sp.get("init", DIFFUSION_AXES["init"])),
+                "n_steps": n_steps,
+                "t_min": sorted(float(t) for t in sp.get("t_min", DIFFUSION_AXES["t_min"]))}
+        if not isinstance(params["grid"], str):
+            t = [float(x) for x in params["grid"]]
+            params["grid"] = t
+            axes["n_steps"], axes["t_min"] = [float(len(t) - 1)], [t[-1]]
+        return {"kind": "diffusion", "axes": axes, "params": params}
 
     @property
     def sampler_axes(self) -> dict[str, list]:
-        """The sampler's grid axes and their values (``gamma``, ``n_steps`` and, for ULD, ``friction``)."""
-        sp = self.sampler
-        axes = {"gamma": self.grid["gamma"], "n_steps": sp["n_steps"]}
-        if sp["friction"] is not None:
-            axes["friction"] = sp["friction"]
-        return axes
+        """The sampler's grid axes and their values."""
+        return self.sampler["axes"]
 
     @property
     def fits_scores(self) -> bool:
@@ -128,9 +143,9 @@ class Study:
         return self.config["fit"]["method"] == "sgd"
 
     @property
-    def fit_points(self) -> list[FitPoint]:
-        g = self.grid
-        return [FitPoint(*p) for p in itertools.product(g["n_samples"], g["sigma"], g["tau"])]
+    def fit_points(self) -> list[dict]:
+        axes = self.fit_axes
+        return [dict(zip(axes, p)) for p in itertools.product(*axes.values())]
 
     @property
     def chunk_ids(self) -> list[str]:
@@ -141,7 +156,8 @@ class Study:
     def chunk_points(self, chunk_id: str) -> list[dict]:
         per = int(self.config["montecarlo"]["points_per_job"])
         j = int(chunk_id)
-        return [p.as_dict() for p in self.fit_points[j * per : (j + 1) * per]]
+        return [{k: (v if k != "n_samples" or math.isinf(v) else int(v)) for k, v in p.items()}
+                for p in self.fit_points[j * per : (j + 1) * per]]
 
     @property
     def panels(self) -> list[str]:
@@ -171,7 +187,7 @@ class Study:
     def sampler_args(self, chunk_id: str) -> dict:
         """Keyword arguments of :func:`gaussdsm.stages.run_sampler`: the sampler's settings and, for exact fits
         (drawn in that stage), the chunk's points and what determines the training sets."""
-        out = {"sampler": {**self.sampler, "gamma": self.grid["gamma"]}}
+        out = {"sampler": self.sampler}
         if not self.fits_scores:
             mc = self.config["montecarlo"]
             out.update(points=self.chunk_points(chunk_id), seed=self.seed, n_replicates=int(mc["n_replicates"]),
@@ -179,35 +195,71 @@ class Study:
         return out
 
     def theory_args(self) -> dict:
-        """Keyword arguments of :func:`gaussdsm.stages.analytic_error`."""
+        """Keyword arguments of :func:`gaussdsm.stages.analytic_error`: the fit axes, the sampler, the conventions."""
         fit = self.config["fit"]
-        return {"grid": self.grid, "sampler": self.sampler, "model": fit["model"],
+        return {"grid": self.fit_axes, "sampler": self.sampler, "model": fit["model"],
                 "loss_factor": float(fit["loss_factor"]), "batch_size": int(fit["sgd"]["batch_size"])}
+
+
+def _diffusion_errors(study: Study, where: str) -> list[str]:
+    """A diffusion study: no Langevin keys, exact fits, and every setting constructible (bounds of each key)."""
+    cfg, errors = study.config, []
+    for k in ("sigma", "gamma"):
+        if k in cfg["grid"]:
+            errors.append(f"{where}.grid.{k} is not used by sampler.kind: diffusion (its scores are the exact DSM "
+                          "minimisers at every noise level); remove it")
+    if any(t != 0 for t in study.grid["tau"]) or cfg["fit"]["method"] != "exact":
+        errors.append(f"{where}.fit.method must be exact with sampler.kind: diffusion (and grid.tau [0.0])")
+    if cfg["sampler"].get("friction") is not None:
+        errors.append(f"{where}.sampler.friction is only used by sampler.kind: uld")
+    if not isinstance(cfg["sampler"].get("grid", "uniform"), str) and "t_min" in cfg["sampler"]:
+        errors.append(f"{where}.sampler.t_min: an explicit sampler.grid (a list of times) fixes t_min; remove it")
+    if errors:
+        return errors
+    sp = study.sampler
+    for combo in itertools.product(*sp["axes"].values()):
+        try:
+            samplers.make("diffusion", **dict(zip(sp["axes"], combo)), **sp["params"])
+        except ValueError as err:
+            msg = f"{where}.{err} (at {', '.join(f'{k}={v}' for k, v in zip(sp['axes'], combo))})"
+            if msg not in errors:
+                errors.append(msg)
+    return errors[:6]
 
 
 def _sampler_errors(study: Study, where: str) -> list[str]:
     """The sampler's settings: n_steps, friction, and stability with the population score at every grid point."""
+    if study.diffusion:
+        return _diffusion_errors(study, where)
+    cfg = study.config["sampler"]
+    given = [k for k in ("process", "scheme", "grid", "t_min", "T", "beta_min", "beta_max", "sigma_min", "sigma_max",
+                         "init", "denoise", "steps_per_level", "eps") if k in cfg]
+    if given:
+        return [f"{where}.sampler.{given[0]} is only used by sampler.kind: diffusion"]
+    for k in ("sigma", "gamma"):
+        if k not in study.grid:
+            return [f"{where}.grid.{k} is required by sampler.kind: {cfg['kind']}"]
     sp, g = study.sampler, study.grid
+    axes, friction = sp["axes"], sp["axes"].get("friction")
     errors = []
-    if sp["kind"] == "ula" and sp["friction"] is not None:
+    if sp["kind"] == "ula" and friction is not None:
         errors.append(f"{where}.sampler.friction is only used by sampler.kind: uld")
         return errors
-    if sp["kind"] == "uld" and sp["friction"] is None:
+    if sp["kind"] == "uld" and friction is None:
         return [f"{where}.sampler.friction is required by sampler.kind: uld (friction gamma_f > 0, e.g. [2.0])"]
-    bad_k = [k for k in sp["n_steps"] if not (math.isinf(k) or (k == int(k) and k >= 1))]
+    bad_k = [k for k in axes["n_steps"] if not (math.isinf(k) or (k == int(k) and k >= 1))]
     if bad_k:
         errors.append(f"{where}.sampler.n_steps must be integers >= 1 or inf; got {bad_k}")
-    if 0.0 in g["gamma"] and any(math.isfinite(k) for k in sp["n_steps"]):
+    if 0.0 in g["gamma"] and any(math.isfinite(k) for k in axes["n_steps"]):
         errors.append(f"{where}.grid.gamma: a finite sampler.n_steps needs gamma > 0 (with gamma = 0 the chain does "
                       "not move); gamma = 0 is the continuous-time stationary law, n_steps: [inf]")
-    if errors or study.config["sampler"]["allow_unstable"]:
+    if errors or cfg["allow_unstable"]:
         return errors
     lam = study.lam
-    axes = study.sampler_axes
     combos = list(itertools.product(g["sigma"], *axes.values()))
     cols = list(zip(*combos))
-    s = samplers.make(sp["kind"], gamma=np.array(cols[1]), n_steps=np.array(cols[2]), init_var=sp["init_var"],
-                      friction=np.array(cols[3]) if sp["friction"] is not None else None)
+    s = samplers.make(sp["kind"], gamma=np.array(cols[1]), n_steps=np.array(cols[2]), **sp["params"],
+                      friction=np.array(cols[3]) if friction is not None else None)
     ok = np.all(s.stable(lam, np.array(cols[0])), axis=-1)
     bad = [c for c, o in zip(combos, ok) if not o]
     if not bad:
@@ -265,12 +317,12 @@ def _check_study(name: str, cfg: dict, seed: int) -> tuple[Study, list[str]]:
         return study, [f"{where}.{err}"]
     method = cfg["fit"]["method"]
     taus = study.grid["tau"]
-    if method == "exact" and any(t != 0 for t in taus):
+    if method == "exact" and any(t != 0 for t in taus) and not study.diffusion:
         errors.append(
             f"{where}.grid.tau must be [0.0] when fit.method is 'exact' (the exact fit has no SGD step); "
             f"got {taus}. Use fit.method: sgd to study the optimization error"
         )
-    if method == "sgd":
+    if method == "sgd" and not study.diffusion:
         errors += _sgd_errors(study, where)
         if any(math.isinf(n) for n in study.grid["n_samples"]):
             errors.append(f"{where}.grid.n_samples: inf (the population score) learns nothing; fit.method: sgd needs "

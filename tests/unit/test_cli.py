@@ -129,3 +129,22 @@ def test_console_script_is_installed():
     exe = shutil.which("gaussdsm") or str(__import__("pathlib").Path(sys.executable).with_name("gaussdsm"))
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.startswith("gaussdsm ")
+
+
+def test_diffusion_json(capsys):
+    args = ["error", "--sampler", "diffusion", "--process", "vp", "--scheme", "em", "--grid", "uniform", "--n-steps",
+            "999", "--t-min", "1e-3", "--init", "standard", "--n-samples", "inf", "--d", "8", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"bias", "generalization", "optimization", "total", "params", "bias_init", "bias_discretization",
+            "bias_stopping", "nfe"} <= set(out)
+    th = theory.error_terms(1 / np.arange(1, 9.0), np.inf, sampler="diffusion", scheme="em", n_steps=999, t_min=1e-3)
+    assert out["total"] == pytest.approx(float(th["total"]), rel=1e-12) and out["nfe"] == 999
+    assert out["params"]["sampler"]["kind"] == "diffusion" and "sigma" not in out["params"]
+
+
+def test_diffusion_rejects_langevin_options(capsys):
+    assert main(["error", "--sampler", "diffusion", "--gamma", "0.1", "--n-samples", "inf"]) == 2
+    assert "--gamma is not used by --sampler diffusion" in capsys.readouterr().err
+    assert main(["error", "--n-samples", "100", "--gamma", "0.01"]) == 2
+    assert "--sigma is required by --sampler ula" in capsys.readouterr().err

@@ -60,6 +60,22 @@ BAD_CONFIGS = [
     ({"grid": {"n_samples": [-5]}}, {}, "['n_samples']"),
     ({}, {"comparisons": {"c": {"panel": "error_vs_steps", "studies": ["tiny"]}}},
      "comparisons.c: error_vs_steps needs studies with finite sampler.n_steps"),
+    # diffusion (issue 14); D = a diffusion study without grid.sigma/gamma (see diffusion_config below)
+    ("D", {"sampler": {"t_min": [-0.1]}}, "['t_min']"),
+    ("D", {"sampler": {"T": 0.01, "t_min": [0.1]}}, "sampler.T must be > sampler.t_min"),
+    ("D", {"sampler": {"n_steps": [0]}}, "['n_steps']"),
+    ("D", {"sampler": {"beta_min": 30.0}}, "sampler.beta_min must be <= sampler.beta_max"),
+    ("D", {"sampler": {"beta_min": 0.0}}, "['beta_min']"),
+    ("D", {"sampler": {"process": "ve", "sigma_min": 60.0}}, "sampler.sigma_min must be < sampler.sigma_max"),
+    ("D", {"sampler": {"process": "ve", "scheme": ["ddpm"]}}, "ddpm (ancestral sampling, Ho et al. 2020) needs"),
+    ("D", {"sampler": {"scheme": ["midpoint"]}}, "['scheme']"),
+    ("D", {"sampler": {"process": "cosine"}}, "['process']"),
+    ("D", {"sampler": {"grid": "log"}}, "['grid']"),
+    ("D", {"sampler": {"scheme": ["heun"], "t_min": [0.0]}}, "sampler.t_min must be > 0 with scheme heun"),
+    ("D", {"grid": {"sigma": [0.1]}}, "grid.sigma is not used by sampler.kind: diffusion"),
+    ("D", {"fit": {"method": "sgd"}}, "fit.method must be exact with sampler.kind: diffusion"),
+    ("D", {"sampler": {"friction": [1.0]}}, "sampler.friction is only used by sampler.kind: uld"),
+    ({"sampler": {"scheme": ["em"]}}, {}, "sampler.scheme is only used by sampler.kind: diffusion"),
 ]
 
 
@@ -74,11 +90,31 @@ def test_the_tiny_config_is_valid(tiny_config, repo):
     assert list(plan.studies) == ["tiny"] and plan.targets()
 
 
+def diffusion_config(tiny_config, changes):
+    cfg = tiny_config()
+    st = cfg["studies"]["tiny"]
+    st["grid"] = {"n_samples": [200]}
+    st["sampler"] = {"kind": "diffusion", "scheme": ["em"], "n_steps": [50], "t_min": [0.001]}
+    st["panels"] = []
+    for k, v in changes.items():
+        st[k].update(v) if k in st and isinstance(st[k], dict) else st.__setitem__(k, v)
+    return cfg
+
+
 @pytest.mark.parametrize("changes, top, key", BAD_CONFIGS)
 def test_bad_config_is_rejected_with_the_key(tiny_config, repo, changes, top, key):
+    cfg = diffusion_config(tiny_config, top) if changes == "D" else tiny_config(top, **changes)
     with pytest.raises((WorkflowError, ConfigError)) as err:
-        load(tiny_config(top, **changes), repo)
+        load(cfg, repo)
     assert key in str(err.value), str(err.value)
+
+
+def test_a_diffusion_study_is_accepted(tiny_config, repo):
+    st = load(diffusion_config(tiny_config, {"sampler": {"scheme": ["em", "heun"], "init": ["standard", "exact"]},
+                                             "panels": ["error_vs_nfe", "trajectory"]}), repo).studies["tiny"]
+    assert st.fit_axes == {"n_samples": [200]}
+    assert st.sampler_axes == {"scheme": ["em", "heun"], "init": ["standard", "exact"], "n_steps": [50.0],
+                               "t_min": [0.001]}
 
 
 def test_comparisons_of_different_spectra_are_rejected(tiny_config, repo):

@@ -35,8 +35,8 @@ def test_stage_arguments_hold_what_each_stage_depends_on(plan):
     assert "allow_unstable" not in fit["sgd"] and fit["sgd"]["batch_size"] == 1  # a config check only
     assert "gamma" not in str(fit)  # the scores do not depend on the sampler: a new gamma reruns no fit
     smp = st.sampler_args("000")
-    assert smp == {"sampler": {"kind": "ula", "gamma": [0.0, 0.02], "n_steps": [np.inf], "init_var": 1.0,
-                               "friction": None}}  # SGD: the scores come from fit_scores
+    assert smp == {"sampler": {"kind": "ula", "axes": {"gamma": [0.0, 0.02], "n_steps": [np.inf]},
+                               "params": {"init_var": 1.0}}}  # SGD: the scores come from fit_scores
     th = st.theory_args()
     assert th["grid"]["tau"] == [0.0, 0.001] and th["model"] == "full" and th["batch_size"] == 1
     assert st.spectrum_args() == {"spectrum": {"kind": "power_law", "d": 4, "alpha": 1.0}}
@@ -66,5 +66,5 @@ def test_exact_fits_are_drawn_in_the_sampler_stage(plan):
               grid={"gamma": [0.02, 0.01]}).studies["tiny"]
     args = st.sampler_args("001")
     assert args["points"] == st.chunk_points("001") and args["seed"] == 7 and args["n_replicates"] == 20
-    assert args["sampler"]["n_steps"] == [10.0, np.inf] and args["sampler"]["friction"] == [1.0, 2.0]
+    assert args["sampler"]["axes"]["n_steps"] == [10.0, np.inf] and args["sampler"]["axes"]["friction"] == [1.0, 2.0]
     assert st.sampler_axes == {"gamma": [0.01, 0.02], "n_steps": [10.0, np.inf], "friction": [1.0, 2.0]}

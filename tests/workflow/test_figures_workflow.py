@@ -1,4 +1,4 @@
-"""Every figure study (P1-P6, spectrum shape, full vs diagonal) at tiny size, through the snakemake CLI."""
+"""Every figure study (P1-P10, spectrum shape, full vs diagonal) at tiny size, through the snakemake CLI."""
 from __future__ import annotations
 
 import shutil
@@ -28,6 +28,13 @@ EXPECTED = {
     "p6/figures/kernel": {"contribution": ("mode_i", "mode_k"), "bias_row": ("mode_i",)},
     "comparisons/shape/spectrum_shape": {"shape_a1_total": ("sigma_dense",), "shape_a2_mc_mean": ("sigma_shape_a2",)},
     "comparisons/model/full_vs_diagonal": {"full_theory_line": ("sigma", "n_dense")},
+    "dvp/figures/error_vs_nfe": {"theory_line": ("n_samples", "scheme", "init_line", "n_dense"),
+                                 "discretization_w2": ("scheme", "n_dense"),
+                                 "mc_mean": ("n_samples", "scheme", "init", "n_steps")},
+    "dvp/figures/trajectory": {"w2_path": ("scheme_path", "init_line", "step")},
+    "dt/figures/error_vs_t_min": {"theory_line": ("n_samples", "t_dense"), "t_min_star": ("n_samples",)},
+    "comparisons/kappa/langevin_vs_diffusion": {"ula_best": ("study", "budget"),
+                                                "diffusion": ("study", "scheme_path", "budget")},
 }
 
 
@@ -102,6 +109,36 @@ def test_p5_sigma_star_is_the_grid_minimum(figures_run):
     assert checked >= 6
 
 
+def test_diffusion_summaries(figures_run):
+    """Diffusion through the stages: the population score's Monte Carlo is its exact law (one deterministic
+    replicate, = theory to rounding), learned scores agree with the first-order theory within 4 standard errors where
+    it is in its regime, NFE is recorded (heun: 2 per step), and ddpm with h beta(T) >= 1 is diverged, not NaN."""
+    from gaussdsm.samplers import EVALS
+
+    res = figures_run / "results"
+    with xr.open_dataset(res / "dvp" / "summary.nc", engine="netcdf4") as s, \
+            xr.open_dataset(res / "dt" / "summary.nc", engine="netcdf4") as t:
+        zs = []
+        for summary in (s, t):
+            ok = summary["diverged"] == 0
+            oracle = summary.sel(n_samples=np.inf).where(ok.sel(n_samples=np.inf))
+            rel = np.abs(oracle["mc_mean"] / oracle["theory_total"] - 1)
+            assert float(rel.max()) < 1e-9 and np.all(oracle["mc_stderr"].fillna(0) == 0)
+            learned = summary.where(ok & (summary["theory_in_regime"] == 1) & np.isfinite(summary["n_samples"]))
+            z = learned["zscore"].values[np.isfinite(learned["zscore"].values)]
+            assert z.size >= 1
+            zs.append(z)
+        z = np.concatenate(zs)
+        assert z.size >= 8 and np.all(np.abs(z) <= 4), z
+        for sch in ("em", "ddpm", "heun"):
+            nfe = s["theory_nfe"].sel(scheme=sch)
+            np.testing.assert_array_equal(nfe, EVALS[sch] * s["n_steps"].broadcast_like(nfe))
+        div = s["diverged"].sel(scheme="ddpm", n_steps=10.0)
+        assert np.all(div == 1) and int(s["diverged"].sum()) == div.size  # only there
+        assert np.all(s["theory_valid"].sel(scheme="ddpm", n_steps=10.0) == 0)
+        assert np.all(np.isfinite(s["theory_total"].sel(scheme="ddpm", n_steps=40.0)))
+
+
 def test_a_new_gamma_reruns_no_sgd_fit(figures_run, tmp_path, run_snakemake, job_counts):
     """The learned scores do not depend on the sampler: a new gamma in an SGD study (p2) reruns its sampler
     chunks, theory and summary, and not one fit_scores job."""
@@ -124,5 +161,8 @@ def test_report_has_every_figure_with_its_caption(figures_run, run_snakemake):
     assert report.stat().st_size > 100_000
     for study in ("p1", "p2", "p3", "p4", "p6"):
         assert f"Study <strong>{study}</strong>" in html, study
-    assert "Comparison shape</strong>" in html and "Comparison model</strong>" in html
-    assert html.count("reconstruction of the analysis") >= 8
+    for study in ("dvp", "dt"):
+        assert f"Study <strong>{study}</strong>" in html, study
+    for comparison in ("shape", "model", "kappa"):
+        assert f"Comparison {comparison}" in html, comparison
+    assert html.count("reconstruction of the analysis") >= 12

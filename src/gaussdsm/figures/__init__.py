@@ -35,6 +35,30 @@ def _stationary_ula(study: dict) -> bool:
     return sp.get("kind", "ula") == "ula" and all(str(k) in ("inf", ".inf") for k in sp.get("n_steps", ["inf"]))
 
 
+def _is_diffusion(study: dict) -> bool:
+    return study.get("sampler", {}).get("kind") == "diffusion"
+
+
+def _langevin(name):
+    def check(study: dict) -> str | None:
+        return f"{name} draws a Langevin-family study (sampler.kind ula or uld)" if _is_diffusion(study) else None
+
+    return check
+
+
+def _diffusion(name):
+    def check(study: dict) -> str | None:
+        return None if _is_diffusion(study) else f"{name} needs sampler.kind: diffusion"
+
+    return check
+
+
+def _diffusion_studies(studies: list[dict]) -> str | None:
+    if not all(_is_diffusion(s) for s in studies):
+        return "langevin_vs_diffusion compares diffusion studies (sampler.kind: diffusion) with Langevin at their NFE"
+    return None
+
+
 def _needs_sgd(study: dict) -> str | None:
     if study["fit"]["method"] != "sgd":
         return "error_vs_tau needs fit.method: sgd (and tau > 0 in grid.tau)"
@@ -99,20 +123,31 @@ class Panel:
 PANELS: dict[str, Panel] = {
     p.name: p
     for p in (
-        Panel("error_vs_n", "P1: error against N, theory lines and Monte-Carlo points", "error_vs_n.rst"),
+        Panel("error_vs_n", "P1: error against N, theory lines and Monte-Carlo points", "error_vs_n.rst",
+              check=_langevin("error_vs_n")),
         Panel("error_vs_tau", "P2: error against the SGD step tau, theory R8 vs SGD Monte Carlo", "error_vs_tau.rst",
               check=_needs_sgd),
         Panel("error_vs_gamma", "P3: error against the Langevin step gamma, blow-up at the stability bound",
-              "error_vs_gamma.rst"),
-        Panel("error_vs_sigma", "P4: error against the noise amplitude sigma, interior optimum", "error_vs_sigma.rst"),
+              "error_vs_gamma.rst", check=_langevin("error_vs_gamma")),
+        Panel("error_vs_sigma", "P4: error against the noise amplitude sigma, interior optimum", "error_vs_sigma.rst",
+              check=_langevin("error_vs_sigma")),
         Panel("sigma_star", "P5: optimal sigma against gamma and tau, with the R10 slopes", "sigma_star.rst",
               check=_needs_r9),
-        Panel("kernel", "P6: the kernel of R9 as a heat map and per-frequency contributions", "kernel.rst"),
+        Panel("kernel", "P6: the kernel of R9 as a heat map and per-frequency contributions", "kernel.rst",
+              check=_langevin("kernel")),
+        Panel("error_vs_nfe", "P7: error against the number of score evaluations, every diffusion scheme",
+              "error_vs_nfe.rst", check=_diffusion("error_vs_nfe")),
+        Panel("error_vs_t_min", "P8: error against the stopping time t_min for several N", "error_vs_t_min.rst",
+              check=_diffusion("error_vs_t_min")),
+        Panel("trajectory", "P10: the error along the reverse trajectory, every scheme", "trajectory.rst",
+              check=_diffusion("trajectory")),
         Panel("spectrum_shape", "error terms against sigma for several spectra", "comparison.rst", kind="comparison"),
         Panel("full_vs_diagonal", "full-matrix vs Fourier-diagonal denoiser, error against N", "comparison.rst",
               kind="comparison", check=_same_spectrum),
         Panel("error_vs_steps", "error against the number of steps K, several samplers", "error_vs_steps.rst",
               kind="comparison", check=_finite_steps),
+        Panel("langevin_vs_diffusion", "P9: Langevin vs diffusion at equal NFE, against the condition number",
+              "langevin_vs_diffusion.rst", kind="comparison", check=_diffusion_studies),
     )
 }
 

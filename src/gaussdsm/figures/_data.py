@@ -11,10 +11,13 @@ import xarray as xr
 from .. import theory
 from ..io import read_dataset
 
-__all__ = ["load", "first_setting", "theory_kwargs", "sgd_kwargs", "sampler_kwargs", "theory_on", "mc_vars",
+__all__ = ["load", "first_setting", "diffusion_kwargs", "diffusion_theory", "theory_kwargs", "sgd_kwargs", "sampler_kwargs", "theory_on", "mc_vars",
            "mc_sigma_star", "dense_n", "dense_log"]
 
 SAMPLER_AXES = ("n_steps", "friction")
+DIFFUSION_AXES = ("scheme", "init", "n_steps", "t_min")
+DIFFUSION_PARAMS = ("process", "grid", "T", "beta_min", "beta_max", "sigma_min", "sigma_max", "denoise",
+                    "steps_per_level", "eps")
 
 MC_VARS = ("mc_mean", "mc_stderr", "mc_n", "n_diverged", "diverged", "theory_total")
 MC_OPT_VARS = ("mc_opt_mean", "mc_opt_stderr", "theory_optimization")
@@ -29,6 +32,30 @@ def first_setting(summary: xr.Dataset) -> xr.Dataset:
     """The summary at the first value of the sampler's own axes (``n_steps``, ``friction``): a panel that draws
     against the fit's parameters shows one sampler setting (scalar coordinates then say which)."""
     return summary.isel({k: 0 for k in SAMPLER_AXES if k in summary.dims})
+
+
+def diffusion_kwargs(summary: xr.Dataset) -> dict:
+    """The diffusion sampler's fixed parameters of a summary (its ``theory_*`` attributes), for
+    ``theory.error_terms(..., sampler="diffusion", **kw)``, and the scalar axes the summary is at."""
+    kw = {"model": str(summary.attrs.get("theory_model", "full"))}
+    for k in DIFFUSION_PARAMS:
+        if f"theory_{k}" in summary.attrs:
+            v = summary.attrs[f"theory_{k}"]
+            if k == "grid" and isinstance(v, str) and "," in v:
+                v = [float(x) for x in v.split(",")]
+            elif k == "denoise":
+                v = bool(v)
+            kw[k] = v.item() if hasattr(v, "item") else v
+    for k in DIFFUSION_AXES:
+        if k in summary.coords and summary[k].ndim == 0:
+            kw[k] = summary[k].item()
+    return kw
+
+
+def diffusion_theory(summary: xr.Dataset, n_samples, **axes) -> xr.Dataset:
+    """Theory for a diffusion summary's spectrum and sampler, on any grid of N and of the sampler's axes."""
+    kw = {**diffusion_kwargs(summary), **axes}
+    return theory.error_terms(summary["lam"].values, n_samples, sampler="diffusion", **kw)
 
 
 def theory_kwargs(summary: xr.Dataset) -> dict:

@@ -13,6 +13,7 @@ kind       sampler                                                          grid
 =========  ==============================================================  =========================
 ``ula``    :class:`~gaussdsm.samplers.ula.ULA`, unadjusted Langevin          gamma, n_steps
 ``uld``    :class:`~gaussdsm.samplers.uld.ULD`, underdamped Langevin (EM)    gamma, n_steps, friction
+``diffusion`` :class:`~gaussdsm.samplers.diffusion.Diffusion`, VP/VE/heat    scheme, init, n_steps, t_min
 =========  ==============================================================  =========================
 
 A new sampler is one module with a class implementing :class:`~gaussdsm.samplers._base.Sampler`, and one entry
@@ -26,26 +27,38 @@ import math
 from ._base import LangevinSampler, Sampler
 from ._laws import DivergedError, doubling, is_symmetric, spectral_radius
 from .ula import ULA, run_ula, ula_is_stable, ula_mode_variance, ula_stationary_cov
+from .diffusion import EVALS, ORDER, Diffusion
 from .uld import ULD, run_uld
 
 __all__ = [
-    "KINDS", "make", "Sampler", "LangevinSampler", "ULA", "ULD", "DivergedError", "doubling", "is_symmetric",
+    "KINDS", "make", "Sampler", "LangevinSampler", "ULA", "ULD", "Diffusion", "EVALS", "ORDER", "LANGEVIN_PARAMS", "DivergedError", "doubling", "is_symmetric",
     "spectral_radius", "run_ula", "run_uld", "ula_is_stable", "ula_mode_variance", "ula_stationary_cov",
 ]
 
-KINDS = {"ula": ULA, "uld": ULD}
+KINDS = {"ula": ULA, "uld": ULD, "diffusion": Diffusion}
+LANGEVIN_PARAMS = ("gamma", "n_steps", "init_var", "friction")
 
 
-def make(kind: str = "ula", *, gamma=0.0, n_steps=math.inf, init_var=1.0, friction=None, **unused) -> Sampler:
-    """The sampler of ``kind`` with these parameters (arrays broadcast into a grid of settings).
-
-    Parameters a kind does not use must be None (``friction`` for ``ula``).
+def make(kind: str = "ula", **params) -> Sampler:
+    """The sampler of ``kind`` with these parameters (Langevin family: arrays broadcast into a grid of settings;
+    diffusion: one setting).  Parameters that are None are not given; others a kind does not use are an error
+    naming them.
     """
     if kind not in KINDS:
         raise ValueError(f"sampler.kind must be one of {', '.join(KINDS)}; got {kind!r}")
-    extra = sorted(k for k, v in unused.items() if v is not None)
+    given = {k: v for k, v in params.items() if v is not None}
+    if kind == "diffusion":
+        extra = sorted(k for k in given if k in ("gamma", "init_var", "friction"))
+        if extra:
+            raise ValueError(f"sampler kind 'diffusion' does not take {', '.join(extra)}")
+        return Diffusion(**given)
+    extra = sorted(k for k in given if k not in LANGEVIN_PARAMS)
     if extra:
         raise ValueError(f"sampler kind {kind!r} does not take {', '.join(extra)}")
+    return _langevin(kind, **given)
+
+
+def _langevin(kind, gamma=0.0, n_steps=math.inf, init_var=1.0, friction=None) -> Sampler:
     if kind == "ula":
         if friction is not None:
             raise ValueError("sampler.friction is only used by sampler.kind: uld")

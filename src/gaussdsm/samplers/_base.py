@@ -57,6 +57,10 @@ class Sampler:
         """``(variance, deviation)`` together (subclasses share the work where they can)."""
         return self.variance(mu, sigma), self.deviation(mu, sigma)
 
+    def variance_and_stable(self, mu, sigma):
+        """``(variance, stable per mode)`` for arrays ``mu`` (subclasses share the work where they can)."""
+        return self.variance(mu, sigma), self.stable(mu, sigma)
+
     def stable(self, mu, sigma):  # pragma: no cover - interface
         raise NotImplementedError
 

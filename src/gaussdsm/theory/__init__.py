@@ -31,7 +31,7 @@ import xarray as xr
 
 from .. import _checks, samplers
 from ..vocabulary import attrs
-from . import _kernel
+from . import _diffusion, _kernel
 from ._ula import (
     MODELS,
     bias_ula,
@@ -139,7 +139,7 @@ def kernel(lam, n_samples, sigma, gamma=None, tau=0.0, loss_factor=1.0, batch_si
 
 # --------------------------------------------------------------------------------------------- on a grid
 
-PARAMS = ("n_samples", "sigma", "gamma", "tau", "n_steps", "friction")
+PARAMS = ("n_samples", "sigma", "gamma", "tau", "scheme", "init", "n_steps", "t_min", "friction")
 
 
 def _as_param(name, value):
@@ -170,8 +170,8 @@ def _on(template, values):
 def error_terms(
     lam,
     n_samples,
-    sigma,
-    gamma,
+    sigma=None,
+    gamma=None,
     tau=0.0,
     loss_factor: float = 1.0,
     batch_size: int = 1,
@@ -180,6 +180,7 @@ def error_terms(
     n_steps=math.inf,
     init_var: float = 1.0,
     friction=None,
+    **diffusion,
 ) -> xr.Dataset:
     """First-order expansion of :math:`\\mathbb E\\,W_2^2` and its parts on a grid, for any sampler (module docstring).
 
@@ -197,9 +198,14 @@ def error_terms(
         SGD mini-batch size :math:`B`.
     model : {'full', 'diagonal'}
         Full-matrix (R7) or eigen/Fourier-diagonal (R11) denoiser.
-    sampler : {'ula', 'uld'}
+    sampler : {'ula', 'uld', 'diffusion'}
     init_var : float
         Variance :math:`v_0` of the chain's start (finite ``n_steps``).
+    **diffusion
+        ``sampler='diffusion'`` (no ``sigma``, ``gamma``, ``tau``): the axes ``scheme``, ``init``, ``t_min``
+        (scalars or lists, with ``n_steps``) and the fixed :class:`gaussdsm.samplers.Diffusion` parameters
+        (``process``, ``grid``, ``T``, ...); adds ``bias_init``, ``bias_discretization``, ``bias_stopping``, ``nfe``
+        (:func:`gaussdsm.theory._diffusion.diffusion_terms`).
 
     Returns
     -------
@@ -209,6 +215,19 @@ def error_terms(
     """
     _checks.choice("model", model, MODELS)
     lam = _checks.spectrum(lam, allow_zero=True)
+    if sampler == "diffusion":
+        if sigma is not None or gamma is not None or np.any(np.asarray(tau) != 0) or friction is not None:
+            raise ValueError("sampler diffusion takes no sigma, gamma, tau or friction (its scores are the exact DSM "
+                             "minimisers at every noise level of the forward process)")
+        N = _as_param("n_samples", n_samples)
+        if np.any(N.values < 1):
+            raise ValueError(f"n_samples must be >= 1, got {n_samples!r}")
+        ds = _diffusion.diffusion_terms(lam, N.values, model=model, n_steps=n_steps, **diffusion)
+        return ds.transpose(*[n for n in PARAMS if n in ds.dims])
+    if diffusion:
+        raise ValueError(f"sampler {sampler!r} does not take {', '.join(sorted(diffusion))}")
+    if sigma is None or gamma is None:
+        raise ValueError(f"sampler {sampler!r} needs sigma and gamma")
     d = lam.size
     N = _as_param("n_samples", n_samples)
     if np.any(N.values < 1):
@@ -223,10 +242,14 @@ def error_terms(
     tpl, flat = _flat(*side)
     s_flat = samplers.make(sampler, gamma=flat[1], n_steps=flat[2], init_var=init_var,
                            friction=flat[3] if fr is not None else None)
-    F, D, D1, D2, stable = _kernel.variance_terms(lam, flat[0], s_flat)
+    population = bool(np.all(np.isinf(N.values)))  # nothing to generalize: no derivatives, no O(d^2) kernel
+    F, D, D1, D2, stable = _kernel.variance_terms(lam, flat[0], s_flat, derivatives=not population)
     ok = np.all(stable, axis=-1)
     b = _on(tpl, np.where(ok, _kernel.bias(lam, F, D), np.nan))
-    g_sum = _on(tpl, np.where(ok, _kernel.kernel_sums(lam, F, D, D1, D2, model), np.nan))
+    if population:
+        g_sum = _on(tpl, np.where(ok, 0.0, np.nan))
+    else:
+        g_sum = _on(tpl, np.where(ok, _kernel.kernel_sums(lam, F, D, D1, D2, model), np.nan))
     scale = _on(tpl, s_flat.n_samples_scale(lam, flat[0]))
     available_side = _on(tpl, np.broadcast_to(s_flat.optimization_theory, flat[0].shape))
     g = g_sum / N  # N = inf: 0 (the population score does not generalize: nothing is learned)

@@ -37,15 +37,20 @@ CLOSE = 1e-4
 """Relative gap below which two eigenvalues use the Taylor forms of the divided differences."""
 
 
-def variance_terms(lam, sigma, sampler):
+def variance_terms(lam, sigma, sampler, derivatives=True):
     """Per mode at :math:`\\mu = \\lambda`: ``F, D, D', D''`` (arrays of shape ``B + (d,)``) and ``stable`` (per mode).
 
-    ``D = F - lam`` is the deviation; :math:`F' = 1 + D'`, :math:`F'' = D''`.
+    ``D = F - lam`` is the deviation; :math:`F' = 1 + D'`, :math:`F'' = D''`.  ``derivatives=False`` (the population
+    score: no kernel) evaluates values only and returns ``None`` for ``D'`` and ``D''``.
     """
     lam = np.asarray(lam, dtype=float)
     shape = np.broadcast_shapes(sampler.shape, np.shape(sigma)) + lam.shape
-    mu = _jet.variable(np.broadcast_to(lam, shape))
-    F, D = sampler.terms(mu, sigma)
+    mu = np.broadcast_to(lam, shape)
+    if not derivatives:
+        F, D = sampler.terms(mu, sigma)
+        stable = np.broadcast_to(sampler.stable(lam, sigma), shape)
+        return np.broadcast_to(F, shape), np.broadcast_to(D, shape), None, None, stable
+    F, D = sampler.terms(_jet.variable(mu), sigma)
     F = _jet.derivatives(F, shape)[0]
     D, D1, D2 = _jet.derivatives(D, shape)
     stable = np.broadcast_to(sampler.stable(lam, sigma), shape)
@@ -54,7 +59,7 @@ def variance_terms(lam, sigma, sampler):
 
 def bias(lam, F, D) -> np.ndarray:
     """:math:`\\sum_i D_i^2/(\\sqrt{F_i} + \\sqrt{\\lambda_i})^2` over the last axis (0 where F = lam = 0)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # a blown-up D gives inf: not valid
         den = (np.sqrt(F) + np.sqrt(lam)) ** 2
         return np.where(den > 0, D**2 / np.where(den > 0, den, 1.0), np.where(D == 0, 0.0, np.inf)).sum(axis=-1)
 
@@ -63,7 +68,7 @@ def _loops():
     """The compiled kernel loop (numba imported on first use only)."""
     import numba
 
-    @numba.njit(cache=True, nogil=True)
+    @numba.njit(cache=True, nogil=True, error_model="numpy")  # no zero-division checks: SIMD where it can
     def kernel_loop(lam, F, D, D1, D2, diagonal, close, out_sum, out_matrix, want_matrix):
         P, d = F.shape
         r = np.empty(d)

@@ -1,0 +1,123 @@
+r"""P7: :math:`\mathbb E W_2^2` against the number of score evaluations (NFE) for every diffusion scheme (our proposal).
+
+One column per N of the study (``inf``: the population score, the sampler's error alone).  Top: the first-order
+theory (bias of the K-step law + generalization, samplers.md §3–§5) on a dense K grid for each scheme, solid from
+the standard initialisation, dashed from the exact one (p_T), Monte-Carlo points at the study's K.  Bottom left: the
+discretization part alone, :math:`W_2(\tilde P_K, p_{t_{\min}})` of the exactly initialised sampler (population
+score), with a grey slope guide −p under the first scheme of each order p (:data:`gaussdsm.samplers.ORDER`: 1 for
+em, ei, ddpm, euler; 2 for heun; 4 for rk4).  Bottom right: the initialisation part
+:math:`W_2(P_K, \tilde P_K)` per scheme and the stopping part :math:`W_2(p_{t_{\min}}, p_0)` (independent of K).
+At the study's first ``t_min``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ..samplers import ORDER
+from ..vocabulary import dataset
+from ._data import diffusion_theory, mc_vars
+
+DATA_TITLE = "data behind figure P7 (error vs NFE)"
+#: where along its scheme's line (fraction of the dense K grid) the slope guide of each order starts
+GUIDE_AT = {1: 0.3, 2: 0.55, 4: 0.75}
+
+
+def data(summary: xr.Dataset) -> xr.Dataset:
+    """``theory_line (n_samples, scheme, init_line, n_dense)`` (init_line: standard, exact), ``nfe_line (scheme,
+    n_dense)``, ``discretization_w2`` and ``initialisation_w2 (scheme, n_dense)``, ``stopping_w2`` (scalar) and the MC
+    points with their ``theory_nfe``."""
+    s = summary.isel(t_min=0) if "t_min" in summary.dims else summary
+    ks = s["n_steps"].values
+    fin = ks[np.isfinite(ks)]
+    k_dense = np.unique(np.geomspace(max(1.0, fin.min() / 2), fin.max() * 2, 40).round())
+    schemes = [str(x) for x in np.atleast_1d(s["scheme"].values)]
+    th = diffusion_theory(s, s["n_samples"].values, scheme=schemes, init=["standard", "exact"], n_steps=k_dense)
+    oracle = diffusion_theory(s, np.inf, scheme=schemes, init="exact", n_steps=k_dense)
+    standard = diffusion_theory(s, np.inf, scheme=schemes, init="standard", n_steps=k_dense)
+    lines = th["total"].transpose("n_samples", "scheme", "init", "n_steps").values
+    return dataset(
+        {
+            "theory_line": (("n_samples", "scheme", "init_line", "n_dense"), lines, "theory_line_nfe"),
+            "nfe_line": (("scheme", "n_dense"), oracle["nfe"].transpose("scheme", "n_steps").values, "nfe"),
+            "discretization_w2": (("scheme", "n_dense"),
+                                  np.sqrt(oracle["bias_discretization"].transpose("scheme", "n_steps").values),
+                                  "discretization_w2"),
+            "initialisation_w2": (("scheme", "n_dense"),
+                                  np.sqrt(standard["bias_init"].transpose("scheme", "n_steps").values),
+                                  "initialisation_w2"),
+            "stopping_w2": ((), float(np.sqrt(oracle["bias_stopping"].values.flat[0])), "stopping_w2"),
+            **mc_vars(s),
+            "theory_nfe": s["theory_nfe"],
+        },
+        coords={"n_dense": ("n_dense", k_dense, "n_steps"), "init_line": ("init_line", ["standard", "exact"], "init")},
+    )
+
+
+def draw(data: xr.Dataset):
+    from ._plot import colors, finish, loglog, panels
+
+    Ns = np.atleast_1d(data["n_samples"].values)
+    schemes = [str(x) for x in np.atleast_1d(data["scheme"].values)]
+    col = colors(len(schemes))
+    cols = max(2, len(Ns))
+    fig, axes = panels(2, cols, 4.4, 3.6)
+    for c in range(len(Ns), cols):
+        axes[0, c].set_visible(False)
+    nfe_all = data["nfe_line"]
+    for c, N in enumerate(Ns):
+        top = axes[0, c]
+        for j, sch in enumerate(schemes):
+            nfe = nfe_all.sel(scheme=sch).values
+            for init, ls in (("standard", "-"), ("exact", "--")):
+                top.plot(nfe, data["theory_line"].sel(n_samples=N, scheme=sch, init_line=init).values, ls, color=col[j],
+                         lw=1.3, label=sch if init == "standard" else None)
+            pt = data.sel(n_samples=N, scheme=sch)
+            inits = [str(x) for x in np.atleast_1d(pt["init"].values)] if "init" in pt.dims else [None]
+            for init in inits:
+                q = pt.sel(init=init) if init is not None else pt
+                m, e, x = q["mc_mean"].values, q["mc_stderr"].values, q["theory_nfe"].values
+                ok = np.isfinite(m) & np.isfinite(x) & (q["diverged"].values == 0)
+                top.errorbar(x[ok], m[ok], yerr=e[ok], fmt="o" if init != "exact" else "s", ms=4, color=col[j],
+                             mfc=col[j] if init != "exact" else "none", capsize=2, lw=1)
+        loglog(top)
+        top.set_title("population score (N = ∞)" if np.isinf(N) else f"learned score, N = {N:g}", fontsize=9)
+    # bottom left: the discretization part, with a slope guide under the first scheme of each order
+    disc, parts = axes[1, 0], axes[1, 1]
+    guided = set()
+    for j, sch in enumerate(schemes):
+        nfe, w = nfe_all.sel(scheme=sch).values, data["discretization_w2"].sel(scheme=sch).values
+        disc.plot(nfe, w, color=col[j], lw=1.3)
+        p = ORDER.get(sch)
+        ok = np.isfinite(nfe) & np.isfinite(w) & (w > 0)
+        if p is None or p in guided or ok.sum() < 4:
+            continue
+        guided.add(p)
+        i = np.flatnonzero(ok)[int(GUIDE_AT[p] * ok.sum())]
+        xs = nfe[i] * np.geomspace(1.0, 4.0, 5)
+        ys = 0.3 * w[i] * (xs / xs[0]) ** -p
+        disc.plot(xs, ys, ":", color="grey", lw=1.2)
+        disc.text(xs[-1], ys[-1], f" slope −{p}", fontsize=7, color="grey", va="center")
+    disc.set_ylabel("discretization part W₂\n(exact init, N = ∞)")
+    # bottom right: the initialisation part per scheme and the stopping part (one value, independent of K)
+    for j, sch in enumerate(schemes):
+        parts.plot(nfe_all.sel(scheme=sch).values, data["initialisation_w2"].sel(scheme=sch).values, color=col[j],
+                   lw=1.3)
+    stop = float(data["stopping_w2"])
+    if np.isfinite(stop) and stop > 0:
+        parts.axhline(stop, color="k", ls=":", lw=1.2, label=f"stopping part (t_min = {data['t_min'].item():g})")
+        parts.legend(fontsize=7)
+    parts.set_ylabel("initialisation part W₂ (N = ∞)")
+    loglog(disc, parts)
+    hi = np.nanmax(np.append(data["initialisation_w2"].values, stop))
+    if np.isfinite(hi) and hi > 0:  # parts that cross zero dip to 1e-17: show ten decades below the largest
+        parts.set_ylim(bottom=max(parts.get_ylim()[0], hi * 1e-10))
+    for ax in (disc, parts):
+        ax.set_xlabel("number of score evaluations (NFE)")
+    axes[0, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$")
+    axes[0, len(Ns) - 1].legend(
+        title="solid: standard init\ndashed: exact init (p_T)\npoints: MC ± 1 s.e. (○ standard, □ exact)",
+        fontsize=7, title_fontsize=7)
+    a = data.attrs
+    return finish(fig, f"P7 [{a.get('study', '')}]: error against the number of score evaluations")

@@ -1,0 +1,117 @@
+"""The error expansion for diffusion samplers on a grid of settings (samplers.md §3–§5).
+
+The same first-order theory as for the Langevin family (R7 with f -> F, :mod:`gaussdsm.theory._kernel`), with F the
+diffusion scheme's variance map (:class:`gaussdsm.samplers.Diffusion`), plus the bias split into three W₂² of their
+own (commuting laws, samplers.md §4): initialisation :math:`W_2^2(P_K, \\tilde P_K)` (:math:`\\tilde P_K` the exactly
+initialised sampler), discretization :math:`W_2^2(\\tilde P_K, p_{t_{\\min}})` and stopping
+:math:`W_2^2(p_{t_{\\min}}, p_0) = \\sum_i(\\sqrt{\\lambda_{t_{\\min},i}} - \\sqrt{\\lambda_i})^2`.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import xarray as xr
+
+from ..samplers import Diffusion, _jet
+from ..vocabulary import attrs
+from ..wasserstein import w2_squared_commuting
+from . import _kernel
+
+__all__ = ["AXES", "diffusion_terms"]
+
+AXES = ("scheme", "init", "n_steps", "t_min")
+REGIME_FACTOR = 10.0
+
+
+def _coord(name, value):
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "US":
+        arr = arr.astype(float)
+    if arr.ndim == 0:
+        return xr.DataArray(arr[()], attrs=attrs(name))
+    return xr.DataArray(arr, dims=[name], coords={name: (name, arr, attrs(name))}, attrs=attrs(name))
+
+
+def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="standard", n_steps=100, t_min=1e-3,
+                    **fixed) -> xr.Dataset:
+    """First-order :math:`\\mathbb E W_2^2` of diffusion samplers and the bias split, on the grid of ``n_samples`` and
+    the sampler's axes ``scheme``, ``init``, ``n_steps``, ``t_min`` (scalars: scalar coordinates; lists: dimensions).
+
+    ``fixed``: the other :class:`~gaussdsm.samplers.Diffusion` parameters (``process``, ``grid``, ``T``,
+    ``beta_min``, ...).  Returns the variables of :func:`gaussdsm.theory.error_terms` (``optimization`` is 0: the
+    scores are exact DSM minimisers) and ``bias_init``, ``bias_discretization``, ``bias_stopping``, ``nfe``.
+    """
+    lam = np.asarray(lam, dtype=float)
+    d = lam.size
+    N = np.asarray(n_samples, dtype=float)
+    axes = {"scheme": scheme, "init": init, "n_steps": n_steps, "t_min": t_min}
+    vals = {k: np.atleast_1d(np.asarray(v)) for k, v in axes.items()}
+    shape = tuple(v.size for v in vals.values())
+    names = ("bias", "bias_init", "bias_discretization", "bias_stopping", "generalization_sum", "n_samples_scale",
+             "nfe")
+    out = {k: np.full(shape, np.nan) for k in names}
+    for (i, sch), (j, ini), (k, K), (m, tm) in itertools.product(*(enumerate(v) for v in vals.values())):
+        s = Diffusion(scheme=str(sch), init=str(ini), n_steps=float(K), t_min=float(tm), **fixed)
+        at = (i, j, k, m)
+        mu = _jet.variable(lam)
+        F, bad = s.variance_and_flags(mu)
+        F, D, D1, D2 = (*_jet.derivatives(F, lam.shape)[:1], *_jet.derivatives(F - mu, lam.shape))
+        out["nfe"][at] = s.nfe
+        out["n_samples_scale"][at] = s.n_samples_scale(lam)
+        if np.any(bad):
+            continue
+        r = s.reference(lam)
+        F_exact = F if s.init == "exact" else s.exactly_initialised().variance(lam)
+        out["bias"][at] = _kernel.bias(lam, F, D)
+        out["bias_init"][at] = w2_squared_commuting(F, F_exact)
+        out["bias_discretization"][at] = w2_squared_commuting(F_exact, r)
+        out["bias_stopping"][at] = w2_squared_commuting(r, lam)
+        out["generalization_sum"][at] = 0.0 if np.all(np.isinf(N)) else _kernel.kernel_sums(lam, F, D, D1, D2, model)
+    dims = [a for a in AXES if vals[a].size > 1 or np.ndim(axes[a]) > 0]
+    coords = {a: _coord(a, axes[a]) for a in AXES}
+
+    def da(name):
+        arr = out[name].reshape([vals[a].size for a in AXES])
+        arr = arr.reshape([vals[a].size for a in AXES if a in dims] or [])  # drop scalar axes
+        return xr.DataArray(arr, dims=dims, coords={a: coords[a] for a in dims})
+
+    Nda = _coord("n_samples", N if N.ndim else N[()])
+    if Nda.ndim == 0:
+        Nda = Nda.astype(np.int64) if np.isfinite(N) and float(N) == round(float(N)) else Nda
+    elif np.all(np.isfinite(N)) and np.all(N == np.round(N)):
+        Nda = Nda.astype(np.int64)
+        Nda = Nda.assign_coords(n_samples=Nda.values)
+        Nda["n_samples"].attrs.update(attrs("n_samples"))
+    b = da("bias")
+    g = da("generalization_sum") / Nda
+    o = xr.zeros_like(b)
+    total = b + g + o
+    valid = np.isfinite(total)
+    scale = da("n_samples_scale")
+    in_regime = valid & (np.isinf(Nda) | (Nda >= REGIME_FACTOR * np.maximum(d, scale)))
+    ds = xr.Dataset({
+        "bias": b.assign_attrs(attrs("bias")),
+        "bias_init": da("bias_init").assign_attrs(attrs("bias_init")),
+        "bias_discretization": da("bias_discretization").assign_attrs(attrs("bias_discretization")),
+        "bias_stopping": da("bias_stopping").assign_attrs(attrs("bias_stopping")),
+        "generalization": g.assign_attrs(attrs("generalization")),
+        "optimization": o.assign_attrs(attrs("optimization")),
+        "total": total.assign_attrs(attrs("total")),
+        "valid": valid.astype(np.int8).assign_attrs(attrs("valid")),
+        "in_regime": in_regime.astype(np.int8).assign_attrs(attrs("in_regime")),
+        "optimization_available": xr.ones_like(valid, dtype=np.int8).assign_attrs(attrs("optimization_available")),
+        "n_samples_scale": scale.assign_attrs(attrs("n_samples_scale")),
+        "nfe": da("nfe").assign_attrs(attrs("nfe")),
+    })
+    for a in AXES:
+        if a not in dims:
+            ds = ds.assign_coords({a: coords[a]})
+    if Nda.ndim == 0:
+        ds = ds.assign_coords(n_samples=Nda)
+    ds.attrs.update(model=model, loss_factor=1.0, batch_size=1, sampler="diffusion",
+                    **{k: (v if not isinstance(v, (list, tuple, np.ndarray)) else ",".join(map(str, v)))
+                       for k, v in fixed.items() if v is not None and not isinstance(v, bool)},
+                    **{k: int(v) for k, v in fixed.items() if isinstance(v, bool)})
+    return ds

@@ -1,0 +1,161 @@
+"""Diffusion samplers (gaussdsm.samplers.diffusion): reference values, exact laws = particle chains of every
+process x scheme, continuous-time limits, orders of accuracy, derivatives, divergence, and the theory against
+Monte Carlo with scores learned at every noise level.
+
+Statistical checks: fixed seeds, z = 4 standard errors (+ the O(1/N^2) allowance d/N x generalization for theory vs
+MC), and each asserts the quantity tested exceeds its tolerance."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gaussdsm import montecarlo as mc
+from gaussdsm import theory
+from gaussdsm.samplers import ORDER, Diffusion, _jet
+from gaussdsm.samplers.diffusion import particles
+
+LAM8 = 1 / np.arange(1, 9.0)
+
+
+def bias(F, lam=LAM8):
+    return float(np.sum((np.sqrt(F) - np.sqrt(lam)) ** 2))
+
+
+@pytest.mark.parametrize("scheme, standard, exact", [
+    # samplers.md §7: VP, beta 0.1 -> 20, T = 1, uniform grid, K = 100, t_min = 1e-3, population score, lam = 1/k
+    ("em", 1.562157e-4, 1.562157e-4), ("ei", 1.431043e-3, 1.431043e-3), ("ddpm", 5.437507e-6, 5.437507e-6),
+    ("euler", 4.833908e-5, 4.858687e-5), ("heun", 5.399142e-7, 5.131640e-7), ("rk4", 7.871450e-8, 6.860097e-8),
+])
+def test_vp_reference_values(scheme, standard, exact):
+    for init, ref in (("standard", standard), ("exact", exact)):
+        got = bias(Diffusion("vp", scheme, "uniform", 100, 1e-3, init).variance(LAM8))
+        assert abs(got / ref - 1) < 5e-7, (scheme, init, got, ref)
+
+
+def test_continuous_time_and_heat_reference_values():
+    assert abs(bias(Diffusion("vp", "em", n_steps=np.inf, t_min=1e-3).variance(LAM8)) / 6.863212e-8 - 1) < 5e-7
+    assert abs(bias(Diffusion("vp", "euler", n_steps=np.inf, t_min=1e-3).variance(LAM8)) / 7.874755e-8 - 1) < 5e-7
+    for K, ref in ((50, 1.431001e-2), (200, 8.285986e-4), (1000, 3.435909e-5)):
+        got = bias(Diffusion("heat", "em", "geometric", K, 1e-4, T=100).variance(LAM8))
+        assert abs(got / ref - 1) < 5e-7
+
+
+def test_heat_em_telescoping_closed_form():
+    """samplers.md §4: heat + em from v0 = T: F - lam = delta + (lam + delta)^2 Delta - ((lam + delta)/(lam + T))^2 lam,
+    Delta = sum_j (t_{j-1} - t_j)^2 / ((lam + t_j)^2 (lam + t_{j-1})), delta = t_min (an independent formula)."""
+    s = Diffusion("heat", "em", "geometric", 40, 1e-3, T=10.0)
+    t = s.times
+    lam = LAM8[:, None]
+    Delta = np.sum((t[:-1] - t[1:]) ** 2 / ((lam + t[1:]) ** 2 * (lam + t[:-1])), axis=1)
+    lam, delta = LAM8, t[-1]
+    closed = delta + (lam + delta) ** 2 * Delta - ((lam + delta) / (lam + 10.0)) ** 2 * lam
+    np.testing.assert_allclose(s.variance(LAM8) - LAM8, closed, rtol=1e-10)
+
+
+CASES = [(p, s) for p in ("vp", "ve", "heat") for s in ("em", "ei", "ddpm", "euler", "heun", "rk4", "annealed_langevin")
+         if not (s == "ddpm" and p != "vp")]
+
+
+@pytest.mark.parametrize("process, scheme", CASES)
+def test_exact_law_equals_particle_chains(process, scheme, z):
+    """Every process x scheme: the variance recursion = the variance of particles run through the scheme itself."""
+    lam = np.array([1.0, 0.3, 0.05])
+    s = Diffusion(process, scheme, "uniform", 20, 0.01, "standard", steps_per_level=5, eps=1e-3)
+    n = 20000
+    y = particles(s, lam, n, np.random.default_rng(hash((process, scheme)) % 2**32))
+    F = s.variance(lam)
+    se = F * np.sqrt(2.0 / n)
+    assert np.all(np.abs(np.mean(y**2, axis=0) - F) <= z * se), (np.mean(y**2, axis=0) - F) / se
+
+
+@pytest.mark.parametrize("scheme, order", sorted(ORDER.items()))
+def test_orders_of_accuracy(scheme, order):
+    """The discretization part W2(exactly initialised sampler, p_t_min) scales like K^-order (smooth VP example)."""
+    w = [np.sqrt(bias(Diffusion("vp", scheme, "uniform", K, 0.05, "exact").variance(LAM8),
+                      Diffusion("vp", scheme, "uniform", K, 0.05).reference(LAM8))) for K in (400, 800)]
+    slope = np.log(w[1] / w[0]) / np.log(2.0)
+    assert abs(slope + order) < 0.15, slope
+
+
+@pytest.mark.parametrize("scheme", ["em", "euler"])
+def test_many_steps_tend_to_the_continuous_time_law(scheme):
+    F_inf = Diffusion("vp", scheme, n_steps=np.inf, t_min=0.01).variance(LAM8)
+    gaps = [np.max(np.abs(Diffusion("vp", scheme, "uniform", K, 0.01).variance(LAM8) - F_inf)) for K in (2000, 4000)]
+    assert gaps[1] < gaps[0] < 1e-3 and abs(gaps[0] / gaps[1] - 2) < 0.1  # first order: halves with K doubled
+
+
+@pytest.mark.parametrize("scheme", ["em", "heun", "rk4", "annealed_langevin"])
+def test_jet_derivatives_match_differences(scheme):
+    s = Diffusion("ve", scheme, "uniform", 30, 0.01, "exact", steps_per_level=5, eps=1e-3)
+    lam = np.array([0.2, 0.7, 1.5])
+    F, D, D1, D2, _ = theory.variance_map(lam, None, sampler=s)
+    h = 1e-5
+    Fp, Fm = s.variance(lam * (1 + h)), s.variance(lam * (1 - h))
+    np.testing.assert_allclose(1 + D1, (Fp - Fm) / (2 * h * lam), rtol=1e-6)
+    g = _jet.derivatives(s.variance(_jet.variable(lam * (1 + h))))[1] - _jet.derivatives(
+        s.variance(_jet.variable(lam * (1 - h))))[1]
+    np.testing.assert_allclose(D2, g / (2 * h * lam), rtol=1e-5, atol=1e-10)  # differences of F' ~ 1e-11
+
+
+def test_divergence_is_recorded_not_raised():
+    """An infinite score at an evaluated time (a zero eigenvalue at t = 0) and an unstable ddpm step (h beta >= 1):
+    flagged per mode, never NaN in silence, never an exception."""
+    s = Diffusion("vp", "em", n_steps=np.inf, t_min=0.0)
+    assert s.stable(np.array([1.0, 0.0])).tolist() == [True, False]
+    assert not np.any(Diffusion("vp", "ddpm", "uniform", 10, 1e-3).stable(LAM8))
+    th = theory.error_terms(LAM8, np.inf, sampler="diffusion", scheme="ddpm", n_steps=10)
+    assert int(th["valid"]) == 0 and np.isnan(float(th["total"]))
+    # the memorisation regime, N < d: the learned covariance is singular; near t = 0 those directions collapse
+    r = mc.monte_carlo_error(np.ones(6), 3, 0.0, n_replicates=5, seed=1, sampler="diffusion", scheme="em",
+                             n_steps=np.inf, t_min=0.0)
+    assert r.n_diverged == 5 and r.n_valid == 0
+    F0 = float(Diffusion("vp", "em", "uniform", 1000, 1e-5).variance(np.array([0.0]))[0])
+    assert F0 < 1e-3
+
+
+@pytest.mark.parametrize("kw", [dict(scheme="heun", t_min=0.0), dict(scheme="ddpm", process="ve"),
+                                dict(T=0.5, t_min=0.5), dict(beta_min=30.0), dict(sigma_min=60.0, process="ve"),
+                                dict(scheme="annealed_langevin", process="ve", n_steps=np.inf),
+                                dict(grid="geometric", t_min=0.0), dict(scheme="midpoint")])
+def test_bad_settings_name_the_key(kw):
+    args = {"process": "vp", "scheme": "em", "n_steps": 10, "t_min": 1e-3, **kw}
+    with pytest.raises(ValueError, match="sampler\\."):
+        Diffusion(**args)
+
+
+@pytest.mark.parametrize("process, scheme, N, t_min, K", [
+    ("vp", "em", 400, 0.02, 200), ("vp", "heun", 400, 0.02, 100), ("heat", "em", 400, 0.02, 60),
+    ("heat", "ei", 400, None, 60),
+])
+def test_generalization_theory_vs_monte_carlo(process, scheme, N, t_min, K, z):
+    """Learned exact scores at every level (samplers.md §3 verified row: heat em, geometric, T = 4, t_min = 0.02, K = 60,
+    N = 400: theory 0.009366); None: at the theory's optimal t_min."""
+    lam = np.array([1.0, 0.6, 0.3, 0.15, 0.08])
+    kw = dict(process=process, scheme=scheme, n_steps=K, grid="geometric")
+    if process == "heat":
+        kw["T"] = 4.0
+    if t_min is None:
+        grid = np.geomspace(1e-3, 0.5, 60)
+        tot = theory.error_terms(lam, N, sampler="diffusion", t_min=grid, **kw)["total"].values
+        t_min = float(grid[np.argmin(tot)])
+        assert 1e-3 < t_min < 0.5  # an interior optimum
+    th = theory.error_terms(lam, N, sampler="diffusion", t_min=t_min, **kw)
+    if (process, scheme, t_min) == ("heat", "em", 0.02):
+        assert abs(float(th["total"]) - 0.009366) < 5e-7 and abs(float(th["bias"]) - 0.004103) < 5e-7
+    r = mc.monte_carlo_error(lam, N, 0.0, n_replicates=4000, seed=6, sampler="diffusion", t_min=t_min, **kw)
+    gen = float(th["generalization"])
+    tol = z * r.stderr + gen * lam.size / N
+    assert abs(r.mean - float(th["total"])) <= tol, (r, float(th["total"]))
+    assert gen > 3 * tol
+
+
+def test_bias_split_parts():
+    """Each part is its own W2^2; exact initialisation has no initialisation part; the stopping part is
+    sum (sqrt(lam_t_min) - sqrt(lam))^2."""
+    th = theory.error_terms(LAM8, np.inf, sampler="diffusion", scheme="euler", init=["standard", "exact"],
+                            n_steps=50, t_min=0.01)
+    assert float(th["bias_init"].sel(init="exact")) == 0.0 and float(th["bias_init"].sel(init="standard")) > 0
+    s = Diffusion("vp", "euler", "uniform", 50, 0.01)
+    lt = s.reference(LAM8)
+    np.testing.assert_allclose(float(th["bias_stopping"].sel(init="exact")), bias(lt), rtol=1e-12)
+    np.testing.assert_allclose(th["nfe"].values, [50, 50])
