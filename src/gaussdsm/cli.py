@@ -30,7 +30,7 @@ _count = _arg(_checks.integer, ge=1, allow_inf=True)
 _nonneg_float = _arg(_checks.number, ge=0)
 _positive_float = _arg(_checks.number, gt=0)
 
-SPECTRUM_OPTIONS = ("alpha", "scale", "beta", "omega0", "values", "file")
+SPECTRUM_OPTIONS = ("alpha", "scale", "beta", "omega0", "values", "file", "image", "side", "resize", "grayscale", "data")
 TERMS = ("bias", "generalization", "optimization", "total")
 
 
@@ -51,11 +51,13 @@ def _z(z) -> str:
 
 
 def _spectrum(args):
-    from .spectra import make_spectrum
+    """The spectrum of the command line (:class:`gaussdsm.spectra.Spectrum`) and its parameters for the JSON."""
+    from .spectra import SOURCES, spectrum
 
-    params = {k: getattr(args, k) for k in SPECTRUM_OPTIONS if getattr(args, k) is not None}
-    d = args.d if args.d is not None or args.spectrum == "custom" else 16
-    return make_spectrum(args.spectrum, d, **params), {"kind": args.spectrum, "d": d, **params}
+    params = {k: getattr(args, k) for k in SPECTRUM_OPTIONS if getattr(args, k) not in (None, False)}
+    d = args.d if args.d is not None or not SOURCES[args.spectrum].needs_d else 16
+    sp = spectrum(args.spectrum, d, **params)
+    return sp, {"kind": args.spectrum, "d": sp.d, **params, **({"source": sp.info} if sp.info else {})}
 
 
 DIFFUSION_OPTIONS = ("process", "scheme", "grid", "t_min", "init", "T", "beta_min", "beta_max", "sigma_min",
@@ -85,15 +87,18 @@ def _sampler(args):
     return samplers.make(args.sampler, **params), {"kind": args.sampler, **params}
 
 
-def _theory(args, lam, sampler):
+def _theory(args, sp, sampler):
     from .theory import error_terms
 
+    if args.model == "fourier" and sp.kappa is None:
+        raise ValueError(f"--model fourier needs a stationary spectrum (stationary_1d, stationary_2d, texture), not "
+                         f"{args.spectrum}")
     if args.sampler == "diffusion":
         kw = {k: v for k, v in sampler.items() if k != "kind"}
-        return error_terms(lam, args.n_samples, sampler="diffusion", model=args.model, **kw)
-    return error_terms(lam, args.n_samples, args.sigma, args.gamma, args.tau, loss_factor=args.loss_factor,
+        return error_terms(sp.lam, args.n_samples, sampler="diffusion", model=args.model, kappa=sp.kappa, **kw)
+    return error_terms(sp.lam, args.n_samples, args.sigma, args.gamma, args.tau, loss_factor=args.loss_factor,
                        model=args.model, sampler=args.sampler, n_steps=args.n_steps, init_var=args.init_var,
-                       friction=args.friction)
+                       friction=args.friction, kappa=sp.kappa)
 
 
 def _describe(args, lam, sampler) -> str:
@@ -114,11 +119,12 @@ def _cmd_error(args) -> int:
     from .theory import diagnose
 
     try:
-        lam, spectrum = _spectrum(args)
+        sp, spectrum = _spectrum(args)
+        lam = sp.lam
         smp, sampler = _sampler(args)
         if args.tau > 0 and args.n_samples == float("inf"):
             raise ValueError("--tau > 0 needs a finite --n-samples: the population score (inf) is not learned")
-        ds = _theory(args, lam, sampler)
+        ds = _theory(args, sp, sampler)
     except ValueError as err:
         print(f"gaussdsm error: {str(err).replace('spectrum.', '--').replace('sampler.', '--')}", file=sys.stderr)
         return 2
@@ -127,8 +133,10 @@ def _cmd_error(args) -> int:
     why = diagnose(lam, ds) if args.sampler != "diffusion" else {"valid": [] if int(ds["valid"]) else [
         "the scheme diverges here: a score infinite at an evaluated time (a zero eigenvalue scored at t = 0) or an "
         "unstable step"], "regime": [] if int(ds["in_regime"]) or not int(ds["valid"]) else [
-        f"N = {args.n_samples:g} is below 10 x max(d = {lam.size}, n_samples_scale = {float(ds['n_samples_scale']):.3g})"
-        ": the 1/N expansion needs N far above both"]}
+        f"N = {args.n_samples:g} is below 10 x "
+        + (f"max(d = {lam.size}, n_samples_scale = {float(ds['n_samples_scale']):.3g})" if args.model == "full"
+           else f"n_samples_scale = {float(ds['n_samples_scale']):.3g}")
+        + ": the 1/N expansion needs N far above it"]}
     out = {**{k: _json_term(x) for k, x in v.items()}, **{k: _json_number(x) for k, x in parts.items()},
            "valid": bool(int(ds["valid"])), "in_regime": bool(int(ds["in_regime"])), "notes": why["valid"] + why["regime"],
            "params": {"spectrum": {**spectrum, "d": int(lam.size)}, "model": args.model,
@@ -161,8 +169,9 @@ def _cmd_error(args) -> int:
                                   "n_diverged": total.n_diverged, "z": _json_number(z),
                                   "optimization": {"mean": opt.mean, "stderr": opt.stderr, "z": _json_number(zo)}}
         else:
+            draw = "modes" if args.model != "full" else "wishart"
             r = monte_carlo_error(lam, args.n_samples, args.sigma or 0.0, n_replicates=args.mc, seed=args.seed,
-                                  model=args.model, sampler=smp)
+                                  model=args.model, draw=draw, sampler=smp, kappa=sp.kappa)
             z = zscore(r.mean, r.stderr, v["total"])
             what = "population score, deterministic" if args.n_samples == float("inf") else f"exact fit, {args.mc} replicates"
             vs = (f"z vs total = {_z(z)}" if r.stderr > 0 or not np.isfinite(v["total"])
@@ -212,20 +221,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = e.add_argument_group("spectrum")
     g.add_argument("--spectrum", default="power_law", choices=list(KINDS))
-    g.add_argument("--d", type=_positive_int, default=None, help="dimension (default 16; custom: from the values)")
+    g.add_argument("--d", type=_positive_int, default=None,
+                   help="dimension (default 16; texture, pca, custom: from the data, checked when given)")
     g.add_argument("--alpha", type=float, default=None, help="power_law exponent (default 1)")
     g.add_argument("--scale", type=float, default=None, help="largest eigenvalue (default 1)")
     g.add_argument("--beta", type=float, default=None, help="stationary spectrum exponent (default 1)")
     g.add_argument("--omega0", type=float, default=None, help="stationary corner frequency (default 0.5)")
     g.add_argument("--values", type=float, nargs="+", default=None, metavar="LAM", help="custom: the eigenvalues")
     g.add_argument("--file", default=None, help="custom: eigenvalues from a .npy, .txt or .nc (variable lam) file")
+    g.add_argument("--image", default=None,
+                   help="texture: an image file (PNG, JPEG, ... or .npy) or a bundled scikit-image name (brick, grass, "
+                   "gravel, camera, astronaut, ...)")
+    g.add_argument("--side", type=_positive_int, default=None, help="texture: centre crop to side x side pixels")
+    g.add_argument("--resize", action="store_true", help="texture: shrink the largest centred square to --side")
+    g.add_argument("--grayscale", action="store_true", help="texture: convert RGB to luminance")
+    g.add_argument("--data", default=None,
+                   help="pca: an .npy array (n, ...) or a bundled data set (digits, lfw_subset)")
     g = e.add_argument_group("score matching")
     g.add_argument("--n-samples", type=_count, required=True,
                    help="number N of training samples, or inf (the population score)")
     g.add_argument("--sigma", type=_nonneg_float, default=None, help="DSM noise amplitude (Langevin family)")
     g.add_argument("--tau", type=_nonneg_float, default=0.0, help="SGD step (default 0: exact fit)")
     g.add_argument("--loss-factor", type=float, default=1.0, help="c in c||x - theta y||^2 (default 1)")
-    g.add_argument("--model", choices=["full", "diagonal"], default="full")
+    g.add_argument("--model", choices=["full", "diagonal", "fourier"], default="full",
+                   help="denoiser: full d x d, diagonal in the eigenbasis, or fourier (convolutional; stationary "
+                   "spectra). Monte Carlo of the diagonal models draws the mode variances directly (O(d))")
     g = e.add_argument_group("sampler")
     g.add_argument("--sampler", choices=["ula", "uld", "diffusion"], default="ula",
                    help="ula (default), uld (underdamped) or diffusion")

@@ -32,7 +32,7 @@ import xarray as xr
 from . import _checks
 from .dsm import empirical_covariance, exact_score_matrix, score_matrix
 from .samplers import LangevinSampler, Sampler, ULA
-from .wasserstein import w2_squared_commuting, w2_squared_to_diagonal
+from .wasserstein import w2_squared_commuting, w2_squared_eig_to_diagonal, w2_squared_to_diagonal
 
 __all__ = [
     "canonical_params",
@@ -44,6 +44,9 @@ __all__ = [
     "exact_scores",
     "exact_fit",
     "exact_errors",
+    "exact_fit_errors",
+    "mode_variances",
+    "peak_memory_mb",
     "sgd_scores",
     "paired_errors",
     "PairedErrors",
@@ -57,7 +60,16 @@ __all__ = [
     "sgd_monte_carlo_error",
 ]
 
-DRAWS = ("wishart", "samples")
+DRAWS = ("wishart", "samples", "modes")
+"""How an exact fit's training set is drawn: ``wishart`` (the empirical covariance by Bartlett), ``samples`` (the N
+points), ``modes`` (diagonal models only: the empirical mode variances directly, O(d) per replicate)."""
+DIAGONAL_MODELS = ("diagonal", "fourier")
+BLOCK_ELEMENTS = 1 << 24
+"""Full model: replicates are processed in blocks of at most this many covariance entries (b d^2 <= 2^24, 128 MB)."""
+MODES_BLOCK_ELEMENTS = 1 << 22
+"""``draw='modes'``: blocks of at most this many mode variances (b d <= 2^22, 32 MB)."""
+BASE_MB = 250
+"""Memory of a job before its arrays: the interpreter with numpy, scipy, xarray, netCDF4 and numba (measured 160-250)."""
 
 
 def _canon(v):
@@ -130,13 +142,23 @@ def sample_data(lam, n_samples: int, rng: np.random.Generator) -> np.ndarray:
     return rng.standard_normal((int(n_samples), lam.size)) * np.sqrt(lam)
 
 
-def _bartlett(lam, n_samples: int, rng: np.random.Generator) -> np.ndarray:
+def _bartlett(lam, n_samples: int, rng: np.random.Generator, full: bool = True) -> np.ndarray:
+    """:math:`\\hat\\Sigma = LL^\\top/N`, :math:`L = \\Lambda^{1/2}T`, T the Bartlett factor (chi on the diagonal,
+    standard normals below, filled row by row); the product by BLAS ``dsyrk`` from d = 256 on (one triangle: the
+    lower one, which ``eigh`` reads, is enough when ``full`` is False)."""
+    from .wasserstein import SYRK_MIN_D
+
     d = lam.size
     T = np.zeros((d, d))
     T[np.diag_indices(d)] = np.sqrt(rng.chisquare(n_samples - np.arange(d)))
-    T[np.tril_indices(d, -1)] = rng.standard_normal(d * (d - 1) // 2)
+    T[np.tri(d, k=-1, dtype=bool)] = rng.standard_normal(d * (d - 1) // 2)  # row-major: = tril_indices order
     L = np.sqrt(lam)[:, None] * T
-    return L @ L.T / n_samples
+    if d < SYRK_MIN_D:
+        return L @ L.T / n_samples
+    from scipy.linalg.blas import dsyrk
+
+    C = dsyrk(1.0 / n_samples, L, lower=1)
+    return C + np.tril(C, -1).T if full else C
 
 
 def sample_empirical_covariance(lam, n_samples: int, rngs, draw: str = "wishart") -> np.ndarray:
@@ -257,6 +279,125 @@ def _sampler(sampler) -> Sampler:
     return sampler if isinstance(sampler, Sampler) else ULA(float(sampler))
 
 
+def mode_variances(lam, n_samples: int, rngs, kappa=None) -> np.ndarray:
+    r"""The empirical variances of the modes, drawn directly (``draw='modes'``): shape ``(R, d)``, O(R d).
+
+    Diagonal model (real eigenbasis, ``kappa`` None): :math:`\hat\mu_i = \frac1N\sum_n\langle x_n, u_i\rangle^2 \sim
+    \lambda_i\chi^2_N/N`, independent across modes.  Fourier model (``kappa``, R11 and theory.md §7.3 note 13): the
+    two real directions of a conjugate pair share :math:`\hat\mu = \lambda\chi^2_{2N}/(2N)` (the pair average,
+    :math:`\mathrm{Var} = \lambda^2/N`, :math:`\kappa = 1`), a self-conjugate mode has :math:`\lambda\chi^2_N/N`
+    (:math:`\kappa = 2`).  Replicate ``r`` uses ``rngs[r]`` only.
+    """
+    from .spectra import pair_starts
+
+    lam = np.asarray(lam, dtype=float)
+    N = _checks.integer("n_samples", n_samples)
+    if kappa is None:
+        return np.stack([lam * rng.chisquare(N, lam.size) / N for rng in rngs])
+    kappa = np.asarray(kappa, dtype=float)
+    first = pair_starts(kappa)
+    single = np.flatnonzero(kappa == 2)
+    out = np.empty((len(rngs), lam.size))
+    for r, rng in enumerate(rngs):
+        out[r, single] = lam[single] * rng.chisquare(N, single.size) / N
+        c = rng.chisquare(2 * N, first.size) / (2 * N)
+        out[r, first] = lam[first] * c
+        out[r, first + 1] = lam[first + 1] * c
+    return out
+
+
+def _fit_blocks(lam, n_samples, rngs, model: str, draw: str, kappa=None):
+    """Yield ``(mu (b, d), U (b, d, d) or None)`` for consecutive blocks of replicates (:func:`exact_fit_errors`)."""
+    d = lam.size
+    if draw == "modes":
+        step = max(1, MODES_BLOCK_ELEMENTS // d)
+        for j in range(0, len(rngs), step):
+            yield mode_variances(lam, n_samples, rngs[j:j + step], kappa if model == "fourier" else None), None
+        return
+    step = max(1, BLOCK_ELEMENTS // (d * d))
+    for j in range(0, len(rngs), step):
+        yield exact_fit(lam, n_samples, rngs[j:j + step], model=model, draw=draw)
+
+
+def exact_fit_errors(lam, n_samples, rngs, sigma: float, samplers, *, model: str = "full", draw: str = "wishart",
+                     kappa=None):
+    r"""Squared W2 errors of every sampler setting for exactly fitted replicates, in bounded memory.
+
+    Parameters
+    ----------
+    lam : array_like, shape ``(d,)``
+    n_samples : int or inf
+        ``inf``: the population score (one deterministic replicate; ``rngs`` unused).
+    rngs : sequence of numpy.random.Generator, length R
+        One per replicate (:func:`data_streams`).
+    sigma : float
+        DSM noise (Langevin family; diffusion scores ignore it).
+    samplers : sequence of Sampler, length S
+        One setting each; every replicate's fit serves all of them.
+    model : {'full', 'diagonal', 'fourier'}
+    draw : {'wishart', 'samples', 'modes'}
+        ``modes`` (diagonal models): :func:`mode_variances`, O(R d), no d x d array; ``fourier`` needs it.
+    kappa : array_like, shape ``(d,)``, optional
+        ``model='fourier'``: the spectrum's R11 factors.
+
+    Returns
+    -------
+    w2sq, diverged : ndarray, shape ``(S, R)`` (``(S, 1)`` for the population score)
+
+    Notes
+    -----
+    Full model: replicates in blocks of at most :data:`BLOCK_ELEMENTS` covariance entries; per replicate one
+    Wishart draw, one ``eigh`` of :math:`\hat\Sigma`, then per setting one product and one ``eigvalsh``
+    (:func:`exact_errors`).  Nothing of size R x d x d is kept.
+    """
+    _checks.choice("model", model, ("full", *DIAGONAL_MODELS))
+    _checks.choice("montecarlo.draw", draw, DRAWS)
+    if model == "fourier" and draw != "modes":
+        raise ValueError("model 'fourier' draws the empirical mode variances: montecarlo.draw must be 'modes'")
+    if draw == "modes" and model not in DIAGONAL_MODELS:
+        raise ValueError("montecarlo.draw 'modes' is for the diagonal models (diagonal, fourier); the full model "
+                         "needs 'wishart' or 'samples'")
+    lam = np.asarray(lam, dtype=float)
+    if math.isinf(float(n_samples)):
+        blocks = [(lam[None, :].copy(), None)]
+    else:
+        blocks = _fit_blocks(lam, n_samples, list(rngs), model, draw, kappa)
+    w, dv = [], []
+    for mu, U in blocks:
+        res = [exact_errors(lam, mu, U, sigma, s) for s in samplers]
+        w.append(np.stack([r[0] for r in res]))
+        dv.append(np.stack([r[1] for r in res]))
+    return np.concatenate(w, axis=1), np.concatenate(dv, axis=1)
+
+
+def peak_memory_mb(d: int, n_replicates: int, n_settings: int, points_per_job: int, *, model: str = "full",
+                   draw: str = "wishart", method: str = "exact", n_samples: float = 0, n_snapshots: int = 1) -> float:
+    """Estimated peak memory (MB) of one Monte-Carlo job of a study (``fit_scores`` or ``run_sampler``).
+
+    Exact fits (:func:`exact_fit_errors`): a block of ``b`` replicates, ``b d^2 <= BLOCK_ELEMENTS``, holds about seven
+    ``d x d`` arrays per replicate (covariance, Bartlett factor, eigenvectors, the law, its product, LAPACK work);
+    ``draw='samples'`` adds the ``N x d`` training set of one replicate; ``draw='modes'`` holds about ten ``b x d``
+    arrays (``b d <= MODES_BLOCK_ELEMENTS``).  SGD fits (``fit_scores`` then ``run_sampler``): the training sets
+    ``R x N x d`` and the stored snapshots, ``R x S x d x d`` twice (SGD and exact).  Plus the results (float64 and int8
+    per point, setting, replicate and snapshot, three copies while written) and :data:`BASE_MB`.
+    """
+    R, S, P = int(n_replicates), int(n_settings), int(points_per_job)
+    N = 0.0 if not np.isfinite(n_samples) else float(n_samples)
+    out = 3 * 9.0 * P * S * R * max(1, int(n_snapshots))
+    if method == "sgd":
+        work = 8.0 * R * N * d + 2 * 8.0 * P * R * n_snapshots * d * d + 3 * 8.0 * R * d * d
+    elif draw == "modes":
+        work = 10 * 8.0 * min(R, max(1, MODES_BLOCK_ELEMENTS // d)) * d
+    else:
+        b = min(R, max(1, BLOCK_ELEMENTS // (d * d)))
+        work = 7 * 8.0 * b * d * d + (8.0 * N * d if draw == "samples" or N < d else 0.0)
+    return BASE_MB + (out + work) / 2**20
+
+
+ROUNDOFF_RTOL = np.finfo(float).eps
+"""Eigenvalues of :math:`\\hat\\Sigma` at most ``ROUNDOFF_RTOL * d * mu_max`` are round-off of zeros (set to 0)."""
+
+
 def exact_fit(lam, n_samples, rngs, model: str = "full", draw: str = "wishart"):
     r"""What an exact DSM fit needs of each training set: the eigendecomposition of :math:`\hat\Sigma`.
 
@@ -276,16 +417,23 @@ def exact_fit(lam, n_samples, rngs, model: str = "full", draw: str = "wishart"):
     Returns
     -------
     mu : ndarray, shape ``(R, d)``
+        Ascending; those at most ``ROUNDOFF_RTOL * d * mu_max`` (round-off, either sign) are exactly 0.
     U : ndarray, shape ``(R, d, d)``, or None (the identity: diagonal model or population score)
     """
     lam = np.asarray(lam, dtype=float)
     if math.isinf(float(n_samples)):
         return lam[None, :].copy(), None
-    cov = sample_empirical_covariance(lam, n_samples, rngs, draw)
+    if model == "full" and draw == "wishart" and n_samples >= lam.size:  # eigh reads the lower triangle only
+        cov = np.stack([_bartlett(lam, n_samples, rng, full=False) for rng in rngs])
+    else:
+        cov = sample_empirical_covariance(lam, n_samples, rngs, draw)
     if model == "diagonal":
         return np.diagonal(cov, axis1=-2, axis2=-1).copy(), None
     mu, U = np.linalg.eigh(cov)
-    return np.clip(mu, 0.0, None), U
+    # round-off of a structurally zero eigenvalue (N < d, or lam = 0 modes) is either sign: zero it, so that a rank-
+    # deficient fit is rank-deficient whatever the rounding (an infinite score at t = 0 is then always flagged)
+    floor = ROUNDOFF_RTOL * lam.size * mu[:, -1:]
+    return np.where(mu <= floor, 0.0, mu), U
 
 
 def exact_errors(lam, mu, U, sigma: float, sampler):
@@ -314,8 +462,7 @@ def exact_errors(lam, mu, U, sigma: float, sampler):
         if U is None:  # the law commutes with the data covariance
             w2sq[stable] = w2_squared_commuting(F, lam)
         else:
-            Us = U[stable]
-            w2sq[stable] = w2_squared_to_diagonal((Us * F[:, None, :]) @ np.swapaxes(Us, -1, -2), lam)
+            w2sq[stable] = w2_squared_eig_to_diagonal(U[stable], F, lam)
     return w2sq, ~stable
 
 
@@ -563,6 +710,7 @@ def monte_carlo_error(
     draw: str = "wishart",
     *,
     sampler: Sampler | str = "ula",
+    kappa=None,
     **params,
 ) -> MCResult:
     """Exact pipeline R12 with an exact DSM fit, averaged over ``n_replicates`` data sets, for any sampler.
@@ -587,8 +735,8 @@ def monte_carlo_error(
         s = make(sampler, gamma=0.0 if gamma is None else gamma, **params)
     oracle = math.isinf(float(n_samples))
     rngs = [] if oracle else data_streams(seed, n_replicates, n_samples)
-    mu, U = exact_fit(lam, n_samples, rngs, model=model, draw=draw)
-    return summarize(*exact_errors(lam, mu, U, sigma, s), exact=oracle)
+    w, dv = exact_fit_errors(lam, n_samples, rngs, sigma, [s], model=model, draw=draw, kappa=kappa)
+    return summarize(w[0], dv[0], exact=oracle)
 
 
 def sgd_monte_carlo_error(

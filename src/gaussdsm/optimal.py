@@ -69,7 +69,7 @@ class OptimalSigmaWarning(RuntimeWarning):
 def _check_options(lam, model, n_grid, on_bound) -> np.ndarray:
     """Validate the options shared by :func:`optimal_sigma` and :func:`optimal_sigma_grid`; return ``lam``."""
     _checks.choice("on_bound", on_bound, _ON_BOUND)
-    _checks.choice("model", model, theory.MODELS)
+    _checks.choice("model", model, theory.SGD_MODELS)
     _checks.integer("n_grid", n_grid, ge=3)
     return _checks.spectrum(lam)
 
@@ -92,17 +92,15 @@ def _total_1d(lam, sigma, n_samples, gamma, tau, loss_factor, batch_size, model,
         ok &= sigma > 0
         ok &= theory.sgd_is_stable(lam, sigma, tau, loss_factor, batch_size, model)  # R6b / §7.1 note 3
     idx = np.flatnonzero(ok)
-    step = max(1, max_elements // (d * d))
+    step = max(1, max_elements // d)
     for j in range(0, idx.size, step):
         sl = idx[j : j + step]
         sg = sigma[sl]
         val = theory.bias(lam, sg, gamma)  # R5
         if np.isfinite(n_samples):
-            val = val + theory.kernel_generalization(lam, sg, gamma, model).sum(axis=(-2, -1)) / n_samples  # R7/R11
+            val = val + theory.generalization_sum(lam, sg, gamma, model) / n_samples  # R7/R11, O(d) memory
         if tau > 0:
-            val = val + theory.kernel_optimization(lam, sg, gamma, tau, loss_factor, batch_size, model).sum(
-                axis=(-2, -1)
-            )  # R8
+            val = val + theory.optimization_sum(lam, sg, gamma, tau, loss_factor, batch_size, model)  # R8
         out[sl] = np.where(np.isfinite(val), val, np.inf)
     return out
 

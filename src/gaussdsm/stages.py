@@ -31,7 +31,7 @@ import xarray as xr
 
 from . import faults, montecarlo, samplers, theory
 from .io import collect_provenance, read_dataset, write_dataset
-from .spectra import make_spectrum
+from .spectra import spectrum as data_spectrum
 from .vocabulary import attrs, dataset
 
 __all__ = [
@@ -94,12 +94,25 @@ def _read_lam(path, rule):
     return read_dataset(path, rule, required=("lam",))["lam"].values
 
 
+def _read_spectrum(path, rule):
+    """``(lam, kappa or None)`` of a spectrum file (``kappa``: stationary spectra, for ``model='fourier'``)."""
+    ds = read_dataset(path, rule, required=("lam",))
+    return ds["lam"].values, (ds["kappa"].values if "kappa" in ds else None)
+
+
 def spectra(spectrum: dict, out, provenance=None) -> xr.Dataset:
-    """Stage ``spectra``: the data eigenvalues :math:`\\lambda` (see :func:`gaussdsm.spectra.make_spectrum`)."""
+    """Stage ``spectra``: the data eigenvalues :math:`\\lambda` (:func:`gaussdsm.spectra.spectrum`), with, for
+    stationary sources, each mode's ``frequency`` and R11 ``kappa``, and in ``source_json`` what the spectrum was
+    made from (file and sha256, or bundled name and package version, ...)."""
     p = dict(spectrum)
-    lam = make_spectrum(p.pop("kind"), p.pop("d"), **p)
-    ds = dataset({"lam": ("mode", lam)}, coords={"mode": np.arange(lam.size)},
-                 attrs={"spectrum_json": json.dumps(spectrum, sort_keys=True, default=str)})
+    sp = data_spectrum(p.pop("kind"), p.pop("d", None), **p)
+    data_vars = {"lam": ("mode", sp.lam)}
+    if sp.kappa is not None:
+        data_vars["kappa"] = ("mode", sp.kappa)
+        data_vars["frequency"] = ("mode", sp.frequency)
+    ds = dataset(data_vars, coords={"mode": np.arange(sp.d)},
+                 attrs={"spectrum_json": json.dumps(spectrum, sort_keys=True, default=str),
+                        "source_json": json.dumps(sp.info, sort_keys=True, default=str)})
     return _write(ds, out, provenance, "data spectrum")
 
 
@@ -250,8 +263,8 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
     their ``w2sq`` is NaN, never dropped); ``used (point, replicate)`` (the population score, n_samples = inf,
     has one deterministic replicate); for SGD also ``w2sq_exact``, ``opt_excess``, ``diverged_exact``.
     """
-    lam = _read_lam(spectrum_path, "run_sampler")
-    axes, make = _sampler_settings(sampler)
+    lam, kappa = _read_spectrum(spectrum_path, "run_sampler")
+    axes, make_sampler = _sampler_settings(sampler)
     shape = tuple(v.size for v in axes.values())
     settings = list(itertools.product(*axes.values()))
     adims = tuple(axes)
@@ -263,13 +276,15 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
         for j, p in enumerate(points):
             oracle = np.isinf(float(p["n_samples"]))
             rngs = [] if oracle else montecarlo.data_streams(seed, R, p["n_samples"])
-            mu, U = montecarlo.exact_fit(lam, p["n_samples"], rngs, model=model, draw=draw)
-            for idx, setting in zip(np.ndindex(shape), settings):
-                w, dv = montecarlo.exact_errors(lam, mu, U, p.get("sigma", 0.0), make(setting))
-                w2sq[(j, *idx, slice(0, w.size), 0)], diverged[(j, *idx, slice(0, w.size), 0)] = w, dv
+            w, dv = montecarlo.exact_fit_errors(lam, p["n_samples"], rngs, p.get("sigma", 0.0),
+                                                [make_sampler(st) for st in settings], model=model, draw=draw,
+                                                kappa=kappa)
+            n = w.shape[1]
+            w2sq[j, ..., :n, 0] = w.reshape(*shape, n)
+            diverged[j, ..., :n, 0] = dv.reshape(*shape, n)
             if oracle:
                 used[j, 1:] = False
-            log.info("sampler %s: %d replicates x %d settings", montecarlo.canonical_params(**p), w.size, len(settings))
+            log.info("sampler %s: %d replicates x %d settings", montecarlo.canonical_params(**p), n, len(settings))
         dims = ("point", *adims, "replicate", "snapshot")
         data_vars = {"w2sq": (dims, w2sq), "diverged": (dims, diverged.astype(np.int8), "draw_diverged"),
                      "used": (("point", "replicate"), used.astype(np.int8))}
@@ -290,7 +305,7 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
         for j in range(P):
             for idx, setting in zip(np.ndindex(shape), settings):
                 at = (j, *idx)
-                smp = make(setting)
+                smp = make_sampler(setting)
                 if paired and float(fits["tau"][j]) > 0:
                     pe = montecarlo.paired_errors(A[j], A0[j], lam, smp)  # each law solved once
                     w2sq[at], diverged[at] = pe.w2sq, pe.diverged
@@ -320,18 +335,19 @@ def analytic_error(spectrum_path, grid: dict, *, sampler: dict | None = None, mo
 
     ``grid``: the fit axes (``n_samples``; ``sigma``, ``tau``); ``sampler``: ``{"kind", "axes", "params"}``.
     """
-    lam = _read_lam(spectrum_path, "analytic_error")
+    lam, kappa = _read_spectrum(spectrum_path, "analytic_error")
     sp = sampler or {"kind": "ula", "axes": {"gamma": grid["gamma"], "n_steps": [np.inf]}, "params": {"init_var": 1.0}}
     ax, params = sp["axes"], sp["params"]
     N = np.asarray(grid["n_samples"], dtype=float)
     if sp["kind"] == "diffusion":
-        ds = theory.error_terms(lam, N, sampler="diffusion", model=model, **{k: list(v) for k, v in ax.items()}, **params)
+        ds = theory.error_terms(lam, N, sampler="diffusion", model=model, kappa=kappa,
+                                **{k: list(v) for k, v in ax.items()}, **params)
     else:
         ds = theory.error_terms(
             lam, N, np.asarray(grid["sigma"], dtype=float), np.asarray(ax["gamma"], dtype=float),
             np.asarray(grid["tau"], dtype=float), loss_factor=loss_factor, batch_size=batch_size, model=model,
             sampler=sp["kind"], n_steps=np.asarray(ax["n_steps"], dtype=float), init_var=float(params["init_var"]),
-            friction=None if ax.get("friction") is None else np.asarray(ax["friction"], dtype=float),
+            friction=None if ax.get("friction") is None else np.asarray(ax["friction"], dtype=float), kappa=kappa,
         )
     return _write(ds, out, provenance, "first-order theory")
 
@@ -349,7 +365,8 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, out, provenance=None
         If a replicate not flagged diverged has a non-finite error (listed per
         grid point), or if the Monte-Carlo results do not cover the grid.
     """
-    lam = _read_lam(spectrum_path, "aggregate")
+    spec = read_dataset(spectrum_path, "aggregate", required=("lam",))
+    lam = spec["lam"].values
     th = read_dataset(theory_path, "aggregate", required=("total", "bias", "generalization", "optimization"))
     parts = [read_dataset(p, "aggregate", required=("w2sq", "diverged")) for p in sampler_paths]
     mc = xr.concat(parts, dim="point", data_vars="all", coords="different", compat="equals", join="outer")
@@ -392,6 +409,11 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, out, provenance=None
             summ["mc_opt_mean"], summ["mc_opt_stderr"], summ["theory_optimization"]).assign_attrs(attrs("zscore_opt"))
     summ["diverged"] = (summ["n_diverged"] > 0).astype(np.int8).assign_attrs(attrs("diverged"))
     summ["lam"] = xr.DataArray(lam, dims="mode", attrs=attrs("lam"))
+    for k in ("kappa", "frequency"):  # stationary spectra
+        if k in spec:
+            summ[k] = xr.DataArray(spec[k].values, dims="mode", attrs=attrs(k))
+    if "source_json" in spec.attrs:
+        summ.attrs["spectrum_source_json"] = spec.attrs["source_json"]
     summ = summ.assign_coords(mode=("mode", np.arange(lam.size), attrs("mode")))
     summ.attrs.update({k: v for k, v in mc.attrs.items() if k in ("method", "model", "draw", "seed")})
     summ.attrs.update({f"theory_{k}": v for k, v in th.attrs.items() if k in THEORY_ATTRS})

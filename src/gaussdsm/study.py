@@ -28,11 +28,15 @@ import numpy as np
 
 from . import samplers
 from .figures import PANELS, comparison_panels, study_panels
-from .spectra import make_spectrum
+from .spectra import spectrum
 
 __all__ = ["ConfigError", "Study", "Plan", "check_config"]
 
-SPECTRUM_KEYS = ("alpha", "scale", "beta", "omega0", "values", "file")
+SPECTRUM_KEYS = ("alpha", "scale", "beta", "omega0", "values", "file", "image", "side", "resize", "grayscale", "data")
+FILE_KEYS = ("file", "image", "data")
+"""Spectrum keys that may name an input file (then an input of the ``spectra`` rule: editing the file reruns it)."""
+KERNEL_PANEL_MAX_D = 4096
+"""The ``kernel`` panel draws d x d matrices: at most this d."""
 
 
 class ConfigError(ValueError):
@@ -75,14 +79,39 @@ class Study:
     @property
     def spectrum_params(self) -> dict:
         sp = self.config["spectrum"]
-        out = {"kind": sp["kind"], "d": int(sp["d"])}
+        out = {"kind": sp["kind"]}
+        if sp.get("d") is not None:
+            out["d"] = int(sp["d"])
         out.update({k: sp[k] for k in SPECTRUM_KEYS if sp.get(k) is not None})
         return out
 
     @cached_property
-    def lam(self) -> np.ndarray:
+    def spectrum(self):
+        """The study's :class:`gaussdsm.spectra.Spectrum` (computed once; data-derived kinds read their data)."""
         p = dict(self.spectrum_params)
-        return make_spectrum(p.pop("kind"), p.pop("d"), **p)
+        return spectrum(p.pop("kind"), p.pop("d", None), **p)
+
+    @property
+    def lam(self) -> np.ndarray:
+        return self.spectrum.lam
+
+    @property
+    def spectrum_files(self) -> list[str]:
+        """Files the spectrum is read from (inputs of the ``spectra`` rule)."""
+        sp = self.config["spectrum"]
+        from .spectra.data import is_file_name
+
+        return [str(sp[k]) for k in FILE_KEYS if isinstance(sp.get(k), str) and is_file_name(sp[k])]
+
+    @property
+    def model(self) -> str:
+        return self.config["fit"]["model"]
+
+    @property
+    def draw(self) -> str:
+        """``montecarlo.draw``; ``auto``: ``modes`` for the Fourier model (its only draw), ``wishart`` otherwise."""
+        d = self.config["montecarlo"].get("draw", "auto")
+        return ("modes" if self.model == "fourier" else "wishart") if d == "auto" else d
 
     @property
     def diffusion(self) -> bool:
@@ -177,7 +206,7 @@ class Study:
             "points": self.chunk_points(chunk_id),
             "seed": self.seed,
             "n_replicates": int(mc["n_replicates"]),
-            "draw": mc["draw"],
+            "draw": self.draw,
             "method": fit["method"],
             "model": fit["model"],
             "loss_factor": float(fit["loss_factor"]),
@@ -191,7 +220,7 @@ class Study:
         if not self.fits_scores:
             mc = self.config["montecarlo"]
             out.update(points=self.chunk_points(chunk_id), seed=self.seed, n_replicates=int(mc["n_replicates"]),
-                       draw=mc["draw"], model=self.config["fit"]["model"])
+                       draw=self.draw, model=self.model)
         return out
 
     def theory_args(self) -> dict:
@@ -281,6 +310,58 @@ def _sampler_errors(study: Study, where: str) -> list[str]:
     return errors
 
 
+def _model_errors(study: Study, where: str) -> list[str]:
+    """The denoiser model against the spectrum, the fit and the draw; the kernel panel's size."""
+    from .montecarlo import DIAGONAL_MODELS
+
+    cfg, errors = study.config, []
+    model, draw = study.model, study.draw
+    if model == "fourier":
+        if study.spectrum.kappa is None:
+            errors.append(f"{where}.fit.model: fourier (a convolutional denoiser, diagonal in the Fourier basis) needs a "
+                          f"stationary spectrum (kind stationary_1d, stationary_2d or texture), not "
+                          f"{cfg['spectrum']['kind']!r}; use fit.model: diagonal (real eigenbasis)")
+        if cfg["fit"]["method"] != "exact":
+            errors.append(f"{where}.fit.method must be exact with fit.model: fourier (the SGD term R8 is derived for "
+                          "the full and diagonal models only)")
+        if draw != "modes":
+            errors.append(f"{where}.montecarlo.draw must be modes (or auto) with fit.model: fourier")
+    if draw == "modes" and model not in DIAGONAL_MODELS:
+        errors.append(f"{where}.montecarlo.draw: modes draws the empirical mode variances, for fit.model: diagonal or "
+                      f"fourier; the full model needs wishart or samples")
+    if "kernel" in cfg["panels"] and study.spectrum.d > KERNEL_PANEL_MAX_D:
+        errors.append(f"{where}.panels: kernel draws d x d matrices; d = {study.spectrum.d} > {KERNEL_PANEL_MAX_D}")
+    return errors
+
+
+def _memory_errors(study: Study, where: str) -> list[str]:
+    """The estimated peak memory of the study's Monte-Carlo jobs against ``montecarlo.mem_mb``."""
+    from .montecarlo import peak_memory_mb
+
+    cfg, mc = study.config, study.config["montecarlo"]
+    limit = float(mc["mem_mb"])
+    n_settings = math.prod(len(v) for v in study.sampler_axes.values())
+    finite = [n for n in study.grid["n_samples"] if math.isfinite(n)]
+    snapshots = int(cfg["fit"]["sgd"]["n_snapshots"]) if study.fits_scores else 1
+    def need(points):
+        return peak_memory_mb(study.spectrum.d, int(mc["n_replicates"]), n_settings, points, model=study.model,
+                              draw=study.draw, method=cfg["fit"]["method"], n_samples=max(finite, default=0),
+                              n_snapshots=snapshots)
+
+    peak = need(min(int(mc["points_per_job"]), len(study.fit_points)))
+    if peak <= limit:
+        return []
+    hints = ["raise montecarlo.mem_mb"]
+    if need(1) <= limit:
+        hints.append("lower montecarlo.points_per_job")
+    hints.append("use fit.model: diagonal with montecarlo.draw: modes (O(d) per replicate)" if study.model == "full"
+                 else "use montecarlo.draw: modes" if study.draw != "modes" else "use fewer sampler settings")
+    return [f"{where}.montecarlo.mem_mb: a Monte-Carlo job of this study needs an estimated {peak:.0f} MB (d = "
+            f"{study.spectrum.d}, model {study.model}, draw {study.draw}, {mc['n_replicates']} replicates, "
+            f"{n_settings} sampler settings, points_per_job {mc['points_per_job']}) but mem_mb = {limit:.0f}; "
+            + ", ".join(hints[:-1]) + " or " + hints[-1]]
+
+
 def _sgd_errors(study: Study, where: str) -> list[str]:
     """SGD stability (R6b, §7.1 batch formula) on the population spectrum, for every (sigma, tau > 0)."""
     from .theory import sgd_is_stable
@@ -328,6 +409,9 @@ def _check_study(name: str, cfg: dict, seed: int) -> tuple[Study, list[str]]:
             errors.append(f"{where}.grid.n_samples: inf (the population score) learns nothing; fit.method: sgd needs "
                           "finite n_samples")
     errors += _sampler_errors(study, where)
+    errors += _model_errors(study, where)
+    if not errors:
+        errors += _memory_errors(study, where)
     for panel in cfg["panels"]:
         p = PANELS.get(panel)
         why = f"unknown panel {panel!r}; known: {study_panels()}" if p is None or p.kind != "study" else (
@@ -339,6 +423,8 @@ def _check_study(name: str, cfg: dict, seed: int) -> tuple[Study, list[str]]:
 
 def check_config(config: dict) -> dict[str, Study]:
     """Cross-field checks of a schema-validated configuration.
+
+    Only the studies that run (``run_studies``, default all) are checked: the others' data are not read.
 
     Returns
     -------
@@ -352,9 +438,13 @@ def check_config(config: dict) -> dict[str, Study]:
     """
     errors = []
     studies = {}
+    run = set(config.get("run_studies") or config["studies"])
     for name, cfg in config["studies"].items():
-        studies[name], errs = _check_study(name, cfg, config.get("seed", 0))
-        errors += errs
+        if name in run:  # a study that does not run is checked when it does (its data are not read here)
+            studies[name], errs = _check_study(name, cfg, config.get("seed", 0))
+            errors += errs
+        else:
+            studies[name] = Study(name, cfg, config.get("seed", 0))
     if "comparisons" in studies:
         errors.append("studies.comparisons: the name 'comparisons' is reserved (results/comparisons/ holds comparison figures)")
     for cname, comp in config.get("comparisons", {}).items():

@@ -44,6 +44,8 @@ TERMS: dict[str, str] = {
     "snapshot": "stationary SGD snapshot index",
     # spectra
     "lam": "data covariance eigenvalue lambda (power spectrum)",
+    "kappa": "R11 variance factor of the mode's empirical variance (1: a direction of a conjugate pair, 2: self-conjugate)",
+    "frequency": "angular DFT frequency |omega| of the mode",
     # fit_scores
     "score_matrix": "learned score matrix A (score = -A y)",
     "exact_score_matrix": "exact DSM score matrix of the same training set (paired baseline)",
@@ -125,16 +127,19 @@ TERMS: dict[str, str] = {
     "w2_path": "W2 between the law of y_k and p_t_k along the reverse trajectory (population score)",
     "t_path": "time t_k of reverse step k",
     "step": "reverse step index k",
-    "kappa": "condition number lam_max / lam_min of the study's spectrum",
+    "condition_number": "condition number lam_max / lam_min of the study's spectrum",
     "ula_best": "theory for ULA run NFE steps from N(0, I) at its best step (population score)",
     "uld_best": "theory for ULD run NFE steps from N(0, I) at its best step and friction (population score)",
     "diffusion_at_budget": "theory (= Monte Carlo, population score) for the diffusion scheme at this NFE",
     "study_name": "study",
+    "study_ring_frequency": "mean |omega| of a ring of DFT frequencies, study {study}",
+    "study_ring_power": "mean eigenvalue (power) in a ring of |omega|, study {study}",
+    "study_ring_fit": "fitted power law A |omega|^-beta at the ring frequency, study {study}",
     "study_n_steps": "number of sampler steps K of study {study}",
 }
 
 #: terms whose units are not "1"
-UNITS: dict[str, str] = {}
+UNITS: dict[str, str] = {"frequency": "radian per pixel"}
 
 
 def attrs(term: str, /, **fmt) -> dict[str, str]:

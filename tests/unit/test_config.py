@@ -131,3 +131,64 @@ def test_sampler_settings_and_the_population_score_are_accepted(tiny_config, rep
     st = load(cfg, repo).studies["tiny"]
     assert st.grid["n_samples"] == [200, float("inf")]
     assert st.sampler_axes == {"gamma": [0.01, 0.02], "n_steps": [10.0, 1e12, float("inf")], "friction": [1.0, 2.0]}
+
+
+# real-data spectra, the Fourier model and memory (issue 15): (spectrum, other study changes, text of the message)
+DATA_BAD = [
+    ({"kind": "texture", "image": "nope.png"}, {}, "studies.tiny.spectrum.image: no such file 'nope.png'"),
+    ({"kind": "texture", "image": "marble"}, {}, "studies.tiny.spectrum.image 'marble' is neither a file nor a bundled"),
+    ({"kind": "texture", "image": "brick", "side": 4096}, {}, "studies.tiny.spectrum.side = 4096 is larger than"),
+    ({"kind": "texture", "image": "brick", "side": 1}, {}, "['side']"),
+    ({"kind": "texture"}, {}, "'image' is a required property"),
+    ({"kind": "texture", "image": "brick", "side": 8, "d": 65}, {}, "has 64 values but spectrum.d = 65"),
+    ({"kind": "texture", "image": "brick", "side": 8, "alpha": 1.0}, {}, "does not take parameter(s) alpha"),
+    ({"kind": "pca", "data": "mnist"}, {}, "studies.tiny.spectrum.data 'mnist' is neither a file nor a bundled"),
+    ({"kind": "pca"}, {}, "'data' is a required property"),
+    ({"kind": "power_law"}, {}, "'d' is a required property"),
+    ({"kind": "power_law", "d": 4}, {"fit": {"model": "fourier"}}, "studies.tiny.fit.model: fourier (a convolutional"),
+    ({"kind": "stationary_1d", "d": 8}, {"fit": {"model": "fourier"}, "montecarlo": {"draw": "wishart"}},
+     "studies.tiny.montecarlo.draw must be modes (or auto) with fit.model: fourier"),
+    ({"kind": "stationary_1d", "d": 8}, {"fit": {"model": "fourier", "method": "sgd"}, "grid": {"tau": [0.001]}},
+     "studies.tiny.fit.method must be exact with fit.model: fourier"),
+    ({"kind": "power_law", "d": 8}, {"montecarlo": {"draw": "modes"}}, "studies.tiny.montecarlo.draw: modes draws"),
+    ({"kind": "stationary_2d", "d": 4900}, {"panels": ["kernel"]}, "studies.tiny.panels: kernel draws d x d matrices"),
+    ({"kind": "power_law", "d": 3072}, {"montecarlo": {"n_replicates": 10, "mem_mb": 400}},
+     "studies.tiny.montecarlo.mem_mb: a Monte-Carlo job of this study needs an estimated"),
+    ({"kind": "power_law", "d": 3072}, {"montecarlo": {"mem_mb": 50}}, "['mem_mb']"),
+]
+
+
+@pytest.mark.parametrize("spectrum, changes, key", DATA_BAD)
+def test_bad_data_config_is_rejected_with_the_key(tiny_config, repo, monkeypatch, tmp_path, spectrum, changes, key):
+    monkeypatch.chdir(tmp_path)  # relative file names are looked up in the working directory
+    cfg = tiny_config(**changes)
+    cfg["studies"]["tiny"]["spectrum"] = spectrum
+    with pytest.raises((WorkflowError, ConfigError)) as err:
+        load(cfg, repo)
+    assert key in str(err.value), str(err.value)
+
+
+def test_data_spectra_are_accepted_and_their_files_are_inputs(tiny_config, repo, tmp_path, monkeypatch):
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    np.save("faces.npy", np.random.default_rng(0).random((30, 4, 4)))
+    cfg = tiny_config(fit={"model": "fourier"})
+    cfg["studies"]["tiny"]["spectrum"] = {"kind": "texture", "image": "gravel", "side": 16}
+    cfg["studies"]["pca"] = {**cfg["studies"]["tiny"], "spectrum": {"kind": "pca", "data": "faces.npy"},
+                             "fit": {"model": "full"}}
+    plan = load(cfg, repo)
+    assert plan.studies["tiny"].spectrum.d == 256 and plan.studies["tiny"].draw == "modes"
+    assert plan.studies["tiny"].spectrum_files == [] and plan.studies["pca"].spectrum_files == ["faces.npy"]
+    assert plan.studies["pca"].spectrum.info["n_points"] == 30 and plan.studies["pca"].draw == "wishart"
+
+
+def test_studies_that_do_not_run_are_not_read(tiny_config, repo, tmp_path, monkeypatch):
+    """Checks (and the data they read) are for the studies that run: a broken study outside run_studies waits."""
+    monkeypatch.chdir(tmp_path)
+    cfg = tiny_config({"run_studies": ["tiny"]})
+    cfg["studies"]["later"] = {**cfg["studies"]["tiny"], "spectrum": {"kind": "texture", "image": "missing.png"}}
+    assert list(load(cfg, repo).run_studies) == ["tiny"]
+    cfg["run_studies"] = ["later"]
+    with pytest.raises(ConfigError, match="studies.later.spectrum.image: no such file"):
+        load(cfg, repo)

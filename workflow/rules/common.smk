@@ -53,3 +53,13 @@ def comparison_summaries(wildcards):
 
 def comparison_studies(wildcards):
     return PLAN.comparisons[wildcards.comparison]["studies"]
+
+
+def mc_mem_mb(wildcards):
+    """Monte-Carlo jobs' memory: the study's montecarlo.mem_mb (checked against its estimated peak at parse time)."""
+    return int(study_of(wildcards).config["montecarlo"]["mem_mb"])
+
+
+def spectrum_inputs(wildcards):
+    """Files a spectrum is read from (an image, a data set, an eigenvalue file): edits rerun the spectra rule."""
+    return study_of(wildcards).spectrum_files

@@ -13,7 +13,7 @@ rule fit_scores:
         "logs/benchmarks/{study}/fit_scores/chunk-{chunk}.tsv",
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=mc_mem_mb,
         runtime=60,
     conda:
         "../envs/gaussdsm.yaml"

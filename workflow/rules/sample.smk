@@ -13,7 +13,7 @@ rule run_sampler:
         "logs/benchmarks/{study}/run_sampler/chunk-{chunk}.tsv",
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=mc_mem_mb,
         runtime=30,
     conda:
         "../envs/gaussdsm.yaml"

@@ -1,5 +1,7 @@
 rule spectra:
-    """The data power spectrum lam (eigenvalues of the covariance)."""
+    """The data power spectrum lam (eigenvalues of the covariance), from its source (synthetic, image, data set, file)."""
+    input:
+        spectrum_inputs,
     output:
         "results/{study}/spectrum.nc",
     params:

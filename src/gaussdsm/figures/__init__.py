@@ -81,6 +81,14 @@ def _finite_steps(studies: list[dict]) -> str | None:
     return None
 
 
+def _stationary_studies(studies: list[dict]) -> str | None:
+    for s in studies:
+        if s["spectrum"]["kind"] not in ("texture", "stationary_1d", "stationary_2d") or not _stationary_ula(s):
+            return ("texture_spectra needs stationary ULA studies (sampler.kind ula, n_steps [inf]) of stationary "
+                    "spectra (kind texture, stationary_1d or stationary_2d: their modes have frequencies)")
+    return None
+
+
 def _same_spectrum(studies: list[dict]) -> str | None:
     import json
 
@@ -148,6 +156,8 @@ PANELS: dict[str, Panel] = {
               kind="comparison", check=_finite_steps),
         Panel("langevin_vs_diffusion", "P9: Langevin vs diffusion at equal NFE, against the condition number",
               "langevin_vs_diffusion.rst", kind="comparison", check=_diffusion_studies),
+        Panel("texture_spectra", "real textures against their fitted power law: spectra, error vs sigma and t_min",
+              "texture_spectra.rst", kind="comparison", check=_stationary_studies),
     )
 }
 

@@ -11,7 +11,7 @@ import xarray as xr
 from .. import theory
 from ..io import read_dataset
 
-__all__ = ["load", "first_setting", "diffusion_kwargs", "diffusion_theory", "theory_kwargs", "sgd_kwargs", "sampler_kwargs", "theory_on", "mc_vars",
+__all__ = ["load", "first_setting", "kappa_kwargs", "diffusion_kwargs", "diffusion_theory", "theory_kwargs", "sgd_kwargs", "sampler_kwargs", "theory_on", "mc_vars",
            "mc_sigma_star", "dense_n", "dense_log"]
 
 SAMPLER_AXES = ("n_steps", "friction")
@@ -37,7 +37,7 @@ def first_setting(summary: xr.Dataset) -> xr.Dataset:
 def diffusion_kwargs(summary: xr.Dataset) -> dict:
     """The diffusion sampler's fixed parameters of a summary (its ``theory_*`` attributes), for
     ``theory.error_terms(..., sampler="diffusion", **kw)``, and the scalar axes the summary is at."""
-    kw = {"model": str(summary.attrs.get("theory_model", "full"))}
+    kw = {"model": str(summary.attrs.get("theory_model", "full")), **kappa_kwargs(summary)}
     for k in DIFFUSION_PARAMS:
         if f"theory_{k}" in summary.attrs:
             v = summary.attrs[f"theory_{k}"]
@@ -58,6 +58,13 @@ def diffusion_theory(summary: xr.Dataset, n_samples, **axes) -> xr.Dataset:
     return theory.error_terms(summary["lam"].values, n_samples, sampler="diffusion", **kw)
 
 
+def kappa_kwargs(summary: xr.Dataset) -> dict:
+    """``{"kappa": ...}`` for a Fourier-model summary (R11's factors of its stationary spectrum), else ``{}``."""
+    if str(summary.attrs.get("theory_model", "full")) == "fourier" and "kappa" in summary:
+        return {"kappa": summary["kappa"].values}
+    return {}
+
+
 def theory_kwargs(summary: xr.Dataset) -> dict:
     """The theory conventions a summary was computed with (its ``theory_*`` attributes) and, where the summary
     is at one sampler setting (scalar ``n_steps``/``friction``), that setting."""
@@ -67,6 +74,7 @@ def theory_kwargs(summary: xr.Dataset) -> dict:
         "model": str(summary.attrs.get("theory_model", "full")),
         "sampler": str(summary.attrs.get("theory_sampler", "ula")),
         "init_var": float(summary.attrs.get("theory_init_var", 1.0)),
+        **kappa_kwargs(summary),
     }
     for k in SAMPLER_AXES:
         if k in summary.coords and summary[k].ndim == 0:

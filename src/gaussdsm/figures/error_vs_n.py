@@ -3,7 +3,8 @@ r"""P1: :math:`\mathbb E W_2^2` against N (log-log), one panel per :math:`\gamma
 Lines: theory R9 = bias + generalization (+ optimization at the study's first :math:`\tau`), evaluated on a
 dense N grid; dotted: the bias floor :math:`\mathcal B(\sigma, \gamma)` (R5).  Points: Monte-Carlo means with
 error bars = one standard error; points with diverged replicates are drawn as crosses.  Above the floor the
-excess decays like 1/N (slope −1).
+excess decays like 1/N (slope −1).  Where the N grid spans d, a dashed line marks N = d (real data sets: the
+empirical covariance is singular below it).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def data(summary: xr.Dataset) -> xr.Dataset:
     th = theory_on(s, n_dense, s["sigma"].values, s["gamma"].values, float(s["tau"]))
     th = th.transpose("sigma", "gamma", "n_samples")
     line = th["total"].rename(n_samples="n_dense").assign_attrs(attrs("theory_line_n"))
-    return xr.Dataset({"theory_line": line, **mc_vars(s), "theory_bias": s["theory_bias"]})
+    return xr.Dataset({"theory_line": line, **mc_vars(s), "theory_bias": s["theory_bias"]},
+                      attrs={"d": int(s["lam"].size), "model": str(s.attrs.get("theory_model", "full"))})
 
 
 def draw(data: xr.Dataset):
@@ -42,6 +44,10 @@ def draw(data: xr.Dataset):
             ax.plot(n_dense, pt["theory_line"].values, color=col[j], lw=1.5, label=f"σ = {sg:g}")
             ax.axhline(float(pt["theory_bias"]), color=col[j], lw=0.8, ls=":")
             mc_points(ax, N, pt, col[j])
+        d = int(data.attrs.get("d", 0))
+        if N.min() < d < N.max():  # below d the empirical covariance is singular (full model: memorisation)
+            ax.axvline(d, color="grey", ls="--", lw=0.9)
+            ax.text(d, 0.02, f" N = d = {d}", transform=ax.get_xaxis_transform(), fontsize=7, color="grey")
         loglog(ax)
         ax.set_xlabel("number of training samples N")
         ax.set_title(f"γ = {g:g}" + (" (continuous time)" if g == 0 else ""))

@@ -14,7 +14,7 @@ import xarray as xr
 
 from .. import theory
 from ..vocabulary import dataset
-from ._data import first_setting, sampler_kwargs, sgd_kwargs
+from ._data import first_setting, kappa_kwargs, sampler_kwargs, sgd_kwargs
 
 DATA_TITLE = "data behind figure P6 (kernel)"
 
@@ -26,12 +26,12 @@ def data(summary: xr.Dataset) -> xr.Dataset:
     pt = s.isel(n_samples=-1, sigma=0, gamma=0, tau=-1)
     N, sg, g, t = (float(pt[k]) for k in ("n_samples", "sigma", "gamma", "tau"))
     lam = s["lam"].values
-    kw, smp = sgd_kwargs(s), sampler_kwargs(s)
+    kw, smp, kap = sgd_kwargs(s), sampler_kwargs(s), kappa_kwargs(s)
     F, D, _, _, _ = theory.variance_map(lam, sg, g, **smp)
-    gen = theory.kernel_generalization(lam, sg, g, kw["model"], **smp) / N
+    gen = theory.kernel_generalization(lam, sg, g, kw["model"], **smp, **kap) / N
     opt = (theory.kernel_optimization(lam, sg, g, t, kw["loss_factor"], kw["batch_size"], kw["model"]) if t > 0
            else np.zeros((lam.size, lam.size)))
-    full = theory.contributions(lam, N, sg, g, t, **kw, **smp)
+    full = theory.contributions(lam, N, sg, g, t, **kw, **smp, **kap)
     dims = ("mode_i", "mode_k")
     return dataset(
         {

@@ -39,7 +39,7 @@ def _best(lam, kind, budget, frictions=None):
 
 
 def data(summaries: dict) -> xr.Dataset:
-    """Per study: ``kappa``; per (study, budget): ``ula_best``, ``uld_best`` and, per scheme, ``diffusion``."""
+    """Per study: ``condition_number``; per (study, budget): ``ula_best``, ``uld_best`` and, per scheme, ``diffusion``."""
     names = list(summaries)
     first = summaries[names[0]]
     schemes = [str(x) for x in np.atleast_1d(first["scheme"].values)]
@@ -63,7 +63,7 @@ def data(summaries: dict) -> xr.Dataset:
                                           scheme=sch, n_steps=float(K))
                     diff[i, j, b] = float(th["total"])
     return dataset(
-        {"kappa": (("study",), np.array(kappa), "kappa"),
+        {"condition_number": (("study",), np.array(kappa), "condition_number"),
          "ula_best": (("study", "budget"), np.array(ula), "ula_best"),
          "uld_best": (("study", "budget"), np.array(uld), "uld_best"),
          "diffusion": (("study", "scheme_path", "budget"), diff, "diffusion_at_budget")},
@@ -77,8 +77,8 @@ def draw(data: xr.Dataset):
     from ._plot import colors, finish, loglog, panels
 
     budgets = data["budget"].values
-    order = np.argsort(data["kappa"].values)
-    kappa = data["kappa"].values[order]
+    order = np.argsort(data["condition_number"].values)
+    kappa = data["condition_number"].values[order]
     schemes = [str(x) for x in data["scheme_path"].values]
     col = colors(2 + len(schemes))
     fig, axes = panels(1, budgets.size, 4.4, 3.9, sharey=True)

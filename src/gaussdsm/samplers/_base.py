@@ -144,13 +144,24 @@ class LangevinSampler(Sampler):
         lo, hi = self.stability_interval()
         return (a > lo) & (a < hi)
 
-    def n_samples_scale(self, lam, sigma):
+    def n_samples_scale(self, lam, sigma, per_mode: bool = False):
         """:math:`2(\\lambda_{\\max}/m)^2`, m the distance of :math:`s = \\lambda + \\sigma^2` to the stability bounds
-        (ULA: :math:`m = \\lambda_{\\min} + \\sigma^2 - \\gamma/2`, theory.md §7.2 note 5); ``inf`` where unstable."""
+        (ULA: :math:`m = \\lambda_{\\min} + \\sigma^2 - \\gamma/2`, theory.md §7.2 note 5); ``inf`` where unstable.
+
+        ``per_mode`` (the diagonal models, whose modes do not interact): :math:`\\max_i 2(\\lambda_i/m_i)^2`, each mode
+        against its own distance :math:`m_i` to the bounds (a mode of zero variance sets no scale)."""
         lam = _checks.spectrum(lam, allow_zero=True)
-        m = self.stability_margin(lam.min(), lam.max(), np.asarray(sigma, dtype=float))
-        with np.errstate(divide="ignore"):
-            return np.where(m > 0, 2.0 * (lam.max() / np.where(m > 0, m, 1.0)) ** 2, np.inf)
+        sigma = np.asarray(sigma, dtype=float)
+        if not per_mode:
+            m = self.stability_margin(lam.min(), lam.max(), sigma)
+            with np.errstate(divide="ignore"):
+                return np.where(m > 0, 2.0 * (lam.max() / np.where(m > 0, m, 1.0)) ** 2, np.inf)
+        shape = np.broadcast_shapes(sigma.shape, self.shape)
+        col_lam = lam.reshape((-1,) + (1,) * len(shape))  # modes first, the parameters' shape after
+        m = self.stability_margin(col_lam, col_lam, sigma)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(m > 0, 2.0 * (col_lam / np.where(m > 0, m, 1.0)) ** 2, np.inf)
+        return np.broadcast_to(r, (lam.size,) + shape).max(axis=0)
 
     def stability_margin(self, lam_min, lam_max, sigma):
         """Distance of :math:`s = \\lambda + \\sigma^2` to the nearest stability bound (from ``stability_interval``)."""

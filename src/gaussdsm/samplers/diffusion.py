@@ -390,13 +390,19 @@ class Diffusion(Sampler):
         other.init = "exact"
         return other
 
-    def n_samples_scale(self, lam, sigma=None):
+    def n_samples_scale(self, lam, sigma=None, per_mode: bool = False):
         """:math:`2(\\lambda_{\\max}/m)^2` with m the smallest marginal variance the score is used at,
         :math:`m = \\min_i \\lambda_{t_{\\min},i}` (:math:`\\lambda_i + \\sigma_{\\min}^2` for annealed Langevin): small where
-        the learned score of low-variance directions is steep (the analogue of theory.md §7.2 note 5)."""
+        the learned score of low-variance directions is steep (the analogue of theory.md §7.2 note 5).
+        ``per_mode`` (diagonal models): :math:`\\max_i 2(\\lambda_i/m_i)^2`, each mode against its own variance."""
         lam = _checks.spectrum(lam, allow_zero=True)
-        m = float(np.min(self.reference(lam) if not self.denoise else
-                         float(self.process.m2(self.t_min)) * lam + float(self.process.s2(self.t_min))))
+        m = np.asarray(self.reference(lam) if not self.denoise else
+                       float(self.process.m2(self.t_min)) * lam + float(self.process.s2(self.t_min)), dtype=float)
+        if per_mode:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = np.where(m > 0, 2.0 * (lam / np.where(m > 0, m, 1.0)) ** 2, np.where(lam > 0, np.inf, 0.0))
+            return float(r.max())
+        m = float(m.min())
         return 2.0 * (float(lam.max()) / m) ** 2 if m > 0 else math.inf
 
 

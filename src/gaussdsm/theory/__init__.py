@@ -16,7 +16,9 @@ Validity (§7.2) is reported in two parts: ``valid`` (every term is defined: the
 SGD stable, :math:`\\sigma > 0` if :math:`\\tau > 0`, R8 available if needed) and ``in_regime`` (the point is where
 the first-order expansion holds):
 
-* :math:`N \\ge 10\\max(d, N_s)`, :math:`N_s = 2(\\lambda_{\\max}/m)^2` (``n_samples_scale``), m the distance of
+* :math:`N \\ge 10\\max(d, N_s)` (full model; the diagonal models have no cross-mode terms: :math:`N \\ge 10 N_s` with
+  the per-mode :math:`N_s = \\max_i 2(\\lambda_i/m_i)^2`),
+  :math:`N_s = 2(\\lambda_{\\max}/m)^2` (``n_samples_scale``), m the distance of
   :math:`\\lambda_{\\min} + \\sigma^2` to the sampler's stability bound (ULA: :math:`m = \\lambda_{\\min} + \\sigma^2 -
   \\gamma/2`);
 * :math:`c_\\ell\\tau/\\sigma^2 \\le 0.01` (R8 within ~5 %, note 6).
@@ -32,12 +34,14 @@ import xarray as xr
 from .. import _checks, samplers
 from ..vocabulary import attrs
 from . import _diffusion, _kernel
+from ._regime import REGIME_FACTOR, REGIME_TAU, regime_dimension
 from ._ula import (
-    MODELS,
     bias_ula,
     kernel_generalization_ula,
     kernel_optimization,
+    kernel_optimization_diagonal,
     mode_variance,
+    optimization_sum_full,
     sgd_entry_variance,
     sgd_is_stable,
 )
@@ -56,16 +60,26 @@ __all__ = [
     "sgd_entry_variance",
     "sgd_is_stable",
     "kernel_optimization",
+    "kernel_optimization_diagonal",
+    "optimization_sum",
+    "generalization_sum",
     "contributions",
     "kernel",
     "error_terms",
     "diagnose",
 ]
 
-REGIME_FACTOR = 10.0
-"""``in_regime`` needs N >= REGIME_FACTOR * max(d, n_samples_scale)."""
-REGIME_TAU = 0.01
-"""``in_regime`` needs c tau / sigma^2 <= REGIME_TAU (R8 within ~5 %, theory.md §7.2 note 6)."""
+MODELS = ("full", "diagonal", "fourier")
+"""Denoiser models: ``full`` d x d (R7), ``diagonal`` in the real eigenbasis (R11, kappa = 2), ``fourier``: diagonal in
+the Fourier basis with one multiplier per conjugate pair, i.e. a convolution (R11 with the spectrum's kappa)."""
+SGD_MODELS = ("full", "diagonal")
+"""Models for which the SGD term R8 is derived."""
+R8_COMPILED_MIN_D = 256
+"""From this d on, the full model's R8 sum runs in a compiled loop per grid point (below: batched matrices)."""
+BLOCK_ELEMENTS = 1 << 20
+""":func:`error_terms` evaluates the variance maps (and their derivatives) for blocks of at most this many
+(grid point, mode) pairs: O(d) memory per grid point, bounded at any d."""
+
 
 
 def as_sampler(sampler="ula", gamma=None, **params) -> samplers.Sampler:
@@ -86,22 +100,62 @@ def bias(lam, sigma, gamma=None, *, sampler="ula", **params) -> np.ndarray:
     """Bias error at :math:`N = \\infty`, :math:`\\tau \\to 0`: :math:`\\sum_i (\\sqrt{F(\\lambda_i)} - \\sqrt{\\lambda_i})^2`
     (R5 for stationary ULA); ``nan`` where the population chain is unstable.  Shape: the broadcast parameters."""
     lam = _checks.spectrum(lam, allow_zero=True)
-    F, D, _, _, stable = _kernel.variance_terms(lam, sigma, as_sampler(sampler, gamma, **params))
+    F, D, _, _, stable = _kernel.variance_terms(lam, sigma, as_sampler(sampler, gamma, **params), derivatives=False)
     return np.where(np.all(stable, axis=-1), _kernel.bias(lam, F, D), np.nan)
 
 
-def kernel_generalization(lam, sigma, gamma=None, model: str = "full", *, sampler="ula", **params) -> np.ndarray:
-    """Generalization kernel :math:`K_F(i,k)`, shape ``B + (d, d)`` (R7 with f -> F; R11 for ``model='diagonal'``);
-    ``nan`` where the population chain is unstable."""
+def kernel_generalization(lam, sigma, gamma=None, model: str = "full", *, sampler="ula", kappa=None,
+                          **params) -> np.ndarray:
+    """Generalization kernel :math:`K_F(i,k)`, shape ``B + (d, d)`` (R7 with f -> F; R11 for the diagonal models,
+    ``kappa`` the spectrum's R11 factors for ``model='fourier'``); ``nan`` where the population chain is unstable."""
     _checks.choice("model", model, MODELS)
     lam = _checks.spectrum(lam, allow_zero=True)
     F, D, D1, D2, stable = _kernel.variance_terms(lam, sigma, as_sampler(sampler, gamma, **params))
-    K = _kernel.kernel_matrix(lam, F, D, D1, D2, model)
+    K = _kernel.kernel_matrix(lam, F, D, D1, D2, model, kappa)
     return np.where(np.all(stable, axis=-1)[..., None, None], K, np.nan)
 
 
+def generalization_sum(lam, sigma, gamma=None, model: str = "full", *, sampler="ula", kappa=None,
+                       **params) -> np.ndarray:
+    """:math:`\\sum_{ik}K_F(i,k)` (shape ``B``) in O(d) memory (:func:`kernel_generalization` summed, without the
+    matrix); ``nan`` where the population chain is unstable."""
+    _checks.choice("model", model, MODELS)
+    lam = _checks.spectrum(lam, allow_zero=True)
+    F, D, D1, D2, stable = _kernel.variance_terms(lam, sigma, as_sampler(sampler, gamma, **params))
+    return np.where(np.all(stable, axis=-1), _kernel.kernel_sums(lam, F, D, D1, D2, model, kappa), np.nan)
+
+
+def optimization_sum(lam, sigma, gamma, tau, loss_factor=1.0, batch_size=1, model: str = "full",
+                     max_elements: int = 1 << 22) -> np.ndarray:
+    """:math:`\\sum_{ik}K_\\tau(i,k)` of R8 (stationary ULA), broadcast over ``sigma, gamma, tau`` (1-D or scalars):
+    O(d) per point for the diagonal model (:func:`kernel_optimization_diagonal`, blocks of ``max_elements``); for the
+    full one batched d x d matrices below :data:`R8_COMPILED_MIN_D` and a compiled O(d^2)-time, O(d)-memory loop per
+    point from it on (:func:`optimization_sum_full`).  0 where ``tau = 0``."""
+    _checks.choice("model", model, SGD_MODELS)
+    lam = np.asarray(lam, dtype=float)
+    sg, g, t = np.broadcast_arrays(*(np.atleast_1d(np.asarray(x, dtype=float)) for x in (sigma, gamma, tau)))
+    out = np.zeros(sg.shape)
+    idx = np.flatnonzero(t > 0)
+    d = lam.size
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if model == "diagonal":
+            step = max(1, max_elements // d)
+            for j in range(0, idx.size, step):
+                sl = idx[j:j + step]
+                out[sl] = kernel_optimization_diagonal(lam, sg[sl], g[sl], t[sl], loss_factor, batch_size).sum(-1)
+        elif d <= R8_COMPILED_MIN_D:  # small d: the d x d matrices of many points at once (vectorised)
+            step = max(1, max_elements // (d * d))
+            for j in range(0, idx.size, step):
+                sl = idx[j:j + step]
+                out[sl] = kernel_optimization(lam, sg[sl], g[sl], t[sl], loss_factor, batch_size, model).sum((-2, -1))
+        else:  # large d: a compiled O(d^2)-time, O(d)-memory double sum per point
+            for j in idx:
+                out[j] = optimization_sum_full(lam, sg[j], g[j], t[j], loss_factor, batch_size)
+    return out.reshape(np.broadcast(np.asarray(sigma), np.asarray(gamma), np.asarray(tau)).shape)
+
+
 def contributions(lam, n_samples, sigma, gamma=None, tau=0.0, loss_factor=1.0, batch_size=1, model="full", *,
-                  sampler="ula", **params) -> np.ndarray:
+                  sampler="ula", kappa=None, **params) -> np.ndarray:
     """:math:`\\lambda_i\\lambda_k\\mathfrak K(i,k)`: each pair of modes' share of the predicted error (R9), ``(..., d, d)``:
     the bias on the diagonal, :math:`K_F/N` and :math:`K_\\tau` (stationary ULA; NaN elsewhere if ``tau > 0``).
     Finite at zero eigenvalues (a mode the data never visits contributes its bias :math:`F(0)`)."""
@@ -112,7 +166,7 @@ def contributions(lam, n_samples, sigma, gamma=None, tau=0.0, loss_factor=1.0, b
     with np.errstate(divide="ignore", invalid="ignore"):
         b = np.where(den > 0, D**2 / np.where(den > 0, den, 1.0), 0.0)
     N = np.asarray(n_samples, dtype=float)[..., None, None]
-    out = b[..., :, None] * np.eye(lam.size) + _kernel.kernel_matrix(lam, F, D, D1, D2, model) / N
+    out = b[..., :, None] * np.eye(lam.size) + _kernel.kernel_matrix(lam, F, D, D1, D2, model, kappa) / N
     if np.any(np.asarray(tau) > 0):
         opt = kernel_optimization(lam, sigma, s.gamma, tau, loss_factor, batch_size, model)
         out = out + np.where(np.asarray(s.optimization_theory)[..., None, None], opt, np.nan)
@@ -120,7 +174,7 @@ def contributions(lam, n_samples, sigma, gamma=None, tau=0.0, loss_factor=1.0, b
 
 
 def kernel(lam, n_samples, sigma, gamma=None, tau=0.0, loss_factor=1.0, batch_size=1, model="full", *,
-           sampler="ula", **params) -> np.ndarray:
+           sampler="ula", kappa=None, **params) -> np.ndarray:
     """The kernel :math:`\\mathfrak K` of R9: :math:`\\mathbb E W_2^2 \\approx \\sum_{i,k}\\lambda_i\\lambda_k\\,\\mathfrak K(\\lambda_i,\\lambda_k)`.
 
     .. math::
@@ -132,7 +186,8 @@ def kernel(lam, n_samples, sigma, gamma=None, tau=0.0, loss_factor=1.0, batch_si
     (symmetrise for plots); defined for :math:`\\lambda > 0` (:func:`contributions` is finite at zeros).
     """
     lam = _checks.spectrum(lam, allow_zero=True)
-    c = contributions(lam, n_samples, sigma, gamma, tau, loss_factor, batch_size, model, sampler=sampler, **params)
+    c = contributions(lam, n_samples, sigma, gamma, tau, loss_factor, batch_size, model, sampler=sampler, kappa=kappa,
+                      **params)
     with np.errstate(divide="ignore", invalid="ignore"):
         return c / (lam[:, None] * lam[None, :])
 
@@ -180,6 +235,7 @@ def error_terms(
     n_steps=math.inf,
     init_var: float = 1.0,
     friction=None,
+    kappa=None,
     **diffusion,
 ) -> xr.Dataset:
     """First-order expansion of :math:`\\mathbb E\\,W_2^2` and its parts on a grid, for any sampler (module docstring).
@@ -196,8 +252,11 @@ def error_terms(
         :math:`c_\\ell` of the per-sample loss (1; 1/2 for the ½ convention).
     batch_size : int
         SGD mini-batch size :math:`B`.
-    model : {'full', 'diagonal'}
-        Full-matrix (R7) or eigen/Fourier-diagonal (R11) denoiser.
+    model : {'full', 'diagonal', 'fourier'}
+        Full-matrix (R7), real-eigenbasis diagonal (R11, kappa = 2) or Fourier-diagonal, i.e. convolutional, denoiser
+        (R11 with ``kappa``; exact fits only: R8 is not derived for it).
+    kappa : array_like, shape ``(d,)``, optional
+        ``model='fourier'``: the spectrum's R11 factors (:attr:`gaussdsm.spectra.Spectrum.kappa`).
     sampler : {'ula', 'uld', 'diffusion'}
     init_var : float
         Variance :math:`v_0` of the chain's start (finite ``n_steps``).
@@ -222,7 +281,7 @@ def error_terms(
         N = _as_param("n_samples", n_samples)
         if np.any(N.values < 1):
             raise ValueError(f"n_samples must be >= 1, got {n_samples!r}")
-        ds = _diffusion.diffusion_terms(lam, N.values, model=model, n_steps=n_steps, **diffusion)
+        ds = _diffusion.diffusion_terms(lam, N.values, model=model, n_steps=n_steps, kappa=kappa, **diffusion)
         return ds.transpose(*[n for n in PARAMS if n in ds.dims])
     if diffusion:
         raise ValueError(f"sampler {sampler!r} does not take {', '.join(sorted(diffusion))}")
@@ -236,33 +295,32 @@ def error_terms(
                                                      ("n_steps", n_steps)))
     if np.any(sig.values < 0) or np.any(gam.values < 0) or np.any(ta.values < 0):
         raise ValueError("sigma, gamma and tau must be >= 0")
+    if model not in SGD_MODELS and np.any(ta.values > 0):
+        raise ValueError(f"model {model!r} has no SGD theory (R8 is derived for {' and '.join(SGD_MODELS)}): tau must be 0")
     fr = _as_param("friction", friction) if friction is not None else None
     # the sampler side: every (sigma, gamma, n_steps, friction) at once, per mode
     side = [sig, gam, ns] + ([fr] if fr is not None else [])
     tpl, flat = _flat(*side)
-    s_flat = samplers.make(sampler, gamma=flat[1], n_steps=flat[2], init_var=init_var,
-                           friction=flat[3] if fr is not None else None)
     population = bool(np.all(np.isinf(N.values)))  # nothing to generalize: no derivatives, no O(d^2) kernel
-    F, D, D1, D2, stable = _kernel.variance_terms(lam, flat[0], s_flat, derivatives=not population)
-    ok = np.all(stable, axis=-1)
-    b = _on(tpl, np.where(ok, _kernel.bias(lam, F, D), np.nan))
-    if population:
-        g_sum = _on(tpl, np.where(ok, 0.0, np.nan))
-    else:
-        g_sum = _on(tpl, np.where(ok, _kernel.kernel_sums(lam, F, D, D1, D2, model), np.nan))
-    scale = _on(tpl, s_flat.n_samples_scale(lam, flat[0]))
-    available_side = _on(tpl, np.broadcast_to(s_flat.optimization_theory, flat[0].shape))
+    P = flat[0].size
+    b_v, g_v, scale_v, avail_v = np.empty(P), np.empty(P), np.empty(P), np.empty(P, dtype=bool)
+    step = max(1, BLOCK_ELEMENTS // d)  # bounded memory at large d: blocks of grid points
+    for j in range(0, P, step):
+        sl = slice(j, j + step)
+        s_blk = samplers.make(sampler, gamma=flat[1][sl], n_steps=flat[2][sl], init_var=init_var,
+                              friction=flat[3][sl] if fr is not None else None)
+        F, D, D1, D2, stable = _kernel.variance_terms(lam, flat[0][sl], s_blk, derivatives=not population)
+        ok = np.all(stable, axis=-1)
+        b_v[sl] = np.where(ok, _kernel.bias(lam, F, D), np.nan)
+        g_v[sl] = np.where(ok, 0.0 if population else _kernel.kernel_sums(lam, F, D, D1, D2, model, kappa), np.nan)
+        scale_v[sl] = s_blk.n_samples_scale(lam, flat[0][sl], per_mode=model != "full")
+        avail_v[sl] = np.broadcast_to(s_blk.optimization_theory, flat[0][sl].shape)
+    b, g_sum, scale, available_side = (_on(tpl, v) for v in (b_v, g_v, scale_v, avail_v))
     g = g_sum / N  # N = inf: 0 (the population score does not generalize: nothing is learned)
     # optimization (R8): stationary ULA only; on the (sigma, gamma, tau) grid
     tpl_o, (so, go, to) = _flat(sig, gam, ta)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        o_vals = np.zeros(so.size)
-        pos = to > 0
-        step = max(1, 4_000_000 // (d * d))
-        idx = np.flatnonzero(pos)
-        for j in range(0, idx.size, step):
-            sl = idx[j:j + step]
-            o_vals[sl] = kernel_optimization(lam, so[sl], go[sl], to[sl], loss_factor, batch_size, model).sum(axis=(-2, -1))
+    o_vals = (optimization_sum(lam, so, go, to, loss_factor, batch_size, model) if model in SGD_MODELS
+              else np.zeros(so.size))
     o = _on(tpl_o, o_vals)
     available = available_side | (ta == 0)
     o = o.where(available)
@@ -270,7 +328,7 @@ def error_terms(
     valid = np.isfinite(total)
     with np.errstate(divide="ignore", invalid="ignore"):
         tau_ok = (ta == 0) | (loss_factor * ta / sig**2 <= REGIME_TAU)
-    in_regime = valid & (np.isinf(N) | (N >= REGIME_FACTOR * np.maximum(d, scale))) & tau_ok
+    in_regime = valid & (np.isinf(N) | (N >= REGIME_FACTOR * np.maximum(regime_dimension(d, model), scale))) & tau_ok
     ds = xr.Dataset(
         {
             "bias": b.assign_attrs(attrs("bias")),
@@ -328,11 +386,15 @@ def diagnose(lam, point: xr.Dataset) -> dict[str, list[str]]:
     if valid:
         return {"valid": valid, "regime": regime}
     scale = float(point["n_samples_scale"])
-    need = REGIME_FACTOR * max(d, scale)
+    full = point.attrs.get("model", "full") == "full"
+    need = REGIME_FACTOR * max(regime_dimension(d, point.attrs.get("model", "full")), scale)
     if np.isfinite(N) and N < need:
-        regime.append(f"N = {N:g} is below {REGIME_FACTOR:g} x max(d = {d}, n_samples_scale = {scale:.3g}) = "
-                      f"{need:.3g}: the 1/N expansion needs N far above both (n_samples_scale = 2 (lam_max / m)^2, "
-                      "m = the distance of lam_min + sigma^2 to the sampler's stability bound)")
+        both = f"max(d = {d}, n_samples_scale = {scale:.3g})" if full else f"n_samples_scale = {scale:.3g}"
+        rule = ("2 (lam_max / m)^2, m = the distance of lam_min + sigma^2 to the sampler's stability bound" if full
+                else "max_i 2 (lam_i / m_i)^2, m_i = the distance of lam_i + sigma^2 to the stability bound: the "
+                "diagonal models' modes do not interact")
+        regime.append(f"N = {N:g} is below {REGIME_FACTOR:g} x {both} = {need:.3g}: the 1/N expansion needs N far "
+                      f"above {'both' if full else 'it'} (n_samples_scale = {rule})")
     c = float(point.attrs.get("loss_factor", 1.0))
     if tau > 0 and c * tau / sigma**2 > REGIME_TAU:
         regime.append(f"c tau / sigma^2 = {c * tau / sigma**2:.3g} > {REGIME_TAU:g}: R8 (first order in it) undershoots "

@@ -18,11 +18,11 @@ from ..samplers import Diffusion, _jet
 from ..vocabulary import attrs
 from ..wasserstein import w2_squared_commuting
 from . import _kernel
+from ._regime import REGIME_FACTOR, regime_dimension
 
 __all__ = ["AXES", "diffusion_terms"]
 
 AXES = ("scheme", "init", "n_steps", "t_min")
-REGIME_FACTOR = 10.0
 
 
 def _coord(name, value):
@@ -35,13 +35,15 @@ def _coord(name, value):
 
 
 def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="standard", n_steps=100, t_min=1e-3,
-                    **fixed) -> xr.Dataset:
+                    kappa=None, **fixed) -> xr.Dataset:
     """First-order :math:`\\mathbb E W_2^2` of diffusion samplers and the bias split, on the grid of ``n_samples`` and
     the sampler's axes ``scheme``, ``init``, ``n_steps``, ``t_min`` (scalars: scalar coordinates; lists: dimensions).
 
     ``fixed``: the other :class:`~gaussdsm.samplers.Diffusion` parameters (``process``, ``grid``, ``T``,
     ``beta_min``, ...).  Returns the variables of :func:`gaussdsm.theory.error_terms` (``optimization`` is 0: the
     scores are exact DSM minimisers) and ``bias_init``, ``bias_discretization``, ``bias_stopping``, ``nfe``.
+    ``kappa``: the spectrum's R11 factors for ``model='fourier'``.  With the population score alone (every N inf)
+    the variance maps are evaluated without derivatives (no kernel to compute).
     """
     lam = np.asarray(lam, dtype=float)
     d = lam.size
@@ -52,14 +54,19 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
     names = ("bias", "bias_init", "bias_discretization", "bias_stopping", "generalization_sum", "n_samples_scale",
              "nfe")
     out = {k: np.full(shape, np.nan) for k in names}
+    population = bool(np.all(np.isinf(N)))
     for (i, sch), (j, ini), (k, K), (m, tm) in itertools.product(*(enumerate(v) for v in vals.values())):
         s = Diffusion(scheme=str(sch), init=str(ini), n_steps=float(K), t_min=float(tm), **fixed)
         at = (i, j, k, m)
-        mu = _jet.variable(lam)
-        F, bad = s.variance_and_flags(mu)
-        F, D, D1, D2 = (*_jet.derivatives(F, lam.shape)[:1], *_jet.derivatives(F - mu, lam.shape))
+        if population:
+            F, bad = s.variance_and_flags(lam)
+            D = F - lam
+        else:
+            mu = _jet.variable(lam)
+            F, bad = s.variance_and_flags(mu)
+            F, D, D1, D2 = (*_jet.derivatives(F, lam.shape)[:1], *_jet.derivatives(F - mu, lam.shape))
         out["nfe"][at] = s.nfe
-        out["n_samples_scale"][at] = s.n_samples_scale(lam)
+        out["n_samples_scale"][at] = s.n_samples_scale(lam, per_mode=model != "full")
         if np.any(bad):
             continue
         r = s.reference(lam)
@@ -68,7 +75,7 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
         out["bias_init"][at] = w2_squared_commuting(F, F_exact)
         out["bias_discretization"][at] = w2_squared_commuting(F_exact, r)
         out["bias_stopping"][at] = w2_squared_commuting(r, lam)
-        out["generalization_sum"][at] = 0.0 if np.all(np.isinf(N)) else _kernel.kernel_sums(lam, F, D, D1, D2, model)
+        out["generalization_sum"][at] = 0.0 if population else _kernel.kernel_sums(lam, F, D, D1, D2, model, kappa)
     dims = [a for a in AXES if vals[a].size > 1 or np.ndim(axes[a]) > 0]
     coords = {a: _coord(a, axes[a]) for a in AXES}
 
@@ -90,7 +97,7 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
     total = b + g + o
     valid = np.isfinite(total)
     scale = da("n_samples_scale")
-    in_regime = valid & (np.isinf(Nda) | (Nda >= REGIME_FACTOR * np.maximum(d, scale)))
+    in_regime = valid & (np.isinf(Nda) | (Nda >= REGIME_FACTOR * np.maximum(regime_dimension(d, model), scale)))
     ds = xr.Dataset({
         "bias": b.assign_attrs(attrs("bias")),
         "bias_init": da("bias_init").assign_attrs(attrs("bias_init")),

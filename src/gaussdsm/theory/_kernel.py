@@ -12,7 +12,9 @@ With :math:`F` the sampler's variance map (:mod:`gaussdsm.samplers`), :math:`F_i
           + \\sqrt{\\tfrac{\\lambda_i\\lambda_k}{F_iF_k}}\\,\\frac{F^{[1]}(\\lambda_i,\\lambda_k)^2}{2(\\sqrt{\\lambda_iF_i} + \\sqrt{\\lambda_kF_k})}\\Big],
 
   :math:`\\mathbb E W_2^2 \\approx \\mathcal B + \\frac1N\\sum_{ik}K_F(i,k)`, with :math:`\\kappa_{ik} = 1 + \\delta_{ik}` (full
-  model) or only :math:`i = k` with :math:`\\kappa_i = 2` (diagonal model, real eigenbasis, R11).
+  model) or only :math:`i = k` with :math:`\\kappa_i = 2` (``diagonal`` model, real eigenbasis, R11) or the spectrum's
+  :math:`\\kappa_i` (``fourier`` model, the convolutional denoiser: 1 for each direction of a conjugate pair, 2 for a
+  self-conjugate frequency; R11, theory.md §7.3 note 13).
 
 Divided differences come from the deviation and its derivatives (forward mode, exact):
 :math:`F^{[1]}(a,b) = 1 + (D(b) - D(a))/(b - a)`, :math:`F^{[2]}(a,b,a) = (F^{[1]}(a,b) - F'(a))/(b - a)`, and for
@@ -47,7 +49,8 @@ def variance_terms(lam, sigma, sampler, derivatives=True):
     shape = np.broadcast_shapes(sampler.shape, np.shape(sigma)) + lam.shape
     mu = np.broadcast_to(lam, shape)
     if not derivatives:
-        F, D = sampler.terms(mu, sigma)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # unstable modes: flagged by `stable`
+            F, D = sampler.terms(mu, sigma)
         stable = np.broadcast_to(sampler.stable(lam, sigma), shape)
         return np.broadcast_to(F, shape), np.broadcast_to(D, shape), None, None, stable
     F, D = sampler.terms(_jet.variable(mu), sigma)
@@ -69,7 +72,7 @@ def _loops():
     import numba
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")  # no zero-division checks: SIMD where it can
-    def kernel_loop(lam, F, D, D1, D2, diagonal, close, out_sum, out_matrix, want_matrix):
+    def kernel_loop(lam, kappa, F, D, D1, D2, diagonal, close, out_sum, out_matrix, want_matrix):
         P, d = F.shape
         r = np.empty(d)
         q = np.empty(d)
@@ -99,7 +102,7 @@ def _loops():
                     f1 = 1.0 + dd1
                     val = li * lk * (w * f2 + r[i] * r[k] * f1 * f1 / (2.0 * (q[i] + q[k])))
                     if k == i:
-                        val *= 2.0
+                        val *= kappa[i]
                     total += val
                     if want_matrix:
                         out_matrix[p, i, k] = val
@@ -111,7 +114,21 @@ def _loops():
 _LOOP = []
 
 
-def _kernel(lam, F, D, D1, D2, model, want_matrix):
+def _kappa(model, kappa, d):
+    """R11's per-mode variance factor of the diagonal term: 2 (full and real-eigenbasis diagonal models) or the
+    spectrum's ``kappa`` (``model='fourier'``: 1 per direction of a conjugate pair, 2 self-conjugate)."""
+    if model != "fourier":
+        return np.full(d, 2.0)
+    if kappa is None:
+        raise ValueError("model 'fourier' needs kappa: the spectrum's R11 factors (a stationary spectrum: "
+                         "stationary_1d, stationary_2d or texture)")
+    kappa = np.ascontiguousarray(kappa, dtype=float)
+    if kappa.shape != (d,) or not np.all((kappa == 1) | (kappa == 2)):
+        raise ValueError(f"kappa must hold d = {d} values, each 1 or 2; got shape {kappa.shape}")
+    return kappa
+
+
+def _kernel(lam, F, D, D1, D2, model, want_matrix, kappa=None):
     if not _LOOP:
         _LOOP.append(_loops())
     lam = np.ascontiguousarray(lam, dtype=float)
@@ -122,15 +139,16 @@ def _kernel(lam, F, D, D1, D2, model, want_matrix):
     P = F2.shape[0]
     sums = np.zeros(P)
     mat = np.zeros((P, d, d)) if want_matrix else np.zeros((1, 1, 1))
-    _LOOP[0](lam, F2, D_, D1_, D2_, model == "diagonal", CLOSE, sums, mat, want_matrix)
+    _LOOP[0](lam, _kappa(model, kappa, d), F2, D_, D1_, D2_, model != "full", CLOSE, sums, mat, want_matrix)
     return sums.reshape(shape[:-1]), (mat.reshape(shape + (d,)) if want_matrix else None)
 
 
-def kernel_sums(lam, F, D, D1, D2, model: str = "full") -> np.ndarray:
-    """:math:`\\sum_{ik}K_F(i,k)` per grid point (shape ``B``) from the per-mode arrays of :func:`variance_terms`."""
-    return _kernel(lam, F, D, D1, D2, model, False)[0]
+def kernel_sums(lam, F, D, D1, D2, model: str = "full", kappa=None) -> np.ndarray:
+    """:math:`\\sum_{ik}K_F(i,k)` per grid point (shape ``B``) from the per-mode arrays of :func:`variance_terms`
+    (O(d^2) time for the full model, O(d) for the diagonal ones; O(d) memory)."""
+    return _kernel(lam, F, D, D1, D2, model, False, kappa)[0]
 
 
-def kernel_matrix(lam, F, D, D1, D2, model: str = "full") -> np.ndarray:
-    """The kernel :math:`K_F(i,k)`, shape ``B + (d, d)`` (diagonal model: zero off the diagonal)."""
-    return _kernel(lam, F, D, D1, D2, model, True)[1]
+def kernel_matrix(lam, F, D, D1, D2, model: str = "full", kappa=None) -> np.ndarray:
+    """The kernel :math:`K_F(i,k)`, shape ``B + (d, d)`` (diagonal models: zero off the diagonal)."""
+    return _kernel(lam, F, D, D1, D2, model, True, kappa)[1]

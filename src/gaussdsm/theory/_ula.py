@@ -17,6 +17,8 @@ Terms whose factor :math:`\\lambda_i\\lambda_k` is 0 (zero eigenvalues) are 0 (t
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _checks
@@ -267,3 +269,105 @@ def kernel_optimization(
         c2 = v * (2.0 * bi * bk * ck / (Di * gik) + g_[..., None] * ck / Di) + delta * 2.0 * v * bi**2 * ci / Di**2
         K = coef * c1sq + _one_minus_sqrt_ratio(li, ci) * c2
     return np.where(tau[..., None, None] > 0, K, 0.0)
+
+
+def kernel_optimization_diagonal(lam, sigma, gamma, tau, loss_factor=1.0, batch_size=1) -> np.ndarray:
+    """The diagonal :math:`K_\\tau(i,i)` of R8 for the diagonal model, shape ``(..., d)``, in O(d) memory.
+
+    Only the diagonal is trained (§7.1 note 2), so :math:`v_{ik} = 0` for :math:`i \\ne k` and every off-diagonal
+    entry of :func:`kernel_optimization` vanishes.  With :math:`g_{ii} = D_i = a_i(2 - \\gamma a_i)`:
+
+    .. math::
+
+        K_\\tau(i,i) = \\frac{\\lambda_i/c_i}{4\\sqrt{\\lambda_ic_i}}\\,\\frac{4v_ic_i^2b_i^2}{D_i^2}
+            + \\Big(1 - \\sqrt{\\tfrac{\\lambda_i}{c_i}}\\Big)\\,v_i\\Big(\\frac{4b_i^2c_i}{D_i^2} + \\frac{\\gamma c_i}{D_i}\\Big),
+        \\qquad v_i = q_i/\\sigma^4,\\ q_i = \\frac{\\tau'\\rho_i}{B - (B+2)\\tau's_i}.
+
+    Equal to ``np.diagonal(kernel_optimization(..., model='diagonal'))`` (tested).
+    """
+    lam = np.asarray(lam, dtype=float)
+    sigma, gamma, tau = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (sigma, gamma, tau)))
+    lam, s, h, ut, c = _prep(lam, sigma, gamma)
+    tp = (loss_factor * tau)[..., None]
+    B = float(batch_size)
+    stable = sgd_is_stable(lam, sigma, tau, loss_factor, batch_size, "diagonal")[..., None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = sigma[..., None] ** 2 * lam / s
+        q = np.where(stable, tp * rho / (B - (B + 2.0) * tp * s), np.nan)
+        v = np.where(tau[..., None] > 0, q / sigma[..., None] ** 4, 0.0)
+        g_ = gamma[..., None]
+        a = 1.0 / s
+        b = 1.0 - g_ * a
+        D = a * (2.0 - g_ * a)
+        coef = np.where(lam > 0, (lam / c) / (4.0 * np.sqrt(lam * c)), 0.0)
+        K = coef * 4.0 * v * c**2 * b**2 / D**2 + _one_minus_sqrt_ratio(lam, c) * v * (4.0 * b**2 * c / D**2
+                                                                                       + g_ * c / D)
+    return np.where(tau[..., None] > 0, K, 0.0)
+
+
+_R8_LOOP = []
+
+
+def _r8_loop():
+    """The compiled double sum of R8's full-model kernel (numba imported on first use only)."""
+    if _R8_LOOP:
+        return _R8_LOOP[0]
+    import numba
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def r8_sum(lam, s, c, alpha, beta, gamma):
+        """sum_ik K_tau(i,k) with v_ik = alpha_i beta_k (R6b: separable in i and k)."""
+        d = lam.size
+        total = 0.0
+        for i in range(d):
+            ai = 1.0 / s[i]
+            bi = 1.0 - gamma * ai
+            Di = ai * (2.0 - gamma * ai)
+            ci, li = c[i], lam[i]
+            wi = (ci - li) / (ci + np.sqrt(li * ci))  # 1 - sqrt(lam_i / c_i)
+            qi = np.sqrt(li * ci)
+            for k in range(d):
+                ak = 1.0 / s[k]
+                bk = 1.0 - gamma * ak
+                ck, lk = c[k], lam[k]
+                g = ai + ak - gamma * ai * ak
+                v, vt = alpha[i] * beta[k], alpha[k] * beta[i]
+                c1 = (v * ck * ck * bk * bk + vt * ci * ci * bi * bi) / (g * g)
+                c2 = v * (2.0 * bi * bk * ck / (Di * g) + gamma * ck / Di)
+                if k == i:
+                    c1 *= 2.0
+                    c2 += 2.0 * v * bi * bi * ci / (Di * Di)
+                coef = 0.0
+                if li * lk > 0.0:
+                    coef = np.sqrt(li * lk / (ci * ck)) / (2.0 * (qi + np.sqrt(lk * ck)))
+                total += coef * c1 + wi * c2
+        return total
+
+    _R8_LOOP.append(r8_sum)
+    return r8_sum
+
+
+def optimization_sum_full(lam, sigma, gamma, tau, loss_factor=1.0, batch_size=1) -> float:
+    """:math:`\\sum_{ik}K_\\tau(i,k)` of :func:`kernel_optimization` for the full model at one point, in a compiled
+    O(d^2)-time, O(d)-memory loop: :math:`v_{ik} = q_{ik}/\\sigma^4` is separable,
+    :math:`q_{ik} = \\alpha_i\\beta_k`, :math:`\\alpha_i = \\tau'\\rho_i/B/(1 - \\tau'S_B/B)`,
+    :math:`\\beta_k = 1/(1 - \\tau'(1+1/B)s_k)` (R6b).  ``inf`` at ``sigma = 0 < tau``, ``nan`` where SGD or ULA
+    is unstable, 0 at ``tau = 0`` (equal to the matrix sum, tested)."""
+    lam = np.ascontiguousarray(lam, dtype=float)
+    sigma, gamma, tau = float(sigma), float(gamma), float(tau)
+    if tau == 0:
+        return 0.0
+    if sigma == 0:
+        return math.inf
+    if not bool(sgd_is_stable(lam, sigma, tau, loss_factor, batch_size, "full")):
+        return math.nan
+    _, s, h, ut, c = _prep(lam, sigma, gamma)
+    if np.any(~(ut > 0)):
+        return math.nan
+    tp, B = loss_factor * tau, float(batch_size)
+    rho = sigma**2 * lam / s
+    k = tp * (1.0 + 1.0 / B) * s
+    S_B = float((s / (1.0 - k)).sum())
+    alpha = tp * rho / B / (1.0 - tp * S_B / B) / sigma**4
+    beta = 1.0 / (1.0 - k)
+    return float(_r8_loop()(lam, s, np.ascontiguousarray(c), alpha, beta, gamma))
