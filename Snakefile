@@ -1,13 +1,19 @@
 # gaussdsm: DSM -> Langevin error study.  Run:  snakemake --cores N   (see README.md)
-from snakemake.utils import min_version, validate
+# The workflow's own files are found next to this Snakefile, so `snakemake -s path/to/Snakefile` and `--directory`
+# work from anywhere (results/ and logs/ go to the working directory; data files in a config are relative to it).
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+from gaussdsm.schema import validate
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"

@@ -130,13 +130,7 @@ def _cmd_error(args) -> int:
         return 2
     v = {k: float(ds[k]) for k in TERMS}
     parts = {k: float(ds[k]) for k in ("bias_init", "bias_discretization", "bias_stopping", "nfe") if k in ds}
-    why = diagnose(lam, ds) if args.sampler != "diffusion" else {"valid": [] if int(ds["valid"]) else [
-        "the scheme diverges here: a score infinite at an evaluated time (a zero eigenvalue scored at t = 0) or an "
-        "unstable step"], "regime": [] if int(ds["in_regime"]) or not int(ds["valid"]) else [
-        f"N = {args.n_samples:g} is below 10 x "
-        + (f"max(d = {lam.size}, n_samples_scale = {float(ds['n_samples_scale']):.3g})" if args.model == "full"
-           else f"n_samples_scale = {float(ds['n_samples_scale']):.3g}")
-        + ": the 1/N expansion needs N far above it"]}
+    why = diagnose(lam, ds)
     out = {**{k: _json_term(x) for k, x in v.items()}, **{k: _json_number(x) for k, x in parts.items()},
            "valid": bool(int(ds["valid"])), "in_regime": bool(int(ds["in_regime"])), "notes": why["valid"] + why["regime"],
            "params": {"spectrum": {**spectrum, "d": int(lam.size)}, "model": args.model,
@@ -187,6 +181,9 @@ def _cmd_error(args) -> int:
 
 
 def _cmd_provenance(args) -> int:
+    """``gaussdsm provenance FILE``: what made a result file, and the config that determined it (as YAML)."""
+    import yaml
+
     from .io import InputFileError, read_dataset
 
     try:
@@ -195,6 +192,15 @@ def _cmd_provenance(args) -> int:
         print(f"gaussdsm provenance: {err}", file=sys.stderr)
         return 2
     a = ds.attrs
+    try:
+        config = json.loads(a.get("config_json", "{}"))
+    except json.JSONDecodeError:
+        config = None
+    text = yaml.safe_dump(config, sort_keys=True, default_flow_style=None, width=120) if config is not None else (
+        "# (unreadable)\n")
+    if args.config:  # the config alone: usable as a --configfile
+        print(text, end="")
+        return 0
     for key in ("title", "snakemake_rule", "git_commit", "gaussdsm_version", "gaussdsm_code_version", "config_sha256"):
         print(f"{key}: {a.get(key, '(not recorded)')}")
     try:
@@ -202,11 +208,9 @@ def _cmd_provenance(args) -> int:
     except json.JSONDecodeError:
         versions = {}
     print("package versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
-    if args.config:
-        try:
-            print("config:\n" + json.dumps(json.loads(a.get("config_json", "{}")), indent=2, sort_keys=True))
-        except json.JSONDecodeError:
-            print("config: (unreadable)")
+    print("config (what determined this file: its study's section, seed" + (", figures" if "figures" in (
+        config or {}) else "") + "):")
+    print("".join(f"  {line}\n" for line in text.splitlines()), end="")
     return 0
 
 
@@ -276,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_cmd_error)
     pr = sub.add_parser("provenance", help="print the provenance recorded in a result NetCDF file")
     pr.add_argument("file")
-    pr.add_argument("--config", action="store_true", help="also print the full config")
+    pr.add_argument("--config", action="store_true", help="print only the config, as YAML (a --configfile)")
     pr.set_defaults(func=_cmd_provenance)
     return p
 

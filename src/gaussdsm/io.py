@@ -3,8 +3,8 @@
 Conventions (see README, "Results"):
 
 * every variable and coordinate has ``units`` and ``long_name`` (CF style);
-* global attributes carry the provenance as strings: ``config_json`` and
-  ``config_sha256``, ``package_versions_json``, ``git_commit``, ``gaussdsm_version``,
+* global attributes carry the provenance as strings: ``config_json`` (what determined the
+  file: its study's section, ``seed``, ...) and ``config_sha256``, ``package_versions_json``, ``git_commit``, ``gaussdsm_version``,
   ``snakemake_rule`` — and **no timestamps**, so a rerun reproduces the bytes;
 * files are written to a temporary name in the same directory and renamed into
   place, so a killed job never leaves a file that looks complete.
@@ -88,7 +88,8 @@ def collect_provenance(config: dict | None = None, rule: str | None = None, work
     Parameters
     ----------
     config : dict, optional
-        The validated study configuration, stored as sorted JSON with its sha256.
+        What determined the file (:func:`gaussdsm.study.provenance_config`: its study's resolved section and the
+        top-level keys it uses), stored as sorted JSON with its sha256.
     rule : str, optional
         The Snakemake rule that writes the file.
     workflow_dir : path, optional

@@ -48,6 +48,7 @@ __all__ = [
     "OptimalSigmaWarning",
     "total_error",
     "optimal_sigma",
+    "optimal_sigma_status",
     "optimal_sigma_grid",
     "r10_coefficients",
     "sigma_star_asymptotes",
@@ -310,6 +311,21 @@ def optimal_sigma(
         if on_bound == "warn":
             warnings.warn(msg, OptimalSigmaWarning, stacklevel=2)
     return x
+
+
+def optimal_sigma_status(lam, n_samples, gamma, tau, *, sigma_bounds=(1e-4, 10.0), loss_factor=1.0, batch_size=1,
+                         model="full", n_grid: int = 200) -> tuple[float, str]:
+    """:func:`optimal_sigma` and where it sits, silently: ``(sigma, status)``.
+
+    ``status``: ``'ok'`` (an interior minimum of R9), ``'lower'`` (the R9 total still decreases at the lower edge
+    of the search range: :math:`\\sigma^\\star \\to 0`, or the ULA stability limit when
+    :math:`\\gamma/2 > \\lambda_{\\min}`), ``'upper'`` (at the upper edge) or ``'none'`` (nothing admissible;
+    sigma is NaN).  Same arguments as :func:`optimal_sigma`.
+    """
+    lam = _check_options(lam, model, n_grid, "nan")
+    n_samples, gamma, tau = _check_scalars(n_samples, gamma, tau)
+    x, status, _ = _optimal_sigma(lam, n_samples, gamma, tau, sigma_bounds, loss_factor, batch_size, model, n_grid)
+    return x, status
 
 
 def optimal_sigma_grid(

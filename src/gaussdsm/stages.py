@@ -32,6 +32,7 @@ import xarray as xr
 from . import faults, montecarlo, samplers, theory
 from .io import collect_provenance, read_dataset, write_dataset
 from .spectra import spectrum as data_spectrum
+from .study import provenance_config
 from .vocabulary import attrs, dataset
 
 __all__ = [
@@ -76,7 +77,8 @@ def job(smk):
         faults.from_config(smk.config)
         faults.check(smk.rule)
         with threadpool_limits(limits=int(smk.threads)):
-            yield collect_provenance(smk.config, rule=smk.rule, workflow_dir=smk.scriptdir)
+            what = provenance_config(smk.config, dict(smk.wildcards.items()), smk.rule)
+            yield collect_provenance(what, rule=smk.rule, workflow_dir=smk.scriptdir)
     except BaseException:
         log.error("rule %s failed:\n%s", smk.rule, traceback.format_exc())
         raise

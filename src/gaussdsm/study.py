@@ -30,7 +30,7 @@ from . import samplers
 from .figures import PANELS, comparison_panels, study_panels
 from .spectra import spectrum
 
-__all__ = ["ConfigError", "Study", "Plan", "check_config"]
+__all__ = ["ConfigError", "Study", "Plan", "check_config", "provenance_config"]
 
 SPECTRUM_KEYS = ("alpha", "scale", "beta", "omega0", "values", "file", "image", "side", "resize", "grayscale", "data")
 FILE_KEYS = ("file", "image", "data")
@@ -511,3 +511,36 @@ class Plan:
         for name in self.run_comparisons:
             out += self.figure_files(f"results/comparisons/{name}/{self.comparisons[name]['panel']}")
         return out
+
+
+def provenance_config(config: dict, wildcards: dict, rule: str) -> dict:
+    """What determined one job's output: the part of the validated config that its provenance records.
+
+    The study's own resolved section (``studies.<study>``, defaults filled) and the top-level keys it uses
+    (``seed``; ``figures`` for a figure file); for a comparison, its section and each of its studies'.  Not the
+    rest of the config: the same study gives the same bytes whichever overlay or ``run_studies`` selected it.
+
+    Parameters
+    ----------
+    config : dict
+        The validated configuration.
+    wildcards : dict
+        The job's wildcards (``study`` or ``comparison``, ``chunk``).
+    rule : str
+        The job's rule (``figure_<panel>`` rules also record ``figures``).
+
+    Returns
+    -------
+    dict
+        ``{"seed", "studies": {name: section}, ["comparisons": {name: section}], ["figures"]}``.
+    """
+    out = {"seed": config.get("seed", 0)}
+    names = [wildcards["study"]] if "study" in wildcards else []
+    if "comparison" in wildcards:
+        name = wildcards["comparison"]
+        out["comparisons"] = {name: config["comparisons"][name]}
+        names = list(config["comparisons"][name]["studies"])
+    out["studies"] = {n: config["studies"][n] for n in names}
+    if rule.startswith("figure_"):
+        out["figures"] = config["figures"]
+    return out

@@ -87,7 +87,11 @@ TERMS: dict[str, str] = {
     "theory_line_sigma": "theory R9 on a dense sigma grid",
     "stability_bound": "ULA stability bound 2(lam_min+sigma^2)",
     "theory_sigma_star": "argmin over the dense sigma grid of theory R9",
-    "sigma_star_theory": "theory sigma* (numerical minimiser of R9)",
+    "sigma_star_theory": "theory sigma* (numerical minimiser of R9; NaN unless an interior minimum)",
+    "sigma_star_status": "where the R9 minimiser sits: 0 interior, 1 lower edge of the search range (sigma* -> 0, or "
+    "the ULA stability limit), 2 upper edge, 3 no admissible sigma",
+    "sigma_star_theory_gamma0": "theory sigma* at gamma = 0 (continuous time; off the log gamma axis)",
+    "sigma_star_theory_tau0": "theory sigma* at tau = 0 (the exact fit; off the log tau axis)",
     "mc_sigma_star": "Monte-Carlo argmin of the error over the sigma grid",
     "r10_sigma_star": "R10 asymptote of sigma* ({branch}), NaN outside its regime",
     "n_limit": "N of the theory line",

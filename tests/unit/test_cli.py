@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import xarray as xr
+import yaml
 
 from gaussdsm import theory
 from gaussdsm.cli import main
@@ -112,10 +113,12 @@ def test_provenance_prints_config_and_versions(tmp_path, capsys):
     ds = xr.Dataset({"x": ("i", [1.0, 2.0], {"units": "1", "long_name": "x"})},
                     coords={"i": ("i", [0, 1], {"units": "1", "long_name": "index"})})
     f = write_dataset(ds, tmp_path / "r.nc", collect_provenance(cfg, rule="spectra"), title="t")
-    assert main(["provenance", str(f), "--config"]) == 0
+    assert main(["provenance", str(f)]) == 0
     out = capsys.readouterr().out
     assert "snakemake_rule: spectra" in out and "numpy" in out and "config_sha256:" in out
-    assert json.loads(out.split("config:\n", 1)[1]) == cfg
+    assert yaml.safe_load(out.split("seed):\n", 1)[1]) == cfg  # the config, as YAML, indented
+    assert main(["provenance", str(f), "--config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out) == cfg  # --config: the config alone (a --configfile)
 
 
 def test_provenance_of_a_corrupt_file_names_it(tmp_path, capsys):
@@ -148,3 +151,22 @@ def test_diffusion_rejects_langevin_options(capsys):
     assert "--gamma is not used by --sampler diffusion" in capsys.readouterr().err
     assert main(["error", "--n-samples", "100", "--gamma", "0.01"]) == 2
     assert "--sigma is required by --sampler ula" in capsys.readouterr().err
+
+
+def test_undefined_diffusion_theory_names_the_one_cause_that_applies(capsys):
+    """Issue 16: an unstable ddpm step and an infinite score at t = 0 each get their own sentence, not a list of
+    possible causes."""
+    assert main(["error", "--sampler", "diffusion", "--scheme", "ddpm", "--n-steps", "3", "--n-samples", "inf",
+                 "--d", "8"]) == 1
+    out = capsys.readouterr().out
+    assert "ddpm (ancestral sampling) needs h_k beta(t_k) < 1" in out and "infinite" not in out
+    assert main(["error", "--sampler", "diffusion", "--scheme", "euler", "--n-steps", "inf", "--t-min", "0",
+                 "--n-samples", "inf", "--spectrum", "custom", "--values", "1", "0.5", "0"]) == 1
+    out = capsys.readouterr().out
+    assert "the score is infinite: t_min = 0" in out and "unstable" not in out and " or " not in out.split(":", 2)[-1]
+
+
+def test_diffusion_regime_note_has_the_numbers(capsys):
+    main(["error", "--sampler", "diffusion", "--scheme", "em", "--n-steps", "100", "--n-samples", "100", "--d", "8"])
+    out = capsys.readouterr().out
+    assert "N = 100 is below 10 x max(d = 8, n_samples_scale = " in out and ") = " in out

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from snakemake.utils import validate
+from gaussdsm.schema import validate
 
 from gaussdsm.study import Plan, Study
 

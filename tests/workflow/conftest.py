@@ -27,14 +27,16 @@ def tiny(repo):
 def run_snakemake(repo):
     """``run_snakemake(workdir, *args, config=None, check=True, timeout=600, env=None, new_session=False)``.
 
-    snakemake on ``workdir`` (2 cores, ``workdir/config.yaml`` unless ``config``) with extra environment
+    snakemake on ``workdir`` (2 cores, ``workdir/config.yaml`` unless ``config``, which replaces the workflow's
+    default config/config.yaml instead of extending it: ``--replace-workflow-config``) with extra environment
     variables ``env``; ``new_session`` runs it in its own process group (a fault that kills the group kills
     only this run).  Returns the CompletedProcess; raises if it fails and ``check``.
     """
 
     def run(workdir, *args, config=None, check=True, timeout=600, env=None, new_session=False):
         cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"), "--directory",
-               str(workdir), "--cores", "2", "--configfile", str(config or workdir / "config.yaml"), *args]
+               str(workdir), "--cores", "2", "--configfile", str(config or workdir / "config.yaml"),
+               "--replace-workflow-config", *args]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                              env=dict(os.environ, **(env or {})), start_new_session=new_session)
         if check and out.returncode != 0:

@@ -166,3 +166,46 @@ def test_report_has_every_figure_with_its_caption(figures_run, run_snakemake):
     for comparison in ("shape", "model", "kappa"):
         assert f"Comparison {comparison}" in html, comparison
     assert html.count("reconstruction of the analysis") >= 12
+
+
+def _kinds(lines) -> set:
+    """The kinds of marks among matplotlib lines with something visible: (linestyle, marker, hollow)."""
+    out = set()
+    for ln in lines:
+        y = np.asarray(ln.get_ydata(), float)
+        if y.size and not np.isfinite(y).any():
+            continue
+        ls = None if ln.get_linestyle() in ("None", "", " ") else ln.get_linestyle()
+        mk = None if ln.get_marker() in ("None", "", None, "_", "|") else ln.get_marker()
+        if ls or mk:
+            out.add((ls, mk, mk is not None and str(ln.get_markerfacecolor()) == "none"))
+    return out
+
+
+@pytest.mark.parametrize("stem", sorted(EXPECTED))
+def test_every_mark_is_in_the_legend_and_the_legend_hides_nothing(figures_run, stem, panel=None):
+    """Issue 16, every panel: each kind of line, marker and shading that a panel draws has a legend entry (none
+    listed that is not drawn: the legend's marks are a subset of the axes' too), and the legend overlaps no axes."""
+    from matplotlib.patches import Patch
+
+    from gaussdsm.figures import PANELS
+
+    panel = panel or stem.rsplit("/", 1)[-1]
+    with xr.open_dataset(figures_run / "results" / f"{stem}.nc", engine="netcdf4") as d:
+        fig = PANELS[panel].module.draw(d.load())
+    fig.canvas.draw()
+    legends = list(fig.legends) + [a.get_legend() for a in fig.axes if a.get_legend()]
+    handles = [h for lg in legends for h in lg.legend_handles]
+    drawn = set().union(*(_kinds(a.get_lines()) for a in fig.axes))
+    listed = _kinds([h for h in handles if not isinstance(h, Patch)])
+    solid = {k for k in drawn if k == ("-", None, False)}
+    assert drawn - solid <= listed, f"drawn but not in the legend: {drawn - solid - listed}"
+    assert listed <= drawn, f"in the legend but not drawn: {listed - drawn}"
+    spans = {tuple(np.round(p.get_facecolor(), 3)) for a in fig.axes for p in a.patches}
+    assert spans <= {tuple(np.round(h.get_facecolor(), 3)) for h in handles if isinstance(h, Patch)}
+    r = fig.canvas.get_renderer()
+    for lg in fig.legends:
+        box = lg.get_window_extent(r)
+        assert not any(box.overlaps(a.get_window_extent(r)) for a in fig.axes), panel
+    if panel == "sigma_star" and 0.0 in d["gamma"].values:
+        assert "off the log axis" in fig.axes[0].get_xlabel()

@@ -62,7 +62,7 @@ def run_snakemake(workdir: Path, *args, env: dict | None = None, timeout: int = 
     """snakemake on the tiny config in ``workdir``, bounded by ``timeout -k 30`` (rc 124/137 = timed out)."""
     cmd = ["timeout", "-k", "30", str(timeout), sys.executable, "-m", "snakemake",
            "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(workdir / "config.yaml"), *args]
+           "--configfile", str(workdir / "config.yaml"), "--replace-workflow-config", *args]
     full_env = {k: v for k, v in os.environ.items() if k != "GAUSSDSM_FAULT"}
     full_env.update(env or {})
     t0 = time.perf_counter()

@@ -78,12 +78,34 @@ def test_rerun_only_what_changed(copy_of_finished, run_snakemake, write_config, 
     assert counts == {"all": 1, "figure_error_vs_n": 1}
 
 
+def test_provenance_is_the_study_not_the_overlay(finished, copy_of_finished, run_snakemake, write_config):
+    """A file records its study's section (+ seed, figures), not the whole config: the same study selected by
+    another overlay (an extra study, run_studies) gives the same bytes; the CLI prints that section as YAML."""
+    work = copy_of_finished
+    cfg = yaml.safe_load((work / "config.yaml").read_text())
+    cfg["studies"]["other"] = {**cfg["studies"]["tiny"], "spectrum": {"kind": "power_law", "d": 3, "alpha": 1.0}}
+    cfg["run_studies"] = ["tiny"]
+    (work / "config.yaml").write_text(yaml.safe_dump(cfg))
+    remade = ["results/tiny/spectrum.nc", "results/tiny/summary.nc", "results/tiny/figures/error_vs_n.nc"]
+    for f in remade:
+        (work / f).unlink()
+    run_snakemake(work)
+    for f in remade:
+        assert (work / f).read_bytes() == (finished[0] / f).read_bytes(), f
+    out = subprocess.run([sys.executable, "-m", "gaussdsm.cli", "provenance", "--config", str(work / remade[2])],
+                         capture_output=True, text=True, timeout=60)
+    shown = yaml.safe_load(out.stdout)
+    assert set(shown) == {"seed", "studies", "figures"} and list(shown["studies"]) == ["tiny"]
+    grid = shown["studies"]["tiny"]["grid"]  # resolved: the config's values and the schema's defaults
+    assert all(grid[k] == v for k, v in cfg["studies"]["tiny"]["grid"].items()) and "tau" in grid
+
+
 def test_missing_required_key(tmp_path, tiny, run_snakemake):
     cfg = yaml.safe_load(tiny.read_text())
     del cfg["studies"]["tiny"]["grid"]["gamma"]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     out = run_snakemake(tmp_path, check=False)
-    assert out.returncode != 0 and "'gamma' is a required property" in out.stdout + out.stderr
+    assert out.returncode != 0 and "studies.tiny.grid.gamma: missing (required)" in out.stdout + out.stderr
 
 
 def test_lint_is_clean(repo, tiny):
@@ -94,7 +116,7 @@ def test_lint_is_clean(repo, tiny):
 
 END_TO_END_BAD_CONFIGS = [
     # (study changes, top-level changes, text the message must contain): one per kind of check
-    ({"grid": {"sigma": [0.0]}}, {}, "['sigma']"),  # the JSON schema
+    ({"grid": {"sigma": [0.0]}}, {}, "studies.tiny.grid.sigma[0] = 0.0: must be > 0"),  # the JSON schema
     ({"grid": {"gamma": [2.0]}}, {}, "studies.tiny.grid.gamma"),  # a cross-field check of gaussdsm.study
     ({}, {"run_studies": ["nope"]}, "run_studies"),  # the plan of the whole config
 ]
@@ -110,8 +132,24 @@ def test_bad_config_stops_before_any_job(copy_of_finished, run_snakemake, write_
     assert out.returncode != 0
     assert key in text, text
     assert "Building DAG" not in text and "rule spectra" not in text
+    assert "description" not in text and len(text.splitlines()) <= 8, text  # the error lines, no schema dump
     after = {p: p.stat().st_mtime_ns for p in (work / "results").rglob("*") if p.is_file()}
     assert after == before  # nothing already computed is lost or touched
+
+
+def test_the_workflow_runs_from_another_directory(repo, tmp_path):
+    """``snakemake -s path/to/Snakefile`` from elsewhere finds the workflow's default config, schema and captions
+    next to the Snakefile; results go to the working directory.  A misspelt key there: one line, no schema."""
+    (tmp_path / "overlay.yaml").write_text("run_studies: [p1]\n")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--cores", "1", "-n", "--configfile",
+           "overlay.yaml"]
+    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "results/p1/summary.nc" in out.stdout + out.stderr, out.stdout + out.stderr
+    (tmp_path / "overlay.yaml").write_text("run_studies: [p1]\nstudies: {p1: {grid: {sigmaa: [0.1]}}}\n")
+    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and "studies.p1.grid.sigmaa: unknown key (did you mean 'sigma'?" in text, text
+    assert len(text.splitlines()) <= 8, text
 
 
 def test_zero_eigenvalue_finite_steps_and_population_score_through_the_workflow(tmp_path, run_snakemake, write_config):

@@ -13,10 +13,8 @@ import seaborn as sns  # noqa: E402
 
 from . import LABEL  # noqa: E402
 
-__all__ = ["plt", "sns", "style", "panels", "loglog", "colors", "mc_points", "finish", "save", "DIVERGED_NOTE"]
-
-DIVERGED_NOTE = "× some draws diverged; X at top: all diverged"
-
+__all__ = ["plt", "sns", "style", "panels", "loglog", "colors", "mc_points", "finish", "save", "mark",
+           "shade", "diverged_marks", "key"]
 
 def style() -> None:
     """The package's plotting style (seaborn ticks, colour-blind palette)."""
@@ -53,6 +51,46 @@ def mc_points(ax, x, pt, color, label=None, marker="o"):
     allgone = div & ~np.isfinite(mean)
     if np.any(allgone):
         ax.plot(x[allgone], np.full(allgone.sum(), 0.97), "X", color=color, ms=8, transform=ax.get_xaxis_transform())
+
+
+def mark(label: str, **style):
+    """A legend entry for a kind of mark (grey unless ``color``): ``mark("dashed: N = inf", ls="--")``,
+    ``mark("MC", marker="o", ls="")``.  Returns ``(handle, label)``."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], **{"color": "0.35", "lw": 1.2, **style}), label
+
+
+def shade(label: str, color, alpha: float):
+    """A legend entry for a shaded region (as drawn by ``axvspan(..., color=color, alpha=alpha)``)."""
+    from matplotlib.patches import Patch
+
+    return Patch(color=color, alpha=alpha, lw=0), label
+
+
+def diverged_marks(pt) -> list:
+    """The legend entries for :func:`mc_points`' divergence marks that ``pt`` (MC points) actually has."""
+    div = np.asarray(pt["diverged"].values) > 0
+    finite = np.isfinite(np.asarray(pt["mc_mean"].values, float))
+    out = []
+    if np.any(div & finite):
+        out.append(mark("× some draws diverged (mean of the others)", marker="x", ls="", ms=7, mew=1.5))
+    if np.any(div & ~finite):
+        out.append(mark("X at the top: every draw diverged", marker="X", ls="", ms=8))
+    return out
+
+
+def key(fig, ax, marks=(), title=None, fontsize: int = 8, colours: bool = True):
+    """The figure's legend, outside the axes below them (it can hide nothing): the colour entries labelled on
+    ``ax`` (unless ``colours`` is False: each panel has its own), then ``marks`` (:func:`mark` / :func:`shade`
+    pairs of what the panels draw)."""
+    handles, labels = ax.get_legend_handles_labels() if colours else ([], [])
+    for h, lab in marks:
+        handles.append(h)
+        labels.append(lab)
+    ncols = max(1, min(len(handles), int(fig.get_figwidth() // 3.2)))
+    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize=fontsize, title=title,
+               title_fontsize=fontsize, frameon=False, alignment="left")
 
 
 def finish(fig, title: str):

@@ -37,7 +37,7 @@ def data(summary: xr.Dataset) -> xr.Dataset:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import DIVERGED_NOTE, colors, finish, mc_points, panels
+    from ._plot import colors, diverged_marks, finish, key, mark, mc_points, panels
 
     Ns, sigmas, gammas = data["n_samples"].values, data["sigma"].values, data["gamma"].values
     g_dense = data["gamma_dense"].values
@@ -57,8 +57,6 @@ def draw(data: xr.Dataset):
         ax.set_xlabel("Langevin step γ")
         ax.set_title(f"N = {N}")
     axes[0, 0].set_ylabel(r"$\mathbb{E}[W_2^2 \mid$ stable chain$]$")
-    axes[0, -1].legend(
-        title="lines: theory R9\npoints: Monte Carlo ± 1 s.e.\ndashed: bound 2(λ_min+σ²)\n" + DIVERGED_NOTE,
-        fontsize=8, title_fontsize=7, loc="lower right",
-    )
+    key(fig, axes[0, 0], [mark("solid: theory R9"), mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4),
+                          mark("dashed: stability bound\nγ = 2(λ_min + σ²)", ls="--", lw=0.8), *diverged_marks(data)])
     return finish(fig, f"P3 [{data.attrs.get('study', '')}]: error vs Langevin step γ")

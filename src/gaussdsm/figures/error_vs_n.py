@@ -30,13 +30,18 @@ def data(summary: xr.Dataset) -> xr.Dataset:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, finish, loglog, mc_points, panels
+    from ._plot import colors, diverged_marks, finish, key, loglog, mark, mc_points, panels
 
     tau = float(data["tau"])
     N, n_dense = data["n_samples"].values, data["n_dense"].values
     gammas, sigmas = data["gamma"].values, data["sigma"].values
     col = colors(len(sigmas))
     fig, axes = panels(1, len(gammas), 4.2, 3.8, sharey=True)
+    d = int(data.attrs.get("d", 0))
+    marks = [mark("solid: theory R9"), mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4),
+             mark("dotted: bias floor R5 (N = ∞)", ls=":", lw=0.8), *diverged_marks(data)]
+    if N.min() < d < N.max():  # below d the empirical covariance is singular (full model: memorisation)
+        marks.append(mark(f"dashed: N = d = {d} (below it Σ̂ is singular)", ls="--", lw=0.9, color="grey"))
     for k, g in enumerate(gammas):
         ax = axes[0, k]
         for j, sg in enumerate(sigmas):
@@ -44,16 +49,12 @@ def draw(data: xr.Dataset):
             ax.plot(n_dense, pt["theory_line"].values, color=col[j], lw=1.5, label=f"σ = {sg:g}")
             ax.axhline(float(pt["theory_bias"]), color=col[j], lw=0.8, ls=":")
             mc_points(ax, N, pt, col[j])
-        d = int(data.attrs.get("d", 0))
-        if N.min() < d < N.max():  # below d the empirical covariance is singular (full model: memorisation)
+        if N.min() < d < N.max():
             ax.axvline(d, color="grey", ls="--", lw=0.9)
-            ax.text(d, 0.02, f" N = d = {d}", transform=ax.get_xaxis_transform(), fontsize=7, color="grey")
         loglog(ax)
         ax.set_xlabel("number of training samples N")
         ax.set_title(f"γ = {g:g}" + (" (continuous time)" if g == 0 else ""))
     axes[0, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$ (data variance units)")
-    axes[0, -1].legend(
-        title="lines: theory R9\npoints: Monte Carlo ± 1 s.e.\ndotted: bias floor R5", fontsize=8, title_fontsize=8
-    )
+    key(fig, axes[0, 0], marks)
     title = f"P1 [{data.attrs.get('study', '')}]: error vs number of samples" + (f", τ = {tau:g}" if tau else "")
     return finish(fig, title)

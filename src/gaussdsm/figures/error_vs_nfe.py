@@ -56,7 +56,7 @@ def data(summary: xr.Dataset) -> xr.Dataset:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, finish, loglog, panels
+    from ._plot import colors, finish, key, loglog, mark, panels
 
     Ns = np.atleast_1d(data["n_samples"].values)
     schemes = [str(x) for x in np.atleast_1d(data["scheme"].values)]
@@ -116,8 +116,10 @@ def draw(data: xr.Dataset):
     for ax in (disc, parts):
         ax.set_xlabel("number of score evaluations (NFE)")
     axes[0, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$")
-    axes[0, len(Ns) - 1].legend(
-        title="solid: standard init\ndashed: exact init (p_T)\npoints: MC ± 1 s.e. (○ standard, □ exact)",
-        fontsize=7, title_fontsize=7)
+    marks = [mark("solid: theory, standard init"), mark("dashed: theory, exact init (p_T)", ls="--"),
+             mark("○: Monte Carlo ± 1 s.e., standard init", marker="o", ls="", ms=4),
+             mark("□: Monte Carlo ± 1 s.e., exact init", marker="s", ls="", ms=4, mfc="none"),
+             mark("bottom left, dotted: slope guides", ls=":", color="grey")]
+    key(fig, axes[0, 0], marks)
     a = data.attrs
     return finish(fig, f"P7 [{a.get('study', '')}]: error against the number of score evaluations")

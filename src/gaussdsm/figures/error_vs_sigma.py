@@ -35,12 +35,13 @@ def data(summary: xr.Dataset) -> xr.Dataset:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, finish, loglog, mc_points, panels
+    from ._plot import colors, diverged_marks, finish, key, loglog, mark, mc_points, panels
 
     Ns, sigmas, gammas, taus = (data[k].values for k in ("n_samples", "sigma", "gamma", "tau"))
     s_dense = data["sigma_dense"].values
     col = colors(len(taus))
     fig, axes = panels(len(Ns), len(gammas), 4.2, 3.5, sharex=True)
+    outside = False
     for i, N in enumerate(Ns):
         for k, g in enumerate(gammas):
             ax = axes[i, k]
@@ -49,8 +50,11 @@ def draw(data: xr.Dataset):
                 y = pt["theory_line"].values
                 ax.plot(s_dense, y, color=col[j], lw=1.5, label=f"τ = {t:g}")
                 if np.any(np.isfinite(y)):
-                    m = np.nanargmin(y)
-                    ax.plot(s_dense[m], y[m], "*", color=col[j], ms=11, mec="k", mew=0.5)
+                    m = int(np.nanargmin(y))
+                    if 0 < m < y.size - 1 and np.isfinite(y[m - 1]) and np.isfinite(y[m + 1]):
+                        ax.plot(s_dense[m], y[m], "*", color=col[j], ms=11, mec="k", mew=0.5)
+                    else:
+                        outside = True
                 mc_points(ax, sigmas, pt, col[j])
                 best = mc_sigma_star(data, N, g, t)[0]
                 if np.isfinite(best):
@@ -60,7 +64,11 @@ def draw(data: xr.Dataset):
             if i == len(Ns) - 1:
                 ax.set_xlabel("DSM noise amplitude σ")
         axes[i, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$")
-    axes[0, -1].legend(
-        title="lines: theory R9, ★ its minimum\npoints: MC ± 1 s.e., ▼ MC argmin", fontsize=8, title_fontsize=8
-    )
+    marks = [mark("solid: theory R9"), mark("★ its minimum", marker="*", ls="", ms=11, mec="k", mew=0.5),
+             mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4),
+             mark("▼ Monte-Carlo argmin on the σ grid", marker="v", ls="", ms=8, mec="k", mew=0.5),
+             *diverged_marks(data)]
+    if outside:
+        marks.append(mark("(no ★ on a line: its minimum lies\noutside the drawn σ range, see P5)", ls=""))
+    key(fig, axes[0, 0], marks)
     return finish(fig, f"P4 [{data.attrs.get('study', '')}]: error vs noise amplitude σ")

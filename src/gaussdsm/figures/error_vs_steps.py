@@ -80,9 +80,10 @@ def _stable_gamma_max(lam, sigma, kw) -> float:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, finish, loglog, panels
+    from ._plot import colors, finish, key, loglog, mark, panels
 
     names = data.attrs["studies"].split(",")
+    same_gammas = len({tuple(data[f"gamma_{n}"].values) for n in names}) == 1  # one colour key for all panels
     a = data.attrs
     k_dense = data["n_dense"].values
     fig, axes = panels(1, len(names) + 1, 4.3, 3.9)
@@ -106,7 +107,8 @@ def draw(data: xr.Dataset):
                      fontsize=9)
         if c == 0:
             ax.set_ylabel(r"$\mathbb{E}\,W_2^2$")
-        ax.legend(title="lines: theory; points: MC ± 1 s.e.\ndotted: stationary (K = ∞)", fontsize=7, title_fontsize=7)
+        if not same_gammas:
+            ax.legend(fontsize=7, loc="best")
     ax = axes[0, -1]
     for name, col in zip(names, colors(len(names))):
         ax.plot(k_dense, data[f"{name}_best_gamma"].values, color=col, lw=1.5, label=name)
@@ -114,4 +116,9 @@ def draw(data: xr.Dataset):
     ax.set_xlabel("number of steps K")
     ax.set_ylabel("best step γ*(K) (theory)")
     ax.legend(fontsize=8)
+    marks = [mark("solid: theory"), mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4),
+             mark("dotted: stationary law (K = ∞)", ls=":", lw=0.8),
+             mark("dashed: error at the best γ*(K)", ls="--", color="k")]
+    handles = list(zip(*axes[0, 0].get_legend_handles_labels()))[:-1] if same_gammas else []  # without "best"
+    key(fig, axes[0, 0], [*handles, *marks], colours=False)
     return finish(fig, f"[{a.get('comparison', '')}] error against the number of steps K: transient vs bias")

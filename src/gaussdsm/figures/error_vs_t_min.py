@@ -50,27 +50,37 @@ def data(summary: xr.Dataset) -> xr.Dataset:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, finish, loglog, mc_points, panels
+    from ._plot import colors, diverged_marks, finish, key, loglog, mark, mc_points, panels
 
     Ns = data["n_samples"].values
     col = colors(len(Ns))
     td = data["t_dense"].values
     fig, axes = panels(1, 2, 4.8, 3.9)
     ax = axes[0, 0]
+    outside = False
     for j, N in enumerate(Ns):
         y = data["theory_line"].values[j]
         ax.plot(td, y, color=col[j], lw=1.5, label="N = ∞" if np.isinf(N) else f"N = {N:g}")
         k = int(np.nanargmin(np.where(np.isfinite(y), y, np.nan)))
-        ax.plot(td[k], y[k], "*", color=col[j], ms=11, mec="k", mew=0.5)
+        if 0 < k < y.size - 1:
+            ax.plot(td[k], y[k], "*", color=col[j], ms=11, mec="k", mew=0.5)
+        else:
+            outside = True
         mc_points(ax, data["t_min"].values, data.sel(n_samples=N), col[j])
-    ax.plot(td, data["stopping_line"].values, "k:", lw=1, label="stopping part W₂²(p_tmin, p₀)")
+    ax.plot(td, data["stopping_line"].values, "k:", lw=1)
     loglog(ax)
     ax.set_xlabel("stopping time t_min")
     ax.set_ylabel(r"$\mathbb{E}\,W_2^2$")
-    ax.legend(title="lines: theory, ★ its minimum\npoints: MC ± 1 s.e.", fontsize=7, title_fontsize=7)
+    marks = [mark("solid: theory"), mark("★ its minimum: t_min*(N)", marker="*", ls="", ms=11, mec="k", mew=0.5),
+             mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4),
+             mark("dotted: stopping part W₂²(p_tmin, p₀)", ls=":", color="k", lw=1), *diverged_marks(data)]
+    if outside:
+        marks.append(mark("(no ★: the minimum is at an end\nof the t_min range, e.g. N = ∞: t_min → 0)", ls=""))
+    key(fig, ax, marks)
     ax = axes[0, 1]
     fin = np.isfinite(Ns.astype(float))
-    ax.plot(Ns[fin], data["t_min_star"].values[fin], "o-", color="k")
+    ax.plot(Ns[fin], data["t_min_star"].values[fin], "o-", color="k", label="t_min*(N): the ★ of the left panel")
+    ax.legend(fontsize=7)
     slope = float(data["t_min_star_slope"])
     if np.isfinite(slope):
         ax.set_title(f"fitted slope {slope:.2f}", fontsize=9)

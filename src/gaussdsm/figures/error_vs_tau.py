@@ -16,6 +16,7 @@ from ..vocabulary import attrs
 from ._data import first_setting, mc_vars, theory_kwargs, theory_on
 
 DATA_TITLE = "data behind figure P2 (error vs tau)"
+SHADE_ALPHA = 0.08
 
 
 def data(summary: xr.Dataset) -> xr.Dataset:
@@ -40,7 +41,7 @@ def data(summary: xr.Dataset) -> xr.Dataset:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, finish, loglog, mc_points, panels
+    from ._plot import colors, diverged_marks, finish, key, loglog, mark, mc_points, panels, shade
 
     N = int(data["n_samples"])
     taus, t_dense = data["tau"].values, data["tau_dense"].values
@@ -49,6 +50,7 @@ def draw(data: xr.Dataset):
     c = float(data.attrs.get("theory_loss_factor", 1.0))
     col = colors(len(sigmas))
     fig, axes = panels(2, len(gammas), 4.2, 3.5, sharex=True)
+    left_out = False
     for k, g in enumerate(gammas):
         top, bot = axes[0, k], axes[1, k]
         for j, sg in enumerate(sigmas):
@@ -62,19 +64,24 @@ def draw(data: xr.Dataset):
             if "mc_opt_mean" in pt:
                 m, e = pt["mc_opt_mean"].values, pt["mc_opt_stderr"].values
                 ok = np.isfinite(m) & (pt["diverged"].values == 0)
+                left_out |= bool(np.any(~ok))
                 bot.errorbar(tpos[ok], m[ok], yerr=e[ok], fmt="o", ms=4, color=col[j], capsize=2, lw=1)
-            bot.axvspan(0.01 * sg**2 / c, t_dense.max(), color=col[j], alpha=0.06, lw=0)
+            bot.axvspan(0.01 * sg**2 / c, t_dense.max(), color=col[j], alpha=SHADE_ALPHA, lw=0)
         loglog(top, bot)
         top.set_title(f"γ = {g:g}, N = {N}")
         bot.set_xlabel("SGD step τ")
     axes[0, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$")
     axes[1, 0].set_ylabel("optimization error\n" + r"$\mathbb{E}[W_2^2(\mathrm{SGD})-W_2^2(\mathrm{exact})]$")
-    axes[0, -1].legend(
-        title="lines: theory R9 / R8\npoints: SGD Monte Carlo ± 1 s.e.\ndotted: MC at τ = 0", fontsize=8,
-        title_fontsize=8,
-    )
-    axes[1, -1].text(
-        0.02, 0.97, "shaded: c·τ/σ² > 0.01 (R8 valid to ~5 % below)", transform=axes[1, -1].transAxes,
-        fontsize=7, va="top",
-    )
+    marks = [mark("solid: theory (top R9, bottom R8)"), mark("points: SGD Monte Carlo ± 1 s.e.", marker="o", ls="",
+                                                             ms=4)]
+    if 0.0 in taus:
+        marks.append(mark("dotted: Monte Carlo at τ = 0\n(the exact fit)", ls=":", lw=0.8))
+    marks += diverged_marks(data.sel(tau=tpos))
+    if left_out:
+        marks.append(mark("(bottom: points with diverged\nchains are left out)", ls=""))
+    marks += [shade(f"bottom, shaded for σ = {sg:g}: c·τ/σ² > 0.01,\nwhere R8 is low by more than ~5 %", col[j],
+                    SHADE_ALPHA) for j, sg in enumerate(sigmas)]
+    if len(sigmas) > 1:
+        marks.append(mark("(overlapping shades: beyond the\nbound of several σ)", ls=""))
+    key(fig, axes[0, 0], marks)
     return finish(fig, f"P2 [{data.attrs.get('study', '')}]: error vs SGD step τ")

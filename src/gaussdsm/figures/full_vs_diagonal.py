@@ -38,7 +38,7 @@ def data(summaries: dict) -> xr.Dataset:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, finish, loglog, mc_points, panels
+    from ._plot import colors, diverged_marks, finish, key, loglog, mark, mc_points, panels
 
     names = data.attrs["studies"].split(",")
     a = data.attrs
@@ -57,6 +57,9 @@ def draw(data: xr.Dataset):
             ax.set_xlabel("number of training samples N")
             ax.set_title(f"σ = {sg:g}, γ = {a[f'{name}_gamma']:g}")
     axes[0, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$")
-    axes[0, -1].legend(title="lines: theory R7 / R11\npoints: MC ± 1 s.e.\ndotted: bias floor", fontsize=8,
-                       title_fontsize=8)
+    pts = xr.Dataset({k: xr.concat([data[f"{n}_{k}"] for n in names], "study", join="outer", coords="minimal")
+                      for k in ("mc_mean", "diverged")})
+    key(fig, axes[0, 0], [mark("solid: theory (R7 full, R11 diagonal)"),
+                          mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4),
+                          mark("dotted: bias floor R5 (N = ∞)", ls=":", lw=0.8), *diverged_marks(pts)])
     return finish(fig, f"[{a.get('comparison', '')}] full-matrix vs Fourier-diagonal denoiser")

@@ -42,7 +42,7 @@ def data(summaries: dict) -> xr.Dataset:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, finish, loglog, mc_points, panels
+    from ._plot import colors, diverged_marks, finish, key, loglog, mark, mc_points, panels
 
     names = data.attrs["studies"].split(",")
     a = data.attrs
@@ -54,8 +54,8 @@ def draw(data: xr.Dataset):
         for (k, lab), col in zip(TERMS, cols):
             v = data[f"{name}_{k}"].values
             if np.any(v > 0):
-                ax.plot(sd, np.where(v > 0, v, np.nan), color=col, lw=1.3, label=lab)
-        ax.plot(sd, data[f"{name}_total"].values, "k-", lw=1.6, label="total R9")
+                ax.plot(sd, np.where(v > 0, v, np.nan), color=col, lw=1.3, label=lab if j == 0 else None)
+        ax.plot(sd, data[f"{name}_total"].values, "k-", lw=1.6, label="total R9" if j == 0 else None)
         pt = xr.Dataset({"mc_mean": data[f"{name}_mc_mean"], "mc_stderr": data[f"{name}_mc_stderr"],
                          "diverged": data[f"{name}_diverged"]})
         mc_points(ax, data[f"sigma_{name}"].values, pt, "k")
@@ -64,5 +64,8 @@ def draw(data: xr.Dataset):
         ax.set_title(f"{name}: d = {a[f'{name}_d']}, λ ∈ [{a[f'{name}_lam_min']:.2g}, {a[f'{name}_lam_max']:.2g}]\n"
                      f"N = {a[f'{name}_n_samples']}, γ = {a[f'{name}_gamma']:g}, τ = {a[f'{name}_tau']:g}", fontsize=9)
     axes[0, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$ and its terms")
-    axes[0, -1].legend(fontsize=8)
+    pts = xr.Dataset({k: xr.concat([data[f"{n}_{k}"] for n in names], "study", join="outer", coords="minimal")
+                      for k in ("mc_mean", "diverged")})
+    key(fig, axes[0, 0], [mark("points: Monte Carlo of the total ± 1 s.e.", marker="o", ls="", ms=4, color="k"),
+                          *diverged_marks(pts)])
     return finish(fig, f"[{a.get('comparison', '')}] spectrum shape: how anisotropy changes each error term")

@@ -91,7 +91,7 @@ def data(summaries: dict) -> xr.Dataset:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, finish, loglog, mc_points, panels
+    from ._plot import colors, diverged_marks, finish, key, loglog, mark, mc_points, panels
 
     names = data.attrs["studies"].split(",")
     a = data.attrs
@@ -110,21 +110,25 @@ def draw(data: xr.Dataset):
         sd = data["sigma_dense_" + name].values
         for k, col in zip(("bias", "generalization", "total"), cols):
             color = "k" if k == "total" else col
-            mid.plot(sd, data[f"{name}_{k}"], "-", color=color, lw=1.4, label=f"{k} (texture)")
-            mid.plot(sd, data[f"{name}_fit_{k}"], "--", color=color, lw=1.2, label=f"{k} (fitted power law)")
+            mid.plot(sd, data[f"{name}_{k}"], "-", color=color, lw=1.4, label=k if j == 0 else None)
+            mid.plot(sd, data[f"{name}_fit_{k}"], "--", color=color, lw=1.2)
         pt = xr.Dataset({k: data[f"{name}_{k}"] for k in ("mc_mean", "mc_stderr", "diverged")})
         mc_points(mid, data[f"sigma_{name}"].values, pt, "k")
         mid.set_xlabel("DSM noise amplitude σ")
         mid.set_title(f"ULA γ = {a[f'{name}_gamma']:g}: fit / texture at σ* = {a[f'{name}_sigma_star']:.3g}: "
                       f"{a[f'{name}_ratio_at_optimum']:.2f}", fontsize=9)
         t = data["t_dense"].values
-        bot.plot(t, data[f"{name}_t_total"], "k-", lw=1.4, label="texture")
-        bot.plot(t, data[f"{name}_fit_t_total"], "k--", lw=1.2, label="fitted power law")
+        bot.plot(t, data[f"{name}_t_total"], "k-", lw=1.4)
+        bot.plot(t, data[f"{name}_fit_t_total"], "k--", lw=1.2)
         bot.set_xlabel("stopping time t_min (VP, continuous time)")
         loglog(top, mid, bot)
     axes[0, 0].set_ylabel("power (eigenvalue)")
     axes[1, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$ and its terms (Langevin)")
     axes[2, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$ (diffusion)")
-    axes[1, -1].legend(fontsize=6)
-    axes[2, -1].legend(fontsize=7)
+    pts = xr.Dataset({k: xr.concat([data[f"{n}_{k}"] for n in names], "study", join="outer", coords="minimal")
+                      for k in ("mc_mean", "diverged")})
+    marks = [mark("rows 2-3, solid: the texture's spectrum"), mark("dashed: its fitted power law", ls="--"),
+             mark("row 2, points: Monte Carlo (texture) ± 1 s.e.", marker="o", ls="", ms=4, color="k"),
+             *diverged_marks(pts)]
+    key(fig, axes[1, 0], marks)
     return finish(fig, f"[{a.get('comparison', '')}] real textures against their fitted power law")

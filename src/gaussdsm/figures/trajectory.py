@@ -44,7 +44,7 @@ def data(summary: xr.Dataset) -> xr.Dataset:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, finish, panels
+    from ._plot import colors, finish, key, mark, panels
 
     schemes = [str(x) for x in data["scheme_path"].values]
     col = colors(len(schemes))
@@ -61,6 +61,6 @@ def draw(data: xr.Dataset):
     ax.invert_xaxis()
     ax.set_xlabel("time t along the reverse process (from T to t_min)")
     ax.set_ylabel(r"$W_2(\mathrm{law}(y_k), p_{t_k})$, population score")
-    ax.legend(title="solid: standard init; dashed: exact init", fontsize=8, title_fontsize=7)
+    key(fig, ax, [mark("solid: standard init"), mark("dashed: exact init (p_T)", ls="--")])
     K = data.sizes["step"] - 1
     return finish(fig, f"P10 [{data.attrs.get('study', '')}]: error along the reverse trajectory, K = {K}")

@@ -361,8 +361,10 @@ def diagnose(lam, point: xr.Dataset) -> dict[str, list[str]]:
         :func:`error_terms` at scalar parameters.
     """
     lam = _checks.spectrum(lam, allow_zero=True)
-    p = {k: float(point[k]) for k in PARAMS if k in point.coords and point[k].ndim == 0}
     kind = point.attrs.get("sampler", "ula")
+    if kind == "diffusion":
+        return _diagnose_diffusion(lam, point)
+    p = {k: float(point[k]) for k in PARAMS if k in point.coords and point[k].ndim == 0}
     sigma, gamma, tau, N = p["sigma"], p["gamma"], p.get("tau", 0.0), p["n_samples"]
     lam_min, lam_max, d = float(lam.min()), float(lam.max()), lam.size
     valid, regime = [], []
@@ -385,18 +387,45 @@ def diagnose(lam, point: xr.Dataset) -> dict[str, list[str]]:
                      f"SGD is unstable at tau = {tau:g} (second moments diverge, R6b): lower tau")
     if valid:
         return {"valid": valid, "regime": regime}
-    scale = float(point["n_samples_scale"])
-    full = point.attrs.get("model", "full") == "full"
-    need = REGIME_FACTOR * max(regime_dimension(d, point.attrs.get("model", "full")), scale)
-    if np.isfinite(N) and N < need:
-        both = f"max(d = {d}, n_samples_scale = {scale:.3g})" if full else f"n_samples_scale = {scale:.3g}"
-        rule = ("2 (lam_max / m)^2, m = the distance of lam_min + sigma^2 to the sampler's stability bound" if full
-                else "max_i 2 (lam_i / m_i)^2, m_i = the distance of lam_i + sigma^2 to the stability bound: the "
-                "diagonal models' modes do not interact")
-        regime.append(f"N = {N:g} is below {REGIME_FACTOR:g} x {both} = {need:.3g}: the 1/N expansion needs N far "
-                      f"above {'both' if full else 'it'} (n_samples_scale = {rule})")
+    regime += _regime_note(d, N, point, "2 (lam_max / m)^2, m = the distance of lam_min + sigma^2 to the sampler's "
+                           "stability bound", "max_i 2 (lam_i / m_i)^2, m_i = the distance of lam_i + sigma^2 to the "
+                           "stability bound: the diagonal models' modes do not interact")
     c = float(point.attrs.get("loss_factor", 1.0))
     if tau > 0 and c * tau / sigma**2 > REGIME_TAU:
         regime.append(f"c tau / sigma^2 = {c * tau / sigma**2:.3g} > {REGIME_TAU:g}: R8 (first order in it) undershoots "
                       "by more than ~5 %")
     return {"valid": valid, "regime": regime}
+
+
+def _regime_note(d: int, N: float, point: xr.Dataset, rule_full: str, rule_diagonal: str) -> list[str]:
+    """The sentence for N below the expansion's regime (REGIME_FACTOR x max(d, n_samples_scale)), or nothing."""
+    scale = float(point["n_samples_scale"])
+    full = point.attrs.get("model", "full") == "full"
+    need = REGIME_FACTOR * max(regime_dimension(d, point.attrs.get("model", "full")), scale)
+    if not (np.isfinite(N) and N < need):
+        return []
+    both = f"max(d = {d}, n_samples_scale = {scale:.3g})" if full else f"n_samples_scale = {scale:.3g}"
+    return [f"N = {N:g} is below {REGIME_FACTOR:g} x {both} = {need:.3g}: the 1/N expansion needs N far above "
+            f"{'both' if full else 'it'} (n_samples_scale = {rule_full if full else rule_diagonal})"]
+
+
+def _diagnose_diffusion(lam: np.ndarray, point: xr.Dataset) -> dict[str, list[str]]:
+    """:func:`diagnose` for a diffusion point: the one reason its law is undefined, or why it is out of regime."""
+    t_min, K, N = float(point["t_min"]), float(point["n_steps"]), float(point["n_samples"])
+    scheme = str(point["scheme"].values)
+    valid = []
+    if not int(point["valid"]):
+        if t_min == 0 and float(lam.min()) == 0:
+            valid.append("the score is infinite: t_min = 0 evaluates the score at t = 0, where a zero eigenvalue "
+                         "makes it infinite (use t_min > 0)")
+        elif scheme == "ddpm":
+            valid.append(f"ddpm (ancestral sampling) needs h_k beta(t_k) < 1 at every step, so that its step variance "
+                         f"1 - alpha_k lies in (0, 1); with n_steps = {K:g} a step is longer: raise n_steps")
+        else:
+            valid.append(f"the {scheme} scheme is unstable on this time grid (n_steps = {K:g}, t_min = {t_min:g}): "
+                         "a step is too long for the stiffness of the reverse dynamics (raise n_steps or t_min"
+                         + (", or use the ei scheme" if scheme == "em" else "") + ")")
+        return {"valid": valid, "regime": []}
+    return {"valid": [], "regime": _regime_note(
+        lam.size, N, point, "2 (lam_max / m)^2, m = the smallest variance lam_i m_t^2 + sigma_t^2 the score is used at",
+        "max_i 2 (lam_i / m_i)^2, m_i = the smallest variance of mode i the score is used at")}
