@@ -208,8 +208,10 @@ def _cmd_provenance(args) -> int:
     except json.JSONDecodeError:
         versions = {}
     print("package versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
-    print("config (what determined this file: its study's section, seed" + (", figures" if "figures" in (
-        config or {}) else "") + "):")
+    cfg = config or {}
+    what = (["the comparison's and its studies' sections"] if "comparisons" in cfg else ["its study's section"])
+    what += ["seed"] + (["figures"] if "figures" in cfg else [])
+    print(f"config (what determined this file: {', '.join(what)}):")
     print("".join(f"  {line}\n" for line in text.splitlines()), end="")
     return 0
 
