@@ -81,16 +81,25 @@ def diverged_marks(pt) -> list:
 
 
 def key(fig, ax, marks=(), title=None, fontsize: int = 8, colours: bool = True):
-    """The figure's legend, outside the axes below them (it can hide nothing): the colour entries labelled on
+    """The figure's legend, outside the axes (below them, or beside a single column of panels: it can hide nothing): the colour entries labelled on
     ``ax`` (unless ``colours`` is False: each panel has its own), then ``marks`` (:func:`mark` / :func:`shade`
     pairs of what the panels draw)."""
     handles, labels = ax.get_legend_handles_labels() if colours else ([], [])
     for h, lab in marks:
         handles.append(h)
         labels.append(lab)
-    ncols = max(1, min(len(handles), int(fig.get_figwidth() // 3.2)))
-    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize=fontsize, title=title,
-               title_fontsize=fontsize, frameon=False, alignment="left")
+    one_column = len({round(a.get_position().x0, 3) for a in fig.axes if a.get_subplotspec() is not None}) == 1
+    lines = [lab.count("\n") + 1 for lab in labels]
+    pt = fontsize / 72.0  # inches
+    if one_column:  # a single column of panels: beside them, the figure widened by the legend's width
+        loc, ncols = "outside right center", 1
+        fig.set_figwidth(fig.get_figwidth() + 0.6 * pt * max(len(x) for lab in labels for x in lab.split("\n")) + 0.8)
+    else:  # below the panels, the figure heightened by the legend's height (the panels keep their size)
+        loc, ncols = "outside lower center", max(2, min(len(handles), int(fig.get_figwidth() // 3.2)))
+        rows = -(-sum(lines) // ncols) + 1
+        fig.set_figheight(fig.get_figheight() + 1.45 * pt * rows + 0.3)
+    fig.legend(handles, labels, loc=loc, ncols=ncols, fontsize=fontsize, title=title, title_fontsize=fontsize,
+               frameon=False, alignment="left")
 
 
 def finish(fig, title: str):
