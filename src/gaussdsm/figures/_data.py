@@ -129,3 +129,9 @@ def mc_sigma_star(s: xr.Dataset, N, g, t, z: float = 2.0):
     ok = np.isfinite(m) & (m - z * np.sqrt(e**2 + e[j] ** 2) <= m[j])
     sig = s["sigma"].values
     return sig[j], sig[ok].min(), sig[ok].max()
+
+
+def study_points(data: xr.Dataset, name: str) -> xr.Dataset:
+    """A comparison's Monte-Carlo points of study ``name`` (``<name>_mc_mean``, ``<name>_mc_stderr``,
+    ``<name>_diverged``) under the names :func:`gaussdsm.figures._plot.mc_points` reads."""
+    return xr.Dataset({k: data[f"{name}_{k}"] for k in ("mc_mean", "mc_stderr", "diverged")})

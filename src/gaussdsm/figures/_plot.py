@@ -68,10 +68,10 @@ def shade(label: str, color, alpha: float):
     return Patch(color=color, alpha=alpha, lw=0), label
 
 
-def diverged_marks(pt) -> list:
-    """The legend entries for :func:`mc_points`' divergence marks that ``pt`` (MC points) actually has."""
-    div = np.asarray(pt["diverged"].values) > 0
-    finite = np.isfinite(np.asarray(pt["mc_mean"].values, float))
+def diverged_marks(*pts) -> list:
+    """The legend entries for :func:`mc_points`' divergence marks that the MC points ``pts`` actually have."""
+    div = np.concatenate([np.ravel(pt["diverged"].values) for pt in pts]) > 0
+    finite = np.isfinite(np.concatenate([np.ravel(pt["mc_mean"].values) for pt in pts]).astype(float))
     out = []
     if np.any(div & finite):
         out.append(mark("× some draws diverged (mean of the others)", marker="x", ls="", ms=7, mew=1.5))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import xarray as xr
 
 from ..vocabulary import dataset
-from ._data import first_setting, dense_n, theory_on
+from ._data import dense_n, first_setting, study_points, theory_on
 
 DATA_TITLE = "data behind the full-vs-diagonal figure"
 
@@ -51,15 +51,13 @@ def draw(data: xr.Dataset):
             ax.plot(data[f"{name}_n_dense"].values, data[f"{name}_theory_line"].values[j], color=cols[c], lw=1.5,
                     label=f"{name} ({a[f'{name}_model']})")
             ax.axhline(float(data[f"{name}_theory_bias"].values[j]), color="grey", ls=":", lw=0.8)
-            pt = xr.Dataset({k: data[f"{name}_{k}"].isel(sigma=j) for k in ("mc_mean", "mc_stderr", "diverged")})
+            pt = study_points(data, name).isel(sigma=j)
             mc_points(ax, data[f"n_{name}"].values, pt, cols[c])
             loglog(ax)
             ax.set_xlabel("number of training samples N")
             ax.set_title(f"σ = {sg:g}, γ = {a[f'{name}_gamma']:g}")
     axes[0, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$")
-    pts = xr.Dataset({k: xr.concat([data[f"{n}_{k}"] for n in names], "study", join="outer", coords="minimal")
-                      for k in ("mc_mean", "diverged")})
     key(fig, axes[0, 0], [mark("solid: theory (R7 full, R11 diagonal)"),
                           mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4),
-                          mark("dotted: bias floor R5 (N = ∞)", ls=":", lw=0.8), *diverged_marks(pts)])
+                          mark("dotted: bias floor R5 (N = ∞)", ls=":", lw=0.8), *diverged_marks(*(study_points(data, n) for n in names))])
     return finish(fig, f"[{a.get('comparison', '')}] full-matrix vs Fourier-diagonal denoiser")

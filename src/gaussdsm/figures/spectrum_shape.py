@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from ..vocabulary import dataset
-from ._data import first_setting, dense_log, theory_on
+from ._data import dense_log, first_setting, study_points, theory_on
 
 DATA_TITLE = "data behind the spectrum-shape figure"
 TERMS = (("bias", "bias R5"), ("generalization", "generalization R7"), ("optimization", "optimization R8"))
@@ -56,16 +56,13 @@ def draw(data: xr.Dataset):
             if np.any(v > 0):
                 ax.plot(sd, np.where(v > 0, v, np.nan), color=col, lw=1.3, label=lab if j == 0 else None)
         ax.plot(sd, data[f"{name}_total"].values, "k-", lw=1.6, label="total R9" if j == 0 else None)
-        pt = xr.Dataset({"mc_mean": data[f"{name}_mc_mean"], "mc_stderr": data[f"{name}_mc_stderr"],
-                         "diverged": data[f"{name}_diverged"]})
+        pt = study_points(data, name)
         mc_points(ax, data[f"sigma_{name}"].values, pt, "k")
         loglog(ax)
         ax.set_xlabel("DSM noise amplitude σ")
         ax.set_title(f"{name}: d = {a[f'{name}_d']}, λ ∈ [{a[f'{name}_lam_min']:.2g}, {a[f'{name}_lam_max']:.2g}]\n"
                      f"N = {a[f'{name}_n_samples']}, γ = {a[f'{name}_gamma']:g}, τ = {a[f'{name}_tau']:g}", fontsize=9)
     axes[0, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$ and its terms")
-    pts = xr.Dataset({k: xr.concat([data[f"{n}_{k}"] for n in names], "study", join="outer", coords="minimal")
-                      for k in ("mc_mean", "diverged")})
     key(fig, axes[0, 0], [mark("points: Monte Carlo of the total ± 1 s.e.", marker="o", ls="", ms=4, color="k"),
-                          *diverged_marks(pts)])
+                          *diverged_marks(*(study_points(data, n) for n in names))])
     return finish(fig, f"[{a.get('comparison', '')}] spectrum shape: how anisotropy changes each error term")

@@ -22,7 +22,7 @@ import xarray as xr
 
 from .. import theory
 from ..vocabulary import dataset
-from ._data import first_setting, kappa_kwargs, theory_kwargs
+from ._data import first_setting, kappa_kwargs, study_points, theory_kwargs
 
 DATA_TITLE = "data behind the texture-spectra figure (real textures against their fitted power law)"
 N_RINGS = 40
@@ -112,7 +112,7 @@ def draw(data: xr.Dataset):
             color = "k" if k == "total" else col
             mid.plot(sd, data[f"{name}_{k}"], "-", color=color, lw=1.4, label=k if j == 0 else None)
             mid.plot(sd, data[f"{name}_fit_{k}"], "--", color=color, lw=1.2)
-        pt = xr.Dataset({k: data[f"{name}_{k}"] for k in ("mc_mean", "mc_stderr", "diverged")})
+        pt = study_points(data, name)
         mc_points(mid, data[f"sigma_{name}"].values, pt, "k")
         mid.set_xlabel("DSM noise amplitude σ")
         mid.set_title(f"ULA γ = {a[f'{name}_gamma']:g}: fit / texture at σ* = {a[f'{name}_sigma_star']:.3g}: "
@@ -125,10 +125,8 @@ def draw(data: xr.Dataset):
     axes[0, 0].set_ylabel("power (eigenvalue)")
     axes[1, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$ and its terms (Langevin)")
     axes[2, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$ (diffusion)")
-    pts = xr.Dataset({k: xr.concat([data[f"{n}_{k}"] for n in names], "study", join="outer", coords="minimal")
-                      for k in ("mc_mean", "diverged")})
     marks = [mark("rows 2-3, solid: the texture's spectrum"), mark("dashed: its fitted power law", ls="--"),
              mark("row 2, points: Monte Carlo (texture) ± 1 s.e.", marker="o", ls="", ms=4, color="k"),
-             *diverged_marks(pts)]
+             *diverged_marks(*(study_points(data, n) for n in names))]
     key(fig, axes[1, 0], marks)
     return finish(fig, f"[{a.get('comparison', '')}] real textures against their fitted power law")
