@@ -57,7 +57,8 @@ def draw(data: xr.Dataset):
             ax.set_xlabel("number of training samples N")
             ax.set_title(f"σ = {sg:g}, γ = {a[f'{name}_gamma']:g}")
     axes[0, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$")
+    points = [study_points(data, n) for n in names]
     key(fig, axes[0, 0], [mark("solid: theory (R7 full, R11 diagonal)"),
                           mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4),
-                          mark("dotted: bias floor R5 (N = ∞)", ls=":", lw=0.8), *diverged_marks(*(study_points(data, n) for n in names))])
+                          mark("dotted: bias floor R5 (N = ∞)", ls=":", lw=0.8), *diverged_marks(*points)])
     return finish(fig, f"[{a.get('comparison', '')}] full-matrix vs Fourier-diagonal denoiser")

@@ -63,6 +63,7 @@ def draw(data: xr.Dataset):
         ax.set_title(f"{name}: d = {a[f'{name}_d']}, λ ∈ [{a[f'{name}_lam_min']:.2g}, {a[f'{name}_lam_max']:.2g}]\n"
                      f"N = {a[f'{name}_n_samples']}, γ = {a[f'{name}_gamma']:g}, τ = {a[f'{name}_tau']:g}", fontsize=9)
     axes[0, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$ and its terms")
+    points = [study_points(data, n) for n in names]
     key(fig, axes[0, 0], [mark("points: Monte Carlo of the total ± 1 s.e.", marker="o", ls="", ms=4, color="k"),
-                          *diverged_marks(*(study_points(data, n) for n in names))])
+                          *diverged_marks(*points)])
     return finish(fig, f"[{a.get('comparison', '')}] spectrum shape: how anisotropy changes each error term")

@@ -125,8 +125,9 @@ def draw(data: xr.Dataset):
     axes[0, 0].set_ylabel("power (eigenvalue)")
     axes[1, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$ and its terms (Langevin)")
     axes[2, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$ (diffusion)")
+    points = [study_points(data, n) for n in names]
     marks = [mark("rows 2-3, solid: the texture's spectrum"), mark("dashed: its fitted power law", ls="--"),
              mark("row 2, points: Monte Carlo (texture) ± 1 s.e.", marker="o", ls="", ms=4, color="k"),
-             *diverged_marks(*(study_points(data, n) for n in names))]
+             *diverged_marks(*points)]
     key(fig, axes[1, 0], marks)
     return finish(fig, f"[{a.get('comparison', '')}] real textures against their fitted power law")
