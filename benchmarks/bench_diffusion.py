@@ -20,6 +20,7 @@ import numpy as np
 from _common import best, main
 
 from gaussdsm.samplers import Diffusion
+from gaussdsm.wasserstein import w2_squared_commuting
 
 SCHEMES = ("em", "ei", "ddpm", "euler", "heun", "rk4")
 KS, TMINS, INITS = (10, 100, 300, 1000), (1e-4, 1e-3, 1e-2, 1e-1), ("standard", "exact")
@@ -33,7 +34,7 @@ def engine(lam):
         for init in INITS:
             s.init = init
             F = Phi * s._start(lam) + Psi
-            out.append(np.sum((F - lam) ** 2 / (np.sqrt(F) + np.sqrt(lam)) ** 2))
+            out.append(w2_squared_commuting(F, lam))
     return np.array(out)
 
 
@@ -66,7 +67,7 @@ def loop(lam):
             for k in range(c.shape[0]):
                 al = _alpha(sch, c, k, lam)
                 v = al * al * v + c[k, 15]
-            out.append(np.sum((v - lam) ** 2 / (np.sqrt(v) + np.sqrt(lam)) ** 2))
+            out.append(w2_squared_commuting(v, lam))
     return np.array(out)
 
 

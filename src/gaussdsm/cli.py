@@ -30,7 +30,6 @@ _count = _arg(_checks.integer, ge=1, allow_inf=True)
 _nonneg_float = _arg(_checks.number, ge=0)
 _positive_float = _arg(_checks.number, gt=0)
 
-SPECTRUM_OPTIONS = ("alpha", "scale", "beta", "omega0", "values", "file", "image", "side", "resize", "grayscale", "data")
 TERMS = ("bias", "generalization", "optimization", "total")
 
 
@@ -52,9 +51,9 @@ def _z(z) -> str:
 
 def _spectrum(args):
     """The spectrum of the command line (:class:`gaussdsm.spectra.Spectrum`) and its parameters for the JSON."""
-    from .spectra import SOURCES, spectrum
+    from .spectra import PARAM_KEYS, SOURCES, spectrum
 
-    params = {k: getattr(args, k) for k in SPECTRUM_OPTIONS if getattr(args, k) not in (None, False)}
+    params = {k: getattr(args, k) for k in PARAM_KEYS if getattr(args, k) not in (None, False)}
     d = args.d if args.d is not None or not SOURCES[args.spectrum].needs_d else 16
     sp = spectrum(args.spectrum, d, **params)
     return sp, {"kind": args.spectrum, "d": sp.d, **params, **({"source": sp.info} if sp.info else {})}

@@ -149,7 +149,7 @@ def total_error(lam, sigma, n_samples, gamma, tau, loss_factor=1.0, batch_size=1
     """
     lam = _checks.spectrum(lam)
     n_samples, gamma, tau = _check_scalars(n_samples, gamma, tau)
-    _checks.choice("model", model, theory.MODELS)
+    _checks.choice("model", model, theory.SGD_MODELS)
     sig = np.asarray(sigma, dtype=float)
     out = _total_1d(lam, sig.ravel(), n_samples, gamma, tau, loss_factor, batch_size, model).reshape(sig.shape)
     return float(out) if out.ndim == 0 else out

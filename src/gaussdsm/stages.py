@@ -92,10 +92,6 @@ def _write(ds: xr.Dataset, out, provenance, title: str) -> xr.Dataset:
     return ds
 
 
-def _read_lam(path, rule):
-    return read_dataset(path, rule, required=("lam",))["lam"].values
-
-
 def _read_spectrum(path, rule):
     """``(lam, kappa or None)`` of a spectrum file (``kappa``: stationary spectra, for ``model='fourier'``)."""
     ds = read_dataset(path, rule, required=("lam",))
@@ -179,7 +175,7 @@ def fit_scores(
     ``exact_score_matrix (point, replicate, row, col)`` (same training sets) and
     ``sgd_diverged (point, replicate)``.
     """
-    lam = _read_lam(spectrum_path, "fit_scores")
+    lam, _ = _read_spectrum(spectrum_path, "fit_scores")
     if method not in ("exact", "sgd"):
         raise ValueError(f"fit.method must be 'exact' or 'sgd', got {method!r}")
     d = lam.size
@@ -255,7 +251,7 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
         (:func:`gaussdsm.montecarlo.exact_fit`, same streams as a separate fit would use) and its
         eigendecomposition serves every setting (:func:`gaussdsm.montecarlo.exact_errors`).
     sampler : dict
-        ``kind``, ``gamma``, ``n_steps``, ``init_var``, ``friction`` (lists for the grid axes).
+        ``{"kind", "axes": {name: values}, "params": {name: value}}`` (:attr:`gaussdsm.study.Study.sampler`).
     points, seed, n_replicates, draw, model
         Exact fits: the chunk's fit points and what determines the training sets.
 

@@ -28,11 +28,10 @@ import numpy as np
 
 from . import samplers
 from .figures import PANELS, comparison_panels, study_panels
-from .spectra import spectrum
+from .spectra import PARAM_KEYS, spectrum
 
 __all__ = ["ConfigError", "Study", "Plan", "check_config", "provenance_config"]
 
-SPECTRUM_KEYS = ("alpha", "scale", "beta", "omega0", "values", "file", "image", "side", "resize", "grayscale", "data")
 FILE_KEYS = ("file", "image", "data")
 """Spectrum keys that may name an input file (then an input of the ``spectra`` rule: editing the file reruns it)."""
 KERNEL_PANEL_MAX_D = 4096
@@ -55,7 +54,6 @@ def _count(x):
 DIFFUSION_DEFAULTS = {"process": "vp", "grid": "uniform", "T": None, "beta_min": 0.1, "beta_max": 20.0,
                       "sigma_min": 0.01, "sigma_max": 50.0, "denoise": False, "steps_per_level": 100, "eps": 2e-5}
 DIFFUSION_AXES = {"scheme": ["em"], "init": ["standard"], "t_min": [1e-3]}
-LANGEVIN_ONLY = ("init_var", "friction")
 
 
 class Study:
@@ -82,7 +80,7 @@ class Study:
         out = {"kind": sp["kind"]}
         if sp.get("d") is not None:
             out["d"] = int(sp["d"])
-        out.update({k: sp[k] for k in SPECTRUM_KEYS if sp.get(k) is not None})
+        out.update({k: sp[k] for k in PARAM_KEYS if sp.get(k) is not None})
         return out
 
     @cached_property

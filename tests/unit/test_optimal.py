@@ -202,3 +202,13 @@ def test_bad_options_rejected_alike_by_scalar_and_grid(kw, msg):
         optimal.optimal_sigma(lam, 100, 0.01, 0.0, **kw)
     with pytest.raises(ValueError, match=msg):
         optimal.optimal_sigma_grid(lam, 100, [0.01], [0.0], **kw)
+
+
+def test_total_error_takes_only_models_with_an_sgd_theory():
+    """R9 needs R8: the Fourier model (no SGD theory) is refused by total_error as by optimal_sigma."""
+    from gaussdsm.optimal import optimal_sigma, total_error
+
+    for call in (lambda: total_error(np.ones(3), 0.1, 100, 0.0, 0.0, model="fourier"),
+                 lambda: optimal_sigma(np.ones(3), 100, 0.0, 0.0, model="fourier")):
+        with pytest.raises(ValueError, match="model must be one of full, diagonal; got 'fourier'"):
+            call()

@@ -80,10 +80,10 @@ def diverged_marks(*pts) -> list:
     return out
 
 
-def key(fig, ax, marks=(), title=None, fontsize: int = 8, colours: bool = True):
-    """The figure's legend, outside the axes (below them, or beside a single column of panels: it can hide nothing): the colour entries labelled on
-    ``ax`` (unless ``colours`` is False: each panel has its own), then ``marks`` (:func:`mark` / :func:`shade`
-    pairs of what the panels draw)."""
+def key(fig, ax, marks=(), fontsize: int = 8, colours: bool = True):
+    """The figure's legend, outside the axes (below them, or beside a single column of panels: it can hide
+    nothing): the colour entries labelled on ``ax`` (unless ``colours`` is False: each panel has its own), then
+    ``marks`` (:func:`mark` / :func:`shade` pairs of what the panels draw)."""
     handles, labels = ax.get_legend_handles_labels() if colours else ([], [])
     for h, lab in marks:
         handles.append(h)
@@ -98,8 +98,7 @@ def key(fig, ax, marks=(), title=None, fontsize: int = 8, colours: bool = True):
         loc, ncols = "outside lower center", max(2, min(len(handles), int(fig.get_figwidth() // 3.2)))
         rows = -(-sum(lines) // ncols) + 1
         fig.set_figheight(fig.get_figheight() + 1.45 * pt * rows + 0.3)
-    fig.legend(handles, labels, loc=loc, ncols=ncols, fontsize=fontsize, title=title, title_fontsize=fontsize,
-               frameon=False, alignment="left")
+    fig.legend(handles, labels, loc=loc, ncols=ncols, fontsize=fontsize, frameon=False, alignment="left")
 
 
 def finish(fig, title: str):

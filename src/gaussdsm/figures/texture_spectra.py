@@ -80,8 +80,7 @@ def data(summaries: dict) -> xr.Dataset:
         coords["sigma_dense_" + name] = ("sigma_dense_" + name, sd, ("study_sigma", {"study": name}))
         coords[sdim] = (sdim, sig, ("study_sigma", {"study": name}))
         for k in ("mc_mean", "mc_stderr", "diverged"):
-            out[f"{name}_{k}"] = (sdim, pt[k].values, (f"study_{k}" if k != "diverged" else "study_diverged",
-                                                        {"study": name}))
+            out[f"{name}_{k}"] = (sdim, pt[k].values, (f"study_{k}", {"study": name}))
         j = int(np.nanargmin(totals[""]))
         attrs.update({f"{name}_A": A, f"{name}_beta": beta, f"{name}_n_samples": N, f"{name}_gamma": g,
                       f"{name}_d": int(lam.size), f"{name}_model": kw["model"],

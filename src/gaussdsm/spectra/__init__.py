@@ -26,8 +26,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["SOURCES", "KINDS", "Spectrum", "Raw", "source", "spectrum", "make_spectrum", "dft_frequencies",
+from .. import _checks
+
+__all__ = ["SOURCES", "KINDS", "PARAM_KEYS", "Spectrum", "Raw", "source", "spectrum", "make_spectrum", "dft_frequencies",
            "fourier_modes", "pair_starts", "CLIP_RTOL"]
+
+PARAM_KEYS = ("alpha", "scale", "beta", "omega0", "values", "file", "image", "side", "resize", "grayscale", "data")
+"""Every source parameter (config ``spectrum.<key>``, CLI ``--<key>``), in the order stages receive them."""
 
 CLIP_RTOL = 1e-12
 """Negative eigenvalues with :math:`|\\lambda| \\le` ``CLIP_RTOL`` :math:`\\lambda_{\\max}` are round-off: set to 0."""
@@ -173,9 +178,7 @@ def spectrum(kind: str, d: int | None = None, **params) -> Spectrum:
         Unknown kind or parameter, a parameter out of range, unreadable data, ``d`` that does not match, NaN/inf,
         or negative eigenvalues beyond round-off; the message names the key (``spectrum.<key>``) and the file.
     """
-    if kind not in SOURCES:
-        raise ValueError(f"spectrum.kind must be one of {', '.join(SOURCES)}; got {kind!r}")
-    src = SOURCES[kind]
+    src = SOURCES[_checks.choice("spectrum.kind", kind, SOURCES)]
     if d is None and src.needs_d:
         raise ValueError(f"spectrum.d is required for kind {kind!r} (an integer >= 1)")
     if d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1):

@@ -17,9 +17,8 @@ from . import Raw, fourier_modes, source
 #: images of ``skimage.data`` shipped in the scikit-image package (no download), usable as ``texture.image``
 BUNDLED_IMAGES = ("brick", "grass", "gravel", "camera", "moon", "coins", "text", "page", "clock", "astronaut",
                   "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field", "retina")
-#: data sets shipped in a package, usable as ``pca.data``: name -> (package, loader)
+#: data sets shipped in a package, usable as ``pca.data``: name -> the package that ships it
 BUNDLED_DATA = {"digits": "scikit-learn", "lfw_subset": "scikit-image"}
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif")
 
 
 def sha256(path: Path) -> str:
@@ -188,12 +187,12 @@ def load_data(name: str) -> tuple[np.ndarray, dict]:
         info = {"data": str(path), "sha256": sha256(path)}
     elif name == "digits":
         X = _digits() / 16.0
-        info = {"data": name, "bundled": "sklearn.datasets.load_digits", "package": f"scikit-learn {_version('scikit-learn')}"}
+        info = {"data": name, "bundled": "sklearn.datasets.load_digits", "package": f"scikit-learn {_version(BUNDLED_DATA[name])}"}
     elif name == "lfw_subset":
         import skimage.data
 
         X = skimage.data.lfw_subset()
-        info = {"data": name, "bundled": "skimage.data.lfw_subset", "package": f"scikit-image {_version('scikit-image')}"}
+        info = {"data": name, "bundled": "skimage.data.lfw_subset", "package": f"scikit-image {_version(BUNDLED_DATA[name])}"}
     else:
         raise ValueError(f"{key} {name!r} is neither a file nor a bundled data set; bundled: {', '.join(BUNDLED_DATA)}")
     X = np.asarray(X, dtype=float)

@@ -33,7 +33,7 @@ import xarray as xr
 
 from .. import _checks, samplers
 from ..vocabulary import attrs
-from . import _diffusion, _kernel
+from . import _diffusion, _kernel, _ula
 from ._regime import REGIME_FACTOR, REGIME_TAU, regime_dimension
 from ._ula import (
     bias_ula,
@@ -72,7 +72,7 @@ __all__ = [
 MODELS = ("full", "diagonal", "fourier")
 """Denoiser models: ``full`` d x d (R7), ``diagonal`` in the real eigenbasis (R11, kappa = 2), ``fourier``: diagonal in
 the Fourier basis with one multiplier per conjugate pair, i.e. a convolution (R11 with the spectrum's kappa)."""
-SGD_MODELS = ("full", "diagonal")
+SGD_MODELS = _ula.MODELS
 """Models for which the SGD term R8 is derived."""
 R8_COMPILED_MIN_D = 256
 """From this d on, the full model's R8 sum runs in a compiled loop per grid point (below: batched matrices)."""
