@@ -330,8 +330,9 @@ def exact_fit_errors(lam, n_samples, rngs, sigma: float, samplers, *, model: str
         ``inf``: the population score (one deterministic replicate; ``rngs`` unused).
     rngs : sequence of numpy.random.Generator, length R
         One per replicate (:func:`data_streams`).
-    sigma : float
-        DSM noise (Langevin family; diffusion scores ignore it).
+    sigma : float or sequence of float, length G
+        DSM noise (Langevin family; diffusion scores ignore it).  Several: the same training sets (their streams
+        depend on N only) serve every sigma, each drawn and decomposed once.
     samplers : sequence of Sampler, length S
         One setting each; every replicate's fit serves all of them.
     model : {'full', 'diagonal', 'fourier'}
@@ -342,7 +343,8 @@ def exact_fit_errors(lam, n_samples, rngs, sigma: float, samplers, *, model: str
 
     Returns
     -------
-    w2sq, diverged : ndarray, shape ``(S, R)`` (``(S, 1)`` for the population score)
+    w2sq, diverged : ndarray, shape ``(S, R)``, or ``(G, S, R)`` for a sequence of sigma (R = 1 for the
+        population score)
 
     Notes
     -----
@@ -362,12 +364,14 @@ def exact_fit_errors(lam, n_samples, rngs, sigma: float, samplers, *, model: str
         blocks = [(lam[None, :].copy(), None)]
     else:
         blocks = _fit_blocks(lam, n_samples, list(rngs), model, draw, kappa)
+    sigmas = np.atleast_1d(np.asarray(sigma, dtype=float))
     w, dv = [], []
     for mu, U in blocks:
-        res = [exact_errors(lam, mu, U, sigma, s) for s in samplers]
-        w.append(np.stack([r[0] for r in res]))
-        dv.append(np.stack([r[1] for r in res]))
-    return np.concatenate(w, axis=1), np.concatenate(dv, axis=1)
+        res = [[exact_errors(lam, mu, U, sg, s) for s in samplers] for sg in sigmas]
+        w.append(np.array([[r[0] for r in row] for row in res]))
+        dv.append(np.array([[r[1] for r in row] for row in res]))
+    w, dv = np.concatenate(w, axis=-1), np.concatenate(dv, axis=-1)
+    return (w[0], dv[0]) if np.ndim(sigma) == 0 else (w, dv)
 
 
 def peak_memory_mb(d: int, n_replicates: int, n_settings: int, points_per_job: int, *, model: str = "full",

@@ -265,24 +265,29 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
     axes, make_sampler = _sampler_settings(sampler)
     shape = tuple(v.size for v in axes.values())
     settings = list(itertools.product(*axes.values()))
+    smps = [make_sampler(st) for st in settings]  # a sampler does not depend on the point
     adims = tuple(axes)
     if fits_path is None:
         P, R = len(points), int(n_replicates)
         w2sq = np.full((P, *shape, R, 1), np.nan)
         diverged = np.zeros((P, *shape, R, 1), dtype=bool)
         used = np.ones((P, R), dtype=bool)
+        by_n = {}  # the training sets depend on N only: one draw and decomposition serve the chunk's sigmas
         for j, p in enumerate(points):
-            oracle = np.isinf(float(p["n_samples"]))
-            rngs = [] if oracle else montecarlo.data_streams(seed, R, p["n_samples"])
-            w, dv = montecarlo.exact_fit_errors(lam, p["n_samples"], rngs, p.get("sigma", 0.0),
-                                                [make_sampler(st) for st in settings], model=model, draw=draw,
-                                                kappa=kappa)
-            n = w.shape[1]
-            w2sq[j, ..., :n, 0] = w.reshape(*shape, n)
-            diverged[j, ..., :n, 0] = dv.reshape(*shape, n)
-            if oracle:
-                used[j, 1:] = False
-            log.info("sampler %s: %d replicates x %d settings", montecarlo.canonical_params(**p), n, len(settings))
+            by_n.setdefault(p["n_samples"], []).append(j)
+        for N, idx in by_n.items():
+            oracle = np.isinf(float(N))
+            rngs = [] if oracle else montecarlo.data_streams(seed, R, N)
+            w, dv = montecarlo.exact_fit_errors(lam, N, rngs, [points[j].get("sigma", 0.0) for j in idx], smps,
+                                                model=model, draw=draw, kappa=kappa)
+            n = w.shape[-1]
+            for g, j in enumerate(idx):
+                w2sq[j, ..., :n, 0] = w[g].reshape(*shape, n)
+                diverged[j, ..., :n, 0] = dv[g].reshape(*shape, n)
+                if oracle:
+                    used[j, 1:] = False
+                log.info("sampler %s: %d replicates x %d settings", montecarlo.canonical_params(**points[j]), n,
+                         len(settings))
         dims = ("point", *adims, "replicate", "snapshot")
         data_vars = {"w2sq": (dims, w2sq), "diverged": (dims, diverged.astype(np.int8), "draw_diverged"),
                      "used": (("point", "replicate"), used.astype(np.int8))}
@@ -301,9 +306,8 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
             div0 = np.empty((P, *shape, R), dtype=bool)
             excess = np.empty((P, *shape, R, S))
         for j in range(P):
-            for idx, setting in zip(np.ndindex(shape), settings):
+            for idx, smp in zip(np.ndindex(shape), smps):
                 at = (j, *idx)
-                smp = make_sampler(setting)
                 if paired and float(fits["tau"][j]) > 0:
                     pe = montecarlo.paired_errors(A[j], A0[j], lam, smp)  # each law solved once
                     w2sq[at], diverged[at] = pe.w2sq, pe.diverged

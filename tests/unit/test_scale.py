@@ -134,3 +134,17 @@ def test_fourier_model_needs_kappa_and_exact_fits():
     with pytest.raises(ValueError, match="montecarlo.draw must be 'modes'"):
         mc.exact_fit_errors(sp.lam, 100, mc.data_streams(0, 2, 100), 0.1, [ULA(0.01)], model="fourier",
                             draw="wishart", kappa=sp.kappa)
+
+
+def test_one_draw_serves_every_sigma():
+    """exact_fit_errors with several sigma (one draw and decomposition of each training set) equals one call per
+    sigma, bit for bit: the training sets depend on N only."""
+    sp = spectra.spectrum("power_law", 12, alpha=1.0)
+    samplers, sigmas = [ULA(0.01), ULA(0.03)], [0.1, 0.2, 0.4]
+    for model, draw in (("full", "wishart"), ("full", "samples"), ("diagonal", "modes")):
+        w, dv = mc.exact_fit_errors(sp.lam, 50, mc.data_streams(5, 6, 50), sigmas, samplers, model=model, draw=draw)
+        assert w.shape == (3, 2, 6)
+        for g, sg in enumerate(sigmas):
+            w1, d1 = mc.exact_fit_errors(sp.lam, 50, mc.data_streams(5, 6, 50), sg, samplers, model=model, draw=draw)
+            np.testing.assert_array_equal(w[g], w1)
+            np.testing.assert_array_equal(dv[g], d1)
