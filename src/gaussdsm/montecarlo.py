@@ -32,7 +32,7 @@ import xarray as xr
 from . import _checks
 from .dsm import empirical_covariance, exact_score_matrix, score_matrix
 from .samplers import LangevinSampler, Sampler, ULA
-from .wasserstein import w2_squared_commuting, w2_squared_eig_to_diagonal, w2_squared_to_diagonal
+from .wasserstein import SYRK_MIN_D, w2_squared_commuting, w2_squared_eig_to_diagonal, w2_squared_to_diagonal
 
 __all__ = [
     "canonical_params",
@@ -146,8 +146,6 @@ def _bartlett(lam, n_samples: int, rng: np.random.Generator, full: bool = True) 
     """:math:`\\hat\\Sigma = LL^\\top/N`, :math:`L = \\Lambda^{1/2}T`, T the Bartlett factor (chi on the diagonal,
     standard normals below, filled row by row); the product by BLAS ``dsyrk`` from d = 256 on (one triangle: the
     lower one, which ``eigh`` reads, is enough when ``full`` is False)."""
-    from .wasserstein import SYRK_MIN_D
-
     d = lam.size
     T = np.zeros((d, d))
     T[np.diag_indices(d)] = np.sqrt(rng.chisquare(n_samples - np.arange(d)))

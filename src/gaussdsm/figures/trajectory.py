@@ -34,7 +34,7 @@ def data(summary: xr.Dataset) -> xr.Dataset:
         for i, init in enumerate(("standard", "exact")):
             t, v, target = Diffusion(scheme=sch, init=init, **kw).trajectory(lam)
             w2[j, i] = np.sqrt(np.sum((np.sqrt(v) - np.sqrt(target)) ** 2, axis=-1))
-            tp[j] = t
+        tp[j] = t  # the time grid does not depend on the initialisation
     return dataset(
         {"w2_path": (("scheme_path", "init_line", "step"), w2, "w2_path"),
          "t_path": (("scheme_path", "step"), tp, "t_path")},

@@ -336,9 +336,10 @@ class Diffusion(Sampler):
     def variance_and_flags(self, mu):
         """``(F, bad)``: the variance map at ``mu`` and where the point is diverged (module docstring)."""
         Phi, Psi, bad = self.affine(mu)
-        F = self._finish(mu, Phi * self._start(mu) + Psi)
+        v0 = self._start(mu)
+        F = self._finish(mu, Phi * v0 + Psi)
         Fv = np.asarray(_jet.value(F))
-        scale = np.maximum(1.0, np.maximum(np.abs(np.asarray(_jet.value(mu))), np.asarray(_jet.value(self._start(mu)))))
+        scale = np.maximum(1.0, np.maximum(np.abs(np.asarray(_jet.value(mu))), np.asarray(_jet.value(v0))))
         blown = ~np.isfinite(Fv) | (Fv > BLOWUP * scale) | (Fv < 0)
         return F, bad | blown
 
