@@ -59,24 +59,21 @@ def _spectrum(args):
     return sp, {"kind": args.spectrum, "d": sp.d, **params, **({"source": sp.info} if sp.info else {})}
 
 
-DIFFUSION_OPTIONS = ("process", "scheme", "grid", "t_min", "init", "T", "beta_min", "beta_max", "sigma_min",
-                     "sigma_max", "denoise", "steps_per_level", "eps")
-
-
 def _sampler(args):
     """The sampler of the command line and its parameters (for ``params`` in the JSON)."""
     from . import samplers
 
+    options = [k for k in samplers.diffusion.DEFAULTS if k != "n_steps"]  # the diffusion-only options
     if args.sampler == "diffusion":
         given = [o for o in ("gamma", "sigma", "friction") if getattr(args, o) is not None]
         if given or args.tau > 0:
             raise ValueError(f"--{(given or ['tau'])[0]} is not used by --sampler diffusion (its scores are the exact "
                              "DSM minimisers at every noise level)")
-        params = {"n_steps": args.n_steps, **{o: getattr(args, o) for o in DIFFUSION_OPTIONS}}
+        params = {"n_steps": args.n_steps, **{o: getattr(args, o) for o in options}}
         params = {k: v for k, v in params.items() if v is not None}
         params.setdefault("scheme", "em")
         return samplers.make("diffusion", **params), {"kind": "diffusion", **params}
-    given = [o for o in DIFFUSION_OPTIONS if getattr(args, o) not in (None, False)]
+    given = [o for o in options if getattr(args, o) not in (None, False)]
     if given:
         raise ValueError(f"--{given[0].replace('_', '-')} is only used by --sampler diffusion")
     for o in ("sigma", "gamma"):

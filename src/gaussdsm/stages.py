@@ -47,8 +47,7 @@ __all__ = [
 log = logging.getLogger("gaussdsm")
 
 #: the theory's conventions that a summary carries (as theory_<name>): what figures need to redraw its lines
-THEORY_ATTRS = ("model", "loss_factor", "batch_size", "sampler", "init_var", "process", "grid", "T", "beta_min",
-                "beta_max", "sigma_min", "sigma_max", "denoise", "steps_per_level", "eps")
+THEORY_ATTRS = ("model", "loss_factor", "batch_size", "sampler", "init_var", *samplers.diffusion.PARAMS)
 
 
 @contextlib.contextmanager

@@ -51,9 +51,8 @@ def _count(x):
     return math.inf if x in ("inf", ".inf") or (isinstance(x, float) and math.isinf(x)) else int(x)
 
 
-DIFFUSION_DEFAULTS = {"process": "vp", "grid": "uniform", "T": None, "beta_min": 0.1, "beta_max": 20.0,
-                      "sigma_min": 0.01, "sigma_max": 50.0, "denoise": False, "steps_per_level": 100, "eps": 2e-5}
-DIFFUSION_AXES = {"scheme": ["em"], "init": ["standard"], "t_min": [1e-3]}
+DIFFUSION_DEFAULTS = {k: samplers.diffusion.DEFAULTS[k] for k in samplers.diffusion.PARAMS}
+DIFFUSION_AXES = {a: [samplers.diffusion.DEFAULTS[a]] for a in ("scheme", "init", "t_min")}
 
 
 class Study:

@@ -9,15 +9,15 @@ import numpy as np
 import xarray as xr
 
 from .. import theory
+from ..samplers import Diffusion, diffusion
 from ..io import read_dataset
 
 __all__ = ["load", "first_setting", "kappa_kwargs", "diffusion_kwargs", "diffusion_theory", "theory_kwargs", "sgd_kwargs", "sampler_kwargs", "theory_on", "mc_vars",
            "mc_sigma_star", "dense_n", "dense_log"]
 
 SAMPLER_AXES = ("n_steps", "friction")
-DIFFUSION_AXES = ("scheme", "init", "n_steps", "t_min")
-DIFFUSION_PARAMS = ("process", "grid", "T", "beta_min", "beta_max", "sigma_min", "sigma_max", "denoise",
-                    "steps_per_level", "eps")
+DIFFUSION_AXES = Diffusion.axes
+DIFFUSION_PARAMS = diffusion.PARAMS
 
 MC_VARS = ("mc_mean", "mc_stderr", "mc_n", "n_diverged", "diverged", "theory_total")
 MC_OPT_VARS = ("mc_opt_mean", "mc_opt_stderr", "theory_optimization")

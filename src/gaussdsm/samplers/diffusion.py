@@ -41,6 +41,7 @@ eigenvalue of :math:`\hat\Sigma` scored at t = 0) or the output variance blows u
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 
@@ -51,7 +52,7 @@ from . import _jet
 from ._base import Sampler
 
 __all__ = ["Diffusion", "Process", "time_grid", "particles", "PROCESSES", "SCHEMES", "GRIDS", "INITS", "SDE_SCHEMES",
-           "ODE_SCHEMES", "BLOWUP", "DEFAULT_T"]
+           "ODE_SCHEMES", "BLOWUP", "DEFAULT_T", "DEFAULTS", "PARAMS"]
 
 PROCESSES = ("vp", "ve", "heat")
 SDE_SCHEMES = ("em", "ei", "ddpm")
@@ -405,6 +406,12 @@ class Diffusion(Sampler):
             return float(r.max())
         m = float(m.min())
         return 2.0 * (float(lam.max()) / m) ** 2 if m > 0 else math.inf
+
+
+DEFAULTS = {k: p.default for k, p in inspect.signature(Diffusion.__init__).parameters.items() if k != "self"}
+"""Every :class:`Diffusion` argument (the config's ``sampler.<key>``, the CLI's ``--<key>``) and its default."""
+PARAMS = tuple(k for k in DEFAULTS if k not in Diffusion.axes)
+"""The arguments that are not grid axes (one value per study)."""
 
 
 def _one_step(sampler: Diffusion, c, k, mu, v):

@@ -22,7 +22,7 @@ from ._regime import REGIME_FACTOR, regime_dimension
 
 __all__ = ["AXES", "diffusion_terms"]
 
-AXES = ("scheme", "init", "n_steps", "t_min")
+AXES = Diffusion.axes
 
 
 def _coord(name, value):
