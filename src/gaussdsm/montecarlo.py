@@ -159,7 +159,7 @@ def _bartlett(lam, n_samples: int, rng: np.random.Generator, full: bool = True) 
     return C + np.tril(C, -1).T if full else C
 
 
-def sample_empirical_covariance(lam, n_samples: int, rngs, draw: str = "wishart") -> np.ndarray:
+def sample_empirical_covariance(lam, n_samples: int, rngs, draw: str = "wishart", full: bool = True) -> np.ndarray:
     """Empirical covariances :math:`\\hat\\Sigma = \\frac1N\\sum_n x_nx_n^\\top` of independent training sets.
 
     Parameters
@@ -173,6 +173,8 @@ def sample_empirical_covariance(lam, n_samples: int, rngs, draw: str = "wishart"
         ``'wishart'`` draws :math:`N\\hat\\Sigma \\sim \\mathrm{Wishart}(N, \\mathrm{diag}\\,\\lambda)`
         directly by the Bartlett decomposition (same law, cost independent of
         N; needs ``N >= d``, else it falls back to ``'samples'``).
+    full : bool
+        ``False``: a Wishart draw fills only the lower triangle (all that ``eigh`` and the diagonal need).
 
     Returns
     -------
@@ -182,7 +184,7 @@ def sample_empirical_covariance(lam, n_samples: int, rngs, draw: str = "wishart"
     lam = np.asarray(lam, dtype=float)
     n_samples = _checks.integer("n_samples", n_samples)
     if draw == "wishart" and n_samples >= lam.size:
-        return np.stack([_bartlett(lam, n_samples, rng) for rng in rngs])
+        return np.stack([_bartlett(lam, n_samples, rng, full=full) for rng in rngs])
     return np.stack([empirical_covariance(sample_data(lam, n_samples, rng)) for rng in rngs])
 
 
@@ -425,10 +427,7 @@ def exact_fit(lam, n_samples, rngs, model: str = "full", draw: str = "wishart"):
     lam = np.asarray(lam, dtype=float)
     if math.isinf(float(n_samples)):
         return lam[None, :].copy(), None
-    if model == "full" and draw == "wishart" and n_samples >= lam.size:  # eigh reads the lower triangle only
-        cov = np.stack([_bartlett(lam, n_samples, rng, full=False) for rng in rngs])
-    else:
-        cov = sample_empirical_covariance(lam, n_samples, rngs, draw)
+    cov = sample_empirical_covariance(lam, n_samples, rngs, draw, full=False)  # eigh reads the lower triangle only
     if model == "diagonal":
         return np.diagonal(cov, axis1=-2, axis2=-1).copy(), None
     mu, U = np.linalg.eigh(cov)
