@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks
+from ._gram import xtx
 
 __all__ = [
     "empirical_covariance",
@@ -38,6 +39,8 @@ def empirical_covariance(X) -> np.ndarray:
     cov_hat : ndarray, shape ``(..., d, d)``
     """
     X = np.asarray(X, dtype=float)
+    if X.ndim == 2:  # numpy hands X.T @ X to dsyrk, which crashes for large d: gaussdsm._gram
+        return xtx(X) / X.shape[0]
     return np.swapaxes(X, -1, -2) @ X / X.shape[-2]
 
 

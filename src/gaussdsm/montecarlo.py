@@ -32,7 +32,8 @@ import xarray as xr
 from . import _checks
 from .dsm import empirical_covariance, exact_score_matrix, score_matrix
 from .samplers import LangevinSampler, Sampler, ULA
-from .wasserstein import SYRK_MIN_D, w2_squared_commuting, w2_squared_eig_to_diagonal, w2_squared_to_diagonal
+from ._gram import SYRK_MIN_D, gram
+from .wasserstein import w2_squared_commuting, w2_squared_eig_to_diagonal, w2_squared_to_diagonal
 
 __all__ = [
     "canonical_params",
@@ -144,8 +145,8 @@ def sample_data(lam, n_samples: int, rng: np.random.Generator) -> np.ndarray:
 
 def _bartlett(lam, n_samples: int, rng: np.random.Generator, full: bool = True) -> np.ndarray:
     """:math:`\\hat\\Sigma = LL^\\top/N`, :math:`L = \\Lambda^{1/2}T`, T the Bartlett factor (chi on the diagonal,
-    standard normals below, filled row by row); the product by BLAS ``dsyrk`` from d = 256 on (one triangle: the
-    lower one, which ``eigh`` reads, is enough when ``full`` is False)."""
+    standard normals below, filled row by row); the product by :func:`gaussdsm._gram.gram` from d = 256 on (one
+    triangle: the lower one, which ``eigh`` reads, is enough when ``full`` is False)."""
     d = lam.size
     T = np.zeros((d, d))
     T[np.diag_indices(d)] = np.sqrt(rng.chisquare(n_samples - np.arange(d)))
@@ -153,10 +154,7 @@ def _bartlett(lam, n_samples: int, rng: np.random.Generator, full: bool = True) 
     L = np.sqrt(lam)[:, None] * T
     if d < SYRK_MIN_D:
         return L @ L.T / n_samples
-    from scipy.linalg.blas import dsyrk
-
-    C = dsyrk(1.0 / n_samples, L, lower=1)
-    return C + np.tril(C, -1).T if full else C
+    return gram(L, 1.0 / n_samples, full=full)
 
 
 def sample_empirical_covariance(lam, n_samples: int, rngs, draw: str = "wishart", full: bool = True) -> np.ndarray:
@@ -320,7 +318,7 @@ def _fit_blocks(lam, n_samples, rngs, model: str, draw: str, kappa=None):
 
 
 def exact_fit_errors(lam, n_samples, rngs, sigma: float, samplers, *, model: str = "full", draw: str = "wishart",
-                     kappa=None):
+                     kappa=None, progress=None):
     r"""Squared W2 errors of every sampler setting for exactly fitted replicates, in bounded memory.
 
     Parameters
@@ -340,6 +338,8 @@ def exact_fit_errors(lam, n_samples, rngs, sigma: float, samplers, *, model: str
         ``modes`` (diagonal models): :func:`mode_variances`, O(R d), no d x d array; ``fourier`` needs it.
     kappa : array_like, shape ``(d,)``, optional
         ``model='fourier'``: the spectrum's R11 factors.
+    progress : gaussdsm.progress.Progress, optional
+        Advanced by the number of replicates of each block when it is done.
 
     Returns
     -------
@@ -370,6 +370,8 @@ def exact_fit_errors(lam, n_samples, rngs, sigma: float, samplers, *, model: str
         res = [[exact_errors(lam, mu, U, sg, s) for s in samplers] for sg in sigmas]
         w.append(np.array([[r[0] for r in row] for row in res]))
         dv.append(np.array([[r[1] for r in row] for row in res]))
+        if progress is not None:
+            progress.update(mu.shape[0])
     w, dv = np.concatenate(w, axis=-1), np.concatenate(dv, axis=-1)
     return (w[0], dv[0]) if np.ndim(sigma) == 0 else (w, dv)
 
@@ -712,13 +714,15 @@ def monte_carlo_error(
     *,
     sampler: Sampler | str = "ula",
     kappa=None,
+    progress=None,
     **params,
 ) -> MCResult:
     """Exact pipeline R12 with an exact DSM fit, averaged over ``n_replicates`` data sets, for any sampler.
 
     ``sampler``: a :class:`gaussdsm.samplers.Sampler` with one setting, or a kind with its parameters
     (``gamma``, ``n_steps``, ``init_var``, ``friction``).  ``n_samples = inf``: the population score, one
-    deterministic replicate (standard error 0).
+    deterministic replicate (standard error 0).  ``progress``: a :class:`gaussdsm.progress.Progress` advanced per
+    block of replicates.
 
     Returns
     -------
@@ -736,7 +740,7 @@ def monte_carlo_error(
         s = make(sampler, gamma=0.0 if gamma is None else gamma, **params)
     oracle = math.isinf(float(n_samples))
     rngs = [] if oracle else data_streams(seed, n_replicates, n_samples)
-    w, dv = exact_fit_errors(lam, n_samples, rngs, sigma, [s], model=model, draw=draw, kappa=kappa)
+    w, dv = exact_fit_errors(lam, n_samples, rngs, sigma, [s], model=model, draw=draw, kappa=kappa, progress=progress)
     return summarize(w[0], dv[0], exact=oracle)
 
 

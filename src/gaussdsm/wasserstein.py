@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
+# from SYRK_MIN_D on, w2_squared_eig_to_diagonal forms its Gram matrices one by one (gram: dsyrk, half the flops of a
+# product, one triangle, which eigvalsh reads); below, one batched product
+from ._gram import SYRK_MIN_D, gram
+
 __all__ = ["sqrtm_psd", "w2_squared", "w2_squared_to_diagonal", "w2_squared_eig_to_diagonal", "w2_squared_commuting"]
 
-SYRK_MIN_D = 256
-"""From this d on, :func:`w2_squared_eig_to_diagonal` forms its Gram matrices one by one with BLAS ``dsyrk`` (half
-the flops of a product; one triangle, which ``eigvalsh`` reads); below, one batched product."""
 
 
 def _sym(M: np.ndarray) -> np.ndarray:
@@ -129,10 +130,8 @@ def w2_squared_eig_to_diagonal(U, F, lam) -> np.ndarray:
     B = np.sqrt(lam)[:, None] * U * np.sqrt(np.clip(F, 0.0, None))[..., None, :]
     d = lam.size
     if d >= SYRK_MIN_D:
-        from scipy.linalg.blas import dsyrk
-
         flat = B.reshape(-1, d, d)
-        w = np.stack([np.linalg.eigvalsh(dsyrk(1.0, b, lower=1), UPLO="L") for b in flat]).reshape(B.shape[:-1])
+        w = np.stack([np.linalg.eigvalsh(gram(b, full=False), UPLO="L") for b in flat]).reshape(B.shape[:-1])
     else:
         w = np.linalg.eigvalsh(B @ np.swapaxes(B, -1, -2))
     cross = np.sqrt(np.clip(w, 0.0, None)).sum(axis=-1)
