@@ -111,6 +111,7 @@ def _describe(args, lam, sampler) -> str:
 
 def _cmd_error(args) -> int:
     """``gaussdsm error``: the theory's breakdown at one point, optionally against Monte Carlo."""
+    from . import budget, progress
     from .montecarlo import monte_carlo_error, sgd_monte_carlo_error, zscore
     from .theory import diagnose
 
@@ -120,7 +121,12 @@ def _cmd_error(args) -> int:
         smp, sampler = _sampler(args)
         if args.tau > 0 and args.n_samples == float("inf"):
             raise ValueError("--tau > 0 needs a finite --n-samples: the population score (inf) is not learned")
-        ds = _theory(args, sp, sampler)
+        theory_cost = budget.estimate(lam.size, model=args.model, n_samples=args.n_samples)
+        cost = budget.estimate(lam.size, model=args.model, n_samples=args.n_samples, mc=args.mc, tau=args.tau,
+                               lam_min=float(lam.min()), sigma=args.sigma or 0.0, loss_factor=args.loss_factor)
+        budget.check(cost, args.max_time)
+        with progress.timed(theory_cost.seconds, "theory", bar=args.progress):
+            ds = _theory(args, sp, sampler)
     except ValueError as err:
         print(f"gaussdsm error: {str(err).replace('spectrum.', '--').replace('sampler.', '--')}", file=sys.stderr)
         return 2
@@ -149,9 +155,10 @@ def _cmd_error(args) -> int:
         lines += [f"  note: {n}" for n in why["valid"] + why["regime"]]
     if args.mc and defined:
         if args.tau > 0:
-            total, opt = sgd_monte_carlo_error(lam, args.n_samples, args.sigma, args.gamma, args.tau, args.mc,
-                                               seed=args.seed, model=args.model, loss_factor=args.loss_factor,
-                                               sampler=smp)
+            with progress.timed(cost.seconds - theory_cost.seconds, "Monte Carlo (SGD)", bar=args.progress):
+                total, opt = sgd_monte_carlo_error(lam, args.n_samples, args.sigma, args.gamma, args.tau, args.mc,
+                                                   seed=args.seed, model=args.model, loss_factor=args.loss_factor,
+                                                   sampler=smp)
             z, zo = zscore(total.mean, total.stderr, v["total"]), zscore(opt.mean, opt.stderr, v["optimization"])
             lines.append(f"  Monte Carlo (SGD, {args.mc} chains x 4 snapshots): {total}  z vs total = {_z(z)}")
             lines.append(f"  optimization alone (paired with the exact fit, control variate): {opt}  z = {_z(zo)}")
@@ -160,8 +167,10 @@ def _cmd_error(args) -> int:
                                   "optimization": {"mean": opt.mean, "stderr": opt.stderr, "z": _json_number(zo)}}
         else:
             draw = "modes" if args.model != "full" else "wishart"
-            r = monte_carlo_error(lam, args.n_samples, args.sigma or 0.0, n_replicates=args.mc, seed=args.seed,
-                                  model=args.model, draw=draw, sampler=smp, kappa=sp.kappa)
+            reps = 1 if args.n_samples == float("inf") else args.mc
+            with progress.Progress(reps, "Monte Carlo", unit="replicates", bar=args.progress) as bar:
+                r = monte_carlo_error(lam, args.n_samples, args.sigma or 0.0, n_replicates=args.mc, seed=args.seed,
+                                      model=args.model, draw=draw, sampler=smp, kappa=sp.kappa, progress=bar)
             z = zscore(r.mean, r.stderr, v["total"])
             what = "population score, deterministic" if args.n_samples == float("inf") else f"exact fit, {args.mc} replicates"
             vs = (f"z vs total = {_z(z)}" if r.stderr > 0 or not np.isfinite(v["total"])
@@ -274,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     g = e.add_argument_group("output")
     g.add_argument("--mc", type=_positive_int, default=0, metavar="R", help="also run R Monte-Carlo replicates")
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--max-time", type=_positive_float, default=600.0, metavar="SECONDS",
+                   help="refuse a computation estimated to run longer (default 600; estimates: gaussdsm.budget)")
+    g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars on stderr (default: when stderr is a terminal)")
     g.add_argument("--json", action="store_true", help="one JSON object on stdout (keys: README, 'gaussdsm error')")
     e.set_defaults(func=_cmd_error)
     pr = sub.add_parser("provenance", help="print the provenance recorded in a result NetCDF file")

@@ -31,6 +31,7 @@ import xarray as xr
 
 from . import faults, montecarlo, samplers, theory
 from .io import collect_provenance, read_dataset, write_dataset
+from .progress import Progress
 from .spectra import spectrum as data_spectrum
 from .study import provenance_config
 from .vocabulary import attrs, dataset
@@ -184,6 +185,7 @@ def fit_scores(
     if method == "sgd":
         exact = np.empty((len(points), n_replicates, d, d))
         sgd_div = np.zeros((len(points), n_replicates), dtype=np.int8)
+    bar = Progress(len(points), f"fit_scores ({method})", unit="points", bar=False, logger=log)
     for j, p in enumerate(points):
         data_rngs = montecarlo.data_streams(seed, n_replicates, p["n_samples"])
         if method == "exact":
@@ -198,6 +200,7 @@ def fit_scores(
             if div.any():
                 log.warning("fit %s: %d SGD chain(s) diverged", montecarlo.canonical_params(**p), int(div.sum()))
         log.info("fit %s: %d replicates", montecarlo.canonical_params(**p), n_replicates)
+        bar.update()
     matrix = ("point", "replicate", "row", "col")
     data_vars = {"score_matrix": (("point", "replicate", "snapshot", "row", "col"), scores)}
     if method == "sgd":
@@ -274,11 +277,13 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
         by_n = {}  # the training sets depend on N only: one draw and decomposition serve the chunk's sigmas
         for j, p in enumerate(points):
             by_n.setdefault(p["n_samples"], []).append(j)
+        bar = Progress(sum(1 if np.isinf(float(N)) else R for N in by_n), "run_sampler (exact fits)",
+                       unit="training sets", bar=False, logger=log)
         for N, idx in by_n.items():
             oracle = np.isinf(float(N))
             rngs = [] if oracle else montecarlo.data_streams(seed, R, N)
             w, dv = montecarlo.exact_fit_errors(lam, N, rngs, [points[j].get("sigma", 0.0) for j in idx], smps,
-                                                model=model, draw=draw, kappa=kappa)
+                                                model=model, draw=draw, kappa=kappa, progress=bar)
             n = w.shape[-1]
             for g, j in enumerate(idx):
                 w2sq[j, ..., :n, 0] = w[g].reshape(*shape, n)
@@ -304,6 +309,7 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
             w2sq0 = np.empty((P, *shape, R))
             div0 = np.empty((P, *shape, R), dtype=bool)
             excess = np.empty((P, *shape, R, S))
+        bar = Progress(P, "run_sampler (SGD fits)", unit="points", bar=False, logger=log)
         for j in range(P):
             for idx, smp in zip(np.ndindex(shape), smps):
                 at = (j, *idx)
@@ -317,6 +323,7 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
                 if paired:  # tau = 0: the snapshots are the exact fit itself
                     w2sq0[at], div0[at] = w[::S], dv[::S]
                     excess[at] = 0.0
+            bar.update()
         dims = ("point", *adims, "replicate", "snapshot")
         data_vars = {"w2sq": (dims, w2sq), "diverged": (dims, diverged.astype(np.int8), "draw_diverged")}
         if paired:

@@ -170,3 +170,40 @@ def test_diffusion_regime_note_has_the_numbers(capsys):
     main(["error", "--sampler", "diffusion", "--scheme", "em", "--n-steps", "100", "--n-samples", "100", "--d", "8"])
     out = capsys.readouterr().out
     assert "N = 100 is below 10 x max(d = 8, n_samples_scale = " in out and ") = " in out
+
+
+def test_error_refuses_what_would_exceed_time_or_memory(capsys, monkeypatch):
+    """d = 20000, full model, 20 replicates: hours of O(d^3) work -- refused at once with the estimate and what to
+    change (it used to die in a segmentation fault); an impossible memory budget is refused the same way."""
+    from gaussdsm import budget
+
+    args = ["error", "--d", "20000", "--model", "full", "--n-samples", "1000", "--sigma", "0.1", "--gamma", "0.001",
+            "--mc", "20"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--max-time 600 s" in err and "d = 20000" in err and " h " in err, err
+    monkeypatch.setattr(budget, "available_mb", lambda: 100.0)
+    assert main(["error", "--d", "2000", "--n-samples", "1000", "--sigma", "0.1", "--gamma", "0.001", "--mc", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "MB but 100 MB are available" in err, err
+
+
+def test_budget_estimate_scales_as_the_work():
+    """O(d^3) per replicate for the full model, O(d^2) per theory point, O(d) for the diagonal models."""
+    from gaussdsm.budget import estimate
+
+    mc = [estimate(d, model="full", n_samples=10 * d, mc=10).seconds for d in (1000, 2000)]
+    th = [estimate(d, model="full", n_samples=10 * d).seconds for d in (1000, 2000)]
+    dg = [estimate(d, model="diagonal", n_samples=10 * d, mc=10).seconds for d in (10**5, 2 * 10**5)]
+    assert mc[1] / mc[0] == pytest.approx(8, rel=0.05) and th[1] / th[0] == pytest.approx(4, rel=0.05)
+    assert dg[1] / dg[0] == pytest.approx(2, rel=0.05)
+
+
+def test_error_progress_bar_on_request(capsys):
+    assert main(["error", "--d", "300", "--n-samples", "1000", "--sigma", "0.1", "--gamma", "0.001", "--mc", "6",
+                 "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "Monte Carlo" in err and "6/6" in err, err
+    assert main(["error", "--d", "300", "--n-samples", "1000", "--sigma", "0.1", "--gamma", "0.001", "--mc", "6",
+                 "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""

@@ -90,3 +90,18 @@ def test_unflagged_nan_is_refused_with_the_point(run, tmp_path):
     n, s = int(lang["n_samples"][1]), float(lang["sigma"][1])
     assert f"n_samples={n}, sigma={s:g}, tau=0, gamma=0, n_steps=inf: 1 replicate(s)" in str(err.value)
     assert not (tmp_path / "summary.nc").exists()
+
+
+def test_monte_carlo_chunks_log_their_progress(small_study, tmp_path, caplog):
+    """A chunk's log says how far it is: one line per 10 s and a last one at 100 %."""
+    import logging
+
+    st = small_study
+    stages.spectra(**st.spectrum_args(), out=tmp_path / "spectrum.nc")
+    c = st.chunk_ids[0]
+    with caplog.at_level(logging.INFO, logger="gaussdsm"):
+        stages.run_sampler(tmp_path / "spectrum.nc", **st.sampler_args(c), out=tmp_path / "s.nc")
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("run_sampler (exact fits)")]
+    assert lines and "(100 %)" in lines[-1], lines
+    done, total = map(int, lines[-1].split(": ")[1].split()[0].split("/"))
+    assert done == total > 0
