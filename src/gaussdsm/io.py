@@ -12,9 +12,11 @@ Conventions (see README, "Results"):
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from importlib import metadata
@@ -161,13 +163,39 @@ def write_dataset(
         ds.to_netcdf(tmp, engine=ENGINE, format="NETCDF4", encoding=encoding)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600: the result gets the mode of any other new file
         if before_replace is not None:
             before_replace(Path(tmp))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        full = _disk_full(err, path, ds.nbytes)
+        if full:
+            raise OSError(errno.ENOSPC, full) from err
         raise
     return path
+
+
+def _umask() -> int:
+    """The process's umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _disk_full(err: BaseException, path: Path, need: int) -> str | None:
+    """Why writing ``path`` failed if it is a full disk, else None.  netCDF4 reports a full disk as
+    ``RuntimeError: NetCDF: HDF error``; it is one when the free space (the partial file removed) is below the
+    dataset's size."""
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        pass
+    elif not (isinstance(err, RuntimeError) and "HDF error" in str(err)):
+        return None
+    free = shutil.disk_usage(path.parent).free
+    if isinstance(err, RuntimeError) and free > need + 2**20:
+        return None
+    return (f"could not write {path}: the disk is full ({free / 2**20:.1f} MB free in {path.parent}; the file needs "
+            f"about {need / 2**20:.1f} MB): free some space, or point the results elsewhere, and rerun")
 
 
 def read_dataset(path, rule: str | None = None, required=()) -> xr.Dataset:
