@@ -13,6 +13,7 @@ descriptions); the Snakefile passes its path, resolved next to itself.
 from __future__ import annotations
 
 import difflib
+import re
 import reprlib
 from pathlib import Path
 
@@ -122,6 +123,44 @@ def _with_defaults(cls):
     return validators.extend(cls, {"properties": properties})
 
 
+YAML12_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+"""A number in YAML 1.2 (and JSON).  PyYAML reads YAML 1.1, where a float needs a dot: ``1e-3`` is the string
+'1e-3' there (``1.0e-3`` is a number)."""
+
+
+def _type_errors(err):
+    yield err
+    for sub in err.context or ():
+        yield from _type_errors(sub)
+
+
+def yaml11_numbers(config: dict, schema) -> list[str]:
+    """Read back as numbers, in place, the strings that YAML 1.1 left as text where the schema wants a number
+    (``t_min: [1e-3]``); returns the dotted paths changed.  Only a string that is a YAML 1.2 number and sits where
+    a ``number`` or ``integer`` is expected is changed (an image name ``1e3`` stays a name)."""
+    schema = _load(schema)
+    changed = []
+    for _ in range(8):  # a coerced value can expose the next one (items of an anyOf)
+        todo = {}
+        for top in Draft202012Validator(schema).iter_errors(config):
+            for err in _type_errors(top):
+                want = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+                if (err.validator == "type" and isinstance(err.instance, str) and YAML12_NUMBER.fullmatch(err.instance)
+                        and {"number", "integer"} & set(want)):
+                    todo[tuple(err.absolute_path)] = err.instance
+        todo = {p: v for p, v in todo.items() if p}
+        if not todo:
+            break
+        for path, text in todo.items():
+            parent = config
+            for key in path[:-1]:
+                parent = parent[key]
+            x = float(text)
+            parent[path[-1]] = int(x) if x.is_integer() and "." not in text and "e" not in text.lower() else x
+            changed.append(dotted_path(path))
+    return changed
+
+
 def validate(config: dict, schema) -> dict:
     """Validate ``config`` against the schema, then fill its defaults in place (as ``snakemake.utils.validate``).
 
@@ -135,7 +174,8 @@ def validate(config: dict, schema) -> dict:
     Returns
     -------
     dict
-        ``config`` itself, defaults filled.
+        ``config`` itself, defaults filled, and numbers that YAML 1.1 read as text (``1e-3``) read as numbers
+        (:func:`yaml11_numbers`).
 
     Raises
     ------
@@ -147,6 +187,7 @@ def validate(config: dict, schema) -> dict:
     from .study import ConfigError
 
     schema = _load(schema)
+    yaml11_numbers(config, schema)
     lines = error_lines(config, schema)
     if lines:
         n = len(lines)

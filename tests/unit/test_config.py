@@ -206,3 +206,36 @@ def test_studies_that_do_not_run_are_not_read(tiny_config, repo, tmp_path, monke
     cfg["run_studies"] = ["later"]
     with pytest.raises(ConfigError, match="studies.later.spectrum.image: no such file"):
         load(cfg, repo)
+
+
+def test_default_panels_follow_the_sampler_kind(tiny_config, repo):
+    """Without ``panels`` a Langevin study draws P1 and a diffusion study P7 (error_vs_n needs Langevin), and each
+    default passes the registry's check for that kind."""
+    from gaussdsm.figures import PANELS
+
+    lang = tiny_config()
+    lang["studies"]["tiny"].pop("panels", None)
+    diff = diffusion_config(tiny_config, {})
+    diff["studies"]["tiny"].pop("panels", None)
+    for cfg, want in ((lang, ["error_vs_n"]), (diff, ["error_vs_nfe"])):
+        st = load(cfg, repo).studies["tiny"]
+        assert st.panels == want
+        assert all(PANELS[p].check(st.config) is None for p in want)
+
+
+def test_yaml11_exponents_are_numbers(tiny_config, repo):
+    """PyYAML (YAML 1.1) reads ``1e-3`` as text; where the schema wants a number it is read back as one, elsewhere
+    (a name) text stays text and a real type error is still reported."""
+    import yaml
+
+    cfg = diffusion_config(tiny_config, {})
+    cfg["studies"]["tiny"]["sampler"].update(yaml.safe_load("t_min: [1e-3, 1E-2]\nbeta_max: 2e1"))
+    cfg["studies"]["tiny"]["grid"].update(yaml.safe_load("n_samples: [2e2]"))
+    assert cfg["studies"]["tiny"]["sampler"]["t_min"] == ["1e-3", "1E-2"]  # what YAML 1.1 gives
+    st = load(cfg, repo).studies["tiny"]
+    assert st.config["sampler"]["t_min"] == [0.001, 0.01] and st.config["sampler"]["beta_max"] == 20.0
+    assert st.config["grid"]["n_samples"] == [200.0]
+    bad = diffusion_config(tiny_config, {})
+    bad["studies"]["tiny"]["sampler"]["t_min"] = ["1e-3x"]
+    with pytest.raises(ConfigError, match=r"t_min\[0\]"):
+        load(bad, repo)

@@ -25,6 +25,15 @@ def test_registry_schema_and_captions_agree(repo):
         assert callable(p.module.data) and callable(p.module.draw) and p.module.DATA_TITLE
 
 
+def test_report_description_names_every_sampler_kind(repo):
+    """The report's opening text covers the samplers the workflow runs (the schema's sampler.kind enum)."""
+    schema = yaml.safe_load((repo / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    kinds = schema["$defs"]["study"]["properties"]["sampler"]["properties"]["kind"]["enum"]
+    text = (repo / "workflow" / "report" / "workflow.rst").read_text().lower()
+    named = {"ula": "ula", "uld": "underdamped langevin", "diffusion": "diffusion models"}
+    assert set(kinds) == set(named) and all(named[k] in text for k in kinds), kinds
+
+
 def test_the_registry_imports_no_plotting_library():
     """The Snakefile reads the registry at every start (and in every cluster job): it must stay light."""
     code = "import sys, gaussdsm.figures, gaussdsm.study; print('matplotlib' in sys.modules)"
