@@ -17,7 +17,7 @@ and minimises them over :math:`\\sigma`:
 * :func:`total_error` -- :math:`\\mathcal E` at given parameters, ``inf`` outside
   the stability region (so that a minimiser never picks such a point);
 * :func:`optimal_sigma` -- numerical :math:`\\sigma^\\star = \\arg\\min_\\sigma \\mathcal E`
-  (log-grid bracket + bounded Brent refinement);
+  (log-grid bracket, then vectorised zooms and a parabola);
 * :func:`optimal_sigma_grid` -- the same over a :math:`(\\gamma, \\tau)` grid, as
   an :class:`xarray.DataArray`;
 * :func:`r10_coefficients`, :func:`sigma_star_asymptotes` -- the R10 small-parameter
@@ -39,7 +39,6 @@ import warnings
 
 import numpy as np
 import xarray as xr
-from scipy.optimize import minimize_scalar
 
 from . import _checks, theory
 from .vocabulary import attrs
@@ -185,6 +184,41 @@ def _sgd_sigma_max(lam, tau, loss_factor, batch_size, model, lo, hi):
     return float(np.exp(a))
 
 
+REFINE_POINTS, REFINE_ZOOMS = 33, 3
+"""The minimiser is refined by :data:`REFINE_ZOOMS` zooms of :data:`REFINE_POINTS` points each, then one parabola."""
+
+
+def _refine(total, grid, f, i):
+    r"""Refine the grid minimum ``grid[i]`` of ``f = total(grid)``: returns ``(sigma, total(sigma))``.
+
+    Zooms on the bracket :math:`[\sigma_{i-1}, \sigma_{i+1}]` in :math:`\log\sigma`: each zoom evaluates
+    ``total`` on :data:`REFINE_POINTS` points at once (one vectorised call) and keeps the two cells around its
+    minimum (the bracket shrinks 16-fold); a parabola through the last three points gives the vertex, kept if it
+    is lower.  Three zooms from a 200-point grid over :math:`[10^{-4}, 10]` leave a spacing of :math:`3\cdot10^{-5}`
+    in :math:`\log\sigma`; the vertex is then at the round-off floor of a quadratic minimum
+    (:math:`\sqrt{\epsilon}` relative), as bounded Brent (``xatol = 1e-10``) was, with
+    four vectorised calls instead of about twelve scalar ones.
+    """
+    best_x, best_f = float(np.log(grid[i])), float(f[i])
+    a, b = np.log(grid[max(i - 1, 0)]), np.log(grid[min(i + 1, grid.size - 1)])
+    for _ in range(REFINE_ZOOMS):
+        xs = np.linspace(a, b, REFINE_POINTS)
+        fs = total(np.exp(xs))
+        k = int(np.argmin(fs))
+        if fs[k] < best_f:
+            best_x, best_f = float(xs[k]), float(fs[k])
+        a, b = xs[max(k - 1, 0)], xs[min(k + 1, REFINE_POINTS - 1)]
+    if 0 < k < REFINE_POINTS - 1 and np.all(np.isfinite(fs[k - 1 : k + 2])):
+        h, (f0, f1, f2) = xs[1] - xs[0], fs[k - 1 : k + 2]
+        curv = f0 - 2 * f1 + f2
+        if curv > 0:
+            x = float(xs[k] + 0.5 * h * (f0 - f2) / curv)
+            fx = float(total(np.array([np.exp(x)]))[0])
+            if fx < best_f:
+                best_x, best_f = x, fx
+    return float(np.exp(best_x)), best_f
+
+
 def _optimal_sigma(lam, n_samples, gamma, tau, sigma_bounds, loss_factor, batch_size, model, n_grid):
     """Core of :func:`optimal_sigma`: returns ``(sigma_star, status, message)``.
 
@@ -213,15 +247,7 @@ def _optimal_sigma(lam, n_samples, gamma, tau, sigma_bounds, loss_factor, batch_
     if not finite.any():
         return np.nan, "none", f"no admissible sigma: the R9 total is not finite on [{lo:.4g}, {hi:.4g}]"
     i = int(np.argmin(f))  # inf never wins while a finite value exists
-    big = 2.0 * np.max(np.abs(f[finite])) + 1.0  # finite stand-in for inf inside Brent
-
-    def obj(logs):
-        v = _total_1d(lam, np.array([np.exp(logs)]), n_samples, gamma, tau, loss_factor, batch_size, model)[0]
-        return v if np.isfinite(v) else big
-
-    a, b = np.log(grid[max(i - 1, 0)]), np.log(grid[min(i + 1, grid.size - 1)])
-    res = minimize_scalar(obj, bounds=(a, b), method="bounded", options={"xatol": 1e-10})
-    x, fx = (float(np.exp(res.x)), float(res.fun)) if res.fun < f[i] else (float(grid[i]), float(f[i]))
+    x, fx = _refine(lambda s: _total_1d(lam, s, n_samples, gamma, tau, loss_factor, batch_size, model), grid, f, i)
     rel = 1e-6  # closer than this (relative) to an edge counts as "at the edge"
     if i == 0 and x <= grid[0] * (1 + rel):
         return float(grid[0]), "lower", (
@@ -259,8 +285,8 @@ def optimal_sigma(
        largest :math:`\\sigma` with stable SGD (bisection on
        :func:`gaussdsm.theory.sgd_is_stable`, which is monotone in :math:`\\sigma`);
     2. :func:`total_error` on ``n_grid`` log-spaced points of that range, argmin :math:`i`;
-    3. bounded Brent (:func:`scipy.optimize.minimize_scalar`) in :math:`\\log\\sigma`
-       on :math:`[\\sigma_{i-1}, \\sigma_{i+1}]` (``xatol = 1e-10`` in :math:`\\log\\sigma`).
+    3. refinement in :math:`\\log\\sigma` on :math:`[\\sigma_{i-1}, \\sigma_{i+1}]`: three zooms of 33 points
+       and a parabola through the last three (:func:`_refine`).
 
     The bracket assumes the grid resolves the basin of the global minimum.  R9
     had a single local minimum in :math:`\\sigma` on a 3000-point grid over

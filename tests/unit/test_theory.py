@@ -136,3 +136,27 @@ def test_kernel_r9_reassembles_the_total():
     Kfrak = theory.kernel(lam, N, sigma, gamma, tau)
     total = float(theory.error_terms(lam, N, sigma, gamma, tau)["total"])
     np.testing.assert_allclose(np.sum(lam[:, None] * lam[None, :] * Kfrak), total, rtol=1e-12)
+
+
+@pytest.mark.parametrize("model", ["full", "diagonal", "fourier"])
+def test_kernel_numpy_sum_equals_compiled_loop(model):
+    """The numpy double sum (small problems) and the compiled loop agree to rounding, sums and matrices, with
+    nearly equal and exactly repeated eigenvalues (Taylor branch), a zero eigenvalue and an unstable point (inf)."""
+    from gaussdsm.theory import _kernel
+
+    rng = np.random.default_rng(3)
+    lam = np.sort(np.concatenate([rng.uniform(0.05, 2.0, 9), [0.5, 0.5 * (1 + 3e-5), 0.0, 1.3, 1.3]]))
+    d = lam.size
+    kappa = np.where(np.arange(d) % 3 == 0, 2.0, 1.0)
+    F = lam * rng.uniform(0.5, 1.5, (5, d)) + 0.1
+    D, D1, D2 = F - lam, rng.normal(size=(5, d)), rng.normal(size=(5, d))
+    F[4, 2] = 0.0  # an unstable mode: sqrt(lam/F) = inf
+    args = (lam, F, D, D1, D2, model, True, kappa)
+    s_np, m_np = _kernel._kernel(*args, engine="numpy")
+    s_loop, m_loop = _kernel._kernel(*args, engine="loop")
+    np.testing.assert_allclose(s_np[:4], s_loop[:4], rtol=1e-13)
+    np.testing.assert_allclose(m_np[:4], m_loop[:4], rtol=1e-13, atol=1e-300)
+    assert not np.isfinite(s_loop[4]) and not np.isfinite(s_np[4])
+    fin = np.isfinite(m_loop[4])
+    np.testing.assert_array_equal(np.isfinite(m_np[4]), fin)
+    np.testing.assert_allclose(m_np[4][fin], m_loop[4][fin], rtol=1e-13, atol=1e-300)

@@ -9,17 +9,40 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
+from cycler import cycler  # noqa: E402
 
 from . import LABEL  # noqa: E402
 
-__all__ = ["plt", "sns", "style", "panels", "loglog", "colors", "mc_points", "finish", "save", "mark",
+__all__ = ["plt", "style", "panels", "loglog", "colors", "mc_points", "finish", "save", "mark",
            "shade", "diverged_marks", "key"]
 
+PALETTE = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494", "#ece133",
+           "#56b4e9")
+"""Seaborn's ``colorblind`` palette (Waskom 2021), cycled."""
+
+_DARK, _TICK, _MINOR = ".15", 4.8, 3.2
+STYLE = {
+    # seaborn 0.13 ``set_theme(context="paper", style="ticks", font_scale=1.1)``, written out: importing seaborn
+    # (scipy.stats, pandas plotting) cost 0.8 s of every figure job's 2-3 s.
+    "axes.axisbelow": True, "axes.edgecolor": _DARK, "axes.labelcolor": _DARK, "axes.linewidth": 1.0,
+    "axes.labelsize": 10.56, "axes.titlesize": 10.56, "font.size": 10.56, "legend.fontsize": 9.68,
+    "legend.title_fontsize": 10.56, "xtick.labelsize": 9.68, "ytick.labelsize": 9.68,
+    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans", "sans-serif"],
+    "grid.color": ".8", "lines.linewidth": 1.2, "lines.markersize": 4.8, "lines.solid_capstyle": "round",
+    "patch.edgecolor": "w", "patch.force_edgecolor": True, "patch.linewidth": 0.8, "text.color": _DARK,
+    **{f"{a}tick.{k}": v for a in "xy" for k, v in (("color", _DARK), ("major.size", _TICK), ("major.width", 1.0),
+                                                    ("minor.size", _MINOR), ("minor.width", 0.8))},
+    "axes.prop_cycle": cycler(color=PALETTE),
+    # the package's own
+    "figure.dpi": 100, "savefig.bbox": "tight", "axes.grid": True, "grid.alpha": 0.3,
+}
+"""The package's plotting style: seaborn's "ticks" look at "paper" size, the colour-blind palette, light grids."""
+
+
 def style() -> None:
-    """The package's plotting style (seaborn ticks, colour-blind palette)."""
-    sns.set_theme(context="paper", style="ticks", palette="colorblind", font_scale=1.1)
-    plt.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight", "axes.grid": True, "grid.alpha": 0.3})
+    """Apply :data:`STYLE` (matplotlib defaults first, so a figure never depends on the one drawn before it)."""
+    plt.rcdefaults()
+    plt.rcParams.update(STYLE)
 
 
 def panels(rows: int, cols: int, width: float, height: float, **kw):
@@ -34,8 +57,9 @@ def loglog(*axes) -> None:
         ax.set_yscale("log")
 
 
-def colors(n: int):
-    return sns.color_palette("colorblind", n)
+def colors(n: int) -> list:
+    """``n`` colours of :data:`PALETTE` (cycled), as RGB tuples."""
+    return [matplotlib.colors.to_rgb(PALETTE[i % len(PALETTE)]) for i in range(n)]
 
 
 def mc_points(ax, x, pt, color, label=None, marker="o"):
@@ -108,13 +132,20 @@ def finish(fig, title: str):
 
 
 def save(fig, outputs, dpi: int = 150) -> None:
-    """Save ``fig`` to every path in ``outputs`` (format from the suffix) and close it.
+    """Save ``fig`` to every path in ``outputs`` (format from the suffix) and close it, laid out once.
 
-    Matplotlib's PDF backend embeds a creation date; it is fixed (``None``) so that reruns reproduce the file.
+    The layout (constrained layout, then the tight bounding box padded by ``savefig.pad_inches``) is computed by one
+    draw and frozen: each format then costs one draw, where ``savefig(bbox_inches="tight")`` would lay the figure
+    out twice per format.  Matplotlib's PDF backend embeds a creation date and the PNG one its version; both are
+    left out so that reruns reproduce the files.
     """
+    fig.set_dpi(dpi)
+    fig.draw_without_rendering()  # runs the layout engine
+    bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
+    fig.set_layout_engine(None)
     for path in outputs:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"CreationDate": None} if path.suffix == ".pdf" else {"Software": None} if path.suffix == ".png" else {}
-        fig.savefig(path, dpi=dpi, metadata=meta)
+        fig.savefig(path, dpi=dpi, metadata=meta, bbox_inches=bbox)
     plt.close(fig)

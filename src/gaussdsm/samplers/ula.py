@@ -15,7 +15,6 @@ positive real part.
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
 
 from .. import _checks
 from . import _jet
@@ -141,6 +140,8 @@ def ula_stationary_cov(A, gamma, *, symmetric: bool | None = None) -> np.ndarray
 
 
 def _lyapunov_scipy(Aj, gamma):
+    import scipy.linalg  # here: 0.17 s of import that the jobs which never solve a Lyapunov equation do not pay
+
     eye = np.eye(Aj.shape[-1])
     if gamma == 0:
         return scipy.linalg.solve_continuous_lyapunov(Aj, 2.0 * eye)

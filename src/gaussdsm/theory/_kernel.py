@@ -24,7 +24,10 @@ Taylor forms :math:`F^{[1]} \\approx (F'(a) + F'(b))/2` and :math:`F^{[2]} \\app
 :math:`\\lambda_i\\lambda_k = 0` are 0 (their limit).
 
 The double sum runs in a compiled loop (O(d²) time, O(d) memory per grid point: no ``(grid, d, d)``
-temporaries); :func:`kernel_matrix` returns the matrix itself for figures.
+temporaries); :func:`kernel_matrix` returns the matrix itself for figures.  Small problems -- the diagonal models,
+and the full model up to d = :data:`NUMPY_MAX_D` -- take the same arithmetic in numpy, in blocks of at most
+:data:`NUMPY_BLOCK_ELEMENTS` (the loop's first call costs 0.6-0.7 s of numba import and cache loading, more than the
+whole sum of a small study); the two agree to rounding (tested).
 """
 
 from __future__ import annotations
@@ -37,6 +40,12 @@ __all__ = ["CLOSE", "variance_terms", "bias", "kernel_sums", "kernel_matrix"]
 
 CLOSE = 1e-4
 """Relative gap below which two eigenvalues use the Taylor forms of the divided differences."""
+
+NUMPY_MAX_D = 64
+"""Up to this d the full model's double sum is computed in numpy (above it, the compiled loop)."""
+
+NUMPY_BLOCK_ELEMENTS = 2**18
+"""The numpy sum works on blocks of grid points of at most this many ``(point, i, k)`` elements."""
 
 
 def variance_terms(lam, sigma, sampler, derivatives=True):
@@ -114,6 +123,47 @@ def _loops():
 _LOOP = []
 
 
+def _kernel_numpy(lam, kappa, F, D, D1, D2, diagonal, close, want_matrix):
+    """The compiled loop's arithmetic in numpy: ``(sums (P,), matrix (P, d, d) or None)`` for ``F`` etc. ``(P, d)``."""
+    P, d = F.shape
+    pos = lam > 0.0
+    sums = np.empty(P)
+    mat = np.zeros((P, d, d)) if want_matrix else None
+    per = d if diagonal else d * d
+    step = max(1, NUMPY_BLOCK_ELEMENTS // per)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # unstable points: inf/NaN, as the loop
+        for a in range(0, P, step):
+            Fb, Db, D1b, D2b = (x[a : a + step] for x in (F, D, D1, D2))
+            r = np.where(pos, np.sqrt(lam / Fb), 0.0)
+            q = np.where(pos, np.sqrt(lam * Fb), 0.0)
+            w = Db / (Fb + q)
+            if diagonal:  # k = i only: the Taylor forms at a zero gap
+                dd1 = 0.5 * (D1b + D1b)
+                f2 = D2b / 3.0 + D2b / 6.0
+                f1 = 1.0 + dd1
+                val = lam * lam * (w * f2 + r * r * f1 * f1 / (2.0 * (q + q))) * kappa
+                val = np.where(pos, val, 0.0)
+                sums[a : a + step] = val.sum(axis=-1)
+                if want_matrix:
+                    idx = np.arange(d)
+                    mat[a : a + step, idx, idx] = val
+                continue
+            li, lk = lam[:, None], lam[None, :]
+            gap = lk - li
+            near = (np.abs(gap) <= close * np.maximum(li, lk)) | np.eye(d, dtype=bool)
+            dd1 = np.where(near, 0.5 * (D1b[:, :, None] + D1b[:, None, :]), (Db[:, None, :] - Db[:, :, None]) / gap)
+            f2 = np.where(near, D2b[:, :, None] / 3.0 + D2b[:, None, :] / 6.0, (dd1 - D1b[:, :, None]) / gap)
+            f1 = 1.0 + dd1
+            val = li * lk * (w[:, :, None] * f2
+                             + r[:, :, None] * r[:, None, :] * f1 * f1 / (2.0 * (q[:, :, None] + q[:, None, :])))
+            val = val * np.where(np.eye(d, dtype=bool), kappa[:, None], 1.0)
+            val = np.where(pos[:, None] & pos[None, :], val, 0.0)
+            sums[a : a + step] = val.sum(axis=(-2, -1))
+            if want_matrix:
+                mat[a : a + step] = val
+    return sums, mat
+
+
 def _kappa(model, kappa, d):
     """R11's per-mode variance factor of the diagonal term: 2 (full and real-eigenbasis diagonal models) or the
     spectrum's ``kappa`` (``model='fourier'``: 1 per direction of a conjugate pair, 2 self-conjugate)."""
@@ -128,14 +178,20 @@ def _kappa(model, kappa, d):
     return kappa
 
 
-def _kernel(lam, F, D, D1, D2, model, want_matrix, kappa=None):
-    if not _LOOP:
-        _LOOP.append(_loops())
+def _kernel(lam, F, D, D1, D2, model, want_matrix, kappa=None, engine=None):
+    """``engine``: 'numpy' or 'loop' (default: numpy for the diagonal models and d <= NUMPY_MAX_D)."""
     lam = np.ascontiguousarray(lam, dtype=float)
     shape = F.shape
     d = lam.size
     F2, D_, D1_, D2_ = (np.ascontiguousarray(np.broadcast_to(x, shape).reshape(-1, d), dtype=float)
                         for x in (F, D, D1, D2))
+    if engine is None:
+        engine = "numpy" if model != "full" or d <= NUMPY_MAX_D else "loop"
+    if engine == "numpy":
+        sums, mat = _kernel_numpy(lam, _kappa(model, kappa, d), F2, D_, D1_, D2_, model != "full", CLOSE, want_matrix)
+        return sums.reshape(shape[:-1]), (mat.reshape(shape + (d,)) if want_matrix else None)
+    if not _LOOP:
+        _LOOP.append(_loops())
     P = F2.shape[0]
     sums = np.zeros(P)
     mat = np.zeros((P, d, d)) if want_matrix else np.zeros((1, 1, 1))
