@@ -1,4 +1,4 @@
-"""Benchmark of the diffusion samplers' exact laws (issue 14), on one core.
+"""Benchmark of the diffusion samplers' exact laws, on one core.
 
 * ``grid_s``: the population-score error E W2^2 (bias) of 6 schemes (em, ei, ddpm, euler, heun, rk4; VP) x 4
   n_steps (10, 100, 300, 1000) x 4 t_min (1e-4, 1e-3, 1e-2, 1e-1) x 2 initialisations (standard, exact) at d = 3072

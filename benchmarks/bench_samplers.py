@@ -1,4 +1,4 @@
-"""Benchmark of the sampler family's variance maps and of the generic theory (issue 13), on one core.
+"""Benchmark of the sampler family's variance maps and of the generic theory, on one core.
 
 Measures, in one run with BLAS pinned to one thread:
 

@@ -1,4 +1,4 @@
-"""Cost and peak memory against d (issue 15): theory and Monte Carlo, diagonal and full models, on one core.
+"""Cost and peak memory against d: theory and Monte Carlo, diagonal and full models, on one core.
 
 Each measurement runs in a fresh child process (its peak RSS is its own):
 

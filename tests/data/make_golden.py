@@ -3,10 +3,10 @@
 Every data variable and coordinate of the run's summaries and figure data (not the per-chunk files), keyed
 ``<path under results/>::<variable>`` with its dims under ``...::dims``.  tests/workflow/test_golden.py checks
 that the current code reproduces them.  The files here were written by the code of commit c5740d7 (before the
-refactoring of issue 12) on tests/configs/tiny.yaml and tests/configs/figures.yaml; regenerate them only for an
+one-owner-per-concern refactoring) on tests/configs/tiny.yaml and tests/configs/figures.yaml; regenerate them only for an
 intended change of results, and say so in the commit.
 
-Intended changes since: ``diagonal/summary.nc::theory_n_samples_scale`` of golden_figures (issue 15: for the
+Intended changes since: ``diagonal/summary.nc::theory_n_samples_scale`` of golden_figures (for the
 diagonal models the regime scale is per mode, max_i 2 (lam_i / m_i)^2, since their modes do not interact; 561.07 ->
 1.867; ``theory_in_regime`` unchanged there).
 """

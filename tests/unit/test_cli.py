@@ -154,7 +154,7 @@ def test_diffusion_rejects_langevin_options(capsys):
 
 
 def test_undefined_diffusion_theory_names_the_one_cause_that_applies(capsys):
-    """Issue 16: an unstable ddpm step and an infinite score at t = 0 each get their own sentence, not a list of
+    """An unstable ddpm step and an infinite score at t = 0 each get their own sentence, not a list of
     possible causes."""
     assert main(["error", "--sampler", "diffusion", "--scheme", "ddpm", "--n-steps", "3", "--n-samples", "inf",
                  "--d", "8"]) == 1

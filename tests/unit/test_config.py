@@ -53,7 +53,7 @@ BAD_CONFIGS = [
     ({}, {"comparisons": {"c": {"panel": "spectrum_shape", "studies": ["nope"]}}}, "comparisons.c.studies"),
     ({}, {"comparisons": {"c": {"panel": "bar_chart", "studies": ["tiny"]}}},
      "comparisons.c.panel = 'bar_chart': must be one of spectrum_shape"),
-    # samplers (issue 13)
+    # samplers
     ({"sampler": {"n_steps": [0]}}, {}, "studies.tiny.sampler.n_steps[0] = 0: must be integer >= 1 or inf"),
     ({"sampler": {"n_steps": [2.5]}}, {}, "studies.tiny.sampler.n_steps[0] = 2.5: must be integer >= 1 or inf"),
     ({"sampler": {"n_steps": ["many"]}}, {}, "studies.tiny.sampler.n_steps[0] = 'many': must be integer >= 1 or inf"),
@@ -70,7 +70,7 @@ BAD_CONFIGS = [
     ({"grid": {"n_samples": [-5]}}, {}, "studies.tiny.grid.n_samples[0] = -5: must be integer >= 1 or inf"),
     ({}, {"comparisons": {"c": {"panel": "error_vs_steps", "studies": ["tiny"]}}},
      "comparisons.c: error_vs_steps needs studies with finite sampler.n_steps"),
-    # diffusion (issue 14); D = a diffusion study without grid.sigma/gamma (see diffusion_config below)
+    # diffusion; D = a diffusion study without grid.sigma/gamma (see diffusion_config below)
     ("D", {"sampler": {"t_min": [-0.1]}}, "studies.tiny.sampler.t_min[0] = -0.1: must be >= 0"),
     ("D", {"sampler": {"T": 0.01, "t_min": [0.1]}}, "sampler.T must be > sampler.t_min"),
     ("D", {"sampler": {"n_steps": [0]}}, "studies.tiny.sampler.n_steps[0] = 0: must be integer >= 1 or inf"),
@@ -145,7 +145,7 @@ def test_sampler_settings_and_the_population_score_are_accepted(tiny_config, rep
     assert st.sampler_axes == {"gamma": [0.01, 0.02], "n_steps": [10.0, 1e12, float("inf")], "friction": [1.0, 2.0]}
 
 
-# real-data spectra, the Fourier model and memory (issue 15): (spectrum, other study changes, text of the message)
+# real-data spectra, the Fourier model and memory: (spectrum, other study changes, text of the message)
 DATA_BAD = [
     ({"kind": "texture", "image": "nope.png"}, {}, "studies.tiny.spectrum.image: no such file 'nope.png'"),
     ({"kind": "texture", "image": "marble"}, {},

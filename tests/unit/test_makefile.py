@@ -1,4 +1,4 @@
-"""The Makefile's venv check (issue 16): a venv is tied to its path, so a moved or copied clone rebuilds it."""
+"""The Makefile's venv check: a venv is tied to its path, so a moved or copied clone rebuilds it."""
 from __future__ import annotations
 
 import shutil

@@ -1,4 +1,4 @@
-"""Large-d paths (issue 15): the O(d) diagonal/Fourier model (mode-variance draws, R8 diagonal, bounded blocks), the
+"""Large-d paths: the O(d) diagonal/Fourier model (mode-variance draws, R8 diagonal, bounded blocks), the
 full model's compiled R8 sum and Gram/eigvalsh W2, their equality with the reference computations, the Fourier
 model's theory against Monte Carlo, and the memory check of a study.
 

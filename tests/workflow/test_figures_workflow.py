@@ -47,7 +47,7 @@ def figures_run(tmp_path_factory, repo, run_snakemake):
 
 
 def test_figure_studies_equal_golden(figures_run, check_golden):
-    """Every figure study's summary and figure data equal those of the code before issue 12 (tests/data)."""
+    """Every figure study's summary and figure data equal those of the code of commit c5740d7 (tests/data)."""
     assert check_golden(figures_run / "results", "figures") > 150
 
 
@@ -184,7 +184,7 @@ def _kinds(lines) -> set:
 
 @pytest.mark.parametrize("stem", sorted(EXPECTED))
 def test_every_mark_is_in_the_legend_and_the_legend_hides_nothing(figures_run, stem, panel=None):
-    """Issue 16, every panel: each kind of line, marker and shading that a panel draws has a legend entry (none
+    """Every panel: each kind of line, marker and shading that a panel draws has a legend entry (none
     listed that is not drawn: the legend's marks are a subset of the axes' too), and the legend overlaps no axes."""
     from matplotlib.patches import Patch
 

@@ -49,7 +49,7 @@ def test_full_run_outputs(finished):
 
 
 def test_results_equal_golden(finished, check_golden):
-    """The tiny study's summary and figure data equal those of the code before issue 12 (tests/data)."""
+    """The tiny study's summary and figure data equal those of the code of commit c5740d7 (tests/data)."""
     assert check_golden(finished[0] / "results", "tiny") > 20
 
 
