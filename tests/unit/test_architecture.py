@@ -78,3 +78,38 @@ def test_no_module_imports_private_names_of_another():
                 bad += [f"{name}: from {mod} import {n}" for n in names if n.startswith("_") and n != "__version__"
                         and f"{mod}.{n}" not in modules]
     assert not bad, bad
+
+
+def test_schema_enums_are_the_registries(repo):
+    """Every name the config may use is one the package dispatches on, and the other way round: sampler kinds,
+    diffusion processes, schemes, grids and inits, spectrum kinds."""
+    import yaml
+
+    from gaussdsm import samplers, spectra
+    from gaussdsm.samplers import diffusion
+
+    schema = yaml.safe_load((repo / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    study = schema["$defs"]["study"]["properties"]
+    sp = study["sampler"]["properties"]
+    assert sp["kind"]["enum"] == list(samplers.KINDS)
+    assert sp["process"]["enum"] == list(diffusion.PROCESSES)
+    assert sp["scheme"]["items"]["enum"] == list(diffusion.SCHEMES)
+    assert sp["grid"]["anyOf"][0]["enum"] == list(diffusion.GRIDS)
+    assert sp["init"]["items"]["enum"] == list(diffusion.INITS)
+    assert set(study["spectrum"]["properties"]["kind"]["enum"]) == set(spectra.SOURCES)
+
+
+def test_unknown_names_raise_instead_of_falling_back():
+    """No silent default branch: an unknown sampler kind, process or scheme is an error naming the known ones."""
+    import pytest
+
+    from gaussdsm import samplers
+    from gaussdsm.samplers import diffusion
+
+    for bad in (lambda: samplers.make("hmc", gamma=0.1), lambda: samplers._langevin("hmc", gamma=0.1),
+                lambda: diffusion.make_process("cosine"), lambda: diffusion.scheme_record("midpoint"),
+                lambda: samplers.make("diffusion", scheme="midpoint")):
+        with pytest.raises(ValueError, match="must be one of"):
+            bad()
+    assert all(isinstance(diffusion.make_process(n), c) for n, c in diffusion.PROCESSES.items())
+    assert set(diffusion.EVALS) | {"annealed_langevin"} == set(diffusion.SCHEMES)

@@ -59,6 +59,8 @@ def make(kind: str = "ula", **params) -> Sampler:
 
 
 def _langevin(kind, gamma=0.0, n_steps=math.inf, init_var=1.0, friction=None) -> Sampler:
+    if kind not in ("ula", "uld"):
+        raise ValueError(f"a Langevin sampler.kind must be one of ula, uld; got {kind!r}")
     if kind == "ula":
         if friction is not None:
             raise ValueError("sampler.friction is only used by sampler.kind: uld")

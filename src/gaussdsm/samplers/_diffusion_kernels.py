@@ -10,6 +10,9 @@ the eigenvalues (SIMD), which a scheme switch inside the inner loop prevents (be
 import numba
 import numpy as np
 
+from ._diffusion_layout import (A0, A1, ANNEALED, H, HEUN, LINEAR, M2K, M2M, M2N, NOISE, P0K, P0M, P0N, P1K, P1M, P1N,
+                                RK4, S2K, S2M, S2N)
+
 
 @numba.njit(inline="always")
 def jmul(a0, a1, a2, b0, b1, b2):
@@ -24,20 +27,20 @@ def score(m2, s2, mu):
 
 
 @numba.njit(inline="always")
-def alpha(scheme, c, k, mu):
+def alpha(family, c, k, mu):
     """The step factor alpha (and its two derivatives in mu) of step k; c: the per-step coefficients."""
-    a0, a1, a2 = score(c[k, 0], c[k, 1], mu)
-    if scheme <= 3:  # em, ei, ddpm, euler: alpha = A0 - A1 a(t_k)
-        return c[k, 6] - c[k, 7] * a0, -c[k, 7] * a1, -c[k, 7] * a2
-    h = c[k, 8]
-    p0, p1, p2 = c[k, 9] - c[k, 10] * a0, -c[k, 10] * a1, -c[k, 10] * a2  # phi(t_k)
-    n0, n1, n2 = score(c[k, 2], c[k, 3], mu)
-    q0, q1, q2 = c[k, 11] - c[k, 12] * n0, -c[k, 12] * n1, -c[k, 12] * n2  # phi(t_{k+1})
-    if scheme == 4:  # heun: 1 + h/2 (phi_k + phi_n (1 + h phi_k))
+    a0, a1, a2 = score(c[k, M2K], c[k, S2K], mu)
+    if family == LINEAR:  # em, ei, ddpm, euler: alpha = A0 - A1 a(t_k)
+        return c[k, A0] - c[k, A1] * a0, -c[k, A1] * a1, -c[k, A1] * a2
+    h = c[k, H]
+    p0, p1, p2 = c[k, P0K] - c[k, P1K] * a0, -c[k, P1K] * a1, -c[k, P1K] * a2  # phi(t_k)
+    n0, n1, n2 = score(c[k, M2N], c[k, S2N], mu)
+    q0, q1, q2 = c[k, P0N] - c[k, P1N] * n0, -c[k, P1N] * n1, -c[k, P1N] * n2  # phi(t_{k+1})
+    if family == HEUN:  # heun: 1 + h/2 (phi_k + phi_n (1 + h phi_k))
         r0, r1, r2 = jmul(q0, q1, q2, 1.0 + h * p0, h * p1, h * p2)
         return 1.0 + 0.5 * h * (p0 + r0), 0.5 * h * (p1 + r1), 0.5 * h * (p2 + r2)
-    m0, m1, m2_ = score(c[k, 4], c[k, 5], mu)
-    w0, w1, w2 = c[k, 13] - c[k, 14] * m0, -c[k, 14] * m1, -c[k, 14] * m2_  # phi(t_k - h/2)
+    m0, m1, m2_ = score(c[k, M2M], c[k, S2M], mu)
+    w0, w1, w2 = c[k, P0M] - c[k, P1M] * m0, -c[k, P1M] * m1, -c[k, P1M] * m2_  # phi(t_k - h/2)
     c20, c21, c22 = jmul(w0, w1, w2, 1.0 + 0.5 * h * p0, 0.5 * h * p1, 0.5 * h * p2)
     c30, c31, c32 = jmul(w0, w1, w2, 1.0 + 0.5 * h * c20, 0.5 * h * c21, 0.5 * h * c22)
     c40, c41, c42 = jmul(q0, q1, q2, 1.0 + h * c30, h * c31, h * c32)
@@ -53,9 +56,9 @@ def linear_values(mu, c, phi, psi):
     for i in range(n):
         phi[i], psi[i] = 1.0, 0.0
     for k in range(K):
-        m2, s2, A0, A1, q = c[k, 0], c[k, 1], c[k, 6], c[k, 7], c[k, 15]
+        m2, s2, a0, a1, q = c[k, M2K], c[k, S2K], c[k, A0], c[k, A1], c[k, NOISE]
         for i in range(n):
-            al = A0 - A1 / (m2 * mu[i] + s2)
+            al = a0 - a1 / (m2 * mu[i] + s2)
             al2 = al * al
             phi[i] *= al2
             psi[i] = al2 * psi[i] + q
@@ -67,10 +70,10 @@ def heun_values(mu, c, phi, psi):
     for i in range(n):
         phi[i], psi[i] = 1.0, 0.0
     for k in range(K):
-        h = c[k, 8]
+        h = c[k, H]
         for i in range(n):
-            pk = c[k, 9] - c[k, 10] / (c[k, 0] * mu[i] + c[k, 1])
-            pn = c[k, 11] - c[k, 12] / (c[k, 2] * mu[i] + c[k, 3])
+            pk = c[k, P0K] - c[k, P1K] / (c[k, M2K] * mu[i] + c[k, S2K])
+            pn = c[k, P0N] - c[k, P1N] / (c[k, M2N] * mu[i] + c[k, S2N])
             al = 1.0 + 0.5 * h * (pk + pn * (1.0 + h * pk))
             al2 = al * al
             phi[i] *= al2
@@ -83,11 +86,11 @@ def rk4_values(mu, c, phi, psi):
     for i in range(n):
         phi[i], psi[i] = 1.0, 0.0
     for k in range(K):
-        h = c[k, 8]
+        h = c[k, H]
         for i in range(n):
-            pk = c[k, 9] - c[k, 10] / (c[k, 0] * mu[i] + c[k, 1])
-            pn = c[k, 11] - c[k, 12] / (c[k, 2] * mu[i] + c[k, 3])
-            pm = c[k, 13] - c[k, 14] / (c[k, 4] * mu[i] + c[k, 5])
+            pk = c[k, P0K] - c[k, P1K] / (c[k, M2K] * mu[i] + c[k, S2K])
+            pn = c[k, P0N] - c[k, P1N] / (c[k, M2N] * mu[i] + c[k, S2N])
+            pm = c[k, P0M] - c[k, P1M] / (c[k, M2M] * mu[i] + c[k, S2M])
             c2 = pm * (1.0 + 0.5 * h * pk)
             c3 = pm * (1.0 + 0.5 * h * c2)
             c4 = pn * (1.0 + h * c3)
@@ -103,9 +106,9 @@ def annealed_values(mu, c, L, phi, psi):
     for i in range(n):
         phi[i], psi[i] = 1.0, 0.0
     for k in range(K):
-        eps = c[k, 6]
+        eps = c[k, A0]
         for i in range(n):
-            a = 1.0 / (mu[i] + c[k, 1])
+            a = 1.0 / (mu[i] + c[k, S2K])
             b = 1.0 - eps * a
             bl = b ** (2 * L)
             cc = 1.0 / (a * (1.0 - 0.5 * eps * a))
@@ -113,18 +116,20 @@ def annealed_values(mu, c, L, phi, psi):
             psi[i] = bl * psi[i] + cc * (1.0 - bl)
 
 
-def affine_values(mu, c, scheme, L, phi, psi, bad):
+def affine_values(mu, c, family, L, phi, psi, bad):
     """v_K = phi v_0 + psi per element of mu (values only); ``bad``: a score not finite at an evaluated time."""
-    if scheme <= 3:
+    if family == LINEAR:
         linear_values(mu, c, phi, psi)
-    elif scheme == 4:
+    elif family == HEUN:
         heun_values(mu, c, phi, psi)
-    elif scheme == 5:
+    elif family == RK4:
         rk4_values(mu, c, phi, psi)
-    else:
+    elif family == ANNEALED:
         annealed_values(mu, c, L, phi, psi)
+    else:
+        raise ValueError(f"unknown scheme family {family!r}")
     # m2 mu + s2 is increasing in mu: a score is infinite somewhere iff mu <= max_k(-s2_k / m2_k)
-    cols = (0, 1) if scheme in (0, 1, 2, 3, 6) else (0, 1, 2, 3)
+    cols = (M2K, S2K) if family in (LINEAR, ANNEALED) else (M2K, S2K, M2N, S2N)
     thr = -np.inf
     for j in range(0, len(cols), 2):
         thr = max(thr, float(np.max(-c[:, cols[j + 1]] / c[:, cols[j]])))
@@ -132,7 +137,7 @@ def affine_values(mu, c, scheme, L, phi, psi, bad):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")  # no zero-division checks: SIMD
-def affine_jets(mu, c, scheme, L, out, bad):
+def affine_jets(mu, c, family, L, out, bad):
     """The same with first and second derivatives in mu: out[i] = (phi, phi', phi'', psi, psi', psi'')."""
     n, K = mu.shape[0], c.shape[0]
     for i in range(n):
@@ -140,12 +145,12 @@ def affine_jets(mu, c, scheme, L, out, bad):
         bad[i] = False
         x = mu[i]
         for k in range(K):
-            if c[k, 0] * x + c[k, 1] <= 0.0 or (scheme >= 4 and scheme <= 5 and c[k, 2] * x + c[k, 3] <= 0.0):
+            if c[k, M2K] * x + c[k, S2K] <= 0.0 or ((family == HEUN or family == RK4) and c[k, M2N] * x + c[k, S2N] <= 0.0):
                 bad[i] = True
                 break
-            if scheme == 6:
-                a0, a1, a2 = score(c[k, 0], c[k, 1], x)
-                eps = c[k, 6]
+            if family == ANNEALED:
+                a0, a1, a2 = score(c[k, M2K], c[k, S2K], x)
+                eps = c[k, A0]
                 b0, b1, b2 = 1.0 - eps * a0, -eps * a1, -eps * a2
                 p = 2.0 * L
                 e0 = b0**p
@@ -160,9 +165,9 @@ def affine_jets(mu, c, scheme, L, out, bad):
                 w0, w1, w2 = jmul(cc0, cc1, cc2, 1.0 - e0, -e1, -e2)
                 g0, g1, g2 = u0 + w0, u1 + w1, u2 + w2
                 continue
-            al0, al1, al2 = alpha(scheme, c, k, x)
+            al0, al1, al2 = alpha(family, c, k, x)
             s0, s1, s2 = jmul(al0, al1, al2, al0, al1, al2)
             f0, f1, f2 = jmul(f0, f1, f2, s0, s1, s2)
             g0, g1, g2 = jmul(g0, g1, g2, s0, s1, s2)
-            g0 += c[k, 15]
+            g0 += c[k, NOISE]
         out[i, 0], out[i, 1], out[i, 2], out[i, 3], out[i, 4], out[i, 5] = f0, f1, f2, g0, g1, g2

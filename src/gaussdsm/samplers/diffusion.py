@@ -43,94 +43,327 @@ from __future__ import annotations
 
 import inspect
 import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from .. import _checks
+from . import _diffusion_layout as L
 from . import _jet
 from ._base import Sampler
 
-__all__ = ["Diffusion", "Process", "time_grid", "particles", "PROCESSES", "SCHEMES", "GRIDS", "INITS", "SDE_SCHEMES",
-           "ODE_SCHEMES", "BLOWUP", "DEFAULT_T", "DEFAULTS", "PARAMS"]
+__all__ = ["Diffusion", "Process", "VP", "VE", "Heat", "make_process", "Scheme", "scheme_record", "time_grid",
+           "particles", "PROCESSES", "SCHEMES", "GRIDS", "INITS", "SDE_SCHEMES", "ODE_SCHEMES", "EVALS", "ORDER",
+           "BLOWUP", "DEFAULT_T", "DEFAULTS", "PARAMS"]
 
-PROCESSES = ("vp", "ve", "heat")
-SDE_SCHEMES = ("em", "ei", "ddpm")
-ODE_SCHEMES = ("euler", "heun", "rk4")
-SCHEMES = SDE_SCHEMES + ODE_SCHEMES + ("annealed_langevin",)
 GRIDS = ("uniform", "geometric", "edm")
 INITS = ("standard", "exact")
-DEFAULT_T = {"vp": 1.0, "ve": 1.0, "heat": 100.0}
 BLOWUP = 1e8
 RHO = 7.0
-_SCHEME_ID = {s: j for j, s in enumerate(SCHEMES)}
-#: score evaluations per step
-EVALS = {"em": 1, "ei": 1, "ddpm": 1, "euler": 1, "heun": 2, "rk4": 4}
-#: order p of the discretization error, W_2 = O(K^-p) from the exact initialisation (annealed Langevin: none)
-ORDER = {"em": 1, "ei": 1, "ddpm": 1, "euler": 1, "heun": 2, "rk4": 4}
 
 
-@dataclass(frozen=True)
-class Process:
-    """A forward linear SDE (module docstring), vectorised over times ``t``."""
+# ------------------------------------------------------------------------------------------- forward processes
 
-    kind: str = "vp"
-    T: float = 1.0
-    beta_min: float = 0.1
-    beta_max: float = 20.0
-    sigma_min: float = 0.01
-    sigma_max: float = 50.0
+class Process(ABC):
+    r"""A forward linear SDE :math:`dx = f(t)x\,dt + g(t)\,dW`, given by its marginal scale and noise
+    :math:`p_t = \mathcal N(0, m_t^2\Sigma + \sigma_t^2 I)` (module docstring), vectorised over times ``t``.
+
+    A process is one subclass registered in :data:`PROCESSES`: :meth:`m2`, :meth:`s2` and their inverse
+    :meth:`t_of_s2`, the SDE's coefficients :meth:`f` and :meth:`g2`, the reference (start) variance, and the two
+    closed forms the schemes need: the exponential-integrator step :meth:`ei` and the continuous-time decay
+    :meth:`sde_decay`.
+    """
+
+    name: ClassVar[str]
+    default_T: ClassVar[float] = 1.0
+
+    def __init__(self, T: float):
+        self.T = float(T)
+
+    @abstractmethod
+    def m2(self, t):
+        """:math:`m_t^2`."""
+
+    @abstractmethod
+    def s2(self, t):
+        r""":math:`\sigma_t^2`."""
+
+    @abstractmethod
+    def t_of_s2(self, s2):
+        r"""Inverse of :math:`t \mapsto \sigma_t^2`."""
+
+    @abstractmethod
+    def f(self, t):
+        """The linear drift :math:`f(t)`."""
+
+    @abstractmethod
+    def g2(self, t):
+        """The squared diffusion :math:`g(t)^2`."""
+
+    @property
+    @abstractmethod
+    def reference_variance(self) -> float:
+        """The variance of the reference Gaussian N(0, v I) the reverse process starts from (``init='standard'``)."""
+
+    @abstractmethod
+    def ei(self, tk, tn):
+        r"""Exponential-integrator step from ``tk`` down to ``tn`` (linear drift exact, score frozen at ``tk``):
+        ``(A0, A1, noise)`` with :math:`y_{k+1} = A_0 y + A_1 s_{t_k}(y) + \sqrt{\text{noise}}\,z`."""
+
+    @abstractmethod
+    def sde_decay(self, t_hi: float, t_lo: float) -> float:
+        """:math:`R` of the reverse SDE's continuous-time law between ``t_hi`` and ``t_lo`` (module docstring)."""
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    def __hash__(self):
+        return hash((type(self), tuple(sorted(self.__dict__.items()))))
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
+
+
+class VP(Process):
+    r"""Variance preserving (Song et al. 2021): :math:`f = -\tfrac12\beta(t)`, :math:`g^2 = \beta(t)`, :math:`\beta` linear
+    from ``beta_min`` to ``beta_max`` on [0, T]; :math:`m_t^2 = e^{-\int_0^t\beta}`, :math:`\sigma_t^2 = 1 - m_t^2`."""
+
+    name = "vp"
+
+    def __init__(self, T: float = 1.0, beta_min: float = 0.1, beta_max: float = 20.0):
+        super().__init__(T)
+        self.beta_min, self.beta_max = float(beta_min), float(beta_max)
 
     def B(self, t):
-        """:math:`\\int_0^t\\beta` (VP)."""
+        r""":math:`\int_0^t\beta`."""
         t = np.asarray(t, dtype=float)
         return self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t * t / self.T
-
-    def m2(self, t):
-        t = np.asarray(t, dtype=float)
-        return np.exp(-self.B(t)) if self.kind == "vp" else np.ones_like(t)
-
-    def s2(self, t):
-        """:math:`\\sigma_t^2` (``-expm1`` for VP: no cancellation at small t)."""
-        t = np.asarray(t, dtype=float)
-        if self.kind == "vp":
-            return -np.expm1(-self.B(t))
-        if self.kind == "ve":
-            return self.sigma_min**2 * np.expm1(2.0 * t / self.T * math.log(self.sigma_max / self.sigma_min))
-        return t.copy()
-
-    def f(self, t):
-        t = np.asarray(t, dtype=float)
-        return -0.5 * self.beta(t) if self.kind == "vp" else np.zeros_like(t)
 
     def beta(self, t):
         return self.beta_min + (self.beta_max - self.beta_min) * np.asarray(t, dtype=float) / self.T
 
+    def m2(self, t):
+        return np.exp(-self.B(t))
+
+    def s2(self, t):
+        r""":math:`\sigma_t^2` (``-expm1``: no cancellation at small t)."""
+        return -np.expm1(-self.B(t))
+
+    def t_of_s2(self, s2):
+        B = -np.log1p(-np.asarray(s2, dtype=float))
+        q = 0.5 * (self.beta_max - self.beta_min) / self.T
+        if q == 0:
+            return B / self.beta_min
+        return 2.0 * B / (self.beta_min + np.sqrt(self.beta_min**2 + 4.0 * q * B))
+
+    def f(self, t):
+        return -0.5 * self.beta(t)
+
     def g2(self, t):
-        t = np.asarray(t, dtype=float)
-        if self.kind == "vp":
-            return self.beta(t)
-        if self.kind == "ve":
-            L = math.log(self.sigma_max / self.sigma_min)
-            return self.sigma_min**2 * np.exp(2.0 * t / self.T * L) * 2.0 * L / self.T
-        return np.ones_like(t)
+        return self.beta(t)
 
     @property
     def reference_variance(self) -> float:
-        return {"vp": 1.0, "ve": self.sigma_max**2, "heat": self.T}[self.kind]
+        return 1.0
+
+    def ei(self, tk, tn):
+        E = np.exp(0.5 * (self.B(tk) - self.B(tn)))
+        return E, 2.0 * (E - 1.0), np.expm1(self.B(tk) - self.B(tn))
+
+    def sde_decay(self, t_hi, t_lo):
+        return math.exp(-(float(self.B(t_hi)) - float(self.B(t_lo))))
+
+
+class _DriftFree(Process):
+    r"""Processes without drift (f = 0, m = 1): the exponential integrator adds :math:`\Delta\sigma^2`."""
+
+    def m2(self, t):
+        return np.ones_like(np.asarray(t, dtype=float))
+
+    def f(self, t):
+        return np.zeros_like(np.asarray(t, dtype=float))
+
+    def ei(self, tk, tn):
+        ds2 = self.s2(tk) - self.s2(tn)
+        return 1.0, ds2, ds2
+
+    def sde_decay(self, t_hi, t_lo):
+        return 1.0
+
+
+class VE(_DriftFree):
+    r"""Variance exploding (Song et al. 2021): :math:`g^2 = d\sigma(t)^2/dt`, :math:`\sigma(t) = \sigma_{\min}
+    (\sigma_{\max}/\sigma_{\min})^{t/T}`, :math:`\sigma_t^2 = \sigma(t)^2 - \sigma_{\min}^2` (so :math:`p_0` is the data
+    law); reference N(0, σ_max² I)."""
+
+    name = "ve"
+
+    def __init__(self, T: float = 1.0, sigma_min: float = 0.01, sigma_max: float = 50.0):
+        super().__init__(T)
+        self.sigma_min, self.sigma_max = float(sigma_min), float(sigma_max)
+
+    def s2(self, t):
+        t = np.asarray(t, dtype=float)
+        return self.sigma_min**2 * np.expm1(2.0 * t / self.T * math.log(self.sigma_max / self.sigma_min))
 
     def t_of_s2(self, s2):
-        """Inverse of :math:`t \\mapsto \\sigma_t^2`."""
         s2 = np.asarray(s2, dtype=float)
-        if self.kind == "vp":
-            B = -np.log1p(-s2)
-            q = 0.5 * (self.beta_max - self.beta_min) / self.T
-            if q == 0:
-                return B / self.beta_min
-            return 2.0 * B / (self.beta_min + np.sqrt(self.beta_min**2 + 4.0 * q * B))
-        if self.kind == "ve":
-            return self.T * np.log1p(s2 / self.sigma_min**2) / (2.0 * math.log(self.sigma_max / self.sigma_min))
-        return s2.copy()
+        return self.T * np.log1p(s2 / self.sigma_min**2) / (2.0 * math.log(self.sigma_max / self.sigma_min))
+
+    def g2(self, t):
+        t = np.asarray(t, dtype=float)
+        L = math.log(self.sigma_max / self.sigma_min)
+        return self.sigma_min**2 * np.exp(2.0 * t / self.T * L) * 2.0 * L / self.T
+
+    @property
+    def reference_variance(self) -> float:
+        return self.sigma_max**2
+
+
+class Heat(_DriftFree):
+    r"""The heat flow (Perbost, Bach & Marion 2026): :math:`f = 0`, :math:`g = 1`, :math:`\sigma_t^2 = t`; reference
+    N(0, T I)."""
+
+    name = "heat"
+    default_T = 100.0
+
+    def s2(self, t):
+        return np.asarray(t, dtype=float).copy()
+
+    def t_of_s2(self, s2):
+        return np.asarray(s2, dtype=float).copy()
+
+    def g2(self, t):
+        return np.ones_like(np.asarray(t, dtype=float))
+
+    @property
+    def reference_variance(self) -> float:
+        return self.T
+
+
+PROCESSES: dict[str, type[Process]] = {c.name: c for c in (VP, VE, Heat)}
+"""The forward processes by config name (``sampler.process``)."""
+DEFAULT_T = {k: c.default_T for k, c in PROCESSES.items()}
+
+
+def make_process(name: str, T=None, **params) -> Process:
+    """The process ``name`` with horizon ``T`` (default its own) and the parameters of its constructor among
+    ``params`` (the others are ignored: a study's config holds every process's keys)."""
+    cls = PROCESSES.get(name)
+    if cls is None:
+        raise ValueError(f"sampler.process must be one of {', '.join(PROCESSES)}; got {name!r}")
+    own = inspect.signature(cls.__init__).parameters
+    return cls(cls.default_T if T is None else T, **{k: v for k, v in params.items() if k in own and k != "T"})
+
+
+# ------------------------------------------------------------------------------------------- reverse schemes
+
+def _em(p, tk, tn, h):
+    return 1.0 - h * p.f(tk), h * p.g2(tk), p.g2(tk) * h
+
+
+def _euler(p, tk, tn, h):  # alpha = 1 + h phi(t_k) = (1 - h f) - (h g^2 / 2) a: linear in a, as the SDE schemes
+    return 1.0 - h * p.f(tk), 0.5 * h * p.g2(tk), 0.0
+
+
+def _ei(p, tk, tn, h):
+    return p.ei(tk, tn)
+
+
+def _ddpm(p, tk, tn, h):
+    b = h * p.beta(tk)
+    b = np.where(b < 1, b, np.nan)  # a step h beta >= 1 has no ancestral step: the point is diverged
+    return 1.0 / np.sqrt(1.0 - b), b / np.sqrt(1.0 - b), b
+
+
+def _linear_step(c, k, y, score, ode, noise):
+    """One linear-family step from its coefficients: y <- A0 y + A1 s(y) + sqrt(NOISE) z (s = -a y)."""
+    return c[k, L.A0] * y + c[k, L.A1] * score(k, y) + math.sqrt(c[k, L.NOISE]) * noise()
+
+
+def _heun_step(c, k, y, score, ode, noise):
+    h = c[k, L.H]
+    d1 = ode("k", k, y)
+    d2 = ode("n", k, y + h * d1)
+    return y + 0.5 * h * (d1 + d2)
+
+
+def _rk4_step(c, k, y, score, ode, noise):
+    h = c[k, L.H]
+    k1 = ode("k", k, y)
+    k2 = ode("m", k, y + 0.5 * h * k1)
+    k3 = ode("m", k, y + 0.5 * h * k2)
+    k4 = ode("n", k, y + h * k3)
+    return y + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A reverse-time scheme: what the config calls it, what it integrates, its cost and order, and its parts.
+
+    Attributes
+    ----------
+    name : str
+        ``sampler.scheme``.
+    integrates : {'sde', 'ode', 'langevin'}
+        The reverse SDE, the probability-flow ODE, or Langevin chains at fixed noise levels (annealed Langevin).
+    evals : int or None
+        Score evaluations per step (None: ``steps_per_level`` per level, annealed Langevin).
+    order : int or None
+        p of the discretization error, :math:`W_2 = O(K^{-p})` from the exact initialisation (None: no such order).
+    family : int
+        The compiled loop (:mod:`._diffusion_layout`: LINEAR, HEUN, RK4, ANNEALED).
+    linear : callable or None
+        ``linear(process, t_k, t_{k+1}, h) -> (A0, A1, NOISE)`` of a linear-family step.
+    step : callable
+        One particle step from the coefficients (validation of the exact law), ``step(c, k, y, score, ode, noise)``.
+    needs : type or None
+        The process class the scheme is defined for (ddpm: VP).
+    """
+
+    name: str
+    integrates: str
+    evals: int | None
+    order: int | None
+    family: int
+    linear: Callable | None = None
+    step: Callable | None = None
+    needs: type | None = None
+
+    @property
+    def evaluates_at_t_min(self) -> bool:
+        """The score is evaluated at the last grid time (the step's end point): Heun and RK4."""
+        return self.family in (L.HEUN, L.RK4)
+
+
+SCHEME_LIST = (
+    Scheme("em", "sde", 1, 1, L.LINEAR, _em, _linear_step),
+    Scheme("ei", "sde", 1, 1, L.LINEAR, _ei, _linear_step),
+    Scheme("ddpm", "sde", 1, 1, L.LINEAR, _ddpm, _linear_step, needs=VP),
+    Scheme("euler", "ode", 1, 1, L.LINEAR, _euler, _linear_step),
+    Scheme("heun", "ode", 2, 2, L.HEUN, None, _heun_step),
+    Scheme("rk4", "ode", 4, 4, L.RK4, None, _rk4_step),
+    Scheme("annealed_langevin", "langevin", None, None, L.ANNEALED),
+)
+SCHEMES: dict[str, Scheme] = {s.name: s for s in SCHEME_LIST}
+"""The reverse schemes by config name (``sampler.scheme``)."""
+SDE_SCHEMES = tuple(n for n, s in SCHEMES.items() if s.integrates == "sde")
+ODE_SCHEMES = tuple(n for n, s in SCHEMES.items() if s.integrates == "ode")
+#: score evaluations per step
+EVALS = {n: s.evals for n, s in SCHEMES.items() if s.evals is not None}
+#: order p of the discretization error, W_2 = O(K^-p) from the exact initialisation (annealed Langevin: none)
+ORDER = {n: s.order for n, s in SCHEMES.items() if s.order is not None}
+
+
+def scheme_record(name: str) -> Scheme:
+    """The record of scheme ``name``; an unknown name raises (naming the known ones)."""
+    try:
+        return SCHEMES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"sampler.scheme must be one of {', '.join(SCHEMES)}; got {name!r}") from None
 
 
 def time_grid(process: Process, grid, n_steps: int, t_min: float) -> np.ndarray:
@@ -196,7 +429,7 @@ class Diffusion(Sampler):
                  beta_min=0.1, beta_max=20.0, sigma_min=0.01, sigma_max=50.0, denoise=False, steps_per_level=100,
                  eps=2e-5):
         _checks.choice("sampler.process", process, PROCESSES)
-        _checks.choice("sampler.scheme", scheme, SCHEMES)
+        self.record = scheme_record(scheme_name := scheme)
         _checks.choice("sampler.init", init, INITS)
         T = DEFAULT_T[process] if T is None else _checks.number("sampler.T", T, gt=0)
         if not isinstance(grid, str):
@@ -204,28 +437,33 @@ class Diffusion(Sampler):
             if t.ndim != 1 or t.size < 2 or np.any(np.diff(t) >= 0) or t[-1] < 0:
                 raise ValueError(f"sampler.grid as a list must decrease strictly from T to t_min >= 0; got {grid!r}")
             T, t_min, n_steps = float(t[0]), float(t[-1]), t.size - 1
-        self.process = Process(process, T, _checks.number("sampler.beta_min", beta_min, gt=0),
-                               _checks.number("sampler.beta_max", beta_max, gt=0),
-                               _checks.number("sampler.sigma_min", sigma_min, gt=0),
-                               _checks.number("sampler.sigma_max", sigma_max, gt=0))
+        self.beta_min = _checks.number("sampler.beta_min", beta_min, gt=0)
+        self.beta_max = _checks.number("sampler.beta_max", beta_max, gt=0)
+        self.sigma_min = _checks.number("sampler.sigma_min", sigma_min, gt=0)
+        self.sigma_max = _checks.number("sampler.sigma_max", sigma_max, gt=0)
         if beta_min > beta_max:
             raise ValueError(f"sampler.beta_min must be <= sampler.beta_max; got {beta_min} > {beta_max}")
         if sigma_min >= sigma_max:
             raise ValueError(f"sampler.sigma_min must be < sampler.sigma_max; got {sigma_min} >= {sigma_max}")
-        self.scheme, self.grid, self.init, self.denoise = scheme, grid, init, bool(denoise)
+        self.process = make_process(process, T, beta_min=self.beta_min, beta_max=self.beta_max,
+                                    sigma_min=self.sigma_min, sigma_max=self.sigma_max)
+        self.scheme, self.grid, self.init, self.denoise = scheme_name, grid, init, bool(denoise)
         self.n_steps = _checks.integer("sampler.n_steps", n_steps, allow_inf=True)
         self.t_min = _checks.number("sampler.t_min", t_min, ge=0)
         if not self.t_min < T:
             raise ValueError(f"sampler.T must be > sampler.t_min; got T = {T:g}, t_min = {self.t_min:g}")
         self.steps_per_level = _checks.integer("sampler.steps_per_level", steps_per_level)
         self.eps = _checks.number("sampler.eps", eps, gt=0)
-        if scheme == "ddpm" and process != "vp":
-            raise ValueError("sampler.scheme ddpm (ancestral sampling, Ho et al. 2020) needs sampler.process: vp")
-        if scheme == "annealed_langevin" and math.isinf(self.n_steps):
+        rec = self.record
+        if rec.needs is not None and not isinstance(self.process, rec.needs):
+            raise ValueError(f"sampler.scheme {rec.name} (ancestral sampling, Ho et al. 2020) needs sampler.process: "
+                             f"{rec.needs.name}")
+        annealed = rec.family == L.ANNEALED
+        if annealed and math.isinf(self.n_steps):
             raise ValueError("sampler.scheme annealed_langevin needs a finite n_steps (its number of noise levels)")
-        evaluates_at_t_min = scheme in ("heun", "rk4") or self.denoise
-        if self.t_min == 0 and (evaluates_at_t_min or grid == "geometric") and scheme != "annealed_langevin":
-            raise ValueError(f"sampler.t_min must be > 0 with scheme {scheme}"
+        evaluates_at_t_min = rec.evaluates_at_t_min or self.denoise
+        if self.t_min == 0 and (evaluates_at_t_min or grid == "geometric") and not annealed:
+            raise ValueError(f"sampler.t_min must be > 0 with scheme {scheme_name}"
                              f"{' and denoise' if self.denoise else ''}{' on a geometric grid' if grid == 'geometric' else ''}"
                              " (the score, or the grid, is not defined at t = 0)")
 
@@ -239,54 +477,43 @@ class Diffusion(Sampler):
         """Score evaluations: K (em, ei, ddpm, euler), 2K (heun), 4K (rk4), L x levels (annealed Langevin)."""
         if math.isinf(self.n_steps):
             return math.inf
-        per = self.steps_per_level if self.scheme == "annealed_langevin" else EVALS[self.scheme]
+        per = self.steps_per_level if self.record.evals is None else self.record.evals
         return float(per * self.n_steps + (1 if self.denoise else 0))
 
     def coefficients(self) -> np.ndarray:
-        """Per step, ``(K, 16)``: m², σ² at t_k, t_{k+1}, t_k − h/2; A0, A1 (SDE); h; P0, P1 of φ at t_k, t_{k+1},
-        the midpoint; β² (the step's noise variance).  Annealed Langevin: m² = 1, σ² = σ_j², A0 = ε_j."""
+        """Per step, ``(K, N_COLS)`` (columns: :mod:`._diffusion_layout`): m², σ² at t_k, t_{k+1}, t_k − h/2; A0, A1
+        (linear family); h; P0, P1 of φ at t_k, t_{k+1}, the midpoint; the step's noise variance.  Annealed Langevin:
+        m² = 1, σ² = σ_j², A0 = ε_j."""
         p = self.process
-        if self.scheme == "annealed_langevin":
+        if self.record.family == L.ANNEALED:
             n = int(self.n_steps)
-            sig2 = (p.sigma_max * (p.sigma_min / p.sigma_max) ** (np.arange(n) / max(n - 1, 1))) ** 2
-            c = np.zeros((n, 16))
-            c[:, 0], c[:, 1], c[:, 6] = 1.0, sig2, self.eps * sig2 / p.sigma_min**2
+            sig2 = (self.sigma_max * (self.sigma_min / self.sigma_max) ** (np.arange(n) / max(n - 1, 1))) ** 2
+            c = np.zeros((n, L.N_COLS))
+            c[:, L.M2K], c[:, L.S2K], c[:, L.A0] = 1.0, sig2, self.eps * sig2 / self.sigma_min**2
             return c
         t = self.times
         tk, tn = t[:-1], t[1:]
         h = tk - tn
         tm = tk - 0.5 * h
-        c = np.zeros((tk.size, 16))
-        for j, tt in ((0, tk), (2, tn), (4, tm)):
-            c[:, j], c[:, j + 1] = p.m2(tt), p.s2(tt)
-        c[:, 8] = h
-        for j, tt in ((9, tk), (11, tn), (13, tm)):
-            c[:, j], c[:, j + 1] = -p.f(tt), 0.5 * p.g2(tt)  # phi = -f - g^2 a / 2 = P0 - P1 a
-        if self.scheme == "em":
-            c[:, 6], c[:, 7], c[:, 15] = 1.0 - h * p.f(tk), h * p.g2(tk), p.g2(tk) * h
-        elif self.scheme == "euler":  # alpha = 1 + h phi(t_k) = (1 - h f) - (h g^2 / 2) a: linear in a, as the SDE schemes
-            c[:, 6], c[:, 7] = 1.0 - h * p.f(tk), 0.5 * h * p.g2(tk)
-        elif self.scheme == "ei":
-            if p.kind == "vp":
-                E = np.exp(0.5 * (p.B(tk) - p.B(tn)))
-                c[:, 6], c[:, 7], c[:, 15] = E, 2.0 * (E - 1.0), np.expm1(p.B(tk) - p.B(tn))
-            else:
-                ds2 = p.s2(tk) - p.s2(tn)
-                c[:, 6], c[:, 7], c[:, 15] = 1.0, ds2, ds2
-        elif self.scheme == "ddpm":
-            b = h * p.beta(tk)
-            b = np.where(b < 1, b, np.nan)  # a step h beta >= 1 has no ancestral step: the point is diverged
-            c[:, 6], c[:, 7], c[:, 15] = 1.0 / np.sqrt(1.0 - b), b / np.sqrt(1.0 - b), b
+        c = np.zeros((tk.size, L.N_COLS))
+        for (jm, js), tt in (((L.M2K, L.S2K), tk), ((L.M2N, L.S2N), tn), ((L.M2M, L.S2M), tm)):
+            c[:, jm], c[:, js] = p.m2(tt), p.s2(tt)
+        c[:, L.H] = h
+        for (j0, j1), tt in (((L.P0K, L.P1K), tk), ((L.P0N, L.P1N), tn), ((L.P0M, L.P1M), tm)):
+            c[:, j0], c[:, j1] = -p.f(tt), 0.5 * p.g2(tt)  # phi = -f - g^2 a / 2 = P0 - P1 a
+        if self.record.linear is not None:
+            c[:, L.A0], c[:, L.A1], c[:, L.NOISE] = self.record.linear(p, tk, tn, h)
         return c
 
     # -------------------------------------------------------------------- the variance map
     def _start(self, mu):
         """v_0 (a jet where ``mu`` is one: the exact start p_T depends on mu)."""
         p = self.process
+        annealed = self.record.family == L.ANNEALED
         if self.init == "standard":
-            return p.reference_variance if self.scheme != "annealed_langevin" else p.sigma_max**2
-        if self.scheme == "annealed_langevin":
-            return mu + p.sigma_max**2
+            return p.reference_variance if not annealed else self.sigma_max**2
+        if annealed:
+            return mu + self.sigma_max**2
         return float(p.m2(p.T)) * mu + float(p.s2(p.T))
 
     def affine(self, mu):
@@ -301,8 +528,8 @@ class Diffusion(Sampler):
             lt = float(p.m2(self.t_min)) * mu + float(p.s2(self.t_min))
             lT = float(p.m2(p.T)) * mu + float(p.s2(p.T))
             ratio = lt / lT
-            if self.scheme in SDE_SCHEMES:
-                R = math.exp(-(float(p.B(p.T)) - float(p.B(self.t_min)))) if p.kind == "vp" else 1.0
+            if self.record.integrates == "sde":
+                R = p.sde_decay(p.T, self.t_min)
                 Phi = ratio * ratio * R
                 Psi = lt - lT * Phi
             else:
@@ -310,14 +537,14 @@ class Diffusion(Sampler):
             return Phi, Psi, ~(np.asarray(_jet.value(lt)) > 0)
         values, jets_loop = _kernels()
         c = np.ascontiguousarray(self.coefficients())
-        sid, L = _SCHEME_ID[self.scheme], self.steps_per_level
+        fam, per_level = self.record.family, self.steps_per_level
         bad = np.empty(flat.size, dtype=np.bool_)
         if not jets:
             phi, psi = np.empty(flat.size), np.empty(flat.size)
-            values(flat, c, sid, L, phi, psi, bad)
+            values(flat, c, fam, per_level, phi, psi, bad)
             return phi.reshape(shape), psi.reshape(shape), bad.reshape(shape)
         out = np.empty((flat.size, 6))
-        jets_loop(flat, c, sid, L, out, bad)
+        jets_loop(flat, c, fam, per_level, out, bad)
         d1, d2 = (np.broadcast_to(u, shape).reshape(-1) for u in (mu.d1, mu.d2))
         # chain rule from d/dmu to the jet's own variable (here d mu = d1, d^2 mu = d2)
         Phi = _jet.Jet(out[:, 0], out[:, 1] * d1, out[:, 2] * d1 * d1 + out[:, 1] * d2)
@@ -366,15 +593,15 @@ class Diffusion(Sampler):
         if ``denoise``); annealed Langevin: :math:`\\lambda + \\sigma_{\\min}^2`."""
         p = self.process
         lam = np.asarray(lam, dtype=float)
-        if self.scheme == "annealed_langevin":
-            return lam + p.sigma_min**2
+        if self.record.family == L.ANNEALED:
+            return lam + self.sigma_min**2
         return self._finish(lam, float(p.m2(self.t_min)) * lam + float(p.s2(self.t_min)))
 
     def trajectory(self, lam):
         """The law along the reverse grid (values, population score): ``(t (K+1,), v (K+1, d), target (K+1, d))`` with
         ``target`` the variance of :math:`p_{t_k}`.  A plain loop over the steps (for figures; finite K, not annealed
         Langevin)."""
-        if math.isinf(self.n_steps) or self.scheme == "annealed_langevin":
+        if math.isinf(self.n_steps) or self.record.family == L.ANNEALED:
             raise ValueError("a trajectory needs a finite n_steps and a time grid (not annealed_langevin)")
         lam = np.asarray(lam, dtype=float)
         p, t = self.process, self.times
@@ -418,68 +645,49 @@ def _one_step(sampler: Diffusion, c, k, mu, v):
     """One step of the variance recursion (values), through the compiled loop on a single step."""
     values, _ = _kernels()
     phi, psi, bad = np.empty(mu.size), np.empty(mu.size), np.empty(mu.size, dtype=np.bool_)
-    values(np.ascontiguousarray(mu), np.ascontiguousarray(c[k:k + 1]), _SCHEME_ID[sampler.scheme],
+    values(np.ascontiguousarray(mu), np.ascontiguousarray(c[k:k + 1]), sampler.record.family,
            sampler.steps_per_level, phi, psi, bad)
     return np.where(bad, np.nan, phi * v + psi)
 
 
 def particles(sampler: Diffusion, mu, n_particles: int, rng) -> np.ndarray:
-    """Particle chains of the actual scheme (validation of the exact laws): ``(n_particles, d)`` samples of the output.
+    r"""Particle chains of the actual scheme (validation of the exact laws): ``(n_particles, d)`` samples of the output.
 
-    Each step is written from the scheme's definition (reverse SDE / ODE drift with the linear score
-    :math:`s_t(y) = -y/(m_t^2\\mu + \\sigma_t^2)` per eigen-direction), not from the variance recursion.
+    Each step is the scheme's own update (:attr:`Scheme.step`) on particles, with the linear score
+    :math:`s_t(y) = -y/(m_t^2\mu + \sigma_t^2)` per eigen-direction: the linear family from its step coefficients
+    (:math:`y \leftarrow A_0y + A_1s_{t_k}(y) + \sqrt{\text{noise}}\,z`), Heun and RK4 from the probability-flow
+    drift, annealed Langevin as L ULA steps per level -- not from the variance recursion.
     """
     p, mu = sampler.process, np.asarray(mu, dtype=float)
     shape = (int(n_particles), mu.size)
+    c = sampler.coefficients()
 
-    def score(t, y):
-        return -y / (float(p.m2(t)) * mu + float(p.s2(t)))
+    def noise():
+        return rng.standard_normal(shape)
 
-    def ode(t, y):  # probability-flow drift in reverse time: dy/d(-t) = -(f y - g^2 s / 2)
-        return -(float(p.f(t)) * y - 0.5 * float(p.g2(t)) * score(t, y))
-
-    if sampler.scheme == "annealed_langevin":
-        c = sampler.coefficients()
-        y = math.sqrt(p.sigma_max**2) * rng.standard_normal(shape) if sampler.init == "standard" else \
-            np.sqrt(mu + p.sigma_max**2) * rng.standard_normal(shape)
+    if sampler.record.family == L.ANNEALED:
+        y = math.sqrt(sampler.sigma_max**2) * noise() if sampler.init == "standard" else \
+            np.sqrt(mu + sampler.sigma_max**2) * noise()
         for k in range(c.shape[0]):
-            eps, s2 = c[k, 6], c[k, 1]
+            eps, s2 = c[k, L.A0], c[k, L.S2K]
             for _ in range(sampler.steps_per_level):
-                y = y - eps * y / (mu + s2) + math.sqrt(2 * eps) * rng.standard_normal(shape)
+                y = y - eps * y / (mu + s2) + math.sqrt(2 * eps) * noise()
         return y
-    t = sampler.times
+    at = {"k": (L.M2K, L.S2K, L.P0K, L.P1K), "n": (L.M2N, L.S2N, L.P0N, L.P1N), "m": (L.M2M, L.S2M, L.P0M, L.P1M)}
+
+    def score(k, y, where="k"):
+        jm, js = at[where][:2]
+        return -y / (c[k, jm] * mu + c[k, js])
+
+    def ode(where, k, y):  # probability-flow drift in reverse time: dy/d(-t) = -(f y - g^2 s / 2) = P0 y + P1 s
+        j0, j1 = at[where][2:]
+        return c[k, j0] * y + c[k, j1] * score(k, y, where)
+
     v0 = np.broadcast_to(np.asarray(sampler._start(mu), dtype=float), mu.shape)
-    y = np.sqrt(v0) * rng.standard_normal(shape)
-    for k in range(t.size - 1):
-        tk, tn = t[k], t[k + 1]
-        h = tk - tn
-        if sampler.scheme == "em":
-            y = y + h * (-float(p.f(tk)) * y + float(p.g2(tk)) * score(tk, y)) + math.sqrt(float(p.g2(tk)) * h) * rng.standard_normal(shape)
-        elif sampler.scheme == "ei":
-            s = score(tk, y)
-            if p.kind == "vp":
-                E = math.exp(0.5 * (float(p.B(tk)) - float(p.B(tn))))
-                y = E * y + 2.0 * (E - 1.0) * s + math.sqrt(E * E - 1.0) * rng.standard_normal(shape)
-            else:
-                ds2 = float(p.s2(tk)) - float(p.s2(tn))
-                y = y + ds2 * s + math.sqrt(ds2) * rng.standard_normal(shape)
-        elif sampler.scheme == "ddpm":
-            b = h * float(p.beta(tk))
-            y = (y + b * score(tk, y)) / math.sqrt(1.0 - b) + math.sqrt(b) * rng.standard_normal(shape)
-        elif sampler.scheme == "euler":
-            y = y + h * ode(tk, y)
-        elif sampler.scheme == "heun":
-            d1 = ode(tk, y)
-            d2 = ode(tn, y + h * d1)
-            y = y + 0.5 * h * (d1 + d2)
-        else:  # rk4
-            tm = tk - 0.5 * h
-            k1 = ode(tk, y)
-            k2 = ode(tm, y + 0.5 * h * k1)
-            k3 = ode(tm, y + 0.5 * h * k2)
-            k4 = ode(tn, y + h * k3)
-            y = y + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+    y = np.sqrt(v0) * noise()
+    for k in range(c.shape[0]):
+        y = sampler.record.step(c, k, y, score, ode, noise)
     if sampler.denoise:
         m2, s2 = float(p.m2(sampler.t_min)), float(p.s2(sampler.t_min))
-        y = (y + s2 * score(sampler.t_min, y)) / math.sqrt(m2)
+        y = (y + s2 * (-y / (m2 * mu + s2))) / math.sqrt(m2)
     return y
