@@ -42,7 +42,6 @@ __all__ = [
     "sgd_streams",
     "sample_data",
     "sample_empirical_covariance",
-    "exact_scores",
     "exact_fit",
     "exact_errors",
     "exact_fit_errors",
@@ -186,30 +185,6 @@ def sample_empirical_covariance(lam, n_samples: int, rngs, draw: str = "wishart"
     return np.stack([empirical_covariance(sample_data(lam, n_samples, rng)) for rng in rngs])
 
 
-def exact_scores(lam, n_samples: int, sigma: float, rngs, model: str = "full", draw: str = "wishart"):
-    """Score matrices :math:`\\hat A = (\\hat\\Sigma + \\sigma^2 I)^{-1}` of the exact DSM fit (R3/R11), per replicate.
-
-    Returns
-    -------
-    A : ndarray, shape ``(R, d, d)``
-        A replicate whose :math:`\\hat\\Sigma + \\sigma^2 I` is singular (only possible
-        at ``sigma = 0`` with ``N < d``) gets a matrix of NaN, which the sampler
-        stage reports as diverged.
-    """
-    cov_hat = sample_empirical_covariance(lam, n_samples, rngs, draw)
-    diagonal = model == "diagonal"
-    try:
-        return exact_score_matrix(cov_hat, sigma, diagonal=diagonal)
-    except np.linalg.LinAlgError:
-        out = np.full_like(cov_hat, np.nan)
-        for r, C in enumerate(cov_hat):
-            try:
-                out[r] = exact_score_matrix(C, sigma, diagonal=diagonal)
-            except np.linalg.LinAlgError:
-                pass
-        return out
-
-
 def sgd_scores(
     lam,
     n_samples: int,
@@ -273,8 +248,10 @@ def sgd_scores(
 
 
 def _sampler(sampler) -> Sampler:
-    """A sampler, or a float ``gamma``: stationary ULA with that step (the historical signature)."""
-    return sampler if isinstance(sampler, Sampler) else ULA(float(sampler))
+    """The sampler argument, checked: a :class:`gaussdsm.samplers.Sampler` (a step alone is not one: ``ULA(gamma)``)."""
+    if not isinstance(sampler, Sampler):
+        raise TypeError(f"sampler must be a gaussdsm.samplers.Sampler (e.g. ULA(gamma)); got {sampler!r}")
+    return sampler
 
 
 def mode_variances(lam, n_samples: int, rngs, kappa=None) -> np.ndarray:
@@ -775,5 +752,5 @@ def sgd_monte_carlo_error(
         sgd_streams(seed, n_replicates, n_samples, sigma, tau), model=model, loss_factor=loss_factor,
         n_snapshots=n_snapshots,
     )
-    pe = paired_errors(A, A0, lam, sampler if sampler is not None else gamma)
+    pe = paired_errors(A, A0, lam, sampler if sampler is not None else ULA(gamma))
     return summarize(pe.w2sq, pe.diverged), summarize(pe.excess, pe.excess_diverged)

@@ -135,15 +135,16 @@ def fit_scores(
     *,
     seed: int,
     n_replicates: int,
-    method: str = "exact",
     model: str = "full",
-    draw: str = "wishart",
     loss_factor: float = 1.0,
     sgd: dict | None = None,
     out,
     provenance=None,
 ) -> xr.Dataset:
-    r"""Stage ``fit_scores``: learn the score :math:`-Ay` on ``n_replicates`` training sets per fit point.
+    r"""Stage ``fit_scores``: learn the score :math:`-Ay` by SGD on ``n_replicates`` training sets per fit point.
+
+    Only SGD studies have this stage: an exact fit is cheap and drawn inside the sampler stage
+    (:func:`run_sampler`, one decomposition of each training set serving every sigma and sampler setting).
 
     Parameters
     ----------
@@ -155,15 +156,9 @@ def fit_scores(
         (keyed by ``n_samples`` only: common random numbers across sigma and tau);
         SGD uses :func:`gaussdsm.montecarlo.sgd_streams` (keyed by ``(n_samples, sigma, tau)``).
     n_replicates : int
-    method : {'exact', 'sgd'}
-        ``'exact'``: :math:`\hat A = (\hat\Sigma + \sigma^2 I)^{-1}` (R3/R11);
-        ``'sgd'``: stationary snapshots of constant-step SGD (R6), see
-        :func:`gaussdsm.montecarlo.sgd_scores`.
     model : {'full', 'diagonal'}
-    draw : {'wishart', 'samples'}
-        Exact fits only; SGD always draws the training points.
     loss_factor : float
-        c of the loss :math:`c\|x - \theta y\|^2` (SGD only).
+        c of the loss :math:`c\|x - \theta y\|^2`.
     sgd : dict
         ``batch_size``, ``n_snapshots``, ``burn_in_factor``, ``spacing_factor``,
         ``max_steps``.
@@ -171,41 +166,32 @@ def fit_scores(
 
     Output
     ------
-    ``score_matrix (point, replicate, snapshot, row, col)``; for SGD also
-    ``exact_score_matrix (point, replicate, row, col)`` (same training sets) and
-    ``sgd_diverged (point, replicate)``.
+    ``score_matrix (point, replicate, snapshot, row, col)``, ``exact_score_matrix (point, replicate, row, col)``
+    (the exact fit of the same training sets) and ``sgd_diverged (point, replicate)``.
     """
     lam, _ = _read_spectrum(spectrum_path, "fit_scores")
-    if method not in ("exact", "sgd"):
-        raise ValueError(f"fit.method must be 'exact' or 'sgd', got {method!r}")
     d = lam.size
     sgd = dict(sgd or {})
-    n_snap = int(sgd.get("n_snapshots", 1)) if method == "sgd" else 1
+    n_snap = int(sgd.get("n_snapshots", 1))
     scores = np.empty((len(points), n_replicates, n_snap, d, d))
-    if method == "sgd":
-        exact = np.empty((len(points), n_replicates, d, d))
-        sgd_div = np.zeros((len(points), n_replicates), dtype=np.int8)
-    bar = Progress(len(points), f"fit_scores ({method})", unit="points", bar=False, logger=log)
+    exact = np.empty((len(points), n_replicates, d, d))
+    sgd_div = np.zeros((len(points), n_replicates), dtype=np.int8)
+    bar = Progress(len(points), "fit_scores (sgd)", unit="points", bar=False, logger=log)
     for j, p in enumerate(points):
         data_rngs = montecarlo.data_streams(seed, n_replicates, p["n_samples"])
-        if method == "exact":
-            scores[j, :, 0] = montecarlo.exact_scores(lam, p["n_samples"], p["sigma"], data_rngs, model=model, draw=draw)
-        else:
-            sgd_rngs = montecarlo.sgd_streams(seed, n_replicates, p["n_samples"], p["sigma"], p["tau"])
-            A, A_exact, div = montecarlo.sgd_scores(
-                lam, p["n_samples"], p["sigma"], p["tau"], data_rngs, sgd_rngs,
-                model=model, loss_factor=loss_factor, **sgd,
-            )
-            scores[j], exact[j], sgd_div[j] = A, A_exact, div
-            if div.any():
-                log.warning("fit %s: %d SGD chain(s) diverged", montecarlo.canonical_params(**p), int(div.sum()))
+        sgd_rngs = montecarlo.sgd_streams(seed, n_replicates, p["n_samples"], p["sigma"], p["tau"])
+        A, A_exact, div = montecarlo.sgd_scores(
+            lam, p["n_samples"], p["sigma"], p["tau"], data_rngs, sgd_rngs,
+            model=model, loss_factor=loss_factor, **sgd,
+        )
+        scores[j], exact[j], sgd_div[j] = A, A_exact, div
+        if div.any():
+            log.warning("fit %s: %d SGD chain(s) diverged", montecarlo.canonical_params(**p), int(div.sum()))
         log.info("fit %s: %d replicates", montecarlo.canonical_params(**p), n_replicates)
         bar.update()
-    matrix = ("point", "replicate", "row", "col")
-    data_vars = {"score_matrix": (("point", "replicate", "snapshot", "row", "col"), scores)}
-    if method == "sgd":
-        data_vars["exact_score_matrix"] = (matrix, exact)
-        data_vars["sgd_diverged"] = (("point", "replicate"), sgd_div)
+    data_vars = {"score_matrix": (("point", "replicate", "snapshot", "row", "col"), scores),
+                 "exact_score_matrix": (("point", "replicate", "row", "col"), exact),
+                 "sgd_diverged": (("point", "replicate"), sgd_div)}
     ds = dataset(
         data_vars,
         coords={
@@ -216,12 +202,12 @@ def fit_scores(
             "col": np.arange(d),
         },
         attrs={
-            "method": method,
+            "method": "sgd",
             "model": model,
-            "draw": "samples" if method == "sgd" else draw,
+            "draw": "samples",  # SGD draws the training points
             "loss_factor": float(loss_factor),
             "seed": int(seed),
-            **({f"sgd_{k}": v for k, v in sorted(sgd.items())} if method == "sgd" else {}),
+            **{f"sgd_{k}": v for k, v in sorted(sgd.items())},
         },
     )
     return _write(ds, out, provenance, "learned scores")

@@ -196,15 +196,13 @@ class Study:
         return {"spectrum": self.spectrum_params}
 
     def fit_args(self, chunk_id: str) -> dict:
-        """Keyword arguments of :func:`gaussdsm.stages.fit_scores`: the chunk's points and everything that
-        determines the learned scores (not the sampler's parameters: scores are shared across them)."""
+        """Keyword arguments of :func:`gaussdsm.stages.fit_scores` (SGD studies): the chunk's points and everything
+        that determines the learned scores (not the sampler's parameters: scores are shared across them)."""
         fit, mc = self.config["fit"], self.config["montecarlo"]
         return {
             "points": self.chunk_points(chunk_id),
             "seed": self.seed,
             "n_replicates": int(mc["n_replicates"]),
-            "draw": self.draw,
-            "method": fit["method"],
             "model": fit["model"],
             "loss_factor": float(fit["loss_factor"]),
             "sgd": {k: v for k, v in fit["sgd"].items() if k != "allow_unstable"},  # a config check only

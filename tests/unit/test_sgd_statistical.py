@@ -12,7 +12,7 @@ import pytest
 
 from gaussdsm import montecarlo as mc
 from gaussdsm import theory
-from gaussdsm.samplers import run_ula, ula_stationary_cov
+from gaussdsm.samplers import ULA, run_ula, ula_stationary_cov
 
 K = np.arange(1, 13.0)
 
@@ -37,7 +37,7 @@ def test_r8_optimization_term_with_real_sgd(z):
     opt = float(th["optimization"])
     np.testing.assert_allclose(opt, 1.2513e-3, rtol=1e-3)
     A, A0 = sgd_run(lam, N, sigma, gamma, tau, R=48, S=8, seed=3)
-    excess, div = mc.optimization_excess(A, A0, lam, gamma)
+    excess, div = mc.optimization_excess(A, A0, lam, ULA(gamma))
     assert not div.any()
     per_chain = excess.mean(axis=1)
     mean, se = per_chain.mean(), per_chain.std(ddof=1) / np.sqrt(per_chain.size)
@@ -53,7 +53,7 @@ def test_end_to_end_sgd_then_ula(z):
     th = theory.error_terms(lam, N, sigma, gamma, tau)
     np.testing.assert_allclose(float(th["total"]), 0.0655107, rtol=1e-5)
     A, A0 = sgd_run(lam, N, sigma, gamma, tau, R=200, S=8, seed=4)
-    w, div = mc.langevin_errors(A.reshape(-1, 4, 4), lam, gamma)
+    w, div = mc.langevin_errors(A.reshape(-1, 4, 4), lam, ULA(gamma))
     assert not div.any()
     per_chain = w.reshape(200, 8).mean(axis=1)
     mean, se = per_chain.mean(), per_chain.std(ddof=1) / np.sqrt(per_chain.size)
@@ -61,7 +61,7 @@ def test_end_to_end_sgd_then_ula(z):
     tol = z * se + allowance_opt(opt, N, tau, sigma) + gen * lam.size / N
     assert abs(mean - float(th["total"])) <= tol, (mean, se, float(th["total"]))
     # the optimization part alone (paired, control variate) has teeth of its own
-    excess, _ = mc.optimization_excess(A, A0, lam, gamma)
+    excess, _ = mc.optimization_excess(A, A0, lam, ULA(gamma))
     e = excess.mean(axis=1)
     tol_opt = z * e.std(ddof=1) / np.sqrt(e.size) + allowance_opt(opt, N, tau, sigma)
     assert abs(e.mean() - opt) <= tol_opt, (e.mean(), opt)

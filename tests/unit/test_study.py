@@ -31,7 +31,8 @@ def test_stage_arguments_hold_what_each_stage_depends_on(plan):
     st = plan(top={"seed": 5}, fit={"method": "sgd", "sgd": {"allow_unstable": True}},
               grid={"tau": [0.0, 0.001]}).studies["tiny"]
     fit = st.fit_args("000")
-    assert fit["seed"] == 5 and fit["n_replicates"] == 20 and fit["method"] == "sgd"
+    assert fit["seed"] == 5 and fit["n_replicates"] == 20 and set(fit) == {"points", "seed", "n_replicates", "model",
+                                                                          "loss_factor", "sgd"}
     assert "allow_unstable" not in fit["sgd"] and fit["sgd"]["batch_size"] == 1  # a config check only
     assert "gamma" not in str(fit)  # the scores do not depend on the sampler: a new gamma reruns no fit
     smp = st.sampler_args("000")
