@@ -41,6 +41,7 @@ import numpy as np
 import xarray as xr
 
 from . import _checks, theory
+from .samplers import ULA
 from .vocabulary import attrs
 
 __all__ = [
@@ -87,7 +88,7 @@ def _total_1d(lam, sigma, n_samples, gamma, tau, loss_factor, batch_size, model,
     sigma = np.asarray(sigma, dtype=float)
     out = np.full(sigma.shape, np.inf)
     d = lam.size
-    ok = np.isfinite(sigma) & (sigma >= 0) & (gamma < 2.0 * (lam.min() + sigma**2))  # R4 stability
+    ok = np.isfinite(sigma) & (sigma >= 0) & (gamma < ULA.max_step(lam.min(), sigma))  # R4 stability
     if tau > 0:
         ok &= sigma > 0
         ok &= theory.sgd_is_stable(lam, sigma, tau, loss_factor, batch_size, model)  # R6b / §7.1 note 3

@@ -289,14 +289,14 @@ def _sampler_errors(study: Study, where: str) -> list[str]:
     if not bad:
         return errors
     lam_min, lam_max = float(lam.min()), float(lam.max())
+    cls = samplers.KINDS[sp["kind"]]
+    rule = (f"{sp['kind'].upper()} is unstable unless {cls.stability_rule()}, with lam_min = {_fmt(lam_min)}"
+            + (f", lam_max = {_fmt(lam_max)}" if sp["kind"] == "uld" else ""))
     if sp["kind"] == "ula":
-        pairs = ", ".join(f"(sigma={_fmt(c[0])}, gamma={_fmt(c[1])}: bound {_fmt(2 * (lam_min + c[0] ** 2))})"
+        pairs = ", ".join(f"(sigma={_fmt(c[0])}, gamma={_fmt(c[1])}: bound {_fmt(cls.max_step(lam_min, c[0]))})"
                           for c in bad[:4])
-        rule = f"ULA is unstable for gamma >= 2 (lam_min + sigma^2) with lam_min = {_fmt(lam_min)}"
     else:
         pairs = ", ".join(f"(sigma={_fmt(c[0])}, gamma={_fmt(c[1])}, friction={_fmt(c[3])})" for c in bad[:4])
-        rule = (f"ULD is unstable unless gamma < friction (lam_min + sigma^2) and 4 - 2 gamma friction + "
-                f"gamma^2 / (lam_max + sigma^2) > 0, with lam_min = {_fmt(lam_min)}, lam_max = {_fmt(lam_max)}")
     errors.append(
         f"{where}.grid.gamma: {rule}; offending {pairs}{' ...' if len(bad) > 4 else ''}. Lower grid.gamma, raise "
         f"grid.sigma{', change sampler.friction' if sp['kind'] == 'uld' else ''}, or set "

@@ -225,3 +225,36 @@ def test_doubling_equals_step_by_step_and_stein():
     for Mj, Sj in zip(M, stat):
         np.testing.assert_allclose(Sj, scipy.linalg.solve_discrete_lyapunov(Mj, Q), rtol=1e-12, atol=1e-14)
     assert np.all(np.isnan(samplers.doubling(2 * np.eye(2)[None], np.eye(2), np.inf)))  # unstable: NaN
+
+
+def test_the_sampler_interface_is_abstract():
+    """A sampler that leaves out part of the interface cannot be made (no silent NotImplementedError later)."""
+    import inspect
+
+    from gaussdsm.samplers import Diffusion, LangevinSampler, Sampler, ULA, ULD
+
+    assert inspect.isabstract(Sampler) and inspect.isabstract(LangevinSampler)
+    assert not any(inspect.isabstract(c) for c in (ULA, ULD, Diffusion))
+
+    class Partial(LangevinSampler):
+        def score_variance(self, a):
+            return 1 / a
+
+    with pytest.raises(TypeError, match="abstract"):
+        Partial(0.1)
+
+
+def test_each_langevin_sampler_states_its_own_stability_bound():
+    """The bound in the explanation is the one the sampler's stability test uses: just below it stable, at it
+    not (ULA: gamma = 2 (lam_min + sigma^2); ULD: gamma = friction (lam_min + sigma^2))."""
+    from gaussdsm.samplers import ULA, ULD
+
+    lam, sigma = np.array([0.25, 1.0]), 0.1
+    bound = ULA.max_step(0.25, sigma)
+    assert ULA(bound * (1 - 1e-9)).stable(lam, sigma).all() and not ULA(bound).stable(lam, sigma).all()
+    assert f"= {bound:.4g}" in ULA(bound).explain_unstable(0.25, 1.0, sigma)
+    fr = 3.0
+    uld = ULD(fr * (0.25 + sigma**2), fr)
+    assert not uld.stable(lam, sigma).all()
+    assert f"= {fr * (0.25 + sigma**2):.4g}" in uld.explain_unstable(0.25, 1.0, sigma)
+    assert "friction" in ULD.stability_rule() and "2 (lam_min + sigma^2)" in ULA.stability_rule()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from ..samplers import ULA
 from ..vocabulary import attrs
 from ._data import first_setting, mc_vars, theory_on
 
@@ -28,7 +29,7 @@ def data(summary: xr.Dataset) -> xr.Dataset:
     th = theory_on(s, s["n_samples"].values, sigmas, g_dense, float(s["tau"]))
     th = th.transpose("n_samples", "sigma", "gamma")
     lines = th["total"].where(th["valid"] > 0)
-    bound = xr.DataArray(2 * (lam_min + sigmas**2), dims="sigma", attrs=attrs("stability_bound"))
+    bound = xr.DataArray(ULA.max_step(lam_min, sigmas), dims="sigma", attrs=attrs("stability_bound"))
     return xr.Dataset({
         "theory_line": lines.rename(gamma="gamma_dense").assign_attrs(attrs("theory_line_gamma")),
         "stability_bound": bound,

@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from .. import theory
-from ..samplers import EVALS
+from ..samplers import EVALS, ULA
 from ..vocabulary import dataset
 from ._data import diffusion_theory
 
@@ -31,7 +31,7 @@ def _best(lam, kind, budget, frictions=None):
     vectorised evaluation over steps and frictions)."""
     lam_min, lam_max = float(lam.min()), float(lam.max())
     fr = None if frictions is None else np.asarray(frictions, dtype=float)[:, None]
-    bound = 2 * lam_min if kind == "ula" else np.minimum(fr * lam_min, 2.0 / fr + 0.5 * fr * lam_max)
+    bound = ULA.max_step(lam_min, 0.0) if kind == "ula" else np.minimum(fr * lam_min, 2.0 / fr + 0.5 * fr * lam_max)
     g = bound * np.geomspace(1e-4, 0.999, N_GAMMA)
     b = theory.bias(lam, 0.0, g, sampler=kind, n_steps=float(budget), init_var=1.0, friction=fr)
     return float(np.min(np.where(np.isfinite(b), b, np.inf)))

@@ -25,6 +25,7 @@ The Langevin family (ULA, ULD) runs a Markov chain with one fixed score :math:`-
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -40,18 +41,22 @@ def col(x):
     return np.asarray(x, dtype=float)[..., None]
 
 
-class Sampler:
-    """Base class: see the module docstring for the interface."""
+class Sampler(ABC):
+    """The sampler interface (module docstring): a sampler is its variance map, per eigenvalue ``mu`` of the
+    covariance its score is built from, for a grid of settings of its parameters (shape :attr:`shape`)."""
 
     kind: str = ""
     #: grid parameters of this sampler (dimension names), besides the fit's (n_samples, sigma, tau)
     axes: tuple = ()
 
-    def variance(self, mu, sigma):  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def variance(self, mu, sigma):
+        r""":math:`F(\mu)`, shape ``B + (d,)``; a :class:`~gaussdsm.samplers._jet.Jet` ``mu`` gives a Jet
+        (:math:`F, F', F''`)."""
 
-    def deviation(self, mu, sigma):  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def deviation(self, mu, sigma):
+        r""":math:`F(\mu) - \mu` without cancellation (Jets as :meth:`variance`)."""
 
     def terms(self, mu, sigma):
         """``(variance, deviation)`` together (subclasses share the work where they can)."""
@@ -61,11 +66,13 @@ class Sampler:
         """``(variance, stable per mode)`` for arrays ``mu`` (subclasses share the work where they can)."""
         return self.variance(mu, sigma), self.stable(mu, sigma)
 
-    def stable(self, mu, sigma):  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def stable(self, mu, sigma):
+        """Per mode (shape ``B + (d,)``): the score is finite at every evaluation and the recursion stable."""
 
-    def n_samples_scale(self, lam, sigma):  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def n_samples_scale(self, lam, sigma):
+        """The N the 1/N expansion needs to exceed by far (theory.md §7.2 note 5), shape ``B``."""
 
     @property
     def optimization_theory(self):
@@ -137,8 +144,29 @@ class LangevinSampler(Sampler):
             a = np.where(s > 0, 1.0 / np.where(s > 0, s, 1.0), np.inf)
         return (s > 0) & self.score_stable(a)
 
-    def stability_interval(self):  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def stability_interval(self):
+        """``(a_lo, a_hi)``, shape ``B + (1,)``: the recursion with score eigenvalue ``a`` is stable iff
+        ``a_lo < a < a_hi``."""
+
+    @abstractmethod
+    def score_variance(self, a):
+        """The output variance along a score eigenvalue ``a`` (array or Jet, shape ``B + (d,)``)."""
+
+    @abstractmethod
+    def score_excess(self, a):
+        """:math:`G(a) - 1/a` without cancellation."""
+
+    @abstractmethod
+    def explain_unstable(self, lam_min: float, lam_max: float, sigma: float) -> str:
+        """Why this setting (scalar parameters) is unstable for a spectrum in ``[lam_min, lam_max]`` learned at
+        ``sigma``: the stability condition with its numbers, one clause (``gamma = 0.5 >= 2 (lam_min + sigma^2) =
+        0.13``)."""
+
+    @classmethod
+    @abstractmethod
+    def stability_rule(cls) -> str:
+        """The stability condition in words, for every setting (``gamma < 2 (lam_min + sigma^2)``)."""
 
     def score_stable(self, a):
         lo, hi = self.stability_interval()
@@ -193,6 +221,12 @@ class LangevinSampler(Sampler):
             stable = stable & finite
         return np.where(stable[..., None, None], C, np.nan), stable
 
-    def covariance(self, A):  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def covariance(self, A):
+        """``(C, stable)`` for general (non-symmetric) score matrices ``A (R, d, d)``: the law by a matrix recursion
+        (samplers.md §2)."""
+
+    @abstractmethod
+    def particles(self, A, n_particles, rng):
+        """Particle chains of the scheme with score matrix ``A`` (validation of :meth:`covariance`)."""
 

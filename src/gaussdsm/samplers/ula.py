@@ -252,6 +252,19 @@ class ULA(LangevinSampler):
     kind = "ula"
     axes = ("gamma", "n_steps")
 
+    @staticmethod
+    def max_step(lam_min, sigma):
+        r"""The stability bound of the step, :math:`\gamma < 2(\lambda_{\min} + \sigma^2)` (R4): the one place it is
+        written."""
+        return 2.0 * (lam_min + sigma**2)
+
+    @classmethod
+    def stability_rule(cls) -> str:
+        return "gamma < 2 (lam_min + sigma^2)"
+
+    def explain_unstable(self, lam_min, lam_max, sigma) -> str:
+        return f"gamma = {float(self.gamma):g} >= 2 (lam_min + sigma^2) = {self.max_step(lam_min, sigma):.4g}"
+
     def stability_interval(self):
         g = col(self.gamma)
         with np.errstate(divide="ignore"):

@@ -104,6 +104,15 @@ class ULD(LangevinSampler):
     def shape(self) -> tuple:
         return np.broadcast_shapes(super().shape, self.friction.shape)
 
+    @classmethod
+    def stability_rule(cls) -> str:
+        return "gamma < friction (lam_min + sigma^2) and 4 - 2 gamma friction + gamma^2 / (lam_max + sigma^2) > 0"
+
+    def explain_unstable(self, lam_min, lam_max, sigma) -> str:
+        g, fr = float(self.gamma), float(self.friction)
+        return (f"it needs gamma < friction (lam_min + sigma^2) = {fr * (lam_min + sigma**2):.4g} and 4 - 2 gamma "
+                f"friction + gamma^2 / (lam_max + sigma^2) = {4 - 2 * g * fr + g**2 / (lam_max + sigma**2):.4g} > 0")
+
     def stability_interval(self):
         eta, gf = col(self.gamma), col(self.friction)
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -371,14 +371,10 @@ def diagnose(lam, point: xr.Dataset) -> dict[str, list[str]]:
     if not np.isfinite(float(point["bias"])):
         if sigma == 0 and lam_min == 0:
             valid.append("the score is infinite: sigma = 0 and the spectrum has a zero eigenvalue (use sigma > 0)")
-        elif kind == "ula":
-            valid.append(f"ULA is unstable with the population score: gamma = {gamma:g} >= 2 (lam_min + sigma^2) = "
-                         f"{2 * (lam_min + sigma**2):.4g}")
         else:
-            fr = p.get("friction", float("nan"))
-            valid.append(f"ULD is unstable with the population score: it needs gamma < friction (lam_min + sigma^2) = "
-                         f"{fr * (lam_min + sigma**2):.4g} and 4 - 2 gamma friction + gamma^2 / (lam_max + sigma^2) = "
-                         f"{4 - 2 * gamma * fr + gamma**2 / (lam_max + sigma**2):.4g} > 0")
+            s = samplers.make(kind, gamma=gamma, friction=p.get("friction"), n_steps=p.get("n_steps", math.inf))
+            valid.append(f"{kind.upper()} is unstable with the population score: "
+                         f"{s.explain_unstable(lam_min, lam_max, sigma)}")
     if tau > 0 and not int(point["optimization_available"]):
         valid.append(f"the SGD term (R8) is derived for stationary ULA only, not for sampler {kind} with n_steps = "
                      f"{p.get('n_steps', float('inf')):g}: the total is not available (set tau = 0)")
