@@ -82,14 +82,14 @@ def test_gram_w2_equals_the_reference(d, rng):
 def test_bartlett_product_paths_agree(rng):
     """The dsyrk product (d >= 256) equals the plain product, and the lower triangle alone is what eigh reads."""
     lam = np.linspace(1.0, 0.1, 300)
-    a = mc._bartlett(lam, 500, np.random.default_rng(1))
+    a = mc.training._bartlett(lam, 500, np.random.default_rng(1))
     T = np.zeros((300, 300))
     r = np.random.default_rng(1)
     T[np.diag_indices(300)] = np.sqrt(r.chisquare(500 - np.arange(300)))
     T[np.tril_indices(300, -1)] = r.standard_normal(300 * 299 // 2)
     L = np.sqrt(lam)[:, None] * T
     np.testing.assert_allclose(a, L @ L.T / 500, rtol=1e-12, atol=1e-15)
-    low = mc._bartlett(lam, 500, np.random.default_rng(1), full=False)
+    low = mc.training._bartlett(lam, 500, np.random.default_rng(1), full=False)
     np.testing.assert_allclose(np.linalg.eigvalsh(low), np.linalg.eigvalsh(a), rtol=1e-12)
 
 
