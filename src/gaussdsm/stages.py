@@ -19,7 +19,6 @@ Stage outputs (``results/<study>/``):
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import logging
 import sys
@@ -29,9 +28,10 @@ import traceback
 import numpy as np
 import xarray as xr
 
-from . import faults, montecarlo, samplers, theory
+from . import faults, montecarlo, theory
 from .io import collect_provenance, read_dataset, write_dataset
 from .progress import Progress
+from .samplers.spec import ATTR_KEYS, SamplerSpec
 from .spectra import spectrum as data_spectrum
 from .study import provenance_config
 from .vocabulary import attrs, dataset
@@ -48,7 +48,7 @@ __all__ = [
 log = logging.getLogger("gaussdsm")
 
 #: the theory's conventions that a summary carries (as theory_<name>): what figures need to redraw its lines
-THEORY_ATTRS = ("model", "loss_factor", "batch_size", "sampler", "init_var", *samplers.diffusion.PARAMS)
+THEORY_ATTRS = ("model", "loss_factor", "batch_size", *ATTR_KEYS)
 
 
 @contextlib.contextmanager
@@ -213,18 +213,6 @@ def fit_scores(
     return _write(ds, out, provenance, "learned scores")
 
 
-def _sampler_settings(sampler: dict):
-    """The sampler's grid axes (``{name: values}``) and a function making the sampler of one setting."""
-    kind, params = sampler["kind"], dict(sampler["params"])
-    axes = {k: np.asarray(v) for k, v in sampler["axes"].items()}
-
-    def make(setting):
-        kw = {k: (str(v) if isinstance(v, str | np.str_) else float(v)) for k, v in zip(axes, setting)}
-        return samplers.make(kind, **kw, **params)
-
-    return axes, make
-
-
 def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, seed=None, n_replicates=None,
                 draw: str = "wishart", model: str = "full", out, provenance=None) -> xr.Dataset:
     """Stage ``run_sampler``: W2 error of the sampler's law for every fitted score and every sampler setting.
@@ -250,10 +238,11 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
     has one deterministic replicate); for SGD also ``w2sq_exact``, ``opt_excess``, ``diverged_exact``.
     """
     lam, kappa = _read_spectrum(spectrum_path, "run_sampler")
-    axes, make_sampler = _sampler_settings(sampler)
+    spec = SamplerSpec.from_dict(sampler)
+    axes = {k: np.asarray(v) for k, v in spec.axes.items()}
     shape = tuple(v.size for v in axes.values())
-    settings = list(itertools.product(*axes.values()))
-    smps = [make_sampler(st) for st in settings]  # a sampler does not depend on the point
+    settings = spec.settings()
+    smps = [spec.make(st) for st in settings]  # a sampler does not depend on the point
     adims = tuple(axes)
     if fits_path is None:
         P, R = len(points), int(n_replicates)
@@ -330,19 +319,15 @@ def analytic_error(spectrum_path, grid: dict, *, sampler: dict | None = None, mo
     ``grid``: the fit axes (``n_samples``; ``sigma``, ``tau``); ``sampler``: ``{"kind", "axes", "params"}``.
     """
     lam, kappa = _read_spectrum(spectrum_path, "analytic_error")
-    sp = sampler or {"kind": "ula", "axes": {"gamma": grid["gamma"], "n_steps": [np.inf]}, "params": {"init_var": 1.0}}
-    ax, params = sp["axes"], sp["params"]
+    spec = SamplerSpec.from_dict(sampler) if sampler is not None else SamplerSpec(
+        "ula", {"gamma": grid["gamma"], "n_steps": [np.inf]}, {"init_var": 1.0})
     N = np.asarray(grid["n_samples"], dtype=float)
-    if sp["kind"] == "diffusion":
-        ds = theory.error_terms(lam, N, sampler="diffusion", model=model, kappa=kappa,
-                                **{k: list(v) for k, v in ax.items()}, **params)
+    if spec.diffusion:
+        ds = theory.error_terms(lam, N, model=model, kappa=kappa, **spec.theory_kwargs())
     else:
-        ds = theory.error_terms(
-            lam, N, np.asarray(grid["sigma"], dtype=float), np.asarray(ax["gamma"], dtype=float),
-            np.asarray(grid["tau"], dtype=float), loss_factor=loss_factor, batch_size=batch_size, model=model,
-            sampler=sp["kind"], n_steps=np.asarray(ax["n_steps"], dtype=float), init_var=float(params["init_var"]),
-            friction=None if ax.get("friction") is None else np.asarray(ax["friction"], dtype=float), kappa=kappa,
-        )
+        ds = theory.error_terms(lam, N, np.asarray(grid["sigma"], dtype=float), tau=np.asarray(grid["tau"], dtype=float),
+                                loss_factor=loss_factor, batch_size=batch_size, model=model, kappa=kappa,
+                                **spec.theory_kwargs())
     return _write(ds, out, provenance, "first-order theory")
 
 

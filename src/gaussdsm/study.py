@@ -27,6 +27,7 @@ from functools import cached_property
 import numpy as np
 
 from . import samplers
+from .samplers.spec import SamplerSpec
 from .figures import PANELS, comparison_panels, study_panels
 from .spectra import PARAM_KEYS, spectrum
 
@@ -51,8 +52,6 @@ def _count(x):
     return math.inf if x in ("inf", ".inf") or (isinstance(x, float) and math.isinf(x)) else int(x)
 
 
-DIFFUSION_DEFAULTS = {k: samplers.diffusion.DEFAULTS[k] for k in samplers.diffusion.PARAMS}
-DIFFUSION_AXES = {a: [samplers.diffusion.DEFAULTS[a]] for a in ("scheme", "init", "t_min")}
 
 
 class Study:
@@ -131,37 +130,15 @@ class Study:
         g = self.grid
         return {"n_samples": g["n_samples"]} if self.diffusion else {k: g[k] for k in ("n_samples", "sigma", "tau")}
 
-    @property
-    def sampler(self) -> dict:
-        """The sampler: ``{"kind", "axes": {name: sorted list}, "params": {name: value}}``.
-
-        Langevin family: axes ``gamma``, ``n_steps`` (inf = stationary), and ``friction`` (ULD); params ``init_var``.
-        Diffusion: axes ``scheme``, ``init``, ``n_steps`` (inf = continuous time), ``t_min``; params ``process``,
-        ``grid``, ``T``, ``beta_min``, ``beta_max``, ``sigma_min``, ``sigma_max``, ``denoise``, ``steps_per_level``,
-        ``eps`` (defaults :data:`DIFFUSION_DEFAULTS`).  An explicit time grid fixes ``n_steps`` and ``t_min``.
-        """
-        sp = self.config["sampler"]
-        n_steps = sorted(float(_count(k)) for k in sp["n_steps"])
-        if not self.diffusion:
-            axes = {"gamma": self.grid.get("gamma", []), "n_steps": n_steps}
-            if sp.get("friction") is not None:
-                axes["friction"] = sorted(float(f) for f in sp["friction"])
-            return {"kind": sp["kind"], "axes": axes, "params": {"init_var": float(sp["init_var"])}}
-        params = {k: sp.get(k, v) for k, v in DIFFUSION_DEFAULTS.items()}
-        axes = {"scheme": list(sp.get("scheme", DIFFUSION_AXES["scheme"])),
-                "init": list(sp.get("init", DIFFUSION_AXES["init"])),
-                "n_steps": n_steps,
-                "t_min": sorted(float(t) for t in sp.get("t_min", DIFFUSION_AXES["t_min"]))}
-        if not isinstance(params["grid"], str):
-            t = [float(x) for x in params["grid"]]
-            params["grid"] = t
-            axes["n_steps"], axes["t_min"] = [float(len(t) - 1)], [t[-1]]
-        return {"kind": "diffusion", "axes": axes, "params": params}
+    @cached_property
+    def sampler(self) -> SamplerSpec:
+        """The sampler (:class:`gaussdsm.samplers.spec.SamplerSpec`: kind, grid axes, fixed parameters)."""
+        return SamplerSpec.from_config(self.config["sampler"], self.grid.get("gamma", []))
 
     @property
     def sampler_axes(self) -> dict[str, list]:
         """The sampler's grid axes and their values."""
-        return self.sampler["axes"]
+        return self.sampler.axes
 
     @property
     def fits_scores(self) -> bool:
@@ -211,7 +188,7 @@ class Study:
     def sampler_args(self, chunk_id: str) -> dict:
         """Keyword arguments of :func:`gaussdsm.stages.run_sampler`: the sampler's settings and, for exact fits
         (drawn in that stage), the chunk's points and what determines the training sets."""
-        out = {"sampler": self.sampler}
+        out = {"sampler": self.sampler.as_dict()}
         if not self.fits_scores:
             mc = self.config["montecarlo"]
             out.update(points=self.chunk_points(chunk_id), seed=self.seed, n_replicates=int(mc["n_replicates"]),
@@ -221,7 +198,7 @@ class Study:
     def theory_args(self) -> dict:
         """Keyword arguments of :func:`gaussdsm.stages.analytic_error`: the fit axes, the sampler, the conventions."""
         fit = self.config["fit"]
-        return {"grid": self.fit_axes, "sampler": self.sampler, "model": fit["model"],
+        return {"grid": self.fit_axes, "sampler": self.sampler.as_dict(), "model": fit["model"],
                 "loss_factor": float(fit["loss_factor"]), "batch_size": int(fit["sgd"]["batch_size"])}
 
 
@@ -241,11 +218,11 @@ def _diffusion_errors(study: Study, where: str) -> list[str]:
     if errors:
         return errors
     sp = study.sampler
-    for combo in itertools.product(*sp["axes"].values()):
+    for combo in sp.settings():
         try:
-            samplers.make("diffusion", **dict(zip(sp["axes"], combo)), **sp["params"])
+            sp.make(combo)
         except ValueError as err:
-            msg = f"{where}.{err} (at {', '.join(f'{k}={v}' for k, v in zip(sp['axes'], combo))})"
+            msg = f"{where}.{err} (at {', '.join(f'{k}={v}' for k, v in zip(sp.axes, combo))})"
             if msg not in errors:
                 errors.append(msg)
     return errors[:6]
@@ -264,12 +241,12 @@ def _sampler_errors(study: Study, where: str) -> list[str]:
         if k not in study.grid:
             return [f"{where}.grid.{k} is required by sampler.kind: {cfg['kind']}"]
     sp, g = study.sampler, study.grid
-    axes, friction = sp["axes"], sp["axes"].get("friction")
+    axes, friction = sp.axes, sp.axes.get("friction")
     errors = []
-    if sp["kind"] == "ula" and friction is not None:
+    if sp.kind == "ula" and friction is not None:
         errors.append(f"{where}.sampler.friction is only used by sampler.kind: uld")
         return errors
-    if sp["kind"] == "uld" and friction is None:
+    if sp.kind == "uld" and friction is None:
         return [f"{where}.sampler.friction is required by sampler.kind: uld (friction gamma_f > 0, e.g. [2.0])"]
     bad_k = [k for k in axes["n_steps"] if not (math.isinf(k) or (k == int(k) and k >= 1))]
     if bad_k:
@@ -282,24 +259,24 @@ def _sampler_errors(study: Study, where: str) -> list[str]:
     lam = study.lam
     combos = list(itertools.product(g["sigma"], *axes.values()))
     cols = list(zip(*combos))
-    s = samplers.make(sp["kind"], gamma=np.array(cols[1]), n_steps=np.array(cols[2]), **sp["params"],
+    s = samplers.make(sp.kind, gamma=np.array(cols[1]), n_steps=np.array(cols[2]), **sp.params,
                       friction=np.array(cols[3]) if friction is not None else None)
     ok = np.all(s.stable(lam, np.array(cols[0])), axis=-1)
     bad = [c for c, o in zip(combos, ok) if not o]
     if not bad:
         return errors
     lam_min, lam_max = float(lam.min()), float(lam.max())
-    cls = samplers.KINDS[sp["kind"]]
-    rule = (f"{sp['kind'].upper()} is unstable unless {cls.stability_rule()}, with lam_min = {_fmt(lam_min)}"
-            + (f", lam_max = {_fmt(lam_max)}" if sp["kind"] == "uld" else ""))
-    if sp["kind"] == "ula":
+    cls = samplers.KINDS[sp.kind]
+    rule = (f"{sp.kind.upper()} is unstable unless {cls.stability_rule()}, with lam_min = {_fmt(lam_min)}"
+            + (f", lam_max = {_fmt(lam_max)}" if sp.kind == "uld" else ""))
+    if sp.kind == "ula":
         pairs = ", ".join(f"(sigma={_fmt(c[0])}, gamma={_fmt(c[1])}: bound {_fmt(cls.max_step(lam_min, c[0]))})"
                           for c in bad[:4])
     else:
         pairs = ", ".join(f"(sigma={_fmt(c[0])}, gamma={_fmt(c[1])}, friction={_fmt(c[3])})" for c in bad[:4])
     errors.append(
         f"{where}.grid.gamma: {rule}; offending {pairs}{' ...' if len(bad) > 4 else ''}. Lower grid.gamma, raise "
-        f"grid.sigma{', change sampler.friction' if sp['kind'] == 'uld' else ''}, or set "
+        f"grid.sigma{', change sampler.friction' if sp.kind == 'uld' else ''}, or set "
         f"{where}.sampler.allow_unstable: true to record these points as diverged"
     )
     return errors

@@ -9,15 +9,15 @@ import numpy as np
 import xarray as xr
 
 from .. import theory
-from ..samplers import Diffusion, diffusion
 from ..io import read_dataset
+from ..samplers import Diffusion
+from ..samplers.spec import SamplerSpec
 
 __all__ = ["load", "first_setting", "kappa_kwargs", "diffusion_kwargs", "diffusion_theory", "theory_kwargs", "sgd_kwargs", "sampler_kwargs", "theory_on", "mc_vars",
            "mc_sigma_star", "dense_n", "dense_log"]
 
 SAMPLER_AXES = ("n_steps", "friction")
 DIFFUSION_AXES = Diffusion.axes
-DIFFUSION_PARAMS = diffusion.PARAMS
 
 MC_VARS = ("mc_mean", "mc_stderr", "mc_n", "n_diverged", "diverged", "theory_total")
 MC_OPT_VARS = ("mc_opt_mean", "mc_opt_stderr", "theory_optimization")
@@ -37,15 +37,8 @@ def first_setting(summary: xr.Dataset) -> xr.Dataset:
 def diffusion_kwargs(summary: xr.Dataset) -> dict:
     """The diffusion sampler's fixed parameters of a summary (its ``theory_*`` attributes), for
     ``theory.error_terms(..., sampler="diffusion", **kw)``, and the scalar axes the summary is at."""
-    kw = {"model": str(summary.attrs.get("theory_model", "full")), **kappa_kwargs(summary)}
-    for k in DIFFUSION_PARAMS:
-        if f"theory_{k}" in summary.attrs:
-            v = summary.attrs[f"theory_{k}"]
-            if k == "grid" and isinstance(v, str) and "," in v:
-                v = [float(x) for x in v.split(",")]
-            elif k == "denoise":
-                v = bool(v)
-            kw[k] = v.item() if hasattr(v, "item") else v
+    kw = {"model": str(summary.attrs.get("theory_model", "full")), **kappa_kwargs(summary),
+          **SamplerSpec.from_attrs(summary.attrs, prefix="theory_").params}
     for k in DIFFUSION_AXES:
         if k in summary.coords and summary[k].ndim == 0:
             kw[k] = summary[k].item()
@@ -68,12 +61,13 @@ def kappa_kwargs(summary: xr.Dataset) -> dict:
 def theory_kwargs(summary: xr.Dataset) -> dict:
     """The theory conventions a summary was computed with (its ``theory_*`` attributes) and, where the summary
     is at one sampler setting (scalar ``n_steps``/``friction``), that setting."""
+    spec = SamplerSpec.from_attrs(summary.attrs, prefix="theory_")
     kw = {
         "loss_factor": float(summary.attrs.get("theory_loss_factor", 1.0)),
         "batch_size": int(summary.attrs.get("theory_batch_size", 1)),
         "model": str(summary.attrs.get("theory_model", "full")),
-        "sampler": str(summary.attrs.get("theory_sampler", "ula")),
-        "init_var": float(summary.attrs.get("theory_init_var", 1.0)),
+        "sampler": spec.kind,
+        "init_var": float(spec.params.get("init_var", 1.0)),
         **kappa_kwargs(summary),
     }
     for k in SAMPLER_AXES:

@@ -32,6 +32,7 @@ import numpy as np
 import xarray as xr
 
 from .. import _checks, samplers
+from ..samplers.spec import SamplerSpec
 from ..vocabulary import attrs
 from . import _diffusion, _kernel, _ula
 from ._regime import REGIME_FACTOR, REGIME_TAU, regime_dimension
@@ -345,8 +346,8 @@ def error_terms(
     for name, da in coords.items():
         if da is not None and da.ndim == 0:
             ds = ds.assign_coords({name: da})
-    ds.attrs.update(model=model, loss_factor=float(loss_factor), batch_size=int(batch_size), sampler=sampler,
-                    init_var=float(init_var))
+    ds.attrs.update(model=model, loss_factor=float(loss_factor), batch_size=int(batch_size),
+                    **SamplerSpec(sampler, {}, {"init_var": float(init_var)}).to_attrs())
     return ds.transpose(*[n for n in PARAMS if n in ds.dims])
 
 

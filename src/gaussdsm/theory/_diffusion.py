@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from ..samplers import Diffusion, _jet
+from ..samplers.spec import SamplerSpec
 from ..vocabulary import attrs
 from ..wasserstein import w2_squared_commuting
 from . import _kernel
@@ -117,8 +118,5 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
             ds = ds.assign_coords({a: coords[a]})
     if Nda.ndim == 0:
         ds = ds.assign_coords(n_samples=Nda)
-    ds.attrs.update(model=model, loss_factor=1.0, batch_size=1, sampler="diffusion",
-                    **{k: (v if not isinstance(v, (list, tuple, np.ndarray)) else ",".join(map(str, v)))
-                       for k, v in fixed.items() if v is not None and not isinstance(v, bool)},
-                    **{k: int(v) for k, v in fixed.items() if isinstance(v, bool)})
+    ds.attrs.update(model=model, loss_factor=1.0, batch_size=1, **SamplerSpec("diffusion", {}, fixed).to_attrs())
     return ds

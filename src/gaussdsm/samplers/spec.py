@@ -1,0 +1,146 @@
+"""One study's sampler as a typed value: its kind, its grid axes and its fixed parameters (the one owner of how a
+sampler is read from a config, passed to the stages, evaluated, and written to and read back from NetCDF).
+
+``SamplerSpec.from_config`` reads a study's validated ``sampler:`` section (with the grid's ``gamma``);
+``as_dict``/``from_dict`` carry it through Snakemake's ``params:`` (plain JSON-able values); ``settings`` and
+``make`` give the samplers of its grid of settings (:mod:`gaussdsm.stages`); ``theory_kwargs`` are the arguments of
+:func:`gaussdsm.theory.error_terms`; ``to_attrs``/``from_attrs`` are its NetCDF attributes (flat: a list of times
+is written comma-separated, a flag as 0/1) and their inverse (the figures redraw theory lines from a summary).
+
+=========== ============================================================= ==========================================
+kind        axes (grid dimensions)                                        params (one value per study)
+=========== ============================================================= ==========================================
+ula         gamma, n_steps                                                init_var
+uld         gamma, n_steps, friction                                      init_var
+diffusion   scheme, init, n_steps, t_min                                  :data:`gaussdsm.samplers.diffusion.PARAMS`
+=========== ============================================================= ==========================================
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import diffusion
+
+__all__ = ["SamplerSpec", "ATTR_KEYS"]
+
+LANGEVIN_ATTRS = ("init_var",)
+ATTR_KEYS = ("sampler", *LANGEVIN_ATTRS, *diffusion.PARAMS)
+"""Every attribute :meth:`SamplerSpec.to_attrs` may write (besides nothing else)."""
+DIFFUSION_DEFAULTS = {k: diffusion.DEFAULTS[k] for k in diffusion.PARAMS}
+DIFFUSION_AXES = {a: [diffusion.DEFAULTS[a]] for a in ("scheme", "init", "t_min")}
+
+
+def _count(x):
+    """A config count: an int, or inf (``.inf`` or the string ``inf`` in YAML)."""
+    return math.inf if x in ("inf", ".inf") or (isinstance(x, float) and math.isinf(x)) else int(x)
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """A study's sampler (module docstring): ``kind``, ``axes`` ``{name: list}`` (grid dimensions, sorted where
+    numeric) and ``params`` ``{name: value}``."""
+
+    kind: str
+    axes: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ from and to the config / params
+    @classmethod
+    def from_config(cls, sp: dict, gamma=()) -> SamplerSpec:
+        """From a validated ``sampler:`` section (defaults filled) and the grid's ``gamma`` values.
+
+        Langevin family: axes ``gamma``, ``n_steps`` (inf = stationary), and ``friction`` (ULD); params
+        ``init_var``.  Diffusion: axes ``scheme``, ``init``, ``n_steps`` (inf = continuous time), ``t_min``; params
+        the other :class:`~gaussdsm.samplers.diffusion.Diffusion` arguments (defaults :data:`DIFFUSION_DEFAULTS`).
+        An explicit time grid fixes ``n_steps`` and ``t_min``.
+        """
+        n_steps = sorted(float(_count(k)) for k in sp["n_steps"])
+        if sp["kind"] != "diffusion":
+            axes = {"gamma": list(gamma), "n_steps": n_steps}
+            if sp.get("friction") is not None:
+                axes["friction"] = sorted(float(f) for f in sp["friction"])
+            return cls(sp["kind"], axes, {"init_var": float(sp["init_var"])})
+        params = {k: sp.get(k, v) for k, v in DIFFUSION_DEFAULTS.items()}
+        axes = {"scheme": list(sp.get("scheme", DIFFUSION_AXES["scheme"])),
+                "init": list(sp.get("init", DIFFUSION_AXES["init"])),
+                "n_steps": n_steps,
+                "t_min": sorted(float(t) for t in sp.get("t_min", DIFFUSION_AXES["t_min"]))}
+        if not isinstance(params["grid"], str):
+            t = [float(x) for x in params["grid"]]
+            params["grid"] = t
+            axes["n_steps"], axes["t_min"] = [float(len(t) - 1)], [t[-1]]
+        return cls("diffusion", axes, params)
+
+    def as_dict(self) -> dict:
+        """``{"kind", "axes", "params"}`` with plain values: what Snakemake's ``params:`` carry to a job."""
+        return {"kind": self.kind, "axes": {k: list(v) for k, v in self.axes.items()}, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SamplerSpec:
+        """The inverse of :meth:`as_dict`."""
+        return cls(d["kind"], {k: list(v) for k, v in d["axes"].items()}, dict(d["params"]))
+
+    @property
+    def diffusion(self) -> bool:
+        return self.kind == "diffusion"
+
+    # ------------------------------------------------------------------ the samplers of its settings
+    def settings(self) -> list[tuple]:
+        """Every setting of the axes (their Cartesian product, in axis order)."""
+        return list(itertools.product(*(list(v) for v in self.axes.values())))
+
+    def make(self, setting):
+        """The sampler (:func:`gaussdsm.samplers.make`) at one ``setting`` of :meth:`settings`."""
+        from . import make
+
+        kw = {k: (str(v) if isinstance(v, str | np.str_) else float(v)) for k, v in zip(self.axes, setting)}
+        return make(self.kind, **kw, **self.params)
+
+    def theory_kwargs(self) -> dict:
+        """The sampler's arguments of :func:`gaussdsm.theory.error_terms` (axes as arrays or lists)."""
+        if self.diffusion:
+            return {"sampler": "diffusion", **{k: list(v) for k, v in self.axes.items()}, **self.params}
+        fr = self.axes.get("friction")
+        return {"gamma": np.asarray(self.axes["gamma"], dtype=float), "sampler": self.kind,
+                "n_steps": np.asarray(self.axes["n_steps"], dtype=float), "init_var": float(self.params["init_var"]),
+                "friction": None if fr is None else np.asarray(fr, dtype=float)}
+
+    # ------------------------------------------------------------------ NetCDF attributes
+    def to_attrs(self) -> dict:
+        """Flat NetCDF attributes: ``sampler`` (the kind) and the params (None left out, a list of times
+        comma-separated, a flag as 0/1)."""
+        out = {"sampler": self.kind}
+        for k, v in self.params.items():
+            if v is None:
+                continue
+            if isinstance(v, bool):
+                out[k] = int(v)
+            elif isinstance(v, list | tuple | np.ndarray):
+                out[k] = ",".join(map(str, v))
+            else:
+                out[k] = v
+        return out
+
+    @classmethod
+    def from_attrs(cls, attrs, prefix: str = "") -> SamplerSpec:
+        """The inverse of :meth:`to_attrs` (axes empty: they are the file's dimensions), from attributes named
+        ``prefix + key`` (a summary's are ``theory_*``)."""
+        kind = str(attrs.get(f"{prefix}sampler", "ula"))
+        if kind != "diffusion":
+            return cls(kind, {}, {"init_var": float(attrs.get(f"{prefix}init_var", 1.0))})
+        params = {}
+        for k in diffusion.PARAMS:
+            if f"{prefix}{k}" not in attrs:
+                continue
+            v = attrs[f"{prefix}{k}"]
+            if k == "grid" and isinstance(v, str) and "," in v:
+                v = [float(x) for x in v.split(",")]
+            elif k == "denoise":
+                v = bool(v)
+            params[k] = v.item() if hasattr(v, "item") else v
+        return cls(kind, {}, params)
