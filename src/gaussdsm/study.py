@@ -202,84 +202,9 @@ class Study:
                 "loss_factor": float(fit["loss_factor"]), "batch_size": int(fit["sgd"]["batch_size"])}
 
 
-def _diffusion_errors(study: Study, where: str) -> list[str]:
-    """A diffusion study: no Langevin keys, exact fits, and every setting constructible (bounds of each key)."""
-    cfg, errors = study.config, []
-    for k in ("sigma", "gamma"):
-        if k in cfg["grid"]:
-            errors.append(f"{where}.grid.{k} is not used by sampler.kind: diffusion (its scores are the exact DSM "
-                          "minimisers at every noise level); remove it")
-    if any(t != 0 for t in study.grid["tau"]) or cfg["fit"]["method"] != "exact":
-        errors.append(f"{where}.fit.method must be exact with sampler.kind: diffusion (and grid.tau [0.0])")
-    if cfg["sampler"].get("friction") is not None:
-        errors.append(f"{where}.sampler.friction is only used by sampler.kind: uld")
-    if not isinstance(cfg["sampler"].get("grid", "uniform"), str) and "t_min" in cfg["sampler"]:
-        errors.append(f"{where}.sampler.t_min: an explicit sampler.grid (a list of times) fixes t_min; remove it")
-    if errors:
-        return errors
-    sp = study.sampler
-    for combo in sp.settings():
-        try:
-            sp.make(combo)
-        except ValueError as err:
-            msg = f"{where}.{err} (at {', '.join(f'{k}={v}' for k, v in zip(sp.axes, combo))})"
-            if msg not in errors:
-                errors.append(msg)
-    return errors[:6]
-
-
 def _sampler_errors(study: Study, where: str) -> list[str]:
-    """The sampler's settings: n_steps, friction, and stability with the population score at every grid point."""
-    if study.diffusion:
-        return _diffusion_errors(study, where)
-    cfg = study.config["sampler"]
-    given = [k for k in ("process", "scheme", "grid", "t_min", "T", "beta_min", "beta_max", "sigma_min", "sigma_max",
-                         "init", "denoise", "steps_per_level", "eps") if k in cfg]
-    if given:
-        return [f"{where}.sampler.{given[0]} is only used by sampler.kind: diffusion"]
-    for k in ("sigma", "gamma"):
-        if k not in study.grid:
-            return [f"{where}.grid.{k} is required by sampler.kind: {cfg['kind']}"]
-    sp, g = study.sampler, study.grid
-    axes, friction = sp.axes, sp.axes.get("friction")
-    errors = []
-    if sp.kind == "ula" and friction is not None:
-        errors.append(f"{where}.sampler.friction is only used by sampler.kind: uld")
-        return errors
-    if sp.kind == "uld" and friction is None:
-        return [f"{where}.sampler.friction is required by sampler.kind: uld (friction gamma_f > 0, e.g. [2.0])"]
-    bad_k = [k for k in axes["n_steps"] if not (math.isinf(k) or (k == int(k) and k >= 1))]
-    if bad_k:
-        errors.append(f"{where}.sampler.n_steps must be integers >= 1 or inf; got {bad_k}")
-    if 0.0 in g["gamma"] and any(math.isfinite(k) for k in axes["n_steps"]):
-        errors.append(f"{where}.grid.gamma: a finite sampler.n_steps needs gamma > 0 (with gamma = 0 the chain does "
-                      "not move); gamma = 0 is the continuous-time stationary law, n_steps: [inf]")
-    if errors or cfg["allow_unstable"]:
-        return errors
-    lam = study.lam
-    combos = list(itertools.product(g["sigma"], *axes.values()))
-    cols = list(zip(*combos))
-    s = samplers.make(sp.kind, gamma=np.array(cols[1]), n_steps=np.array(cols[2]), **sp.params,
-                      friction=np.array(cols[3]) if friction is not None else None)
-    ok = np.all(s.stable(lam, np.array(cols[0])), axis=-1)
-    bad = [c for c, o in zip(combos, ok) if not o]
-    if not bad:
-        return errors
-    lam_min, lam_max = float(lam.min()), float(lam.max())
-    cls = samplers.KINDS[sp.kind]
-    rule = (f"{sp.kind.upper()} is unstable unless {cls.stability_rule()}, with lam_min = {_fmt(lam_min)}"
-            + (f", lam_max = {_fmt(lam_max)}" if sp.kind == "uld" else ""))
-    if sp.kind == "ula":
-        pairs = ", ".join(f"(sigma={_fmt(c[0])}, gamma={_fmt(c[1])}: bound {_fmt(cls.max_step(lam_min, c[0]))})"
-                          for c in bad[:4])
-    else:
-        pairs = ", ".join(f"(sigma={_fmt(c[0])}, gamma={_fmt(c[1])}, friction={_fmt(c[3])})" for c in bad[:4])
-    errors.append(
-        f"{where}.grid.gamma: {rule}; offending {pairs}{' ...' if len(bad) > 4 else ''}. Lower grid.gamma, raise "
-        f"grid.sigma{', change sampler.friction' if sp.kind == 'uld' else ''}, or set "
-        f"{where}.sampler.allow_unstable: true to record these points as diverged"
-    )
-    return errors
+    """The sampler's own checks of its section (:meth:`gaussdsm.samplers.Sampler.config_errors`)."""
+    return samplers.KINDS[study.sampler.kind].config_errors(study, where)
 
 
 def _model_errors(study: Study, where: str) -> list[str]:

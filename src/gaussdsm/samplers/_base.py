@@ -24,6 +24,7 @@ The Langevin family (ULA, ULD) runs a Markov chain with one fixed score :math:`-
 
 from __future__ import annotations
 
+import itertools
 import math
 from abc import ABC, abstractmethod
 
@@ -33,7 +34,15 @@ from .. import _checks
 from . import _jet
 from ._laws import is_symmetric
 
-__all__ = ["Sampler", "LangevinSampler", "col"]
+__all__ = ["Sampler", "LangevinSampler", "col", "LANGEVIN_CONFIG_KEYS"]
+
+LANGEVIN_CONFIG_KEYS = ("kind", "n_steps", "init_var", "friction", "allow_unstable")
+"""The keys of a Langevin study's ``sampler:`` section (the schema's other keys are the diffusion sampler's)."""
+
+
+def format_value(x: float) -> str:
+    """A number in a config error: 6 significant digits."""
+    return format(float(x), ".6g")
 
 
 def col(x):
@@ -69,6 +78,13 @@ class Sampler(ABC):
     @abstractmethod
     def stable(self, mu, sigma):
         """Per mode (shape ``B + (d,)``): the score is finite at every evaluation and the recursion stable."""
+
+    @classmethod
+    @abstractmethod
+    def config_errors(cls, study, where: str) -> list[str]:
+        """What is wrong with a study's configuration for this kind of sampler, one line per problem naming the key
+        (``where`` is the study's dotted path): keys of other kinds, settings that cannot be made, unstable points.
+        ``study``: a :class:`gaussdsm.study.Study` (its ``config``, ``grid``, ``sampler`` spec and ``lam``)."""
 
     @abstractmethod
     def n_samples_scale(self, lam, sigma):
@@ -108,6 +124,62 @@ class LangevinSampler(Sampler):
     @property
     def shape(self) -> tuple:
         return np.broadcast_shapes(self.gamma.shape, self.n_steps.shape, self.init_var.shape)
+
+    @classmethod
+    def config_errors(cls, study, where: str) -> list[str]:
+        """The Langevin family's checks: no diffusion keys, sigma and gamma on the grid, friction with ULD only,
+        integer n_steps, gamma > 0 for finite n_steps, and (unless ``sampler.allow_unstable``) stability with the
+        population score at every grid point (the bound in words and numbers: :meth:`stability_rule`)."""
+        cfg = study.config["sampler"]
+        given = [k for k in cfg if k not in LANGEVIN_CONFIG_KEYS]  # the schema knows only the diffusion ones besides
+        if given:
+            return [f"{where}.sampler.{given[0]} is only used by sampler.kind: diffusion"]
+        for k in ("sigma", "gamma"):
+            if k not in study.grid:
+                return [f"{where}.grid.{k} is required by sampler.kind: {cfg['kind']}"]
+        sp, g = study.sampler, study.grid
+        axes, friction = sp.axes, sp.axes.get("friction")
+        uses_friction = "friction" in cls.axes
+        if friction is not None and not uses_friction:
+            return [f"{where}.sampler.friction is only used by sampler.kind: uld"]
+        if friction is None and uses_friction:
+            return [f"{where}.sampler.friction is required by sampler.kind: {cls.kind} (friction gamma_f > 0, e.g. "
+                    "[2.0])"]
+        errors = []
+        bad_k = [k for k in axes["n_steps"] if not (math.isinf(k) or (k == int(k) and k >= 1))]
+        if bad_k:
+            errors.append(f"{where}.sampler.n_steps must be integers >= 1 or inf; got {bad_k}")
+        if 0.0 in g["gamma"] and any(math.isfinite(k) for k in axes["n_steps"]):
+            errors.append(f"{where}.grid.gamma: a finite sampler.n_steps needs gamma > 0 (with gamma = 0 the chain "
+                          "does not move); gamma = 0 is the continuous-time stationary law, n_steps: [inf]")
+        if errors or cfg["allow_unstable"]:
+            return errors
+        lam = study.lam
+        combos = list(itertools.product(g["sigma"], *axes.values()))
+        cols = list(zip(*combos))
+        kw = {"friction": np.array(cols[3])} if uses_friction else {}
+        s = cls(gamma=np.array(cols[1]), n_steps=np.array(cols[2]), **sp.params, **kw)
+        ok = np.all(s.stable(lam, np.array(cols[0])), axis=-1)
+        bad = [c for c, o in zip(combos, ok) if not o]
+        if not bad:
+            return errors
+        lam_min, lam_max = float(lam.min()), float(lam.max())
+        rule = (f"{cls.kind.upper()} is unstable unless {cls.stability_rule()}, with lam_min = {format_value(lam_min)}"
+                + (f", lam_max = {format_value(lam_max)}" if uses_friction else ""))
+        pairs = ", ".join(cls.offending_setting(lam_min, c) for c in bad[:4])
+        errors.append(
+            f"{where}.grid.gamma: {rule}; offending {pairs}{' ...' if len(bad) > 4 else ''}. Lower grid.gamma, raise "
+            f"grid.sigma{', change sampler.friction' if uses_friction else ''}, or set "
+            f"{where}.sampler.allow_unstable: true to record these points as diverged"
+        )
+        return errors
+
+    @classmethod
+    def offending_setting(cls, lam_min: float, setting: tuple) -> str:
+        """One unstable ``(sigma, gamma, n_steps[, friction])`` of the grid, for the config error."""
+        names = ("sigma", *cls.axes)
+        return "(" + ", ".join(f"{k}={format_value(v)}" for k, v in zip(names, setting) if k != "n_steps") + ")"
+
 
     @property
     def stationary(self) -> np.ndarray:

@@ -467,6 +467,33 @@ class Diffusion(Sampler):
                              f"{' and denoise' if self.denoise else ''}{' on a geometric grid' if grid == 'geometric' else ''}"
                              " (the score, or the grid, is not defined at t = 0)")
 
+    @classmethod
+    def config_errors(cls, study, where: str) -> list[str]:
+        """A diffusion study: no Langevin keys, exact fits, and every setting constructible (the bounds of each key,
+        from this class's own argument checks)."""
+        cfg, errors = study.config, []
+        for k in ("sigma", "gamma"):
+            if k in cfg["grid"]:
+                errors.append(f"{where}.grid.{k} is not used by sampler.kind: diffusion (its scores are the exact DSM "
+                              "minimisers at every noise level); remove it")
+        if any(t != 0 for t in study.grid["tau"]) or cfg["fit"]["method"] != "exact":
+            errors.append(f"{where}.fit.method must be exact with sampler.kind: diffusion (and grid.tau [0.0])")
+        if cfg["sampler"].get("friction") is not None:
+            errors.append(f"{where}.sampler.friction is only used by sampler.kind: uld")
+        if not isinstance(cfg["sampler"].get("grid", "uniform"), str) and "t_min" in cfg["sampler"]:
+            errors.append(f"{where}.sampler.t_min: an explicit sampler.grid (a list of times) fixes t_min; remove it")
+        if errors:
+            return errors
+        sp = study.sampler
+        for combo in sp.settings():
+            try:
+                sp.make(combo)
+            except ValueError as err:
+                msg = f"{where}.{err} (at {', '.join(f'{k}={v}' for k, v in zip(sp.axes, combo))})"
+                if msg not in errors:
+                    errors.append(msg)
+        return errors[:6]
+
     # -------------------------------------------------------------------- the grid and its coefficients
     @property
     def times(self) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import _checks
 from . import _jet
-from ._base import LangevinSampler, col
+from ._base import LangevinSampler, format_value, col
 from ._laws import DivergedError, doubling, is_symmetric
 
 __all__ = [
@@ -264,6 +264,11 @@ class ULA(LangevinSampler):
 
     def explain_unstable(self, lam_min, lam_max, sigma) -> str:
         return f"gamma = {float(self.gamma):g} >= 2 (lam_min + sigma^2) = {self.max_step(lam_min, sigma):.4g}"
+
+    @classmethod
+    def offending_setting(cls, lam_min, setting) -> str:
+        sigma, gamma = setting[:2]
+        return f"(sigma={format_value(sigma)}, gamma={format_value(gamma)}: bound {format_value(cls.max_step(lam_min, sigma))})"
 
     def stability_interval(self):
         g = col(self.gamma)
