@@ -24,10 +24,11 @@ Taylor forms :math:`F^{[1]} \\approx (F'(a) + F'(b))/2` and :math:`F^{[2]} \\app
 :math:`\\lambda_i\\lambda_k = 0` are 0 (their limit).
 
 The double sum runs in a compiled loop (O(d²) time, O(d) memory per grid point: no ``(grid, d, d)``
-temporaries); :func:`kernel_matrix` returns the matrix itself for figures.  Small problems -- the diagonal models,
-and the full model up to d = :data:`NUMPY_MAX_D` -- take the same arithmetic in numpy, in blocks of at most
-:data:`NUMPY_BLOCK_ELEMENTS` (the loop's first call costs 0.6-0.7 s of numba import and cache loading, more than the
-whole sum of a small study); the two agree to rounding (tested).
+temporaries); :func:`kernel_matrix` returns the matrix itself for figures.  Small problems -- at most
+:data:`NUMPY_MAX_ELEMENTS` terms (grid points x d², or x d for the diagonal models) -- take the same arithmetic in
+numpy, in blocks of at most :data:`NUMPY_BLOCK_ELEMENTS`: the loop's first call costs 0.6-0.7 s of numba import and
+cache loading, more than the whole sum of a small study, while numpy's temporaries make it ~10x slower per term than
+the loop; the two agree to rounding (tested).
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ __all__ = ["CLOSE", "variance_terms", "bias", "kernel_sums", "kernel_matrix"]
 CLOSE = 1e-4
 """Relative gap below which two eigenvalues use the Taylor forms of the divided differences."""
 
-NUMPY_MAX_D = 64
-"""Up to this d the full model's double sum is computed in numpy (above it, the compiled loop)."""
+NUMPY_MAX_ELEMENTS = 2**20
+"""Up to this many terms (points x d² for the full model, points x d for the diagonal ones) the sum is computed in
+numpy (~15 ms), above it by the compiled loop."""
 
 NUMPY_BLOCK_ELEMENTS = 2**18
 """The numpy sum works on blocks of grid points of at most this many ``(point, i, k)`` elements."""
@@ -179,14 +181,15 @@ def _kappa(model, kappa, d):
 
 
 def _kernel(lam, F, D, D1, D2, model, want_matrix, kappa=None, engine=None):
-    """``engine``: 'numpy' or 'loop' (default: numpy for the diagonal models and d <= NUMPY_MAX_D)."""
+    """``engine``: 'numpy' or 'loop' (default: numpy up to :data:`NUMPY_MAX_ELEMENTS` terms)."""
     lam = np.ascontiguousarray(lam, dtype=float)
     shape = F.shape
     d = lam.size
     F2, D_, D1_, D2_ = (np.ascontiguousarray(np.broadcast_to(x, shape).reshape(-1, d), dtype=float)
                         for x in (F, D, D1, D2))
     if engine is None:
-        engine = "numpy" if model != "full" or d <= NUMPY_MAX_D else "loop"
+        terms = F2.shape[0] * (d if model != "full" else d * d)
+        engine = "numpy" if terms <= NUMPY_MAX_ELEMENTS else "loop"
     if engine == "numpy":
         sums, mat = _kernel_numpy(lam, _kappa(model, kappa, d), F2, D_, D1_, D2_, model != "full", CLOSE, want_matrix)
         return sums.reshape(shape[:-1]), (mat.reshape(shape + (d,)) if want_matrix else None)
