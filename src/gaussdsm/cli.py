@@ -272,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--grid", choices=GRIDS, default=None, help="time grid (default uniform)")
     g.add_argument("--t-min", type=_nonneg_float, default=None, help="stopping time (default 1e-3)")
     g.add_argument("--init", choices=INITS, default=None, help="standard (reference Gaussian, default) or exact (p_T)")
-    g.add_argument("--T", type=_positive_float, default=None, help="horizon (default 1; heat 100)")
+    g.add_argument("--T", type=_positive_float, default=None, help="horizon (default 1; heat 100; edm 80)")
     g.add_argument("--beta-min", type=_positive_float, default=None, help="vp: beta(0) (default 0.1)")
     g.add_argument("--beta-max", type=_positive_float, default=None, help="vp: beta(T) (default 20)")
     g.add_argument("--sigma-min", type=_positive_float, default=None, help="ve, annealed Langevin (default 0.01)")

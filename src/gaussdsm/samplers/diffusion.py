@@ -15,6 +15,7 @@ Processes (``process``)
     ``ve``: :math:`f = 0`, :math:`g^2 = d\sigma(t)^2/dt`, :math:`\sigma(t) = \sigma_{\min}(\sigma_{\max}/\sigma_{\min})^{t/T}`,
     :math:`\sigma_t^2 = \sigma(t)^2 - \sigma_{\min}^2` (so :math:`p_0` is the data law); reference N(0, σ_max² I).
     ``heat`` (Perbost, Bach & Marion 2026): :math:`f = 0`, :math:`g = 1`, :math:`\sigma_t^2 = t`; reference N(0, T I).
+    ``edm`` (Karras et al. 2022): :math:`f = 0`, :math:`\sigma_t = t`, :math:`g^2 = 2t`; reference N(0, T² I), T = 80.
 
 Schemes (``scheme``) on the reverse grid :math:`T = t_0 > \dots > t_K = t_{\min}`, :math:`h_k = t_k - t_{k+1}`,
 :math:`\varphi(t) = -f(t) - \tfrac12 g(t)^2 a_t`:
@@ -55,7 +56,7 @@ from . import _diffusion_layout as L
 from . import _jet
 from ._base import Sampler
 
-__all__ = ["Diffusion", "Process", "VP", "VE", "Heat", "make_process", "Scheme", "scheme_record", "time_grid",
+__all__ = ["Diffusion", "Process", "VP", "VE", "Heat", "EDM", "make_process", "Scheme", "scheme_record", "time_grid",
            "particles", "PROCESSES", "SCHEMES", "GRIDS", "INITS", "SDE_SCHEMES", "ODE_SCHEMES", "EVALS", "ORDER",
            "BLOWUP", "DEFAULT_T", "DEFAULTS", "PARAMS"]
 
@@ -244,7 +245,30 @@ class Heat(_DriftFree):
         return self.T
 
 
-PROCESSES: dict[str, type[Process]] = {c.name: c for c in (VP, VE, Heat)}
+class EDM(_DriftFree):
+    r"""Karras et al. 2022 (EDM): :math:`m_t = 1`, :math:`\sigma_t = t` (the noise level is the time), so
+    :math:`dx = \sqrt{2t}\,dW`; reference N(0, T² I) with T = σ_max = 80.  Its probability-flow ODE in t is the
+    paper's ODE in σ: ``heun`` on ``grid: edm`` is their deterministic sampler (Algorithm 1)."""
+
+    name = "edm"
+    default_T = 80.0
+
+    def s2(self, t):
+        t = np.asarray(t, dtype=float)
+        return t * t
+
+    def t_of_s2(self, s2):
+        return np.sqrt(np.asarray(s2, dtype=float))
+
+    def g2(self, t):
+        return 2.0 * np.asarray(t, dtype=float)
+
+    @property
+    def reference_variance(self) -> float:
+        return self.T**2
+
+
+PROCESSES: dict[str, type[Process]] = {c.name: c for c in (VP, VE, Heat, EDM)}
 """The forward processes by config name (``sampler.process``)."""
 DEFAULT_T = {k: c.default_T for k, c in PROCESSES.items()}
 
