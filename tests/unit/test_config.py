@@ -79,7 +79,7 @@ BAD_CONFIGS = [
     ("D", {"sampler": {"process": "ve", "sigma_min": 60.0}}, "sampler.sigma_min must be < sampler.sigma_max"),
     ("D", {"sampler": {"process": "ve", "scheme": ["ddpm"]}}, "ddpm (ancestral sampling, Ho et al. 2020) needs"),
     ("D", {"sampler": {"scheme": ["midpoint"]}},
-     "studies.tiny.sampler.scheme[0] = 'midpoint': must be one of em, ei, ddpm, euler, heun"),
+     "studies.tiny.sampler.scheme[0] = 'midpoint': must be one of em, ei, ddpm, euler, ddim, heun"),
     ("D", {"sampler": {"process": "cosine"}}, "studies.tiny.sampler.process = 'cosine': must be one of vp, ve"),
     ("D", {"sampler": {"grid": "log"}},
      "studies.tiny.sampler.grid = 'log': must be uniform or geometric or edm or array"),

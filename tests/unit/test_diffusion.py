@@ -175,3 +175,19 @@ def test_edm_is_karras_parametrisation():
     w = [np.sqrt(bias(Diffusion("edm", "heun", "edm", K, 0.002, "exact").variance(LAM8),
                       Diffusion("edm", "heun", "edm", K, 0.002).reference(LAM8))) for K in (200, 400)]
     assert abs(np.log(w[1] / w[0]) / np.log(2.0) + 2) < 0.15, w
+
+
+def test_ddim_step_contracts_the_marginal_by_cauchy_schwarz():
+    """One DDIM step (eta = 0) scales a mode of variance v_k = m_k^2 lam + s_k^2 by alpha = (m_n m_k lam + s_n s_k)/v_k,
+    so alpha^2 v_k <= v_n = m_n^2 lam + s_n^2 (Cauchy-Schwarz), with equality only when (m_k, s_k) || (m_n, s_n):
+    from the exact start its output variance stays below p_t_min's, on every process, and it converges at order 1."""
+    for process in diffusion.PROCESSES:
+        for K in (1, 3, 25):
+            s = Diffusion(process, "ddim", "uniform", K, 0.01, "exact")
+            F, ref = s.variance(LAM8), s.reference(LAM8)
+            assert np.all(F < ref) and np.all(F > 0), (process, K, F / ref)
+    t, lam = np.array([0.7, 0.4]), 0.3
+    one = Diffusion("vp", "ddim", list(t), init="exact")  # one step from t = 0.7 (its T) to 0.4
+    m, sd = np.sqrt(one.process.m2(t)), np.sqrt(one.process.s2(t))
+    alpha = (m[1] * m[0] * lam + sd[1] * sd[0]) / (m[0] ** 2 * lam + sd[0] ** 2)
+    np.testing.assert_allclose(one.variance(np.array([lam])), alpha**2 * (m[0] ** 2 * lam + sd[0] ** 2), rtol=1e-13)

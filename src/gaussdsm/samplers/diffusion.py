@@ -23,7 +23,9 @@ Schemes (``scheme``) on the reverse grid :math:`T = t_0 > \dots > t_K = t_{\min}
     score frozen at :math:`t_k`; VP: :math:`E = e^{\frac12\int_{t_{k+1}}^{t_k}\beta}`, :math:`\alpha = E - 2(E-1)a`,
     :math:`\beta^2 = E^2 - 1`; VE/heat: :math:`\alpha = 1 - \Delta\sigma^2 a`, :math:`\beta^2 = \Delta\sigma^2`); ``ddpm`` (VP,
     Ho et al. 2020, :math:`b_k = h_k\beta(t_k)`: :math:`\alpha = (1 - b_k a)/\sqrt{1 - b_k}`, :math:`\beta^2 = b_k`);
-    probability-flow ODE: ``euler`` :math:`\alpha = 1 + h\varphi_k`; ``heun`` :math:`\alpha = 1 + \tfrac h2(\varphi_k + \varphi_{k+1}(1 + h\varphi_k))`;
+    probability-flow ODE: ``euler`` :math:`\alpha = 1 + h\varphi_k`; ``ddim`` (η = 0, Song, Meng & Ermon 2021:
+    :math:`y' = m_{k+1}\hat x_0 + \sigma_{k+1}\hat\epsilon`, :math:`\hat\epsilon = \sigma_k a y`,
+    :math:`\hat x_0 = (1 - \sigma_k^2 a)y/m_k`, so :math:`\alpha = m_{k+1}/m_k - (m_{k+1}\sigma_k^2/m_k - \sigma_{k+1}\sigma_k)a`); ``heun`` :math:`\alpha = 1 + \tfrac h2(\varphi_k + \varphi_{k+1}(1 + h\varphi_k))`;
     ``rk4`` (midpoint :math:`t_k - h/2`); ``annealed_langevin`` (Song & Ermon 2019): ``n_steps`` noise levels
     :math:`\sigma_j` geometric from σ_max to σ_min, ``steps_per_level`` L ULA steps of size :math:`\epsilon\sigma_j^2/\sigma_{\min}^2`
     with :math:`a = 1/(\mu + \sigma_j^2)`, from N(0, σ_max² I).
@@ -303,6 +305,22 @@ def _ddpm(p, tk, tn, h):
     return 1.0 / np.sqrt(1.0 - b), b / np.sqrt(1.0 - b), b
 
 
+def _ddim(p, tk, tn, h):
+    """DDIM, eta = 0 (Song, Meng & Ermon 2021): y' = m_n x0 + s_n eps with eps = s_k a y, x0 = (1 - s_k^2 a) y / m_k."""
+    mk, mn = np.sqrt(p.m2(tk)), np.sqrt(p.m2(tn))
+    s2k = p.s2(tk)
+    return mn / mk, mn * s2k / mk - np.sqrt(p.s2(tn)) * np.sqrt(s2k), 0.0
+
+
+def _ddim_step(c, k, y, score, ode, noise):
+    """DDIM from its definition: the noise and data predictions at t_k, recombined at t_{k+1}."""
+    mk, sk = math.sqrt(c[k, L.M2K]), math.sqrt(c[k, L.S2K])
+    mn, sn = math.sqrt(c[k, L.M2N]), math.sqrt(c[k, L.S2N])
+    eps = -sk * score(k, y)  # the noise prediction
+    x0 = (y - sk * eps) / mk  # the data prediction (Tweedie)
+    return mn * x0 + sn * eps
+
+
 def _linear_step(c, k, y, score, ode, noise):
     """One linear-family step from its coefficients: y <- A0 y + A1 s(y) + sqrt(NOISE) z (s = -a y)."""
     return c[k, L.A0] * y + c[k, L.A1] * score(k, y) + math.sqrt(c[k, L.NOISE]) * noise()
@@ -368,6 +386,7 @@ SCHEME_LIST = (
     Scheme("ei", "sde", 1, 1, L.LINEAR, _ei, _linear_step),
     Scheme("ddpm", "sde", 1, 1, L.LINEAR, _ddpm, _linear_step, needs=VP),
     Scheme("euler", "ode", 1, 1, L.LINEAR, _euler, _linear_step),
+    Scheme("ddim", "ode", 1, 1, L.LINEAR, _ddim, _ddim_step),
     Scheme("heun", "ode", 2, 2, L.HEUN, None, _heun_step),
     Scheme("rk4", "ode", 4, 4, L.RK4, None, _rk4_step),
     Scheme("annealed_langevin", "langevin", None, None, L.ANNEALED),
