@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._gram import xtx
 from . import Raw, fourier_modes, source
 
 #: images of ``skimage.data`` shipped in the scikit-image package (no download), usable as ``texture.image``
@@ -215,7 +216,7 @@ def pca(d, data) -> Raw:
     n, D = X.shape
     Xc = X - X.mean(axis=0)
     if D <= n:
-        lam = np.linalg.eigvalsh(Xc.T @ Xc / (n - 1))
+        lam = np.linalg.eigvalsh(xtx(Xc) / (n - 1))  # not Xc.T @ Xc: dsyrk crashes for large D (gaussdsm._gram)
     else:
         s = np.linalg.svd(Xc, compute_uv=False)
         lam = np.concatenate([s**2 / (n - 1), np.zeros(D - s.size)])
