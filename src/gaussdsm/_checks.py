@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-__all__ = ["number", "integer", "choice", "spectrum"]
+__all__ = ["number", "integer", "count", "choice", "spectrum", "fmt"]
 
 
 def _range_text(gt, ge, le) -> str:
@@ -61,6 +61,16 @@ def integer(name: str, value, *, ge: int = 1, allow_inf: bool = False, where: st
     if not (math.isfinite(v) and v == int(v) and v >= ge):
         raise ValueError(f"{name} must be {what}{where}, got {value!r}")
     return int(v)
+
+
+def fmt(x: float) -> str:
+    """A number in an error message: 6 significant digits."""
+    return format(float(x), ".6g")
+
+
+def count(x):
+    """A count of a validated config: an int, or inf (``.inf``, or the string ``inf``, in YAML)."""
+    return math.inf if x in ("inf", ".inf") or (isinstance(x, float) and math.isinf(x)) else int(x)
 
 
 def choice(name: str, value, options) -> str:

@@ -26,7 +26,7 @@ from functools import cached_property
 
 import numpy as np
 
-from . import samplers
+from . import _checks, samplers
 from .samplers.spec import SamplerSpec
 from .figures import PANELS, comparison_panels, study_panels
 from .spectra import PARAM_KEYS, spectrum
@@ -41,15 +41,6 @@ KERNEL_PANEL_MAX_D = 4096
 
 class ConfigError(ValueError):
     """An invalid study configuration; the message names the config key(s) and the allowed range."""
-
-
-def _fmt(x: float) -> str:
-    return format(float(x), ".6g")
-
-
-def _count(x):
-    """A config count: an int, or inf (``.inf`` or the string ``inf`` in YAML)."""
-    return math.inf if x in ("inf", ".inf") or (isinstance(x, float) and math.isinf(x)) else int(x)
 
 
 
@@ -117,7 +108,7 @@ class Study:
     def grid(self) -> dict[str, list]:
         """The grid's lists (sorted; ``n_samples`` may hold inf; ``tau`` [0.0] by default)."""
         g = self.config["grid"]
-        out = {"n_samples": sorted(_count(n) for n in g["n_samples"])}
+        out = {"n_samples": sorted(_checks.count(n) for n in g["n_samples"])}
         for k in ("sigma", "gamma", "tau"):
             if k in g:
                 out[k] = sorted(float(x) for x in g[k])
@@ -276,7 +267,7 @@ def _sgd_errors(study: Study, where: str) -> list[str]:
     ]
     if not bad:
         return []
-    pairs = ", ".join(f"(sigma={_fmt(s)}, tau={_fmt(t)})" for s, t in bad[:4])
+    pairs = ", ".join(f"(sigma={_checks.fmt(s)}, tau={_checks.fmt(t)})" for s, t in bad[:4])
     return [
         f"{where}.grid.tau: SGD is unstable (second moments diverge: c tau S >= 1 with S = sum_j s_j / (1 - 2 c tau s_j), "
         f"s = lam + sigma^2, R6b; batch formula of theory.md §7.1 for fit.sgd.batch_size > 1) at {pairs}"

@@ -40,11 +40,6 @@ LANGEVIN_CONFIG_KEYS = ("kind", "n_steps", "init_var", "friction", "allow_unstab
 """The keys of a Langevin study's ``sampler:`` section (the schema's other keys are the diffusion sampler's)."""
 
 
-def format_value(x: float) -> str:
-    """A number in a config error: 6 significant digits."""
-    return format(float(x), ".6g")
-
-
 def col(x):
     """A parameter array with a trailing axis for the modes."""
     return np.asarray(x, dtype=float)[..., None]
@@ -164,8 +159,8 @@ class LangevinSampler(Sampler):
         if not bad:
             return errors
         lam_min, lam_max = float(lam.min()), float(lam.max())
-        rule = (f"{cls.kind.upper()} is unstable unless {cls.stability_rule()}, with lam_min = {format_value(lam_min)}"
-                + (f", lam_max = {format_value(lam_max)}" if uses_friction else ""))
+        rule = (f"{cls.kind.upper()} is unstable unless {cls.stability_rule()}, with lam_min = {_checks.fmt(lam_min)}"
+                + (f", lam_max = {_checks.fmt(lam_max)}" if uses_friction else ""))
         pairs = ", ".join(cls.offending_setting(lam_min, c) for c in bad[:4])
         errors.append(
             f"{where}.grid.gamma: {rule}; offending {pairs}{' ...' if len(bad) > 4 else ''}. Lower grid.gamma, raise "
@@ -178,7 +173,7 @@ class LangevinSampler(Sampler):
     def offending_setting(cls, lam_min: float, setting: tuple) -> str:
         """One unstable ``(sigma, gamma, n_steps[, friction])`` of the grid, for the config error."""
         names = ("sigma", *cls.axes)
-        return "(" + ", ".join(f"{k}={format_value(v)}" for k, v in zip(names, setting) if k != "n_steps") + ")"
+        return "(" + ", ".join(f"{k}={_checks.fmt(v)}" for k, v in zip(names, setting) if k != "n_steps") + ")"
 
 
     @property

@@ -19,11 +19,11 @@ diffusion   scheme, init, n_steps, t_min                                  :data:
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import _checks
 from . import diffusion
 
 __all__ = ["SamplerSpec", "ATTR_KEYS"]
@@ -33,11 +33,6 @@ ATTR_KEYS = ("sampler", *LANGEVIN_ATTRS, *diffusion.PARAMS)
 """Every attribute :meth:`SamplerSpec.to_attrs` may write (besides nothing else)."""
 DIFFUSION_DEFAULTS = {k: diffusion.DEFAULTS[k] for k in diffusion.PARAMS}
 DIFFUSION_AXES = {a: [diffusion.DEFAULTS[a]] for a in ("scheme", "init", "t_min")}
-
-
-def _count(x):
-    """A config count: an int, or inf (``.inf`` or the string ``inf`` in YAML)."""
-    return math.inf if x in ("inf", ".inf") or (isinstance(x, float) and math.isinf(x)) else int(x)
 
 
 @dataclass(frozen=True)
@@ -59,7 +54,7 @@ class SamplerSpec:
         the other :class:`~gaussdsm.samplers.diffusion.Diffusion` arguments (defaults :data:`DIFFUSION_DEFAULTS`).
         An explicit time grid fixes ``n_steps`` and ``t_min``.
         """
-        n_steps = sorted(float(_count(k)) for k in sp["n_steps"])
+        n_steps = sorted(float(_checks.count(k)) for k in sp["n_steps"])
         if sp["kind"] != "diffusion":
             axes = {"gamma": list(gamma), "n_steps": n_steps}
             if sp.get("friction") is not None:

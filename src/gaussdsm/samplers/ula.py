@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import _checks
 from . import _jet
-from ._base import LangevinSampler, format_value, col
+from ._base import LangevinSampler, col
 from ._laws import DivergedError, doubling, is_symmetric
 
 __all__ = [
@@ -268,7 +268,8 @@ class ULA(LangevinSampler):
     @classmethod
     def offending_setting(cls, lam_min, setting) -> str:
         sigma, gamma = setting[:2]
-        return f"(sigma={format_value(sigma)}, gamma={format_value(gamma)}: bound {format_value(cls.max_step(lam_min, sigma))})"
+        bound = cls.max_step(lam_min, sigma)
+        return f"(sigma={_checks.fmt(sigma)}, gamma={_checks.fmt(gamma)}: bound {_checks.fmt(bound)})"
 
     def stability_interval(self):
         g = col(self.gamma)
