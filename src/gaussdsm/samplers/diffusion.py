@@ -322,8 +322,10 @@ def _ddim_step(c, k, y, score, ode, noise):
 
 
 def _linear_step(c, k, y, score, ode, noise):
-    """One linear-family step from its coefficients: y <- A0 y + A1 s(y) + sqrt(NOISE) z (s = -a y)."""
-    return c[k, L.A0] * y + c[k, L.A1] * score(k, y) + math.sqrt(c[k, L.NOISE]) * noise()
+    """One linear-family step from its coefficients: y <- A0 y + A1 s(y) + sqrt(NOISE) z (s = -a y); a noise-free
+    step (euler) draws no noise."""
+    y = c[k, L.A0] * y + c[k, L.A1] * score(k, y)
+    return y if c[k, L.NOISE] == 0 else y + math.sqrt(c[k, L.NOISE]) * noise()
 
 
 def _heun_step(c, k, y, score, ode, noise):
