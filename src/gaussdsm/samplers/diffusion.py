@@ -366,6 +366,8 @@ class Scheme:
         One particle step from the coefficients (validation of the exact law), ``step(c, k, y, score, ode, noise)``.
     needs : type or None
         The process class the scheme is defined for (ddpm: VP).
+    cite : str
+        What the scheme is and where from, for messages (``"ancestral sampling, Ho et al. 2020"``).
     """
 
     name: str
@@ -376,6 +378,7 @@ class Scheme:
     linear: Callable | None = None
     step: Callable | None = None
     needs: type | None = None
+    cite: str = ""
 
     @property
     def evaluates_at_t_min(self) -> bool:
@@ -386,7 +389,7 @@ class Scheme:
 SCHEME_LIST = (
     Scheme("em", "sde", 1, 1, L.LINEAR, _em, _linear_step),
     Scheme("ei", "sde", 1, 1, L.LINEAR, _ei, _linear_step),
-    Scheme("ddpm", "sde", 1, 1, L.LINEAR, _ddpm, _linear_step, needs=VP),
+    Scheme("ddpm", "sde", 1, 1, L.LINEAR, _ddpm, _linear_step, needs=VP, cite="ancestral sampling, Ho et al. 2020"),
     Scheme("euler", "ode", 1, 1, L.LINEAR, _euler, _linear_step),
     Scheme("ddim", "ode", 1, 1, L.LINEAR, _ddim, _ddim_step),
     Scheme("heun", "ode", 2, 2, L.HEUN, None, _heun_step),
@@ -501,7 +504,7 @@ class Diffusion(Sampler):
         self.eps = _checks.number("sampler.eps", eps, gt=0)
         rec = self.record
         if rec.needs is not None and not isinstance(self.process, rec.needs):
-            raise ValueError(f"sampler.scheme {rec.name} (ancestral sampling, Ho et al. 2020) needs sampler.process: "
+            raise ValueError(f"sampler.scheme {rec.name}{f' ({rec.cite})' if rec.cite else ''} needs sampler.process: "
                              f"{rec.needs.name}")
         annealed = rec.family == L.ANNEALED
         if annealed and math.isinf(self.n_steps):
