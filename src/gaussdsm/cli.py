@@ -59,6 +59,13 @@ def _spectrum(args):
     return sp, {"kind": args.spectrum, "d": sp.d, **params, **({"source": sp.info} if sp.info else {})}
 
 
+def _as_options(message: str) -> str:
+    """A config-key message in the command line's words: ``sampler.t_min`` -> ``--t-min``."""
+    import re
+
+    return re.sub(r"\b(?:spectrum|sampler)\.(\w+)", lambda m: "--" + m.group(1).replace("_", "-"), message)
+
+
 def _sampler(args):
     """The sampler of the command line and its parameters (for ``params`` in the JSON)."""
     from . import samplers
@@ -128,7 +135,7 @@ def _cmd_error(args) -> int:
         with progress.timed(theory_cost.seconds, "theory", bar=args.progress):
             ds = _theory(args, sp, sampler)
     except ValueError as err:
-        print(f"gaussdsm error: {str(err).replace('spectrum.', '--').replace('sampler.', '--')}", file=sys.stderr)
+        print(f"gaussdsm error: {_as_options(str(err))}", file=sys.stderr)
         return 2
     v = {k: float(ds[k]) for k in TERMS}
     parts = {k: float(ds[k]) for k in ("bias_init", "bias_discretization", "bias_stopping", "nfe") if k in ds}
@@ -272,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--grid", choices=GRIDS, default=None, help="time grid (default uniform)")
     g.add_argument("--t-min", type=_nonneg_float, default=None, help="stopping time (default 1e-3)")
     g.add_argument("--init", choices=INITS, default=None, help="standard (reference Gaussian, default) or exact (p_T)")
-    g.add_argument("--T", type=_positive_float, default=None, help="horizon (default 1; heat 100; edm 80)")
+    g.add_argument("--T", type=_positive_float, default=None, help="horizon (default 1; vp_cosine 0.9946; heat 100; edm 80)")
     g.add_argument("--beta-min", type=_positive_float, default=None, help="vp: beta(0) (default 0.1)")
     g.add_argument("--beta-max", type=_positive_float, default=None, help="vp: beta(T) (default 20)")
     g.add_argument("--sigma-min", type=_positive_float, default=None, help="ve, annealed Langevin (default 0.01)")
@@ -280,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--denoise", action="store_true", help="a final Tweedie step at t_min")
     g.add_argument("--steps-per-level", type=_positive_int, default=None, help="annealed Langevin: L (default 100)")
     g.add_argument("--eps", type=_positive_float, default=None, help="annealed Langevin: step eps (default 2e-5)")
+    g.add_argument("--exp-rate", type=float, default=None, help="vp_exp: the rate a of beta(t) (default 2, non-zero)")
+    g.add_argument("--s-churn", type=_nonneg_float, default=None, help="heun_churn: S_churn (default 80)")
+    g.add_argument("--s-tmin", type=_nonneg_float, default=None, help="heun_churn: churn from t = s_tmin (default 0.05)")
+    g.add_argument("--s-tmax", type=_nonneg_float, default=None, help="heun_churn: churn up to t = s_tmax (default 50)")
+    g.add_argument("--s-noise", type=_positive_float, default=None, help="heun_churn: S_noise (default 1.003)")
     g = e.add_argument_group("output")
     g.add_argument("--mc", type=_positive_int, default=0, metavar="R", help="also run R Monte-Carlo replicates")
     g.add_argument("--seed", type=int, default=0)

@@ -97,6 +97,13 @@ def test_messages_name_the_option(capsys):
     assert "--values must be >= 0" in capsys.readouterr().err
     assert main(["error", "--n-samples", "inf", "--tau", "1e-3", "--sigma", "0.1", "--gamma", "0.01"]) == 2
     assert "finite --n-samples" in capsys.readouterr().err
+    for args, msg in ((["--scheme", "heun", "--t-min", "0"], "--t-min must be > 0 with scheme heun"),
+                      (["--process", "vp_exp", "--exp-rate", "0"], "--exp-rate must be non-zero"),
+                      (["--process", "flow", "--scheme", "ei", "--n-steps", "20"], "--scheme ei divides by the signal scale"),
+                      (["--process", "flow", "--T", "2"], "--T must be <= 1 with process flow"),
+                      (["--scheme", "heun_churn", "--s-churn", "5"], "needs --process: edm")):
+        assert main(["error", "--n-samples", "100", "--sampler", "diffusion", *args]) == 2
+        assert msg in capsys.readouterr().err, args
 
 
 def test_regime_note_says_what_fails(capsys):

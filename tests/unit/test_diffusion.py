@@ -55,7 +55,7 @@ def test_heat_em_telescoping_closed_form():
     np.testing.assert_allclose(s.variance(LAM8) - LAM8, closed, rtol=1e-10)
 
 
-CASES = [(p, s) for p in diffusion.PROCESSES for s in diffusion.SCHEMES if not (s == "ddpm" and p != "vp")]
+CASES = [(p, s) for p in diffusion.PROCESSES for s in diffusion.SCHEMES if diffusion.compatible(p, s)]
 
 
 @pytest.mark.parametrize("process, scheme", CASES)
@@ -63,6 +63,9 @@ def test_exact_law_equals_particle_chains(process, scheme, z):
     """Every process x scheme: the variance recursion = the variance of particles run through the scheme itself."""
     lam = np.array([1.0, 0.3, 0.05])
     s = Diffusion(process, scheme, "uniform", 20, 0.01, "standard", steps_per_level=5, eps=1e-3)
+    if scheme == "ddpm" and not np.all(s.stable(lam)):  # the cosine schedule: h beta(t) >= 1 near T until K ~ 400
+        s = Diffusion(process, scheme, "uniform", 2000, 0.01, "standard")
+        assert np.all(s.stable(lam))
     n = 20000
     y = particles(s, lam, n, np.random.default_rng(zlib.crc32(f"{process}-{scheme}".encode())))
     F = s.variance(lam)
@@ -86,9 +89,10 @@ def test_many_steps_tend_to_the_continuous_time_law(scheme):
     assert gaps[1] < gaps[0] < 1e-3 and abs(gaps[0] / gaps[1] - 2) < 0.1  # first order: halves with K doubled
 
 
-@pytest.mark.parametrize("scheme", ["em", "heun", "rk4", "annealed_langevin"])
+@pytest.mark.parametrize("scheme", ["em", "ddim", "heun", "rk4", "dpm_2", "dpmpp_2m", "heun_churn", "annealed_langevin"])
 def test_jet_derivatives_match_differences(scheme):
-    s = Diffusion("ve", scheme, "uniform", 30, 0.01, "exact", steps_per_level=5, eps=1e-3)
+    s = Diffusion("edm" if scheme == "heun_churn" else "ve", scheme, "uniform", 30, 0.01, "exact", steps_per_level=5,
+                  eps=1e-3)
     lam = np.array([0.2, 0.7, 1.5])
     F, D, D1, D2, _ = theory.variance_map(lam, None, sampler=s)
     h = 1e-5
@@ -127,7 +131,8 @@ def test_bad_settings_name_the_key(kw):
 
 @pytest.mark.parametrize("process, scheme, N, t_min, K", [
     ("vp", "em", 400, 0.02, 200), ("vp", "heun", 400, 0.02, 100), ("heat", "em", 400, 0.02, 60),
-    ("heat", "ei", 400, None, 60),
+    ("heat", "ei", 400, None, 60), ("flow", "heun", 400, 0.02, 60), ("vp_cosine", "dpmpp_2m", 400, 0.02, 60),
+    ("vp_exp", "dpm_2", 400, 0.02, 60), ("edm", "heun_churn", 400, 0.02, 60),
 ])
 def test_generalization_theory_vs_monte_carlo(process, scheme, N, t_min, K, z):
     """Learned exact scores at every level (samplers.md §3 verified row: heat em, geometric, T = 4, t_min = 0.02, K = 60,
@@ -191,3 +196,143 @@ def test_ddim_step_contracts_the_marginal_by_cauchy_schwarz():
     m, sd = np.sqrt(one.process.m2(t)), np.sqrt(one.process.s2(t))
     alpha = (m[1] * m[0] * lam + sd[1] * sd[0]) / (m[0] ** 2 * lam + sd[0] ** 2)
     np.testing.assert_allclose(one.variance(np.array([lam])), alpha**2 * (m[0] ** 2 * lam + sd[0] ** 2), rtol=1e-13)
+
+
+VP_TYPES = [n for n, c in diffusion.PROCESSES.items() if issubclass(c, diffusion._VariancePreserving)]
+
+
+@pytest.mark.parametrize("process", list(diffusion.PROCESSES))
+def test_process_identities(process):
+    """Every process: m^2 + ... as published, g^2 = d sigma^2/dt - 2 f sigma^2 and f = d log m / dt (finite differences),
+    Q = (-m m', -sigma sigma') against differences of m and sigma, and the inverses t_of_s2, t_of_ratio."""
+    p = diffusion.make_process(process)
+    t = np.linspace(0.05, 0.9, 7) * p.T
+    h = 1e-6 * p.T
+    d = lambda fn: (fn(t + h) - fn(t - h)) / (2 * h)  # noqa: E731
+    m, sd = (lambda u: np.sqrt(p.m2(u))), (lambda u: np.sqrt(p.s2(u)))
+    np.testing.assert_allclose(p.f(t), d(m) / m(t), rtol=1e-6)
+    np.testing.assert_allclose(p.g2(t), d(p.s2) - 2 * p.f(t) * p.s2(t), rtol=1e-6)
+    q0, q1 = p.q(t)
+    np.testing.assert_allclose(q0, -m(t) * d(m), rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(q1, -sd(t) * d(sd), rtol=1e-6)
+    np.testing.assert_allclose(p.t_of_s2(p.s2(t)), t, rtol=1e-9)
+    np.testing.assert_allclose(p.t_of_ratio(p.s2(t) / p.m2(t)), t, rtol=1e-9)
+    A0, A1, noise = p.ei(t[3], t[2])  # the exponential integrator: A0 = m_n/m_k, noise = m_n^2 s_k^2/m_k^2 - s_n^2
+    np.testing.assert_allclose(A0, m(t[2]) / m(t[3]), rtol=1e-12)
+    np.testing.assert_allclose(noise, p.m2(t[2]) * p.s2(t[3]) / p.m2(t[3]) - p.s2(t[2]), rtol=1e-10)
+    u = np.linspace(t[2], t[3], 20001)  # A1 = m_n int g^2 / m (trapezoid)
+    np.testing.assert_allclose(A1, m(t[2]) * np.trapezoid(p.g2(u) / m(u), u), rtol=1e-7)
+
+
+def test_cosine_and_exponential_schedules_as_published():
+    """Nichol & Dhariwal 2021: alpha_bar(t) = f(t)/f(0), f = cos^2(pi/2 (t + s)/(1 + s)), s = 0.008, horizon 0.9946
+    (DPM-Solver); Strasman et al.: beta(t) = beta_min + delta (e^(at) - 1) reaching beta_max at T, a -> 0 is linear."""
+    p = diffusion.make_process("vp_cosine")
+    t = np.array([0.0, 0.1, 0.5, 0.9, 0.99])
+    f = np.cos(np.pi / 2 * (t + 0.008) / 1.008) ** 2
+    np.testing.assert_allclose(p.m2(t), f / f[0], rtol=1e-12)
+    np.testing.assert_allclose(p.s2(t), 1 - f / f[0], rtol=1e-10, atol=1e-300)
+    assert p.T == 0.9946 and 0 < p.m2(p.T) < 1e-4
+    with pytest.raises(ValueError, match="sampler.T must be <= 1"):
+        diffusion.make_process("vp_cosine", 1.5)
+    e = diffusion.make_process("vp_exp", beta_min=0.1, beta_max=20.0, exp_rate=3.0)
+    np.testing.assert_allclose(e.beta(np.array([0.0, 1.0])), [0.1, 20.0], rtol=1e-12)
+    np.testing.assert_allclose(e.beta(0.5), 0.1 + 19.9 * np.expm1(1.5) / np.expm1(3.0), rtol=1e-12)
+    near = diffusion.make_process("vp_exp", exp_rate=1e-5)
+    np.testing.assert_allclose(near.m2(t), diffusion.make_process("vp").m2(t), rtol=1e-4)
+
+
+def test_flow_matching_euler_is_the_velocity_euler_step():
+    """Rectified flow x_t = (1 - t) x0 + t eps: the learned velocity v = E[eps - x0 | x_t = y] = (t - (1 - t) mu) /
+    ((1 - t)^2 mu + t^2) y; Euler from t = 1 (N(0, I), T = 1) steps y <- y + (t_{k+1} - t_k) v(y, t_k).  DDIM is the
+    same sampler on this schedule; heun and dpmpp_2m are order 2 from t = 1; the ODE law from p_1 is exact."""
+    t = np.linspace(1.0, 0.02, 13)
+    lam = LAM8
+    v = np.ones_like(lam)
+    for tk, tn in zip(t[:-1], t[1:]):
+        coef = (tk - (1 - tk) * lam) / ((1 - tk) ** 2 * lam + tk**2)
+        v *= (1 + (tn - tk) * coef) ** 2
+    np.testing.assert_allclose(Diffusion("flow", "euler", list(t)).variance(lam), v, rtol=1e-12)
+    np.testing.assert_allclose(Diffusion("flow", "ddim", list(t)).variance(lam), v, rtol=1e-12)
+    ode = Diffusion("flow", "euler", n_steps=np.inf, t_min=0.02)
+    np.testing.assert_allclose(ode.variance(lam), 0.98**2 * lam + 0.02**2, rtol=1e-12)
+    for scheme in ("heun", "dpmpp_2m"):
+        w = [np.sqrt(bias(Diffusion("flow", scheme, "uniform", K, 0.05).variance(lam),
+                          Diffusion("flow", scheme, "uniform", K, 0.05).reference(lam))) for K in (200, 400)]
+        assert abs(np.log(w[1] / w[0]) / np.log(2.0) + 2) < 0.15, (scheme, w)
+
+
+def _vp_lambda_inverse(lam_, b0=0.1, b1=20.0):
+    """DPM-Solver's closed inverse of lambda(t) = log(alpha_t / sigma_t) for the linear VP schedule (Lu et al. 2022)."""
+    L = np.log(np.exp(-2.0 * lam_) + 1.0)
+    return 2.0 * L / (np.sqrt(b0**2 + 2.0 * (b1 - b0) * L) + b0)
+
+
+def test_dpm_solver_2_one_step_as_published():
+    """One DPM-Solver-2 step (Lu et al. 2022, Algorithm 1, r1 = 1/2) written from their formulas with DPM-Solver's own
+    lambda inverse for the VP schedule: eps(y, t) = sigma_t a_t y."""
+    vp = diffusion.make_process("vp")
+    tk, tn, lam = 1.0, 0.4, LAM8  # one step from T = 1 (an explicit grid sets T)
+    al = lambda u: np.sqrt(vp.m2(u))  # noqa: E731
+    sg = lambda u: np.sqrt(vp.s2(u))  # noqa: E731
+    lk, ln = np.log(al(tk) / sg(tk)), np.log(al(tn) / sg(tn))
+    h = ln - lk
+    s = _vp_lambda_inverse(lk + 0.5 * h)
+    a = lambda u: 1.0 / (vp.m2(u) * lam + vp.s2(u))  # noqa: E731
+    cu = al(s) / al(tk) - sg(s) * np.expm1(0.5 * h) * sg(tk) * a(tk)
+    cy = al(tn) / al(tk) - sg(tn) * np.expm1(h) * sg(s) * a(s) * cu
+    one = Diffusion("vp", "dpm_2", [tk, tn], init="exact")
+    np.testing.assert_allclose(one.variance(lam), cy**2 * (vp.m2(tk) * lam + vp.s2(tk)), rtol=1e-9)
+
+
+def test_dpmpp_2m_as_published():
+    """DPM-Solver++(2M) (Lu et al. 2022b, Algorithm 2) run as a loop over its data predictions x0(y, t) = alpha mu a y
+    on a 7-step geometric VP grid: the same law as the compiled two-term recursion."""
+    s = Diffusion("vp", "dpmpp_2m", "geometric", 7, 0.01, "exact")
+    t, p, lam = s.times, s.process, LAM8
+    al, sg = np.sqrt(p.m2(t)), np.sqrt(p.s2(t))
+    lt = np.log(al / sg)
+    x0 = lambda j, y: al[j] * lam / (p.m2(t[j]) * lam + p.s2(t[j])) * y  # noqa: E731
+    y, prev = np.ones_like(lam), None  # the coefficient c_k of y_k = c_k y_0
+    for i in range(1, t.size):
+        h = lt[i] - lt[i - 1]
+        D = x0(i - 1, y)
+        if prev is not None:
+            r = (lt[i - 1] - lt[i - 2]) / h
+            D = (1 + 1 / (2 * r)) * D - 1 / (2 * r) * x0(i - 2, prev)
+        y, prev = sg[i] / sg[i - 1] * y - al[i] * np.expm1(-h) * D, y
+    np.testing.assert_allclose(s.variance(lam), y**2 * (p.m2(t[0]) * lam + p.s2(t[0])), rtol=1e-10)
+
+
+def test_heun_churn_is_karras_algorithm_2():
+    """EDM's stochastic sampler: S_churn = 0 is Heun; otherwise per step v <- alpha^2 (v + S_noise^2 (t_hat^2 - t^2))
+    with Heun's factor from t_hat = (1 + gamma) t to t_{k+1} (one step written out); more steps get closer to
+    p_t_min."""
+    kw = dict(process="edm", grid="edm", n_steps=30, t_min=0.002)
+    np.testing.assert_allclose(Diffusion(scheme="heun_churn", s_churn=0.0, **kw).variance(LAM8),
+                               Diffusion(scheme="heun", **kw).variance(LAM8), rtol=1e-13)
+    tk, tn, lam = 2.0, 1.0, LAM8
+    g = min(40.0 / 1, np.sqrt(2) - 1)
+    th = tk * (1 + g)
+    phi = lambda u: -u / (lam + u * u)  # noqa: E731  # EDM: dy/d(-t) = -t a y
+    hh = th - tn
+    alpha = 1 + 0.5 * hh * (phi(th) + phi(tn) * (1 + hh * phi(th)))
+    one = Diffusion("edm", "heun_churn", [tk, tn], init="exact", s_churn=40.0, s_tmin=0.0, s_tmax=10.0, s_noise=1.01)
+    np.testing.assert_allclose(one.variance(lam), alpha**2 * (lam + tk**2 + 1.01**2 * (th**2 - tk**2)), rtol=1e-12)
+    errs = [bias(Diffusion(scheme="heun_churn", **{**kw, "n_steps": K}, init="exact").variance(LAM8),
+                 Diffusion(scheme="heun", **kw).reference(LAM8)) for K in (32, 128, 512)]
+    assert errs[2] < errs[1] < errs[0], errs
+
+
+@pytest.mark.parametrize("scheme", [s for s in diffusion.SCHEMES if s != "annealed_langevin"])
+def test_trajectory_ends_at_the_sampler_law(scheme):
+    """The law along the reverse grid (P10), step by step (multistep: every prefix of the grid), ends at the law of the
+    whole sampler and starts at the start's."""
+    process = "edm" if scheme == "heun_churn" else "vp"
+    s = Diffusion(process, scheme, "uniform", 25, 0.01)
+    t, v, target = s.trajectory(LAM8)
+    assert t.shape == (26,) and v.shape == target.shape == (26, 8)
+    np.testing.assert_allclose(v[-1], s.variance(LAM8), rtol=1e-12)
+    np.testing.assert_allclose(v[0], s._start(LAM8) * np.ones(8), rtol=0)
+    half = Diffusion(process, scheme, list(t[:13]))  # the first 12 steps alone, as their own grid
+    np.testing.assert_allclose(v[12], half.variance(LAM8), rtol=1e-9)

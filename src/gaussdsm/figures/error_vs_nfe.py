@@ -108,6 +108,10 @@ def draw(data: xr.Dataset):
     if np.isfinite(stop) and stop > 0:
         parts.axhline(stop, color="k", ls=":", lw=1.2, label=f"stopping part (t_min = {data['t_min'].item():g})")
         parts.legend(fontsize=7)
+    init_w2 = data["initialisation_w2"].values
+    if not np.any(np.isfinite(init_w2) & (init_w2 > 1e-12 * max(stop if np.isfinite(stop) else 0.0, 1e-300))):
+        parts.text(0.5, 0.6, "initialisation part 0:\nthe reference Gaussian is p_T", transform=parts.transAxes,
+                   ha="center", fontsize=8, color="grey")
     parts.set_ylabel("initialisation part W₂ (N = ∞)")
     loglog(disc, parts)
     hi = np.nanmax(np.append(data["initialisation_w2"].values, stop))

@@ -5,13 +5,14 @@ misses the cache in every new process).  Imported on first use only: numba is no
 
 The value kernels repeat one loop skeleton on purpose: one branch-free kernel per scheme family vectorises over
 the eigenvalues (SIMD), which a scheme switch inside the inner loop prevents (benchmarks/bench_diffusion.py).
+Columns and families: :mod:`._diffusion_layout`.
 """
 
 import numba
 import numpy as np
 
-from ._diffusion_layout import (A0, A1, ANNEALED, H, HEUN, LINEAR, M2K, M2M, M2N, NOISE, P0K, P0M, P0N, P1K, P1M, P1N,
-                                RK4, S2K, S2M, S2N)
+from ._diffusion_layout import (A0, A1, A2, ANNEALED, DPM2, HEUN, LINEAR, M2K, M2M, M2N, M2P, MULTISTEP, NOISE, PRE,
+                                Q0K, Q0M, Q0N, Q1K, Q1M, Q1N, RK4, S2K, S2M, S2N, S2P, U0, U1, H)
 
 
 @numba.njit(inline="always")
@@ -27,20 +28,32 @@ def score(m2, s2, mu):
 
 
 @numba.njit(inline="always")
+def ratio(n0, n1, m2, s2, mu):
+    """(n0 mu + n1) a(mu) and its derivatives in mu (a = 1/(m2 mu + s2)): phi with (Q0, Q1), dpm_2's inner step."""
+    a0, a1, a2 = score(m2, s2, mu)
+    w = n0 * mu + n1
+    return w * a0, n0 * a0 + w * a1, 2.0 * n0 * a1 + w * a2
+
+
+@numba.njit(inline="always")
 def alpha(family, c, k, mu):
     """The step factor alpha (and its two derivatives in mu) of step k; c: the per-step coefficients."""
-    a0, a1, a2 = score(c[k, M2K], c[k, S2K], mu)
-    if family == LINEAR:  # em, ei, ddpm, euler: alpha = A0 - A1 a(t_k)
-        return c[k, A0] - c[k, A1] * a0, -c[k, A1] * a1, -c[k, A1] * a2
+    if family == LINEAR:  # alpha = A0 - (A1 - A2 mu) a(t_k)
+        a0, a1, a2 = score(c[k, M2K], c[k, S2K], mu)
+        n = c[k, A1] - c[k, A2] * mu
+        return c[k, A0] - n * a0, c[k, A2] * a0 - n * a1, 2.0 * c[k, A2] * a1 - n * a2
+    if family == DPM2:  # alpha = A0 - A1 a(s) (U0 mu + U1) a(t_k)
+        w0, w1, w2 = ratio(c[k, U0], c[k, U1], c[k, M2K], c[k, S2K], mu)
+        b0, b1, b2 = score(c[k, M2M], c[k, S2M], mu)
+        r0, r1, r2 = jmul(b0, b1, b2, w0, w1, w2)
+        return c[k, A0] - c[k, A1] * r0, -c[k, A1] * r1, -c[k, A1] * r2
     h = c[k, H]
-    p0, p1, p2 = c[k, P0K] - c[k, P1K] * a0, -c[k, P1K] * a1, -c[k, P1K] * a2  # phi(t_k)
-    n0, n1, n2 = score(c[k, M2N], c[k, S2N], mu)
-    q0, q1, q2 = c[k, P0N] - c[k, P1N] * n0, -c[k, P1N] * n1, -c[k, P1N] * n2  # phi(t_{k+1})
+    p0, p1, p2 = ratio(c[k, Q0K], c[k, Q1K], c[k, M2K], c[k, S2K], mu)  # phi(t_k)
+    q0, q1, q2 = ratio(c[k, Q0N], c[k, Q1N], c[k, M2N], c[k, S2N], mu)  # phi(t_{k+1})
     if family == HEUN:  # heun: 1 + h/2 (phi_k + phi_n (1 + h phi_k))
         r0, r1, r2 = jmul(q0, q1, q2, 1.0 + h * p0, h * p1, h * p2)
         return 1.0 + 0.5 * h * (p0 + r0), 0.5 * h * (p1 + r1), 0.5 * h * (p2 + r2)
-    m0, m1, m2_ = score(c[k, M2M], c[k, S2M], mu)
-    w0, w1, w2 = c[k, P0M] - c[k, P1M] * m0, -c[k, P1M] * m1, -c[k, P1M] * m2_  # phi(t_k - h/2)
+    w0, w1, w2 = ratio(c[k, Q0M], c[k, Q1M], c[k, M2M], c[k, S2M], mu)  # phi(t_k - h/2)
     c20, c21, c22 = jmul(w0, w1, w2, 1.0 + 0.5 * h * p0, 0.5 * h * p1, 0.5 * h * p2)
     c30, c31, c32 = jmul(w0, w1, w2, 1.0 + 0.5 * h * c20, 0.5 * h * c21, 0.5 * h * c22)
     c40, c41, c42 = jmul(q0, q1, q2, 1.0 + h * c30, h * c31, h * c32)
@@ -51,14 +64,14 @@ def alpha(family, c, k, mu):
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")  # no zero-division checks: SIMD
 def linear_values(mu, c, phi, psi):
-    """em, ei, ddpm, euler: alpha = A0 - A1 a(t_k).  Branch-free over the elements (SIMD)."""
+    """em, ei, ddpm, euler, ddim: alpha = A0 - (A1 - A2 mu) a(t_k).  Branch-free over the elements (SIMD)."""
     n, K = mu.shape[0], c.shape[0]
     for i in range(n):
         phi[i], psi[i] = 1.0, 0.0
     for k in range(K):
-        m2, s2, a0, a1, q = c[k, M2K], c[k, S2K], c[k, A0], c[k, A1], c[k, NOISE]
+        m2, s2, a0, a1, a2, q = c[k, M2K], c[k, S2K], c[k, A0], c[k, A1], c[k, A2], c[k, NOISE]
         for i in range(n):
-            al = a0 - a1 / (m2 * mu[i] + s2)
+            al = a0 - (a1 - a2 * mu[i]) / (m2 * mu[i] + s2)
             al2 = al * al
             phi[i] *= al2
             psi[i] = al2 * psi[i] + q
@@ -66,18 +79,19 @@ def linear_values(mu, c, phi, psi):
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")  # no zero-division checks: SIMD
 def heun_values(mu, c, phi, psi):
+    """heun (PRE = 0) and heun_churn: y <- alpha (y + sqrt(PRE) z)."""
     n, K = mu.shape[0], c.shape[0]
     for i in range(n):
         phi[i], psi[i] = 1.0, 0.0
     for k in range(K):
-        h = c[k, H]
+        h, pre = c[k, H], c[k, PRE]
         for i in range(n):
-            pk = c[k, P0K] - c[k, P1K] / (c[k, M2K] * mu[i] + c[k, S2K])
-            pn = c[k, P0N] - c[k, P1N] / (c[k, M2N] * mu[i] + c[k, S2N])
+            pk = (c[k, Q0K] * mu[i] + c[k, Q1K]) / (c[k, M2K] * mu[i] + c[k, S2K])
+            pn = (c[k, Q0N] * mu[i] + c[k, Q1N]) / (c[k, M2N] * mu[i] + c[k, S2N])
             al = 1.0 + 0.5 * h * (pk + pn * (1.0 + h * pk))
             al2 = al * al
             phi[i] *= al2
-            psi[i] = al2 * psi[i]
+            psi[i] = al2 * (psi[i] + pre)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")  # no zero-division checks: SIMD
@@ -88,9 +102,9 @@ def rk4_values(mu, c, phi, psi):
     for k in range(K):
         h = c[k, H]
         for i in range(n):
-            pk = c[k, P0K] - c[k, P1K] / (c[k, M2K] * mu[i] + c[k, S2K])
-            pn = c[k, P0N] - c[k, P1N] / (c[k, M2N] * mu[i] + c[k, S2N])
-            pm = c[k, P0M] - c[k, P1M] / (c[k, M2M] * mu[i] + c[k, S2M])
+            pk = (c[k, Q0K] * mu[i] + c[k, Q1K]) / (c[k, M2K] * mu[i] + c[k, S2K])
+            pn = (c[k, Q0N] * mu[i] + c[k, Q1N]) / (c[k, M2N] * mu[i] + c[k, S2N])
+            pm = (c[k, Q0M] * mu[i] + c[k, Q1M]) / (c[k, M2M] * mu[i] + c[k, S2M])
             c2 = pm * (1.0 + 0.5 * h * pk)
             c3 = pm * (1.0 + 0.5 * h * c2)
             c4 = pn * (1.0 + h * c3)
@@ -98,6 +112,37 @@ def rk4_values(mu, c, phi, psi):
             al2 = al * al
             phi[i] *= al2
             psi[i] = al2 * psi[i]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")  # no zero-division checks: SIMD
+def dpm2_values(mu, c, phi, psi):
+    """DPM-Solver-2: alpha = A0 - A1 a(s) (U0 mu + U1) a(t_k)."""
+    n, K = mu.shape[0], c.shape[0]
+    for i in range(n):
+        phi[i], psi[i] = 1.0, 0.0
+    for k in range(K):
+        for i in range(n):
+            inner = (c[k, U0] * mu[i] + c[k, U1]) / (c[k, M2K] * mu[i] + c[k, S2K])
+            al = c[k, A0] - c[k, A1] * inner / (c[k, M2M] * mu[i] + c[k, S2M])
+            phi[i] *= al * al
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")  # no zero-division checks: SIMD
+def multistep_values(mu, c, phi, psi, prev):
+    """DPM-Solver++(2M): y_k = c_k y_0 with c_{k+1} = (A0 + A1 mu a_k) c_k + A2 mu a_{k-1} c_{k-1}; phi = c_K^2.
+    ``prev``: scratch for c_{k-1}."""
+    n, K = mu.shape[0], c.shape[0]
+    for i in range(n):
+        phi[i], psi[i], prev[i] = 1.0, 0.0, 0.0
+    for k in range(K):
+        for i in range(n):
+            x = mu[i]
+            cur = phi[i]
+            phi[i] = ((c[k, A0] + c[k, A1] * x / (c[k, M2K] * x + c[k, S2K])) * cur
+                      + c[k, A2] * x / (c[k, M2P] * x + c[k, S2P]) * prev[i])
+            prev[i] = cur
+    for i in range(n):
+        phi[i] *= phi[i]
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")  # no zero-division checks: SIMD
@@ -126,13 +171,19 @@ def affine_values(mu, c, family, L, phi, psi, bad):
         rk4_values(mu, c, phi, psi)
     elif family == ANNEALED:
         annealed_values(mu, c, L, phi, psi)
+    elif family == DPM2:
+        dpm2_values(mu, c, phi, psi)
+    elif family == MULTISTEP:
+        multistep_values(mu, c, phi, psi, np.empty_like(phi))
     else:
         raise ValueError(f"unknown scheme family {family!r}")
     # m2 mu + s2 is increasing in mu: a score is infinite somewhere iff mu <= max_k(-s2_k / m2_k)
-    cols = (M2K, S2K) if family in (LINEAR, ANNEALED) else (M2K, S2K, M2N, S2N)
+    cols = (M2K, S2K, M2N, S2N) if family in (HEUN, RK4) else (M2K, S2K)
     thr = -np.inf
-    for j in range(0, len(cols), 2):
-        thr = max(thr, float(np.max(-c[:, cols[j + 1]] / c[:, cols[j]])))
+    with np.errstate(divide="ignore", invalid="ignore"):  # m2 = 0 (no signal at T): the score is finite there
+        for j in range(0, len(cols), 2):
+            thr = max(thr, float(np.max(np.where(c[:, cols[j]] > 0, -c[:, cols[j + 1]] / c[:, cols[j]],
+                                                 np.where(c[:, cols[j + 1]] > 0, -np.inf, np.inf)))))
     bad[:] = mu <= thr
 
 
@@ -142,6 +193,7 @@ def affine_jets(mu, c, family, L, out, bad):
     n, K = mu.shape[0], c.shape[0]
     for i in range(n):
         f0, f1, f2, g0, g1, g2 = 1.0, 0.0, 0.0, 0.0, 0.0, 0.0
+        e0, e1, e2 = 0.0, 0.0, 0.0  # multistep: c_{k-1}
         bad[i] = False
         x = mu[i]
         for k in range(K):
@@ -165,9 +217,22 @@ def affine_jets(mu, c, family, L, out, bad):
                 w0, w1, w2 = jmul(cc0, cc1, cc2, 1.0 - e0, -e1, -e2)
                 g0, g1, g2 = u0 + w0, u1 + w1, u2 + w2
                 continue
+            if family == MULTISTEP:  # f holds c_k (not squared), e holds c_{k-1}
+                r0, r1, r2 = ratio(1.0, 0.0, c[k, M2K], c[k, S2K], x)  # mu a_k
+                q0, q1, q2 = ratio(1.0, 0.0, c[k, M2P], c[k, S2P], x)  # mu a_{k-1}
+                u0, u1, u2 = jmul(c[k, A0] + c[k, A1] * r0, c[k, A1] * r1, c[k, A1] * r2, f0, f1, f2)
+                w0, w1, w2 = jmul(c[k, A2] * q0, c[k, A2] * q1, c[k, A2] * q2, e0, e1, e2)
+                e0, e1, e2 = f0, f1, f2
+                f0, f1, f2 = u0 + w0, u1 + w1, u2 + w2
+                continue
             al0, al1, al2 = alpha(family, c, k, x)
             s0, s1, s2 = jmul(al0, al1, al2, al0, al1, al2)
             f0, f1, f2 = jmul(f0, f1, f2, s0, s1, s2)
+            if family == HEUN:
+                g0 += c[k, PRE]
             g0, g1, g2 = jmul(g0, g1, g2, s0, s1, s2)
-            g0 += c[k, NOISE]
+            if family == LINEAR:
+                g0 += c[k, NOISE]
+        if family == MULTISTEP:
+            f0, f1, f2 = jmul(f0, f1, f2, f0, f1, f2)
         out[i, 0], out[i, 1], out[i, 2], out[i, 3], out[i, 4], out[i, 5] = f0, f1, f2, g0, g1, g2

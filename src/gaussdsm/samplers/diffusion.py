@@ -58,7 +58,8 @@ from . import _diffusion_layout as L
 from . import _jet
 from ._base import Sampler
 
-__all__ = ["Diffusion", "Process", "VP", "VE", "Heat", "EDM", "make_process", "Scheme", "scheme_record", "time_grid",
+__all__ = ["Diffusion", "Process", "VP", "VPCosine", "VPExp", "VE", "Heat", "EDM", "Flow", "make_process",
+           "compatible", "Scheme", "scheme_record", "time_grid",
            "particles", "PROCESSES", "SCHEMES", "GRIDS", "INITS", "SDE_SCHEMES", "ODE_SCHEMES", "EVALS", "ORDER",
            "BLOWUP", "DEFAULT_T", "DEFAULTS", "PARAMS"]
 
@@ -116,9 +117,30 @@ class Process(ABC):
         r"""Exponential-integrator step from ``tk`` down to ``tn`` (linear drift exact, score frozen at ``tk``):
         ``(A0, A1, noise)`` with :math:`y_{k+1} = A_0 y + A_1 s_{t_k}(y) + \sqrt{\text{noise}}\,z`."""
 
-    @abstractmethod
     def sde_decay(self, t_hi: float, t_lo: float) -> float:
-        """:math:`R` of the reverse SDE's continuous-time law between ``t_hi`` and ``t_lo`` (module docstring)."""
+        r""":math:`R = m_{t_{hi}}^2/m_{t_{lo}}^2 = e^{2\int f}` of the reverse SDE's continuous-time law between ``t_hi``
+        and ``t_lo`` (module docstring)."""
+        return float(self.m2(t_hi)) / float(self.m2(t_lo))
+
+    def q(self, t):
+        r"""The numerators of the probability-flow drift factor :math:`\varphi = (Q_0\mu + Q_1)a`
+        (:mod:`._diffusion_layout`): :math:`(Q_0, Q_1) = (-m\dot m, -\sigma\dot\sigma) = (-fm^2, -f\sigma^2 - g^2/2)`."""
+        f = self.f(t)
+        return -f * self.m2(t), -f * self.s2(t) - 0.5 * self.g2(t)
+
+    def t_of_ratio(self, r):
+        r"""Inverse of :math:`t \mapsto \sigma_t^2/m_t^2` (the noise-to-signal ratio, :math:`e^{-2\lambda_t}` with
+        :math:`\lambda_t` the half log-SNR of Lu et al. 2022); by bisection on [0, T] unless a process has it closed."""
+        r = np.asarray(r, dtype=float)
+        lo, hi = np.zeros_like(r), np.full_like(r, self.T)
+        for _ in range(64):
+            mid = 0.5 * (lo + hi)
+            up = self.s2(mid) > r * self.m2(mid)
+            hi, lo = np.where(up, mid, hi), np.where(up, lo, mid)
+        return 0.5 * (lo + hi)
+
+    def check(self):
+        """Raise a ValueError naming the key if the process is not defined on [0, T] (default: always defined)."""
 
     def __eq__(self, other):
         return type(self) is type(other) and self.__dict__ == other.__dict__
@@ -130,23 +152,19 @@ class Process(ABC):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
 
 
-class VP(Process):
-    r"""Variance preserving (Song et al. 2021): :math:`f = -\tfrac12\beta(t)`, :math:`g^2 = \beta(t)`, :math:`\beta` linear
-    from ``beta_min`` to ``beta_max`` on [0, T]; :math:`m_t^2 = e^{-\int_0^t\beta}`, :math:`\sigma_t^2 = 1 - m_t^2`."""
+class _VariancePreserving(Process):
+    r"""Variance-preserving processes, given by :math:`B(t) = \int_0^t\beta`: :math:`f = -\tfrac12\beta`,
+    :math:`g^2 = \beta`, :math:`m_t^2 = e^{-B(t)}`, :math:`\sigma_t^2 = 1 - m_t^2`; reference N(0, I).  The exponential
+    integrator is closed for every schedule: :math:`\int_{t_n}^{t_k} (m_n/m_s)\beta(s)\,ds = 2(E - 1)` with
+    :math:`E = m_n/m_k = e^{(B(t_k) - B(t_n))/2}`."""
 
-    name = "vp"
-
-    def __init__(self, T: float = 1.0, beta_min: float = 0.1, beta_max: float = 20.0):
-        super().__init__(T)
-        self.beta_min, self.beta_max = float(beta_min), float(beta_max)
-
+    @abstractmethod
     def B(self, t):
         r""":math:`\int_0^t\beta`."""
-        t = np.asarray(t, dtype=float)
-        return self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t * t / self.T
 
+    @abstractmethod
     def beta(self, t):
-        return self.beta_min + (self.beta_max - self.beta_min) * np.asarray(t, dtype=float) / self.T
+        r""":math:`\beta(t)`."""
 
     def m2(self, t):
         return np.exp(-self.B(t))
@@ -155,18 +173,20 @@ class VP(Process):
         r""":math:`\sigma_t^2` (``-expm1``: no cancellation at small t)."""
         return -np.expm1(-self.B(t))
 
-    def t_of_s2(self, s2):
-        B = -np.log1p(-np.asarray(s2, dtype=float))
-        q = 0.5 * (self.beta_max - self.beta_min) / self.T
-        if q == 0:
-            return B / self.beta_min
-        return 2.0 * B / (self.beta_min + np.sqrt(self.beta_min**2 + 4.0 * q * B))
-
     def f(self, t):
         return -0.5 * self.beta(t)
 
     def g2(self, t):
         return self.beta(t)
+
+    def q(self, t):
+        r""":math:`Q_0 = -Q_1 = \tfrac12\beta m^2` (finite where :math:`\beta` is not, at the end of a cosine schedule)."""
+        q0 = 0.5 * self.beta(t) * self.m2(t)
+        return q0, -q0
+
+    def t_of_ratio(self, r):
+        r = np.asarray(r, dtype=float)
+        return self.t_of_s2(r / (1.0 + r))
 
     @property
     def reference_variance(self) -> float:
@@ -178,6 +198,111 @@ class VP(Process):
 
     def sde_decay(self, t_hi, t_lo):
         return math.exp(-(float(self.B(t_hi)) - float(self.B(t_lo))))
+
+
+class VP(_VariancePreserving):
+    r"""Variance preserving (Song et al. 2021): :math:`\beta` linear from ``beta_min`` to ``beta_max`` on [0, T]."""
+
+    name = "vp"
+
+    def __init__(self, T: float = 1.0, beta_min: float = 0.1, beta_max: float = 20.0):
+        super().__init__(T)
+        self.beta_min, self.beta_max = float(beta_min), float(beta_max)
+
+    def B(self, t):
+        t = np.asarray(t, dtype=float)
+        return self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t * t / self.T
+
+    def beta(self, t):
+        return self.beta_min + (self.beta_max - self.beta_min) * np.asarray(t, dtype=float) / self.T
+
+    def t_of_s2(self, s2):
+        B = -np.log1p(-np.asarray(s2, dtype=float))
+        q = 0.5 * (self.beta_max - self.beta_min) / self.T
+        if q == 0:
+            return B / self.beta_min
+        return 2.0 * B / (self.beta_min + np.sqrt(self.beta_min**2 + 4.0 * q * B))
+
+
+class VPCosine(_VariancePreserving):
+    r"""The cosine schedule (Nichol & Dhariwal 2021): :math:`m_t = \cos\theta_t/\cos\theta_0`,
+    :math:`\theta_t = \frac{t + s}{1 + s}\frac\pi2`, s = 0.008, on the unit interval; :math:`\beta(t) =
+    \frac{\pi}{1 + s}\tan\theta_t`.  :math:`m_1 = 0`, where :math:`\beta` is infinite: the horizon defaults to
+    T = 0.9946, DPM-Solver's choice for this schedule (Lu et al. 2022); T <= 1."""
+
+    name = "vp_cosine"
+    default_T = 0.9946
+    S = 0.008
+
+    def _theta(self, t):
+        return (np.asarray(t, dtype=float) + self.S) / (1.0 + self.S) * (0.5 * math.pi)
+
+    def check(self):
+        if self.T > 1:
+            raise ValueError(f"sampler.T must be <= 1 with process vp_cosine (its schedule ends at t = 1, where m_t = 0); "
+                             f"got {self.T:g}")
+
+    def B(self, t):
+        return -2.0 * np.log(np.cos(self._theta(t)) / math.cos(self._theta(0.0)))
+
+    def m2(self, t):
+        return (np.cos(self._theta(t)) / math.cos(self._theta(0.0))) ** 2
+
+    def s2(self, t):
+        th, th0 = self._theta(t), self._theta(0.0)
+        # 1 - cos^2(th)/cos^2(th0) = sin(th - th0) sin(th + th0) / cos^2(th0): no cancellation at small t
+        return np.sin(th - th0) * np.sin(th + th0) / math.cos(th0) ** 2
+
+    def beta(self, t):
+        return math.pi / (1.0 + self.S) * np.tan(self._theta(t))
+
+    def q(self, t):
+        th = self._theta(t)
+        q0 = 0.5 * math.pi / (1.0 + self.S) * np.sin(th) * np.cos(th) / math.cos(self._theta(0.0)) ** 2
+        return q0, -q0
+
+    def t_of_s2(self, s2):
+        m = np.sqrt(np.clip(1.0 - np.asarray(s2, dtype=float), 0.0, 1.0)) * math.cos(self._theta(0.0))
+        return np.arccos(m) * 2.0 * (1.0 + self.S) / math.pi - self.S
+
+
+class VPExp(_VariancePreserving):
+    r"""The exponential schedule of Strasman et al. (TMLR 2025): :math:`\beta(t) = \beta_{\min} + \delta(e^{at} - 1)`,
+    with :math:`\delta = (\beta_{\max} - \beta_{\min})/(e^{aT} - 1)` so that :math:`\beta(T) = \beta_{\max}` as for
+    ``vp`` (``exp_rate`` a: a > 0 back-loads the noise, a < 0 front-loads it, a -> 0 is ``vp``);
+    :math:`B(t) = \beta_{\min}t + \delta((e^{at} - 1)/a - t)`."""
+
+    name = "vp_exp"
+
+    def __init__(self, T: float = 1.0, beta_min: float = 0.1, beta_max: float = 20.0, exp_rate: float = 2.0):
+        super().__init__(T)
+        self.beta_min, self.beta_max, self.exp_rate = float(beta_min), float(beta_max), float(exp_rate)
+
+    def check(self):
+        if self.exp_rate == 0:
+            raise ValueError("sampler.exp_rate must be non-zero with process vp_exp (a = 0 is process vp)")
+
+    @property
+    def delta(self) -> float:
+        return (self.beta_max - self.beta_min) / math.expm1(self.exp_rate * self.T)
+
+    def B(self, t):
+        t = np.asarray(t, dtype=float)
+        a = self.exp_rate
+        return self.beta_min * t + self.delta * (np.expm1(a * t) / a - t)
+
+    def beta(self, t):
+        return self.beta_min + self.delta * np.expm1(self.exp_rate * np.asarray(t, dtype=float))
+
+    def t_of_s2(self, s2):
+        """By bisection on [0, T] (B is increasing)."""
+        target = -np.log1p(-np.asarray(s2, dtype=float))
+        lo, hi = np.zeros_like(target), np.full_like(target, self.T)
+        for _ in range(64):
+            mid = 0.5 * (lo + hi)
+            up = self.B(mid) > target
+            hi, lo = np.where(up, mid, hi), np.where(up, lo, mid)
+        return 0.5 * (lo + hi)
 
 
 class _DriftFree(Process):
@@ -195,6 +320,14 @@ class _DriftFree(Process):
 
     def sde_decay(self, t_hi, t_lo):
         return 1.0
+
+    def q(self, t):
+        r""":math:`Q_0 = 0`, :math:`Q_1 = -g^2/2`."""
+        g2 = self.g2(t)
+        return np.zeros_like(g2), -0.5 * g2
+
+    def t_of_ratio(self, r):
+        return self.t_of_s2(r)
 
 
 class VE(_DriftFree):
@@ -270,7 +403,59 @@ class EDM(_DriftFree):
         return self.T**2
 
 
-PROCESSES: dict[str, type[Process]] = {c.name: c for c in (VP, VE, Heat, EDM)}
+class Flow(Process):
+    r"""Flow matching / rectified flow (Lipman et al. 2023; Liu et al. 2023): :math:`m_t = 1 - t`, :math:`\sigma_t = t`
+    on [0, 1], so :math:`f = -1/(1 - t)`, :math:`g^2 = 2t/(1 - t)`; reference N(0, I) = :math:`p_1`.  Its
+    probability-flow ODE is the learned velocity :math:`v(y, t) = \mathbb E[\epsilon - x_0 \mid x_t = y] = -\varphi\,y`,
+    :math:`\varphi = ((1 - t)\mu - t)\,a`, finite at t = 1: ``euler`` and ``heun`` are flow matching's Euler and Heun
+    samplers.  The reverse SDE's drift and noise are infinite at t = 1: SDE schemes need T < 1."""
+
+    name = "flow"
+
+    def check(self):
+        if self.T > 1:
+            raise ValueError(f"sampler.T must be <= 1 with process flow (m_t = 1 - t); got {self.T:g}")
+
+    def m2(self, t):
+        return (1.0 - np.asarray(t, dtype=float)) ** 2
+
+    def s2(self, t):
+        t = np.asarray(t, dtype=float)
+        return t * t
+
+    def t_of_s2(self, s2):
+        return np.sqrt(np.asarray(s2, dtype=float))
+
+    def t_of_ratio(self, r):
+        rho = np.sqrt(np.asarray(r, dtype=float))
+        return rho / (1.0 + rho)
+
+    def f(self, t):
+        with np.errstate(divide="ignore"):
+            return -1.0 / (1.0 - np.asarray(t, dtype=float))
+
+    def g2(self, t):
+        t = np.asarray(t, dtype=float)
+        with np.errstate(divide="ignore"):
+            return 2.0 * t / (1.0 - t)
+
+    def q(self, t):
+        t = np.asarray(t, dtype=float)
+        return 1.0 - t, -t
+
+    @property
+    def reference_variance(self) -> float:
+        return 1.0
+
+    def ei(self, tk, tn):
+        r"""Linear drift exact: :math:`A_0 = m_n/m_k`, :math:`A_1 = m_n\int_{t_n}^{t_k} g^2/m
+        = 2m_n[1/(1 - t) + \log(1 - t)]_{t_n}^{t_k}`, noise :math:`m_n^2\sigma_k^2/m_k^2 - \sigma_n^2`."""
+        mk, mn = 1.0 - np.asarray(tk, dtype=float), 1.0 - np.asarray(tn, dtype=float)
+        A1 = 2.0 * mn * (1.0 / mk - 1.0 / mn + np.log(mk / mn))
+        return mn / mk, A1, (mn * tk / mk) ** 2 - tn * tn
+
+
+PROCESSES: dict[str, type[Process]] = {c.name: c for c in (VP, VPCosine, VPExp, VE, Heat, EDM, Flow)}
 """The forward processes by config name (``sampler.process``)."""
 DEFAULT_T = {k: c.default_T for k, c in PROCESSES.items()}
 
@@ -282,17 +467,34 @@ def make_process(name: str, T=None, **params) -> Process:
     if cls is None:
         raise ValueError(f"sampler.process must be one of {', '.join(PROCESSES)}; got {name!r}")
     own = inspect.signature(cls.__init__).parameters
-    return cls(cls.default_T if T is None else T, **{k: v for k, v in params.items() if k in own and k != "T"})
+    p = cls(cls.default_T if T is None else T, **{k: v for k, v in params.items() if k in own and k != "T"})
+    p.check()
+    return p
 
 
 # ------------------------------------------------------------------------------------------- reverse schemes
+# A scheme's coefficient builder ``fill(sampler, c, tk, tn, h)`` writes its own columns of the per-step matrix ``c``
+# (:mod:`._diffusion_layout`) after the shared ones (m², σ², Q at t_k, t_{k+1}, t_k - h/2; H); its particle step
+# ``step(chain, k, y)`` is one step of the scheme on particles (:class:`_Chain`), to validate the exact law.
+
+def _linear(coefficients):
+    """The builder of a linear-family scheme from ``coefficients(process, tk, tn, h) -> (A0, A1, NOISE[, A2])``."""
+    def fill(sampler, c, tk, tn, h):
+        out = coefficients(sampler.process, tk, tn, h)
+        c[:, L.A0], c[:, L.A1], c[:, L.NOISE] = out[:3]
+        if len(out) > 3:
+            c[:, L.A2] = out[3]
+    return fill
+
 
 def _em(p, tk, tn, h):
     return 1.0 - h * p.f(tk), h * p.g2(tk), p.g2(tk) * h
 
 
-def _euler(p, tk, tn, h):  # alpha = 1 + h phi(t_k) = (1 - h f) - (h g^2 / 2) a: linear in a, as the SDE schemes
-    return 1.0 - h * p.f(tk), 0.5 * h * p.g2(tk), 0.0
+def _euler(p, tk, tn, h):
+    """alpha = 1 + h phi(t_k) = 1 + h (Q0 mu + Q1) a: A0 = 1, A1 = -h Q1, A2 = h Q0."""
+    q0, q1 = p.q(tk)
+    return np.ones_like(h), -h * q1, 0.0, h * q0
 
 
 def _ei(p, tk, tn, h):
@@ -306,42 +508,157 @@ def _ddpm(p, tk, tn, h):
 
 
 def _ddim(p, tk, tn, h):
-    """DDIM, eta = 0 (Song, Meng & Ermon 2021): y' = m_n x0 + s_n eps with eps = s_k a y, x0 = (1 - s_k^2 a) y / m_k."""
-    mk, mn = np.sqrt(p.m2(tk)), np.sqrt(p.m2(tn))
-    s2k = p.s2(tk)
-    return mn / mk, mn * s2k / mk - np.sqrt(p.s2(tn)) * np.sqrt(s2k), 0.0
+    """DDIM, eta = 0 (Song, Meng & Ermon 2021): y' = m_n x0 + s_n eps with eps = s_k a y, x0 = (1 - s_k^2 a) y / m_k
+    = m_k mu a y, so alpha = (m_k m_n mu + s_k s_n) a (finite where m_k = 0)."""
+    return 0.0 * h, -np.sqrt(p.s2(tk) * p.s2(tn)), 0.0, np.sqrt(p.m2(tk) * p.m2(tn))
 
 
-def _ddim_step(c, k, y, score, ode, noise):
+def _dpm2_fill(sampler, c, tk, tn, h):
+    r"""DPM-Solver-2 (Lu et al. 2022, Algorithm 1 with r_1 = 1/2): s the midpoint of :math:`\lambda = \log(m/\sigma)`;
+    :math:`u = (m_s/m_k)y - \sigma_s(e^{h_\lambda/2} - 1)\hat\epsilon_k`, :math:`y' = (m_n/m_k)y - \sigma_n(e^{h_\lambda} -
+    1)\hat\epsilon_s(u)`, :math:`\hat\epsilon = \sigma a y`.  The first half is DDIM from t_k to s, :math:`u = (m_sm_k\mu
+    + \sigma_s\sigma_k)a_k y`, so :math:`\alpha = m_n/m_k - (m_n\sigma_k/m_k - \sigma_n)\sigma_s a_s (m_sm_k\mu +
+    \sigma_s\sigma_k) a_k`."""
+    p = sampler.process
+    m2k, s2k, m2n, s2n = c[:, L.M2K], c[:, L.S2K], c[:, L.M2N], c[:, L.S2N]
+    ts = p.t_of_ratio(np.sqrt(s2k / m2k * (s2n / m2n)))
+    c[:, L.M2M], c[:, L.S2M] = p.m2(ts), p.s2(ts)
+    c[:, L.Q0M], c[:, L.Q1M] = p.q(ts)
+    mk, sk, mn, sn, ms, ss = (np.sqrt(c[:, j]) for j in (L.M2K, L.S2K, L.M2N, L.S2N, L.M2M, L.S2M))
+    c[:, L.A0], c[:, L.A1] = mn / mk, (mn * sk / mk - sn) * ss
+    c[:, L.U0], c[:, L.U1] = ms * mk, ss * sk
+
+
+def _dpmpp_2m_fill(sampler, c, tk, tn, h):
+    r"""DPM-Solver++(2M) (Lu et al. 2022b, Algorithm 2) on the grid :math:`t_0 > \dots > t_K`, :math:`\lambda_j = \log(m_j/
+    \sigma_j)`, :math:`h_j = \lambda_{j+1} - \lambda_j`, :math:`r_j = h_{j-1}/h_j`, data prediction :math:`D_j = m_j\mu a_j
+    y_j`: :math:`y_{j+1} = (\sigma_{j+1}/\sigma_j)y_j + G_j((1 + \tfrac1{2r_j})D_j - \tfrac1{2r_j}D_{j-1})` with
+    :math:`G_j = -m_{j+1}(e^{-h_j} - 1) = m_{j+1} - \sigma_{j+1}m_j/\sigma_j` (first step: :math:`D_0` alone).  So
+    :math:`A_0 = \sigma_{j+1}/\sigma_j`, :math:`A_1 = G_j w_1 m_j`, :math:`A_2 = G_j w_2 m_{j-1}`.  :math:`m_0 = 0`
+    (flow matching at t = 1) is fine: :math:`h_0 = \infty`, so :math:`G_0 = m_1` and :math:`w_2 = 0` at the next step."""
+    mk, sk, mn, sn = (np.sqrt(c[:, j]) for j in (L.M2K, L.S2K, L.M2N, L.S2N))
+    with np.errstate(divide="ignore"):
+        lam = np.log(np.append(mk, mn[-1])) - np.log(np.append(sk, sn[-1]))
+    hl = np.diff(lam)
+    w2 = np.zeros_like(hl)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w2[1:] = -0.5 * hl[1:] / hl[:-1]  # -1/(2 r_j); h_{j-1} = inf gives 0
+    w2 = np.where(np.isfinite(w2), w2, 0.0)
+    G = mn - sn * mk / sk
+    c[:, L.A0], c[:, L.A1] = sn / sk, G * (1.0 - w2) * mk
+    c[:, L.A2] = 0.0
+    c[1:, L.A2] = G[1:] * w2[1:] * mk[:-1]
+    c[:, L.M2P], c[:, L.S2P] = c[:, L.M2K], c[:, L.S2K]
+    c[1:, L.M2P], c[1:, L.S2P] = c[:-1, L.M2K], c[:-1, L.S2K]
+
+
+def _churn_fill(sampler, c, tk, tn, h):
+    r"""EDM's stochastic sampler (Karras et al. 2022, Algorithm 2): at :math:`t_k \in [S_{t\min}, S_{t\max}]` raise the
+    noise level to :math:`\hat t_k = (1 + \gamma)t_k`, :math:`\gamma = \min(S_{churn}/K, \sqrt2 - 1)`, adding
+    :math:`S_{noise}^2(\hat t_k^2 - t_k^2)` of variance, then one Heun step from :math:`\hat t_k` to :math:`t_{k+1}`."""
+    p, K = sampler.process, tk.size
+    gamma = np.where((tk >= sampler.s_tmin) & (tk <= sampler.s_tmax), min(sampler.s_churn / K, math.sqrt(2) - 1), 0.0)
+    th = tk * (1.0 + gamma)
+    c[:, L.M2K], c[:, L.S2K] = p.m2(th), p.s2(th)
+    c[:, L.Q0K], c[:, L.Q1K] = p.q(th)
+    c[:, L.H] = th - tn
+    c[:, L.PRE] = sampler.s_noise**2 * (p.s2(th) - p.s2(tk))
+
+
+class _Chain:
+    """What a particle step sees (:func:`particles`): the coefficients ``c``, the learned score, probability-flow
+    drift and data prediction at the step's times (``where``: 'k', 'n', 'm', 'p'), fresh normals, and a per-chain
+    ``memory`` (multistep schemes)."""
+
+    def __init__(self, c, mu, shape, rng):
+        self.c, self.mu, self.shape, self.rng, self.memory = c, mu, shape, rng, {}
+
+    _AT = {"k": (L.M2K, L.S2K, L.Q0K, L.Q1K), "n": (L.M2N, L.S2N, L.Q0N, L.Q1N), "m": (L.M2M, L.S2M, L.Q0M, L.Q1M),
+           "p": (L.M2P, L.S2P, None, None)}
+
+    def score(self, k, y, where="k"):
+        """:math:`s(y) = -y/(m^2\\mu + \\sigma^2)` per eigen-direction."""
+        jm, js = self._AT[where][:2]
+        return -y / (self.c[k, jm] * self.mu + self.c[k, js])
+
+    def ode(self, where, k, y):
+        """The probability-flow drift in reverse time, :math:`dy/d(-t) = -(fy - g^2s/2) = \\varphi y`, :math:`\\varphi =
+        (Q_0\\mu + Q_1)a` (finite where m = 0)."""
+        jm, js, j0, j1 = self._AT[where]
+        return (self.c[k, j0] * self.mu + self.c[k, j1]) * y / (self.c[k, jm] * self.mu + self.c[k, js])
+
+    def denoise(self, k, y, where="k"):
+        """The data prediction :math:`\\hat x_0 = (y + \\sigma^2 s(y))/m = m\\mu a y` (finite where m = 0)."""
+        jm, js = self._AT[where][:2]
+        return math.sqrt(self.c[k, jm]) * self.mu * y / (self.c[k, jm] * self.mu + self.c[k, js])
+
+    def noise(self):
+        return self.rng.standard_normal(self.shape)
+
+
+def _linear_step(ch, k, y):
+    """One linear-family step from its coefficients: y <- A0 y + (A1 - A2 mu) s(y) + sqrt(NOISE) z (s = -a y); a
+    noise-free step (euler) draws no noise."""
+    c = ch.c
+    y = c[k, L.A0] * y + (c[k, L.A1] - c[k, L.A2] * ch.mu) * ch.score(k, y)
+    return y if c[k, L.NOISE] == 0 else y + math.sqrt(c[k, L.NOISE]) * ch.noise()
+
+
+def _euler_step(ch, k, y):
+    """One Euler step of the probability-flow ODE (flow matching: of the learned velocity)."""
+    return y + ch.c[k, L.H] * ch.ode("k", k, y)
+
+
+def _ddim_step(ch, k, y):
     """DDIM from its definition: the noise and data predictions at t_k, recombined at t_{k+1}."""
-    mk, sk = math.sqrt(c[k, L.M2K]), math.sqrt(c[k, L.S2K])
-    mn, sn = math.sqrt(c[k, L.M2N]), math.sqrt(c[k, L.S2N])
-    eps = -sk * score(k, y)  # the noise prediction
-    x0 = (y - sk * eps) / mk  # the data prediction (Tweedie)
+    c = ch.c
+    sk, mn, sn = math.sqrt(c[k, L.S2K]), math.sqrt(c[k, L.M2N]), math.sqrt(c[k, L.S2N])
+    eps = -sk * ch.score(k, y)  # the noise prediction
+    x0 = ch.denoise(k, y)  # the data prediction (Tweedie)
     return mn * x0 + sn * eps
 
 
-def _linear_step(c, k, y, score, ode, noise):
-    """One linear-family step from its coefficients: y <- A0 y + A1 s(y) + sqrt(NOISE) z (s = -a y); a noise-free
-    step (euler) draws no noise."""
-    y = c[k, L.A0] * y + c[k, L.A1] * score(k, y)
-    return y if c[k, L.NOISE] == 0 else y + math.sqrt(c[k, L.NOISE]) * noise()
-
-
-def _heun_step(c, k, y, score, ode, noise):
+def _heun_step(ch, k, y):
+    """Heun on the probability-flow ODE; heun_churn first adds its fresh noise (PRE)."""
+    c = ch.c
+    if c[k, L.PRE] > 0:
+        y = y + math.sqrt(c[k, L.PRE]) * ch.noise()
     h = c[k, L.H]
-    d1 = ode("k", k, y)
-    d2 = ode("n", k, y + h * d1)
+    d1 = ch.ode("k", k, y)
+    d2 = ch.ode("n", k, y + h * d1)
     return y + 0.5 * h * (d1 + d2)
 
 
-def _rk4_step(c, k, y, score, ode, noise):
-    h = c[k, L.H]
-    k1 = ode("k", k, y)
-    k2 = ode("m", k, y + 0.5 * h * k1)
-    k3 = ode("m", k, y + 0.5 * h * k2)
-    k4 = ode("n", k, y + h * k3)
+def _rk4_step(ch, k, y):
+    h = ch.c[k, L.H]
+    k1 = ch.ode("k", k, y)
+    k2 = ch.ode("m", k, y + 0.5 * h * k1)
+    k3 = ch.ode("m", k, y + 0.5 * h * k2)
+    k4 = ch.ode("n", k, y + h * k3)
     return y + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
+def _dpm2_step(ch, k, y):
+    """DPM-Solver-2 from its definition (:func:`_dpm2_fill`): noise predictions at t_k and at the log-SNR midpoint."""
+    c = ch.c
+    mk, sk, mn, sn, ms, ss = (math.sqrt(c[k, j]) for j in (L.M2K, L.S2K, L.M2N, L.S2N, L.M2M, L.S2M))
+    eh2, eh = (ms / ss) / (mk / sk), (mn / sn) / (mk / sk)  # e^{h/2}, e^h
+    u = (ms / mk) * y - ss * (eh2 - 1.0) * (-sk * ch.score(k, y))
+    return (mn / mk) * y - sn * (eh - 1.0) * (-ss * ch.score(k, u, "m"))
+
+
+def _dpmpp_2m_step(ch, k, y):
+    """DPM-Solver++(2M) from its definition (:func:`_dpmpp_2m_fill`): data predictions at t_k and t_{k-1}."""
+    c = ch.c
+    mk, sk, mn, sn = (math.sqrt(c[k, j]) for j in (L.M2K, L.S2K, L.M2N, L.S2N))
+    lam = lambda m, s: math.log(m) - math.log(s) if m > 0 else -math.inf  # noqa: E731
+    h = lam(mn, sn) - lam(mk, sk)
+    D = ch.denoise(k, y)
+    prev = ch.memory.get("D")
+    Dp = D if prev is None or not math.isfinite(ch.memory["h"]) else \
+        (1.0 + 0.5 * h / ch.memory["h"]) * D - 0.5 * h / ch.memory["h"] * prev
+    ch.memory.update(D=D, h=h)
+    return (sn / sk) * y - mn * math.expm1(-h) * Dp
 
 
 @dataclass(frozen=True)
@@ -359,13 +676,16 @@ class Scheme:
     order : int or None
         p of the discretization error, :math:`W_2 = O(K^{-p})` from the exact initialisation (None: no such order).
     family : int
-        The compiled loop (:mod:`._diffusion_layout`: LINEAR, HEUN, RK4, ANNEALED).
-    linear : callable or None
-        ``linear(process, t_k, t_{k+1}, h) -> (A0, A1, NOISE)`` of a linear-family step.
+        The compiled loop (:mod:`._diffusion_layout`: LINEAR, HEUN, RK4, ANNEALED, DPM2, MULTISTEP).
+    fill : callable or None
+        ``fill(sampler, c, t_k, t_{k+1}, h)``: writes the scheme's own columns of the per-step coefficients.
     step : callable
-        One particle step from the coefficients (validation of the exact law), ``step(c, k, y, score, ode, noise)``.
+        One particle step from the coefficients (validation of the exact law), ``step(chain, k, y)``.
     needs : type or None
-        The process class the scheme is defined for (ddpm: VP).
+        The process class the scheme is defined for (ddpm: variance preserving; heun_churn: EDM).
+    needs_signal : bool
+        The step divides by the signal scale :math:`m_{t_k}` (or its SDE's drift is infinite where it is 0): not
+        defined from T where :math:`m_T = 0` (flow matching at T = 1).
     cite : str
         What the scheme is and where from, for messages (``"ancestral sampling, Ho et al. 2020"``).
     """
@@ -375,9 +695,10 @@ class Scheme:
     evals: int | None
     order: int | None
     family: int
-    linear: Callable | None = None
+    fill: Callable | None = None
     step: Callable | None = None
     needs: type | None = None
+    needs_signal: bool = False
     cite: str = ""
 
     @property
@@ -387,13 +708,20 @@ class Scheme:
 
 
 SCHEME_LIST = (
-    Scheme("em", "sde", 1, 1, L.LINEAR, _em, _linear_step),
-    Scheme("ei", "sde", 1, 1, L.LINEAR, _ei, _linear_step),
-    Scheme("ddpm", "sde", 1, 1, L.LINEAR, _ddpm, _linear_step, needs=VP, cite="ancestral sampling, Ho et al. 2020"),
-    Scheme("euler", "ode", 1, 1, L.LINEAR, _euler, _linear_step),
-    Scheme("ddim", "ode", 1, 1, L.LINEAR, _ddim, _ddim_step),
+    Scheme("em", "sde", 1, 1, L.LINEAR, _linear(_em), _linear_step, needs_signal=True),
+    Scheme("ei", "sde", 1, 1, L.LINEAR, _linear(_ei), _linear_step, needs_signal=True),
+    Scheme("ddpm", "sde", 1, 1, L.LINEAR, _linear(_ddpm), _linear_step, needs=_VariancePreserving, needs_signal=True,
+           cite="ancestral sampling, Ho et al. 2020"),
+    Scheme("euler", "ode", 1, 1, L.LINEAR, _linear(_euler), _euler_step),
+    Scheme("ddim", "ode", 1, 1, L.LINEAR, _linear(_ddim), _ddim_step),
     Scheme("heun", "ode", 2, 2, L.HEUN, None, _heun_step),
     Scheme("rk4", "ode", 4, 4, L.RK4, None, _rk4_step),
+    Scheme("dpm_2", "ode", 2, 2, L.DPM2, _dpm2_fill, _dpm2_step, needs_signal=True,
+           cite="DPM-Solver-2, Lu et al. 2022"),
+    Scheme("dpmpp_2m", "ode", 1, 2, L.MULTISTEP, _dpmpp_2m_fill, _dpmpp_2m_step,
+           cite="DPM-Solver++(2M), Lu et al. 2022b"),
+    Scheme("heun_churn", "sde", 2, None, L.HEUN, _churn_fill, _heun_step, needs=EDM,
+           cite="EDM's stochastic sampler, Karras et al. 2022, Algorithm 2"),
     Scheme("annealed_langevin", "langevin", None, None, L.ANNEALED),
 )
 SCHEMES: dict[str, Scheme] = {s.name: s for s in SCHEME_LIST}
@@ -404,6 +732,15 @@ ODE_SCHEMES = tuple(n for n, s in SCHEMES.items() if s.integrates == "ode")
 EVALS = {n: s.evals for n, s in SCHEMES.items() if s.evals is not None}
 #: order p of the discretization error, W_2 = O(K^-p) from the exact initialisation (annealed Langevin: none)
 ORDER = {n: s.order for n, s in SCHEMES.items() if s.order is not None}
+
+
+def compatible(process: str, scheme: str, T=None) -> bool:
+    """Whether ``scheme`` is defined on ``process`` with horizon ``T`` (default the process's): its required process
+    class, and a signal scale m_T > 0 if it divides by it."""
+    rec, cls = scheme_record(scheme), PROCESSES[process]
+    if rec.needs is not None and not issubclass(cls, rec.needs):
+        return False
+    return not (rec.needs_signal and float(make_process(process, T).m2(cls.default_T if T is None else T)) == 0)
 
 
 def scheme_record(name: str) -> Scheme:
@@ -445,12 +782,12 @@ def _kernels():
 
 
 class Diffusion(Sampler):
-    """One diffusion sampler setting (module docstring); its variance map by the compiled recursion.
+    r"""One diffusion sampler setting (module docstring); its variance map by the compiled recursion.
 
     Parameters
     ----------
-    process : {'vp', 've', 'heat'}
-    scheme : {'em', 'ei', 'ddpm', 'euler', 'heun', 'rk4', 'annealed_langevin'}
+    process : {'vp', 'vp_cosine', 'vp_exp', 've', 'heat', 'edm', 'flow'}
+    scheme : {'em', 'ei', 'ddpm', 'euler', 'ddim', 'heun', 'rk4', 'dpm_2', 'dpmpp_2m', 'heun_churn', 'annealed_langevin'}
     grid : {'uniform', 'geometric', 'edm'} or sequence of float
         An explicit grid fixes T, n_steps and t_min.
     n_steps : int or inf
@@ -461,13 +798,18 @@ class Diffusion(Sampler):
     T : float, optional
         Horizon (default :data:`DEFAULT_T` of the process).
     beta_min, beta_max : float
-        VP schedule (Song et al. 2021: 0.1, 20).
+        VP schedule (Song et al. 2021: 0.1, 20); also the ends of vp_exp's.
+    exp_rate : float
+        vp_exp: the rate a of :math:`\beta(t) = \beta_{\min} + \delta(e^{at} - 1)` (non-zero; default 2).
     sigma_min, sigma_max : float
         VE schedule and annealed Langevin's levels (0.01, 50).
     denoise : bool
         A final Tweedie step at t_min.
     steps_per_level, eps : int, float
         Annealed Langevin: L and ε (Song & Ermon 2019: 100, 2e-5).
+    s_churn, s_tmin, s_tmax, s_noise : float
+        heun_churn (Karras et al. 2022, Algorithm 2; defaults their ImageNet-64 settings, Table 5: 80, 0.05, 50,
+        1.003): the churn, the range of t where it applies, and the inflation of the fresh noise.
     """
 
     kind = "diffusion"
@@ -475,7 +817,7 @@ class Diffusion(Sampler):
 
     def __init__(self, process="vp", scheme="em", grid="uniform", n_steps=100, t_min=1e-3, init="standard", T=None,
                  beta_min=0.1, beta_max=20.0, sigma_min=0.01, sigma_max=50.0, denoise=False, steps_per_level=100,
-                 eps=2e-5):
+                 eps=2e-5, exp_rate=2.0, s_churn=80.0, s_tmin=0.05, s_tmax=50.0, s_noise=1.003):
         _checks.choice("sampler.process", process, PROCESSES)
         self.record = scheme_record(scheme_name := scheme)
         _checks.choice("sampler.init", init, INITS)
@@ -493,8 +835,15 @@ class Diffusion(Sampler):
             raise ValueError(f"sampler.beta_min must be <= sampler.beta_max; got {beta_min} > {beta_max}")
         if sigma_min >= sigma_max:
             raise ValueError(f"sampler.sigma_min must be < sampler.sigma_max; got {sigma_min} >= {sigma_max}")
+        self.exp_rate = _checks.number("sampler.exp_rate", exp_rate)
+        self.s_churn = _checks.number("sampler.s_churn", s_churn, ge=0)
+        self.s_tmin = _checks.number("sampler.s_tmin", s_tmin, ge=0)
+        self.s_tmax = _checks.number("sampler.s_tmax", s_tmax, ge=0)
+        self.s_noise = _checks.number("sampler.s_noise", s_noise, gt=0)
+        if self.s_tmin > self.s_tmax:
+            raise ValueError(f"sampler.s_tmin must be <= sampler.s_tmax; got {s_tmin} > {s_tmax}")
         self.process = make_process(process, T, beta_min=self.beta_min, beta_max=self.beta_max,
-                                    sigma_min=self.sigma_min, sigma_max=self.sigma_max)
+                                    sigma_min=self.sigma_min, sigma_max=self.sigma_max, exp_rate=self.exp_rate)
         self.scheme, self.grid, self.init, self.denoise = scheme_name, grid, init, bool(denoise)
         self.n_steps = _checks.integer("sampler.n_steps", n_steps, allow_inf=True)
         self.t_min = _checks.number("sampler.t_min", t_min, ge=0)
@@ -504,11 +853,18 @@ class Diffusion(Sampler):
         self.eps = _checks.number("sampler.eps", eps, gt=0)
         rec = self.record
         if rec.needs is not None and not isinstance(self.process, rec.needs):
+            names = [n for n, c in PROCESSES.items() if issubclass(c, rec.needs)]
             raise ValueError(f"sampler.scheme {rec.name}{f' ({rec.cite})' if rec.cite else ''} needs sampler.process: "
-                             f"{rec.needs.name}")
+                             f"{' or '.join(names)}")
         annealed = rec.family == L.ANNEALED
-        if annealed and math.isinf(self.n_steps):
-            raise ValueError("sampler.scheme annealed_langevin needs a finite n_steps (its number of noise levels)")
+        if (annealed or rec.name == "heun_churn") and math.isinf(self.n_steps):
+            raise ValueError(f"sampler.scheme {rec.name} needs a finite n_steps "
+                             f"({'its number of noise levels' if annealed else 'its churn is S_churn / n_steps per step'})")
+        if rec.needs_signal and not math.isinf(self.n_steps) and float(self.process.m2(self.process.T)) == 0:
+            ok = [n for n, r in SCHEMES.items() if not r.needs_signal and r.needs is None and r.family != L.ANNEALED]
+            raise ValueError(f"sampler.scheme {rec.name} divides by the signal scale m_t, which is 0 at t = T = "
+                             f"{self.process.T:g} for process {process}: take sampler.T < {self.process.T:g} or a "
+                             f"scheme among {', '.join(ok)}")
         evaluates_at_t_min = rec.evaluates_at_t_min or self.denoise
         if self.t_min == 0 and (evaluates_at_t_min or grid == "geometric") and not annealed:
             raise ValueError(f"sampler.t_min must be > 0 with scheme {scheme_name}"
@@ -549,16 +905,17 @@ class Diffusion(Sampler):
 
     @property
     def nfe(self) -> float:
-        """Score evaluations: K (em, ei, ddpm, euler), 2K (heun), 4K (rk4), L x levels (annealed Langevin)."""
+        """Score evaluations: K (em, ei, ddpm, euler, ddim, dpmpp_2m), 2K (heun, dpm_2, heun_churn), 4K (rk4), L x levels
+        (annealed Langevin)."""
         if math.isinf(self.n_steps):
             return math.inf
         per = self.steps_per_level if self.record.evals is None else self.record.evals
         return float(per * self.n_steps + (1 if self.denoise else 0))
 
     def coefficients(self) -> np.ndarray:
-        """Per step, ``(K, N_COLS)`` (columns: :mod:`._diffusion_layout`): m², σ² at t_k, t_{k+1}, t_k − h/2; A0, A1
-        (linear family); h; P0, P1 of φ at t_k, t_{k+1}, the midpoint; the step's noise variance.  Annealed Langevin:
-        m² = 1, σ² = σ_j², A0 = ε_j."""
+        """Per step, ``(K, N_COLS)`` (columns: :mod:`._diffusion_layout`): m², σ² and φ's numerators Q0, Q1 at t_k,
+        t_{k+1}, t_k − h/2; h; then the scheme's own columns (:attr:`Scheme.fill`).  Annealed Langevin: m² = 1,
+        σ² = σ_j², A0 = ε_j."""
         p = self.process
         if self.record.family == L.ANNEALED:
             n = int(self.n_steps)
@@ -574,10 +931,10 @@ class Diffusion(Sampler):
         for (jm, js), tt in (((L.M2K, L.S2K), tk), ((L.M2N, L.S2N), tn), ((L.M2M, L.S2M), tm)):
             c[:, jm], c[:, js] = p.m2(tt), p.s2(tt)
         c[:, L.H] = h
-        for (j0, j1), tt in (((L.P0K, L.P1K), tk), ((L.P0N, L.P1N), tn), ((L.P0M, L.P1M), tm)):
-            c[:, j0], c[:, j1] = -p.f(tt), 0.5 * p.g2(tt)  # phi = -f - g^2 a / 2 = P0 - P1 a
-        if self.record.linear is not None:
-            c[:, L.A0], c[:, L.A1], c[:, L.NOISE] = self.record.linear(p, tk, tn, h)
+        for (j0, j1), tt in (((L.Q0K, L.Q1K), tk), ((L.Q0N, L.Q1N), tn), ((L.Q0M, L.Q1M), tm)):
+            c[:, j0], c[:, j1] = p.q(tt)  # phi = -f - g^2 a / 2 = (Q0 mu + Q1) a
+        if self.record.fill is not None:
+            self.record.fill(self, c, tk, tn, h)
         return c
 
     # -------------------------------------------------------------------- the variance map
@@ -683,8 +1040,9 @@ class Diffusion(Sampler):
         v = np.empty((t.size, lam.size))
         v[0] = self._start(lam)
         c = self.coefficients()
+        multistep = self.record.family == L.MULTISTEP  # a two-step recursion: every prefix from the start
         for k in range(t.size - 1):
-            v[k + 1] = _one_step(self, c, k, lam, v[k])
+            v[k + 1] = _steps(self, c[:k + 1], lam, v[0]) if multistep else _steps(self, c[k:k + 1], lam, v[k])
         return t, v, p.m2(t)[:, None] * lam + p.s2(t)[:, None]
 
     def exactly_initialised(self) -> "Diffusion":
@@ -716,12 +1074,13 @@ PARAMS = tuple(k for k in DEFAULTS if k not in Diffusion.axes)
 """The arguments that are not grid axes (one value per study)."""
 
 
-def _one_step(sampler: Diffusion, c, k, mu, v):
-    """One step of the variance recursion (values), through the compiled loop on a single step."""
+def _steps(sampler: Diffusion, c, mu, v):
+    """The variance after the steps of ``c`` (rows of the coefficients) from variance ``v`` (values), by the compiled
+    loop."""
     values, _ = _kernels()
     phi, psi, bad = np.empty(mu.size), np.empty(mu.size), np.empty(mu.size, dtype=np.bool_)
-    values(np.ascontiguousarray(mu), np.ascontiguousarray(c[k:k + 1]), sampler.record.family,
-           sampler.steps_per_level, phi, psi, bad)
+    values(np.ascontiguousarray(mu), np.ascontiguousarray(c), sampler.record.family, sampler.steps_per_level, phi, psi,
+           bad)
     return np.where(bad, np.nan, phi * v + psi)
 
 
@@ -729,39 +1088,27 @@ def particles(sampler: Diffusion, mu, n_particles: int, rng) -> np.ndarray:
     r"""Particle chains of the actual scheme (validation of the exact laws): ``(n_particles, d)`` samples of the output.
 
     Each step is the scheme's own update (:attr:`Scheme.step`) on particles, with the linear score
-    :math:`s_t(y) = -y/(m_t^2\mu + \sigma_t^2)` per eigen-direction: the linear family from its step coefficients
-    (:math:`y \leftarrow A_0y + A_1s_{t_k}(y) + \sqrt{\text{noise}}\,z`), Heun and RK4 from the probability-flow
-    drift, annealed Langevin as L ULA steps per level -- not from the variance recursion.
+    :math:`s_t(y) = -y/(m_t^2\mu + \sigma_t^2)` per eigen-direction (and its noise and data predictions): the linear
+    family from its step coefficients (:math:`y \leftarrow A_0y + A_1s_{t_k}(y) + \sqrt{\text{noise}}\,z`), the ODE
+    solvers from the probability-flow drift or the predictions, annealed Langevin as L ULA steps per level -- not from
+    the variance recursion.
     """
     p, mu = sampler.process, np.asarray(mu, dtype=float)
     shape = (int(n_particles), mu.size)
     c = sampler.coefficients()
-
-    def noise():
-        return rng.standard_normal(shape)
-
+    chain = _Chain(c, mu, shape, rng)
     if sampler.record.family == L.ANNEALED:
-        y = math.sqrt(sampler.sigma_max**2) * noise() if sampler.init == "standard" else \
-            np.sqrt(mu + sampler.sigma_max**2) * noise()
+        y = math.sqrt(sampler.sigma_max**2) * chain.noise() if sampler.init == "standard" else \
+            np.sqrt(mu + sampler.sigma_max**2) * chain.noise()
         for k in range(c.shape[0]):
             eps, s2 = c[k, L.A0], c[k, L.S2K]
             for _ in range(sampler.steps_per_level):
-                y = y - eps * y / (mu + s2) + math.sqrt(2 * eps) * noise()
+                y = y - eps * y / (mu + s2) + math.sqrt(2 * eps) * chain.noise()
         return y
-    at = {"k": (L.M2K, L.S2K, L.P0K, L.P1K), "n": (L.M2N, L.S2N, L.P0N, L.P1N), "m": (L.M2M, L.S2M, L.P0M, L.P1M)}
-
-    def score(k, y, where="k"):
-        jm, js = at[where][:2]
-        return -y / (c[k, jm] * mu + c[k, js])
-
-    def ode(where, k, y):  # probability-flow drift in reverse time: dy/d(-t) = -(f y - g^2 s / 2) = P0 y + P1 s
-        j0, j1 = at[where][2:]
-        return c[k, j0] * y + c[k, j1] * score(k, y, where)
-
     v0 = np.broadcast_to(np.asarray(sampler._start(mu), dtype=float), mu.shape)
-    y = np.sqrt(v0) * noise()
+    y = np.sqrt(v0) * chain.noise()
     for k in range(c.shape[0]):
-        y = sampler.record.step(c, k, y, score, ode, noise)
+        y = sampler.record.step(chain, k, y)
     if sampler.denoise:
         m2, s2 = float(p.m2(sampler.t_min)), float(p.s2(sampler.t_min))
         y = (y + s2 * (-y / (m2 * mu + s2))) / math.sqrt(m2)
