@@ -63,6 +63,8 @@ def _as_options(message: str) -> str:
     """A config-key message in the command line's words: ``sampler.t_min`` -> ``--t-min``."""
     import re
 
+    fit = {"method": "fit", "init": "fit-init"}  # fit.<key> -> --<option> where they differ
+    message = re.sub(r"\bfit\.(\w+)", lambda m: "--" + fit.get(m.group(1), m.group(1).replace("_", "-")), message)
     return re.sub(r"\b(?:spectrum|sampler)\.(\w+)", lambda m: "--" + m.group(1).replace("_", "-"), message)
 
 
@@ -79,8 +81,16 @@ def _sampler(args):
         params = {"n_steps": args.n_steps, **{o: getattr(args, o) for o in options}}
         params = {k: v for k, v in params.items() if v is not None}
         params.setdefault("scheme", "em")
-        return samplers.make("diffusion", **params), {"kind": "diffusion", **params}
+        smp = samplers.make("diffusion", **params)
+        if args.fit != "exact":  # scores trained for a finite time at every level
+            training = {"fit_method": args.fit, "train_time": args.train_time, "fit_init": args.fit_init,
+                        "lr": args.lr}
+            smp = smp.with_training(samplers.diffusion.Training(args.fit, args.train_time, args.fit_init, args.lr))
+            params.update(training)
+        return smp, {"kind": "diffusion", **params}
     given = [o for o in options if getattr(args, o) not in (None, False)]
+    if args.fit != "exact":
+        given.append("fit")
     if given:
         raise ValueError(f"--{given[0].replace('_', '-')} is only used by --sampler diffusion")
     for o in ("sigma", "gamma"):
@@ -179,7 +189,8 @@ def _cmd_error(args) -> int:
                 r = monte_carlo_error(lam, args.n_samples, args.sigma or 0.0, n_replicates=args.mc, seed=args.seed,
                                       model=args.model, draw=draw, sampler=smp, kappa=sp.kappa, progress=bar)
             z = zscore(r.mean, r.stderr, v["total"])
-            what = "population score, deterministic" if args.n_samples == float("inf") else f"exact fit, {args.mc} replicates"
+            fit = "exact fit" if args.fit == "exact" else f"{args.fit} fit, train time {args.train_time:g}"
+            what = "population score, deterministic" if args.n_samples == float("inf") else f"{fit}, {args.mc} replicates"
             vs = (f"z vs total = {_z(z)}" if r.stderr > 0 or not np.isfinite(v["total"])
                   else f"MC - theory = {r.mean - v['total']:.2g} (exact: no randomness)")
             lines.append(f"  Monte Carlo ({what}): {r}  {vs}")
@@ -292,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--s-tmin", type=_nonneg_float, default=None, help="heun_churn: churn from t = s_tmin (default 0.05)")
     g.add_argument("--s-tmax", type=_nonneg_float, default=None, help="heun_churn: churn up to t = s_tmax (default 50)")
     g.add_argument("--s-noise", type=_positive_float, default=None, help="heun_churn: S_noise (default 1.003)")
+    g.add_argument("--fit", choices=["exact", "gradient_flow", "gd"], default="exact",
+                   help="how every level's denoiser is learned: the DSM minimiser (default), gradient flow or "
+                        "full-batch gradient descent for --train-time")
+    g.add_argument("--train-time", type=_nonneg_float, default=float("inf"), help="training time tau (default inf)")
+    g.add_argument("--fit-init", choices=["zero", "identity"], default="zero", help="denoiser at tau = 0 (default 0)")
+    g.add_argument("--lr", type=_nonneg_float, default=0.0, help="gd: the gradient step (steps = train time / lr)")
     g = e.add_argument_group("output")
     g.add_argument("--mc", type=_positive_int, default=0, metavar="R", help="also run R Monte-Carlo replicates")
     g.add_argument("--seed", type=int, default=0)

@@ -150,3 +150,51 @@ def score_matrix(theta, sigma) -> np.ndarray:
     theta = np.asarray(theta, dtype=float)
     return (np.eye(theta.shape[-1]) - theta) / sigma**2
 
+
+
+FIT_METHODS = ("exact", "gradient_flow", "gd")
+"""How the denoiser of each noise level is learned (``fit.method``): the minimiser, gradient flow for a training
+time, or full-batch gradient descent with a step for as many steps as that time holds."""
+FIT_INITS = ("zero", "identity")
+
+
+def trained_denoiser(mu, m, s2, train_time, init: str = "zero", lr: float = 0.0):
+    r"""The linear denoiser of one noise level after training on its DSM loss, per eigenvalue of :math:`\hat\Sigma`.
+
+    At level t (signal scale ``m`` = :math:`m_t`, noise ``s2`` = :math:`\sigma_t^2`) the denoiser :math:`\theta y`
+    is trained on :math:`F_t(\theta) = \frac1N\sum_n\mathbb E_w\|x_n - \theta(m_tx_n + \sigma_tw)\|^2`, whose gradient
+    :math:`2(\theta C_t - m_t\hat\Sigma)`, :math:`C_t = m_t^2\hat\Sigma + \sigma_t^2I`, commutes with
+    :math:`\hat\Sigma`: per eigenvalue :math:`\mu`, with :math:`c = m^2\mu + \sigma^2` and the minimiser
+    :math:`\theta^* = m\mu/c`,
+
+    * gradient flow :math:`d\theta/d\tau = -\nabla F_t` (``lr = 0``): :math:`\theta(\tau) = \theta^* + (\theta_0 -
+      \theta^*)e^{-2c\tau}`;
+    * full-batch gradient descent with step :math:`\eta` = ``lr``, :math:`K = \mathrm{round}(\tau/\eta)` steps:
+      :math:`\theta_K = \theta^* + (\theta_0 - \theta^*)(1 - 2\eta c)^K` (unstable where :math:`2\eta c > 2`);
+
+    from :math:`\theta_0` = 0 (``init='zero'``) or 1 (``'identity'``, the input passed through).  A spectral filter of
+    the exact fit: :math:`\theta = \theta^*(1 - E) + \theta_0E`.  ``train_time = inf``: :math:`\theta^*`.
+
+    Parameters
+    ----------
+    mu : array_like or Jet
+        Eigenvalues of :math:`\hat\Sigma` (any shape; a :class:`gaussdsm.samplers._jet.Jet` for derivatives).
+    m, s2 : float or array_like
+        :math:`m_t` and :math:`\sigma_t^2`, broadcasting with ``mu``.
+    train_time : float
+        :math:`\tau \ge 0` (``inf``: the minimiser).
+
+    Returns
+    -------
+    theta : ndarray or Jet, the broadcast shape
+    """
+    from .samplers import _jet
+
+    _checks.choice("fit.init", init, FIT_INITS)
+    c = m * m * mu + s2
+    star = m * mu / c
+    if np.isinf(train_time):
+        return star
+    decay = (_jet.exp(-2.0 * train_time * c) if lr == 0 else
+             _jet.power(1.0 - 2.0 * lr * c, float(round(train_time / lr))))
+    return star * (1.0 - decay) + (0.0 if init == "zero" else 1.0) * decay

@@ -32,6 +32,7 @@ TERMS: dict[str, str] = {
     "scheme": "diffusion scheme (reverse SDE: em, ei, ddpm; probability-flow ODE: euler, heun, rk4; annealed_langevin)",
     "init": "diffusion initialisation (standard: the reference Gaussian; exact: p_T)",
     "t_min": "diffusion stopping time t_min",
+    "train_time": "training time tau of the denoiser of every noise level (gradient flow; gd: lr x steps)",
     "nfe": "number of score evaluations (NFE)",
     "bias_init": "initialisation part of the bias: W2^2(sampler, exactly initialised sampler)",
     "bias_discretization": "discretization part of the bias: W2^2(exactly initialised sampler, p_t_min)",

@@ -101,7 +101,9 @@ def test_messages_name_the_option(capsys):
                       (["--process", "vp_exp", "--exp-rate", "0"], "--exp-rate must be non-zero"),
                       (["--process", "flow", "--scheme", "ei", "--n-steps", "20"], "--scheme ei divides by the signal scale"),
                       (["--process", "flow", "--T", "2"], "--T must be <= 1 with process flow"),
-                      (["--scheme", "heun_churn", "--s-churn", "5"], "needs --process: edm")):
+                      (["--scheme", "heun_churn", "--s-churn", "5"], "needs --process: edm"),
+                      (["--n-steps", "20", "--fit", "gd", "--train-time", "2"], "--lr must be > 0 with --fit gd"),
+                      (["--fit", "gradient_flow", "--train-time", "2"], "--fit gradient_flow needs a finite")):
         assert main(["error", "--n-samples", "100", "--sampler", "diffusion", *args]) == 2
         assert msg in capsys.readouterr().err, args
 
@@ -214,3 +216,13 @@ def test_error_progress_bar_on_request(capsys):
     assert main(["error", "--d", "300", "--n-samples", "1000", "--sigma", "0.1", "--gamma", "0.001", "--mc", "6",
                  "--no-progress"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_error_with_trained_scores(capsys):
+    """--fit gradient_flow: the theory of the trained fit and its Monte Carlo, labelled as such."""
+    assert main(["error", "--sampler", "diffusion", "--scheme", "heun", "--n-steps", "40", "--t-min", "0.02", "--d", "5",
+                 "--n-samples", "400", "--fit", "gradient_flow", "--train-time", "3", "--mc", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "fit_method = gradient_flow, train_time = 3" in out and "gradient_flow fit, train time 3, 50 replicates" in out
+    assert main(["error", "--n-samples", "400", "--sigma", "0.1", "--gamma", "0.01", "--fit", "gd"]) == 2
+    assert "--fit is only used by --sampler diffusion" in capsys.readouterr().err

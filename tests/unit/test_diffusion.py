@@ -336,3 +336,114 @@ def test_trajectory_ends_at_the_sampler_law(scheme):
     np.testing.assert_allclose(v[0], s._start(LAM8) * np.ones(8), rtol=0)
     half = Diffusion(process, scheme, list(t[:13]))  # the first 12 steps alone, as their own grid
     np.testing.assert_allclose(v[12], half.variance(LAM8), rtol=1e-9)
+
+
+# ------------------------------------------------------------------------------------------- trained scores
+
+TRAINED_CASES = [(p, s) for p, s in CASES if s != "annealed_langevin" and diffusion.compatible(p, s)
+                 and float(diffusion.make_process(p).m2(diffusion.make_process(p).T)) > 0]
+
+
+@pytest.mark.parametrize("process, scheme", TRAINED_CASES)
+def test_trained_law_by_the_steps_equals_the_compiled_law_when_converged(process, scheme):
+    """The law of a trained score runs each scheme's own steps, in their general forms (any score coefficient a), as
+    linear maps; trained to convergence it is the compiled exact-score law of every process x scheme."""
+    s = Diffusion(process, scheme, "uniform", 15, 0.01)
+    done = s.with_training(diffusion.Training("gradient_flow", 1e12))
+    np.testing.assert_allclose(done.variance(LAM8), s.variance(LAM8), rtol=1e-11)
+    mu = _jet.variable(LAM8)  # and its derivatives (the generalization kernel)
+    for a, b in zip(_jet.derivatives(done.variance(mu)), _jet.derivatives(s.variance(mu))):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("process, scheme", [("vp", "em"), ("vp", "heun"), ("ve", "dpmpp_2m"), ("edm", "heun_churn"),
+                                             ("vp_cosine", "dpm_2")])
+def test_trained_law_equals_particle_chains(process, scheme, z):
+    """A score trained for a finite time: the step-by-step law = particles run through the scheme with that score."""
+    lam = np.array([1.0, 0.3, 0.05])
+    s = Diffusion(process, scheme, "uniform", 20, 0.01).with_training(diffusion.Training("gradient_flow", 0.7,
+                                                                                          "identity"))
+    n = 20000
+    y = particles(s, lam, n, np.random.default_rng(zlib.crc32(f"trained-{process}-{scheme}".encode())))
+    F = s.variance(lam)
+    se = F * np.sqrt(2.0 / n)
+    assert np.all(np.abs(np.mean(y**2, axis=0) - F) <= z * se), (np.mean(y**2, axis=0) - F) / se
+
+
+def test_trained_denoiser_filters_the_exact_fit():
+    """Gradient flow theta* + (theta0 - theta*) e^{-2 c tau}; gradient descent with a small step tends to it; both
+    reach the minimiser; an unstable step (2 lr c > 2) is recorded as diverged, not raised."""
+    from gaussdsm.dsm import trained_denoiser
+
+    mu, m, s2 = LAM8, 0.8, 0.36
+    c = m * m * mu + s2
+    star = m * mu / c
+    np.testing.assert_allclose(trained_denoiser(mu, m, s2, 0.5), star * (1 - np.exp(-c)), rtol=1e-14)
+    np.testing.assert_allclose(trained_denoiser(mu, m, s2, 0.5, "identity"), star + (1 - star) * np.exp(-c),
+                               rtol=1e-14)
+    gd = trained_denoiser(mu, m, s2, 0.5, lr=1e-5)
+    np.testing.assert_allclose(gd, trained_denoiser(mu, m, s2, 0.5), rtol=2e-5)
+    np.testing.assert_allclose(trained_denoiser(mu, m, s2, np.inf), star, rtol=0)
+    bad = Diffusion("ve", "euler", "uniform", 20, 0.01).with_training(diffusion.Training("gd", 10.0, lr=0.01))
+    assert not np.any(bad.stable(LAM8))  # 2 lr c ~ 0.02 sigma_max^2 = 50 > 2 at the first levels
+    th = theory.error_terms(LAM8, 1000, sampler="diffusion", process="ve", scheme="euler", n_steps=20, t_min=0.01,
+                            fit_method="gd", train_time=10.0, lr=0.01)
+    assert int(th["valid"]) == 0
+
+
+def test_wang_pehlevan_generated_variance_under_the_pf_ode():
+    """Wang & Pehlevan 2025 (arXiv 2503.03206): a linear denoiser D(x; sigma) = w x trained by gradient flow on
+    E||D(x + sigma eps) - x||^2 at every sigma, w = lam/(lam + sigma^2) (1 - e^{-2 (lam + sigma^2) tau}) (+ e^{...} from
+    w = 1), then the probability-flow ODE dx/dsigma = (x - D)/sigma from N(0, sigma_max^2): the generated variance
+    sigma_max^2 (lam + sigma_min^2)/(lam + sigma_max^2) exp(-2 I), with I the exponential-integral term (re-derived
+    here: zero init I = 1/2 [e^{-2 tau lam}(E1(2 tau s0^2) - E1(2 tau s1^2)) - E1(2 tau (lam + s0^2)) + E1(2 tau (lam
+    + s1^2))]; identity init I = -1/2 [E1(2 tau (lam + s0^2)) - E1(2 tau (lam + s1^2))]).  Our EDM process is that
+    setting (sigma_t = t): Heun on the EDM grid converges to it."""
+    from scipy.special import exp1
+
+    lam, s0, s1 = np.array([4.0, 1.0, 0.25, 0.05]), 0.02, 80.0
+    for init, tau in (("zero", 0.3), ("zero", 3.0), ("identity", 0.3)):
+        b0, b1 = 2 * tau * (lam + s0**2), 2 * tau * (lam + s1**2)
+        if init == "zero":
+            I = 0.5 * (np.exp(-2 * tau * lam) * (exp1(2 * tau * s0**2) - exp1(2 * tau * s1**2)) - exp1(b0) + exp1(b1))
+        else:
+            I = -0.5 * (exp1(b0) - exp1(b1))
+        closed = s1**2 * (lam + s0**2) / (lam + s1**2) * np.exp(-2 * I)
+        tr = diffusion.Training("gradient_flow", tau, init)
+        got = [Diffusion("edm", "heun", "edm", K, s0).with_training(tr).variance(lam) for K in (400, 800)]
+        err = [np.max(np.abs(g / closed - 1)) for g in got]
+        assert err[1] < 2e-4 and 3.5 < err[0] / err[1] < 4.5, (init, tau, err)  # order 2: a quarter per doubling
+
+
+@pytest.mark.parametrize("tau", [0.3, 3.0])
+def test_trained_generalization_theory_vs_monte_carlo(tau, z):
+    """Scores trained for a finite time at every level (gradient flow from 0): the same first-order expansion, with F
+    the variance map of training and sampler together, against Monte Carlo over training sets."""
+    lam = np.array([1.0, 0.6, 0.3, 0.15, 0.08])
+    kw = dict(process="vp", scheme="heun", n_steps=60, t_min=0.02)
+    th = theory.error_terms(lam, 400, sampler="diffusion", fit_method="gradient_flow", train_time=tau, **kw)
+    s = Diffusion(grid="uniform", **kw).with_training(diffusion.Training("gradient_flow", tau))
+    r = mc.monte_carlo_error(lam, 400, 0.0, n_replicates=4000, seed=6, sampler=s)
+    gen = float(th["generalization"])
+    tol = z * r.stderr + abs(gen) * lam.size / 400
+    assert abs(r.mean - float(th["total"])) <= tol, (r, float(th["total"]))
+    assert float(th["bias"]) > float(theory.error_terms(lam, np.inf, sampler="diffusion", **kw)["bias"])
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(method="gd"), "fit.lr must be > 0 with fit.method gd"), (dict(method="sgd"), "fit.method must be one of"),
+    (dict(method="gradient_flow", train_time=-1.0), "fit.train_time"), (dict(method="gradient_flow", lr=0.1),
+                                                                        "fit.lr is only used by fit.method gd"),
+    (dict(method="gradient_flow", init="ones"), "fit.init must be one of")])
+def test_bad_training_names_the_key(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        diffusion.Training(**kw)
+
+
+def test_trained_scores_need_a_grid():
+    tr = diffusion.Training("gradient_flow", 1.0)
+    for s, msg in ((Diffusion("vp", "em", n_steps=np.inf), "finite sampler.n_steps"),
+                   (Diffusion("flow", "euler", "uniform", 10, 0.01), "m_T > 0"),
+                   (Diffusion("vp", "em", "uniform", 10, 0.0), "t_min > 0")):
+        with pytest.raises(ValueError, match=msg):
+            s.with_training(tr)

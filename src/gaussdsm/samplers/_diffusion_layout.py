@@ -10,7 +10,8 @@ where the signal scale vanishes (flow matching at t = 1).
 Columns, by the time they are taken at: ``M2K, S2K, Q0K, Q1K`` at :math:`t_k` (heun_churn: at its raised time
 :math:`\hat t_k`); ``M2N, S2N, Q0N, Q1N`` at :math:`t_{k+1}`; ``M2M, S2M, Q0M, Q1M`` at the step's intermediate time
 (rk4: :math:`t_k - h/2`; dpm_2: the midpoint in log-SNR); ``M2P, S2P`` at the previous time :math:`t_{k-1}`
-(multistep).  ``H`` the step (heun_churn: :math:`\hat t_k - t_{k+1}`).
+(multistep).  ``TK, TN, TM, TP``: those four times themselves (a trained score is evaluated there,
+:mod:`gaussdsm.samplers.diffusion`).  ``H`` the step (heun_churn: :math:`\hat t_k - t_{k+1}`).
 
 Per family:
 
@@ -26,8 +27,8 @@ Per family:
 """
 
 (M2K, S2K, M2N, S2N, M2M, S2M, A0, A1, H, Q0K, Q1K, Q0N, Q1N, Q0M, Q1M, NOISE,
- A2, U0, U1, PRE, M2P, S2P) = range(22)
-N_COLS = 22
+ A2, U0, U1, PRE, M2P, S2P, TK, TN, TM, TP) = range(26)
+N_COLS = 26
 
 LINEAR, HEUN, RK4, ANNEALED, DPM2, MULTISTEP = range(6)
 """Families (module docstring)."""

@@ -59,7 +59,7 @@ from . import _jet
 from ._base import Sampler
 
 __all__ = ["Diffusion", "Process", "VP", "VPCosine", "VPExp", "VE", "Heat", "EDM", "Flow", "make_process",
-           "compatible", "Scheme", "scheme_record", "time_grid",
+           "compatible", "Training", "Scheme", "scheme_record", "time_grid",
            "particles", "PROCESSES", "SCHEMES", "GRIDS", "INITS", "SDE_SCHEMES", "ODE_SCHEMES", "EVALS", "ORDER",
            "BLOWUP", "DEFAULT_T", "DEFAULTS", "PARAMS"]
 
@@ -522,6 +522,7 @@ def _dpm2_fill(sampler, c, tk, tn, h):
     p = sampler.process
     m2k, s2k, m2n, s2n = c[:, L.M2K], c[:, L.S2K], c[:, L.M2N], c[:, L.S2N]
     ts = p.t_of_ratio(np.sqrt(s2k / m2k * (s2n / m2n)))
+    c[:, L.TM] = ts
     c[:, L.M2M], c[:, L.S2M] = p.m2(ts), p.s2(ts)
     c[:, L.Q0M], c[:, L.Q1M] = p.q(ts)
     mk, sk, mn, sn, ms, ss = (np.sqrt(c[:, j]) for j in (L.M2K, L.S2K, L.M2N, L.S2N, L.M2M, L.S2M))
@@ -548,8 +549,8 @@ def _dpmpp_2m_fill(sampler, c, tk, tn, h):
     c[:, L.A0], c[:, L.A1] = sn / sk, G * (1.0 - w2) * mk
     c[:, L.A2] = 0.0
     c[1:, L.A2] = G[1:] * w2[1:] * mk[:-1]
-    c[:, L.M2P], c[:, L.S2P] = c[:, L.M2K], c[:, L.S2K]
-    c[1:, L.M2P], c[1:, L.S2P] = c[:-1, L.M2K], c[:-1, L.S2K]
+    c[:, L.M2P], c[:, L.S2P], c[:, L.TP] = c[:, L.M2K], c[:, L.S2K], c[:, L.TK]
+    c[1:, L.M2P], c[1:, L.S2P], c[1:, L.TP] = c[:-1, L.M2K], c[:-1, L.S2K], c[:-1, L.TK]
 
 
 def _churn_fill(sampler, c, tk, tn, h):
@@ -559,6 +560,7 @@ def _churn_fill(sampler, c, tk, tn, h):
     p, K = sampler.process, tk.size
     gamma = np.where((tk >= sampler.s_tmin) & (tk <= sampler.s_tmax), min(sampler.s_churn / K, math.sqrt(2) - 1), 0.0)
     th = tk * (1.0 + gamma)
+    c[:, L.TK] = th
     c[:, L.M2K], c[:, L.S2K] = p.m2(th), p.s2(th)
     c[:, L.Q0K], c[:, L.Q1K] = p.q(th)
     c[:, L.H] = th - tn
@@ -594,6 +596,41 @@ class _Chain:
 
     def noise(self):
         return self.rng.standard_normal(self.shape)
+
+
+class _TrainedChain(_Chain):
+    r"""The same steps with a trained score (:class:`Training`): :math:`s_t(y) = -a_t y` with
+    :math:`a_t = (1 - m_t\theta_t)/\sigma_t^2` at each of the step's times, and the probability-flow drift and data
+    prediction in their general forms, :math:`\varphi = -f - \tfrac12g^2a`, :math:`\hat x_0 = (y + \sigma^2s)/m`
+    (the finite forms of :class:`_Chain` hold for the exact score only).  ``noise``: a constant (0 or 1) instead of
+    normals turns a step into its linear map (:meth:`Diffusion.affine` of a trained score)."""
+
+    _T = {"k": L.TK, "n": L.TN, "m": L.TM, "p": L.TP}
+
+    def __init__(self, sampler, c, mu, shape, rng, noise=None):
+        super().__init__(c, mu, shape, rng)
+        p, tr = sampler.process, sampler.training
+        self.constant_noise = noise
+        self.a, self.p0, self.p1 = {}, {}, {}
+        lead = (-1,) + (1,) * np.ndim(_jet.value(mu))  # (K, 1, ...): broadcast against mu
+        for where, (jm, js, *_) in self._AT.items():
+            t = c[:, self._T[where]]
+            with np.errstate(divide="ignore", invalid="ignore"):  # times a scheme does not use are left at 0
+                self.a[where] = tr.score_coefficient(mu, c[:, jm].reshape(lead), c[:, js].reshape(lead))
+                self.p0[where], self.p1[where] = -p.f(t), 0.5 * p.g2(t)
+
+    def score(self, k, y, where="k"):
+        return -self.a[where][k] * y
+
+    def ode(self, where, k, y):
+        return (self.p0[where][k] - self.p1[where][k] * self.a[where][k]) * y
+
+    def denoise(self, k, y, where="k"):
+        jm, js = self._AT[where][:2]
+        return (y + self.c[k, js] * self.score(k, y, where)) / math.sqrt(self.c[k, jm])
+
+    def noise(self):
+        return super().noise() if self.constant_noise is None else self.constant_noise
 
 
 def _linear_step(ch, k, y):
@@ -781,6 +818,43 @@ def _kernels():
     return k.affine_values, k.affine_jets
 
 
+@dataclass(frozen=True)
+class Training:
+    """How the score of every noise level is learned (``fit.method``, ``fit.train_time``, ``fit.init``, ``fit.lr``):
+    the linear denoiser of each level trained on its DSM loss (:func:`gaussdsm.dsm.trained_denoiser`) by gradient
+    flow for a time τ, or by full-batch gradient descent with step ``lr`` for round(τ/lr) steps, from θ = 0 or I;
+    ``exact`` (or τ = inf): the minimiser, the scores every other part of the package uses."""
+
+    method: str = "exact"
+    train_time: float = math.inf
+    init: str = "zero"
+    lr: float = 0.0
+
+    def __post_init__(self):
+        from ..dsm import FIT_INITS, FIT_METHODS
+
+        _checks.choice("fit.method", self.method, FIT_METHODS)
+        _checks.choice("fit.init", self.init, FIT_INITS)
+        object.__setattr__(self, "train_time", _checks.number("fit.train_time", self.train_time, ge=0, allow_inf=True))
+        object.__setattr__(self, "lr", _checks.number("fit.lr", self.lr, ge=0))
+        if self.method == "gd" and not self.lr > 0:
+            raise ValueError("fit.lr must be > 0 with fit.method gd (the gradient step)")
+        if self.method == "gradient_flow" and self.lr != 0:
+            raise ValueError("fit.lr is only used by fit.method gd")
+
+    @property
+    def exact(self) -> bool:
+        return self.method == "exact" or math.isinf(self.train_time)
+
+    def score_coefficient(self, mu, m2, s2):
+        r""":math:`a_t = (1 - m_t\theta_t)/\sigma_t^2` (Tweedie) for the trained denoiser :math:`\theta_t` of level t."""
+        from ..dsm import trained_denoiser
+
+        m = np.sqrt(m2)
+        theta = trained_denoiser(mu, m, s2, self.train_time, self.init, self.lr if self.method == "gd" else 0.0)
+        return (1.0 - m * theta) / s2
+
+
 class Diffusion(Sampler):
     r"""One diffusion sampler setting (module docstring); its variance map by the compiled recursion.
 
@@ -845,6 +919,7 @@ class Diffusion(Sampler):
         self.process = make_process(process, T, beta_min=self.beta_min, beta_max=self.beta_max,
                                     sigma_min=self.sigma_min, sigma_max=self.sigma_max, exp_rate=self.exp_rate)
         self.scheme, self.grid, self.init, self.denoise = scheme_name, grid, init, bool(denoise)
+        self.training = None
         self.n_steps = _checks.integer("sampler.n_steps", n_steps, allow_inf=True)
         self.t_min = _checks.number("sampler.t_min", t_min, ge=0)
         if not self.t_min < T:
@@ -928,8 +1003,8 @@ class Diffusion(Sampler):
         h = tk - tn
         tm = tk - 0.5 * h
         c = np.zeros((tk.size, L.N_COLS))
-        for (jm, js), tt in (((L.M2K, L.S2K), tk), ((L.M2N, L.S2N), tn), ((L.M2M, L.S2M), tm)):
-            c[:, jm], c[:, js] = p.m2(tt), p.s2(tt)
+        for (jm, js, jt), tt in (((L.M2K, L.S2K, L.TK), tk), ((L.M2N, L.S2N, L.TN), tn), ((L.M2M, L.S2M, L.TM), tm)):
+            c[:, jm], c[:, js], c[:, jt] = p.m2(tt), p.s2(tt), tt
         c[:, L.H] = h
         for (j0, j1), tt in (((L.Q0K, L.Q1K), tk), ((L.Q0N, L.Q1N), tn), ((L.Q0M, L.Q1M), tm)):
             c[:, j0], c[:, j1] = p.q(tt)  # phi = -f - g^2 a / 2 = (Q0 mu + Q1) a
@@ -951,6 +1026,8 @@ class Diffusion(Sampler):
     def affine(self, mu):
         """``(Phi, Psi, bad)``: the law is affine in the start variance, :math:`v_K = \\Phi v_0 + \\Psi` (before the
         Tweedie step), so one pass serves both initialisations; jets if ``mu`` is a jet."""
+        if self.training is not None:
+            return self._trained_affine(mu)
         jets = isinstance(mu, _jet.Jet)
         x = np.asarray(_jet.value(mu), dtype=float)
         shape = x.shape
@@ -1045,6 +1122,50 @@ class Diffusion(Sampler):
             v[k + 1] = _steps(self, c[:k + 1], lam, v[0]) if multistep else _steps(self, c[k:k + 1], lam, v[k])
         return t, v, p.m2(t)[:, None] * lam + p.s2(t)[:, None]
 
+    def with_training(self, training: Training) -> "Diffusion":
+        """The same sampler with the scores of :class:`Training` (exact: ``self`` unchanged).  Its law is computed by
+        running the scheme's own steps as linear maps (vectorised over the eigenvalues, a loop over the steps), so
+        it needs a finite ``n_steps``, a time grid, t_min > 0 and m_T > 0."""
+        if training is None or training.exact:
+            return self
+        where = f"fit.method {training.method}"
+        if math.isinf(self.n_steps) or self.record.family == L.ANNEALED:
+            raise ValueError(f"{where} needs a finite sampler.n_steps and a time grid (not annealed_langevin): the "
+                             "law of a trained score is computed step by step")
+        if not self.t_min > 0:
+            raise ValueError(f"{where} needs sampler.t_min > 0 (the trained score is -(1 - m theta) / sigma_t^2)")
+        if float(self.process.m2(self.process.T)) == 0:
+            raise ValueError(f"{where} needs a signal scale m_T > 0 at T (process {self.process.name}: take "
+                             f"sampler.T < {self.process.T:g})")
+        other = object.__new__(Diffusion)
+        other.__dict__.update(self.__dict__)
+        other.training = training
+        return other
+
+    def _trained_affine(self, mu):
+        """``(Phi, Psi, bad)`` of a trained score: each step of the scheme (:attr:`Scheme.step`) applied to the unit
+        (its factor alpha_k) and, for stochastic schemes, to zero with unit noise (its noise coefficient beta_k):
+        v_{k+1} = alpha_k^2 v_k + beta_k^2.  Multistep schemes are deterministic: the steps run on y = c_k y_0."""
+        c = self.coefficients()
+        flat = mu if isinstance(mu, _jet.Jet) else np.asarray(mu, dtype=float)
+        shape = np.shape(_jet.value(flat))
+        with np.errstate(all="ignore"):
+            det = _TrainedChain(self, c, flat, shape, None, noise=0.0)
+            unit = 1.0 + 0.0 * flat
+            y, q = unit, 0.0 * unit
+            stochastic = self.record.integrates == "sde"
+            if stochastic:
+                noisy = _TrainedChain(self, c, flat, shape, None, noise=1.0)
+            for k in range(c.shape[0]):
+                if stochastic:
+                    al, be = self.record.step(det, k, unit), self.record.step(noisy, k, 0.0 * unit)
+                    y, q = al * y, al * al * q + be * be
+                else:
+                    y = self.record.step(det, k, y)
+            Phi, Psi = y * y, q
+        bad = ~np.isfinite(_jet.value(Phi)) | ~np.isfinite(_jet.value(Psi))
+        return Phi, Psi, np.broadcast_to(bad, shape)
+
     def exactly_initialised(self) -> "Diffusion":
         """The same sampler started from p_T itself."""
         other = object.__new__(Diffusion)
@@ -1096,7 +1217,7 @@ def particles(sampler: Diffusion, mu, n_particles: int, rng) -> np.ndarray:
     p, mu = sampler.process, np.asarray(mu, dtype=float)
     shape = (int(n_particles), mu.size)
     c = sampler.coefficients()
-    chain = _Chain(c, mu, shape, rng)
+    chain = _Chain(c, mu, shape, rng) if sampler.training is None else _TrainedChain(sampler, c, mu, shape, rng)
     if sampler.record.family == L.ANNEALED:
         y = math.sqrt(sampler.sigma_max**2) * chain.noise() if sampler.init == "standard" else \
             np.sqrt(mu + sampler.sigma_max**2) * chain.noise()

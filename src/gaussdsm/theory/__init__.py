@@ -195,7 +195,7 @@ def kernel(lam, n_samples, sigma, gamma=None, tau=0.0, loss_factor=1.0, batch_si
 
 # --------------------------------------------------------------------------------------------- on a grid
 
-PARAMS = ("n_samples", "sigma", "gamma", "tau", "scheme", "init", "n_steps", "t_min", "friction")
+PARAMS = ("n_samples", "sigma", "gamma", "tau", "scheme", "init", "n_steps", "t_min", "train_time", "friction")
 
 
 def _as_param(name, value):

@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from ..samplers import Diffusion, _jet
+from ..samplers.diffusion import Training
 from ..samplers.spec import SamplerSpec
 from ..vocabulary import attrs
 from ..wasserstein import w2_squared_commuting
@@ -36,7 +37,8 @@ def _coord(name, value):
 
 
 def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="standard", n_steps=100, t_min=1e-3,
-                    kappa=None, **fixed) -> xr.Dataset:
+                    kappa=None, fit_method="exact", train_time=np.inf, fit_init="zero", lr=0.0,
+                    **fixed) -> xr.Dataset:
     """First-order :math:`\\mathbb E W_2^2` of diffusion samplers and the bias split, on the grid of ``n_samples`` and
     the sampler's axes ``scheme``, ``init``, ``n_steps``, ``t_min`` (scalars: scalar coordinates; lists: dimensions).
 
@@ -44,21 +46,31 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
     ``beta_min``, ...).  Returns the variables of :func:`gaussdsm.theory.error_terms` (``optimization`` is 0: the
     scores are exact DSM minimisers) and ``bias_init``, ``bias_discretization``, ``bias_stopping``, ``nfe``.
     ``kappa``: the spectrum's R11 factors for ``model='fourier'``.  With the population score alone (every N inf)
-    the variance maps are evaluated without derivatives (no kernel to compute).
+    the variance maps are evaluated without derivatives (no kernel to compute).  ``fit_method``, ``train_time``
+    (a scalar or a list: one more axis), ``fit_init``, ``lr``: scores trained for a finite time
+    (:class:`gaussdsm.samplers.diffusion.Training`; the fit is still a function of each eigenvalue of
+    :math:`\\hat\\Sigma`, so the same expansion holds with F the variance map of sampler and training together).
     """
     lam = np.asarray(lam, dtype=float)
     d = lam.size
     N = np.asarray(n_samples, dtype=float)
     axes = {"scheme": scheme, "init": init, "n_steps": n_steps, "t_min": t_min}
+    trained = fit_method != "exact"
+    if trained:
+        axes["train_time"] = train_time
+    axis_names = tuple(axes)
     vals = {k: np.atleast_1d(np.asarray(v)) for k, v in axes.items()}
     shape = tuple(v.size for v in vals.values())
     names = ("bias", "bias_init", "bias_discretization", "bias_stopping", "generalization_sum", "n_samples_scale",
              "nfe")
     out = {k: np.full(shape, np.nan) for k in names}
     population = bool(np.all(np.isinf(N)))
-    for (i, sch), (j, ini), (k, K), (m, tm) in itertools.product(*(enumerate(v) for v in vals.values())):
+    for idx in itertools.product(*(enumerate(v) for v in vals.values())):
+        (_, sch), (_, ini), (_, K), (_, tm) = idx[:4]
         s = Diffusion(scheme=str(sch), init=str(ini), n_steps=float(K), t_min=float(tm), **fixed)
-        at = (i, j, k, m)
+        if trained:
+            s = s.with_training(Training(fit_method, float(idx[4][1]), fit_init, lr))
+        at = tuple(i for i, _ in idx)
         if population:
             F, bad = s.variance_and_flags(lam)
             D = F - lam
@@ -77,12 +89,12 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
         out["bias_discretization"][at] = w2_squared_commuting(F_exact, r)
         out["bias_stopping"][at] = w2_squared_commuting(r, lam)
         out["generalization_sum"][at] = 0.0 if population else _kernel.kernel_sums(lam, F, D, D1, D2, model, kappa)
-    dims = [a for a in AXES if vals[a].size > 1 or np.ndim(axes[a]) > 0]
-    coords = {a: _coord(a, axes[a]) for a in AXES}
+    dims = [a for a in axis_names if vals[a].size > 1 or np.ndim(axes[a]) > 0]
+    coords = {a: _coord(a, axes[a]) for a in axis_names}
 
     def da(name):
-        arr = out[name].reshape([vals[a].size for a in AXES])
-        arr = arr.reshape([vals[a].size for a in AXES if a in dims] or [])  # drop scalar axes
+        arr = out[name].reshape([vals[a].size for a in axis_names])
+        arr = arr.reshape([vals[a].size for a in axis_names if a in dims] or [])  # drop scalar axes
         return xr.DataArray(arr, dims=dims, coords={a: coords[a] for a in dims})
 
     Nda = _coord("n_samples", N if N.ndim else N[()])
@@ -113,10 +125,12 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
         "n_samples_scale": scale.assign_attrs(attrs("n_samples_scale")),
         "nfe": da("nfe").assign_attrs(attrs("nfe")),
     })
-    for a in AXES:
+    for a in axis_names:
         if a not in dims:
             ds = ds.assign_coords({a: coords[a]})
     if Nda.ndim == 0:
         ds = ds.assign_coords(n_samples=Nda)
     ds.attrs.update(model=model, loss_factor=1.0, batch_size=1, **SamplerSpec("diffusion", {}, fixed).to_attrs())
+    if trained:
+        ds.attrs.update(fit_method=fit_method, fit_init=fit_init, lr=float(lr))
     return ds
