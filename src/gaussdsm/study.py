@@ -124,7 +124,7 @@ class Study:
     @cached_property
     def sampler(self) -> SamplerSpec:
         """The sampler (:class:`gaussdsm.samplers.spec.SamplerSpec`: kind, grid axes, fixed parameters)."""
-        return SamplerSpec.from_config(self.config["sampler"], self.grid.get("gamma", []))
+        return SamplerSpec.from_config(self.config["sampler"], self.grid.get("gamma", []), self.config["fit"])
 
     @property
     def sampler_axes(self) -> dict[str, list]:
@@ -291,6 +291,9 @@ def _check_study(name: str, cfg: dict, seed: int) -> tuple[Study, list[str]]:
             f"{where}.grid.tau must be [0.0] when fit.method is 'exact' (the exact fit has no SGD step); "
             f"got {taus}. Use fit.method: sgd to study the optimization error"
         )
+    if method in ("gradient_flow", "gd") and not study.diffusion:
+        errors.append(f"{where}.fit.method {method} trains the denoiser of every noise level: it needs "
+                      "sampler.kind: diffusion (Langevin studies: exact or sgd)")
     if method == "sgd" and not study.diffusion:
         errors += _sgd_errors(study, where)
         if any(math.isinf(n) for n in study.grid["n_samples"]):

@@ -33,6 +33,9 @@ EXPECTED = {
                                  "mc_mean": ("n_samples", "scheme", "init", "n_steps")},
     "dvp/figures/trajectory": {"w2_path": ("scheme_path", "init_line", "step")},
     "dt/figures/error_vs_t_min": {"theory_line": ("n_samples", "t_dense"), "t_min_star": ("n_samples",)},
+    "dtr/figures/error_vs_train_time": {"theory_line": ("n_samples", "t_min", "tau_dense"),
+                                        "exact_line": ("n_samples", "t_min"),
+                                        "mc_mean": ("n_samples", "t_min", "train_time")},
     "comparisons/kappa/langevin_vs_diffusion": {"ula_best": ("study", "budget"),
                                                 "diffusion": ("study", "scheme_path", "budget")},
 }
@@ -137,6 +140,25 @@ def test_diffusion_summaries(figures_run):
         assert np.all(div == 1) and int(s["diverged"].sum()) == div.size  # only there
         assert np.all(s["theory_valid"].sel(scheme="ddpm", n_steps=10.0) == 0)
         assert np.all(np.isfinite(s["theory_total"].sel(scheme="ddpm", n_steps=40.0)))
+
+
+def test_trained_diffusion_summary(figures_run):
+    """A study with fit.method gradient_flow: train_time is a grid axis of the summary and the provenance of its
+    theory, Monte Carlo over training sets agrees with the first-order theory within 4 standard errors where it is in
+    its regime, and long training approaches the exact fit's error."""
+    with xr.open_dataset(figures_run / "results" / "dtr" / "summary.nc", engine="netcdf4") as s:
+        assert "train_time" in s["mc_mean"].dims
+        np.testing.assert_array_equal(s["train_time"].values, [0.3, 3.0, 30.0])
+        assert s.attrs["theory_fit_method"] == "gradient_flow" and s.attrs["theory_fit_init"] == "zero"
+        ok = (s["diverged"] == 0) & (s["theory_in_regime"] == 1)
+        z = s["zscore"].where(ok).values
+        z = z[np.isfinite(z)]
+        assert z.size >= 3 and np.all(np.abs(z) <= 4), z
+        lam, long = s["lam"].values, float(s["theory_total"].sel(n_samples=400, t_min=0.1, train_time=30.0).squeeze())
+    from gaussdsm import theory
+
+    exact = theory.error_terms(lam, 400, sampler="diffusion", scheme="heun", n_steps=30, t_min=0.1)
+    assert abs(float(long) / float(exact["total"]) - 1) < 1e-3
 
 
 def test_a_new_gamma_reruns_no_sgd_fit(figures_run, tmp_path, run_snakemake, job_counts):

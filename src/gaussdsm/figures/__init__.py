@@ -46,11 +46,25 @@ def _langevin(name):
     return check
 
 
+def _trained(study: dict) -> bool:
+    return study.get("fit", {}).get("method", "exact") in ("gradient_flow", "gd")
+
+
 def _diffusion(name):
     def check(study: dict) -> str | None:
-        return None if _is_diffusion(study) else f"{name} needs sampler.kind: diffusion"
+        if not _is_diffusion(study):
+            return f"{name} needs sampler.kind: diffusion"
+        if _trained(study):
+            return f"{name} draws exact DSM scores (fit.method: exact); for trained scores draw error_vs_train_time"
+        return None
 
     return check
+
+
+def _needs_training(study: dict) -> str | None:
+    if not (_is_diffusion(study) and _trained(study)):
+        return "error_vs_train_time needs sampler.kind: diffusion with fit.method gradient_flow or gd"
+    return None
 
 
 def _diffusion_studies(studies: list[dict]) -> str | None:
@@ -149,6 +163,8 @@ PANELS: dict[str, Panel] = {
               check=_diffusion("error_vs_t_min")),
         Panel("trajectory", "P10: the error along the reverse trajectory, every scheme", "trajectory.rst",
               check=_diffusion("trajectory")),
+        Panel("error_vs_train_time", "P11: error against the training time of the denoisers, N below and above d",
+              "error_vs_train_time.rst", check=_needs_training),
         Panel("spectrum_shape", "error terms against sigma for several spectra", "comparison.rst", kind="comparison"),
         Panel("full_vs_diagonal", "full-matrix vs Fourier-diagonal denoiser, error against N", "comparison.rst",
               kind="comparison", check=_same_spectrum),

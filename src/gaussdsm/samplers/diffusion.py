@@ -955,8 +955,14 @@ class Diffusion(Sampler):
             if k in cfg["grid"]:
                 errors.append(f"{where}.grid.{k} is not used by sampler.kind: diffusion (its scores are the exact DSM "
                               "minimisers at every noise level); remove it")
-        if any(t != 0 for t in study.grid["tau"]) or cfg["fit"]["method"] != "exact":
-            errors.append(f"{where}.fit.method must be exact with sampler.kind: diffusion (and grid.tau [0.0])")
+        if any(t != 0 for t in study.grid["tau"]) or cfg["fit"]["method"] == "sgd":
+            errors.append(f"{where}.fit.method must be exact, gradient_flow or gd with sampler.kind: diffusion (and "
+                          "grid.tau [0.0])")
+        elif cfg["fit"]["method"] != "exact" and cfg["fit"].get("model", "full") == "fourier":
+            errors.append(f"{where}.fit.method {cfg['fit']['method']} needs fit.model full or diagonal")
+        for k in ("train_time", "init", "lr"):
+            if k in cfg["fit"] and cfg["fit"]["method"] == "exact":
+                errors.append(f"{where}.fit.{k} is only used by fit.method gradient_flow or gd")
         if cfg["sampler"].get("friction") is not None:
             errors.append(f"{where}.sampler.friction is only used by sampler.kind: uld")
         if not isinstance(cfg["sampler"].get("grid", "uniform"), str) and "t_min" in cfg["sampler"]:

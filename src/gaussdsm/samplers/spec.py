@@ -29,7 +29,10 @@ from . import diffusion
 __all__ = ["SamplerSpec", "ATTR_KEYS"]
 
 LANGEVIN_ATTRS = ("init_var",)
-ATTR_KEYS = ("sampler", *LANGEVIN_ATTRS, *diffusion.PARAMS)
+TRAINING_PARAMS = ("fit_method", "fit_init", "lr")
+"""A trained diffusion study's params beyond the sampler's: :class:`~gaussdsm.samplers.diffusion.Training` (its
+``train_time`` is an axis)."""
+ATTR_KEYS = ("sampler", *LANGEVIN_ATTRS, *diffusion.PARAMS, *TRAINING_PARAMS)
 """Every attribute :meth:`SamplerSpec.to_attrs` may write (besides nothing else)."""
 DIFFUSION_DEFAULTS = {k: diffusion.DEFAULTS[k] for k in diffusion.PARAMS}
 DIFFUSION_AXES = {a: [diffusion.DEFAULTS[a]] for a in ("scheme", "init", "t_min")}
@@ -46,8 +49,10 @@ class SamplerSpec:
 
     # ------------------------------------------------------------------ from and to the config / params
     @classmethod
-    def from_config(cls, sp: dict, gamma=()) -> SamplerSpec:
-        """From a validated ``sampler:`` section (defaults filled) and the grid's ``gamma`` values.
+    def from_config(cls, sp: dict, gamma=(), fit=None) -> SamplerSpec:
+        """From a validated ``sampler:`` section (defaults filled), the grid's ``gamma`` values and the ``fit:``
+        section (a diffusion study with ``fit.method`` gradient_flow or gd gets the axis ``train_time`` and the
+        params :data:`TRAINING_PARAMS`).
 
         Langevin family: axes ``gamma``, ``n_steps`` (inf = stationary), and ``friction`` (ULD); params
         ``init_var``.  Diffusion: axes ``scheme``, ``init``, ``n_steps`` (inf = continuous time), ``t_min``; params
@@ -69,6 +74,9 @@ class SamplerSpec:
             t = [float(x) for x in params["grid"]]
             params["grid"] = t
             axes["n_steps"], axes["t_min"] = [float(len(t) - 1)], [t[-1]]
+        if fit is not None and fit.get("method", "exact") in ("gradient_flow", "gd"):
+            axes["train_time"] = sorted(float(x) for x in fit.get("train_time", [float("inf")]))
+            params.update(fit_method=fit["method"], fit_init=fit.get("init", "zero"), lr=float(fit.get("lr", 0.0)))
         return cls("diffusion", axes, params)
 
     def as_dict(self) -> dict:
@@ -94,7 +102,12 @@ class SamplerSpec:
         from . import make
 
         kw = {k: (str(v) if isinstance(v, str | np.str_) else float(v)) for k, v in zip(self.axes, setting)}
-        return make(self.kind, **kw, **self.params)
+        params = dict(self.params)
+        if "fit_method" not in params:
+            return make(self.kind, **kw, **params)
+        train = diffusion.Training(params.pop("fit_method"), kw.pop("train_time"), params.pop("fit_init"),
+                                   params.pop("lr"))
+        return make(self.kind, **kw, **params).with_training(train)
 
     def theory_kwargs(self) -> dict:
         """The sampler's arguments of :func:`gaussdsm.theory.error_terms` (axes as arrays or lists)."""
@@ -129,7 +142,7 @@ class SamplerSpec:
         if kind != "diffusion":
             return cls(kind, {}, {"init_var": float(attrs.get(f"{prefix}init_var", 1.0))})
         params = {}
-        for k in diffusion.PARAMS:
+        for k in (*diffusion.PARAMS, *TRAINING_PARAMS):
             if f"{prefix}{k}" not in attrs:
                 continue
             v = attrs[f"{prefix}{k}"]
