@@ -196,6 +196,16 @@ def _cmd_error(args) -> int:
             lines.append(f"  Monte Carlo ({what}): {r}  {vs}")
             out["monte_carlo"] = {"mean": _json_number(r.mean), "stderr": _json_number(r.stderr), "n": r.n_valid,
                                   "n_diverged": r.n_diverged, "z": _json_number(z)}
+            if args.fit == "gd" and args.n_samples != float("inf"):  # and with the training noise drawn, paired
+                from .montecarlo import drawn_noise_monte_carlo_error
+
+                drawn, _, diff = drawn_noise_monte_carlo_error(lam, int(args.n_samples), smp, args.mc, args.seed)
+                lines.append(f"  Monte Carlo (gd with the noise drawn at every step, {args.mc} replicates): {drawn}; "
+                             f"minus the expected-loss fit of the same data: {diff.mean:.3g} ± {diff.stderr:.2g}")
+                out["monte_carlo"]["drawn_noise"] = {"mean": _json_number(drawn.mean),
+                                                     "stderr": _json_number(drawn.stderr),
+                                                     "difference": _json_number(diff.mean),
+                                                     "difference_stderr": _json_number(diff.stderr)}
     if args.json:
         print(json.dumps(out, sort_keys=True))
     else:

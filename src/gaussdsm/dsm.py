@@ -198,3 +198,40 @@ def trained_denoiser(mu, m, s2, train_time, init: str = "zero", lr: float = 0.0)
     decay = (_jet.exp(-2.0 * train_time * c) if lr == 0 else
              _jet.power(1.0 - 2.0 * lr * c, float(round(train_time / lr))))
     return star * (1.0 - decay) + (0.0 if init == "zero" else 1.0) * decay
+
+
+def train_denoisers_drawn(X, m, s2, train_time: float, lr: float, rng, init: str = "zero") -> np.ndarray:
+    r"""Linear denoisers of several noise levels trained by gradient descent on their DSM losses with the noise
+    drawn, as practitioners train: step j draws fresh :math:`w_{n}` for every sample and level and takes
+    :math:`\theta \leftarrow \theta - 2\eta(\theta\hat C_j - \hat B_j)`, :math:`\hat C_j = \frac1N\sum_n y_ny_n^\top`,
+    :math:`\hat B_j = \frac1N\sum_n x_ny_n^\top`, :math:`y_n = m x_n + \sigma w_n`, for :math:`\mathrm{round}(\tau/\eta)`
+    steps from θ = 0 or I.  The noise at a step is independent of θ, so :math:`\mathbb E\theta` follows the
+    expected-loss recursion exactly (:func:`trained_denoiser` in the eigenbasis of :math:`\hat\Sigma`); the drawn
+    noise adds fluctuations of order η.
+
+    Parameters
+    ----------
+    X : ndarray, shape ``(N, d)``
+        The training set.
+    m, s2 : array_like, shape ``(L,)``
+        Signal scales :math:`m_t` and noise variances :math:`\sigma_t^2` of the L levels.
+    train_time, lr : float
+        τ and the step η > 0.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    theta : ndarray, shape ``(L, d, d)``
+    """
+    _checks.choice("fit.init", init, FIT_INITS)
+    X = np.asarray(X, dtype=float)
+    m, s = np.asarray(m, dtype=float), np.sqrt(np.asarray(s2, dtype=float))
+    N, d = X.shape
+    L = m.size
+    theta = np.zeros((L, d, d)) if init == "zero" else np.broadcast_to(np.eye(d), (L, d, d)).copy()
+    for _ in range(int(round(train_time / lr))):
+        Y = m[:, None, None] * X + s[:, None, None] * rng.standard_normal((L, N, d))
+        C = np.einsum("lni,lnj->lij", Y, Y) / N
+        B = np.einsum("ni,lnj->lij", X, Y) / N
+        theta -= 2.0 * lr * (theta @ C - B)
+    return theta

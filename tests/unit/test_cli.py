@@ -224,5 +224,9 @@ def test_error_with_trained_scores(capsys):
                  "--n-samples", "400", "--fit", "gradient_flow", "--train-time", "3", "--mc", "50"]) == 0
     out = capsys.readouterr().out
     assert "fit_method = gradient_flow, train_time = 3" in out and "gradient_flow fit, train time 3, 50 replicates" in out
+    assert main(["error", "--sampler", "diffusion", "--scheme", "heun", "--n-steps", "10", "--t-min", "0.05", "--d", "3",
+                 "--n-samples", "100", "--fit", "gd", "--lr", "0.05", "--train-time", "1", "--mc", "5", "--json"]) == 0
+    drawn = json.loads(capsys.readouterr().out)["monte_carlo"]["drawn_noise"]
+    assert drawn["stderr"] > 0 and abs(drawn["difference"]) < drawn["mean"]
     assert main(["error", "--n-samples", "400", "--sigma", "0.1", "--gamma", "0.01", "--fit", "gd"]) == 2
     assert "--fit is only used by --sampler diffusion" in capsys.readouterr().err

@@ -7,10 +7,10 @@ import math
 from ..samplers import LangevinSampler, Sampler, ULA
 from .errors import exact_fit_errors, paired_errors
 from .estimator import MCResult, summarize
-from .streams import data_streams, sgd_streams
-from .training import sgd_scores
+from .streams import data_streams, replicate_rngs, sgd_streams
+from .training import sample_data, sgd_scores
 
-__all__ = ["monte_carlo_error", "sgd_monte_carlo_error"]
+__all__ = ["monte_carlo_error", "sgd_monte_carlo_error", "drawn_noise_monte_carlo_error"]
 
 
 def monte_carlo_error(
@@ -88,3 +88,61 @@ def sgd_monte_carlo_error(
     )
     pe = paired_errors(A, A0, lam, sampler if sampler is not None else ULA(gamma))
     return summarize(pe.w2sq, pe.diverged), summarize(pe.excess, pe.excess_diverged)
+
+
+def drawn_noise_monte_carlo_error(lam, n_samples: int, sampler, n_replicates: int = 100, seed: int = 0):
+    r"""Scores trained with the noise drawn against the expected loss, paired on the same training sets.
+
+    ``sampler``: a :class:`~gaussdsm.samplers.Diffusion` with a gradient-descent :class:`Training`
+    (``method='gd'``).  Per replicate: draw N points; (a) train every level's denoiser by
+    :func:`gaussdsm.dsm.train_denoisers_drawn` (fresh noise each step: a d x d fit that need not commute with
+    :math:`\hat\Sigma`), run the scheme's steps as matrix maps (:meth:`Diffusion.covariance_with_scores`) and take
+    :math:`W_2^2` to the data law; (b) the expected-loss fit of the same points, the variance map in the eigenbasis of
+    their :math:`\hat\Sigma`.  Streams: the training sets ``data`` keyed by N, the training noise ``train_noise`` keyed
+    by (N, τ, η).
+
+    Returns
+    -------
+    drawn, expected, difference : MCResult
+        ``difference`` is the paired (a) − (b).
+    """
+    import numpy as np
+
+    from ..dsm import train_denoisers_drawn
+    from ..wasserstein import w2_squared_to_diagonal
+
+    tr = sampler.training
+    if tr is None or tr.method != "gd":
+        raise ValueError("drawn_noise_monte_carlo_error needs a sampler trained by fit.method gd (a step to draw at)")
+    lam = np.asarray(lam, dtype=float)
+    d, N, p = lam.size, int(n_samples), sampler.process
+    times = sampler.score_times()
+    fallback = times["k"]
+    times = {w: np.where(t > 0, t, fallback) for w, t in times.items()}  # columns a scheme leaves unused
+    uniq, inv = np.unique(np.concatenate(list(times.values())), return_inverse=True)
+    m, s2 = np.sqrt(p.m2(uniq)), p.s2(uniq)
+    K = fallback.size
+    data = data_streams(seed, n_replicates, N)
+    noise = replicate_rngs(seed, "train_noise", n_replicates, n_samples=N, train_time=tr.train_time, lr=tr.lr)
+    out = np.full((2, n_replicates), np.nan)
+    bad = np.zeros((2, n_replicates), dtype=bool)
+    eye = np.eye(d)
+    for r in range(n_replicates):
+        X = sample_data(lam, N, data[r])
+        cov = X.T @ X / N
+        theta = train_denoisers_drawn(X, m, s2, tr.train_time, tr.lr, noise[r], tr.init)
+        A_u = (eye - m[:, None, None] * theta) / s2[:, None, None]
+        A = {w: A_u[inv[j * K:(j + 1) * K]] for j, w in enumerate(times)}
+        v0 = (p.reference_variance * eye if sampler.init == "standard" else
+              float(p.m2(p.T)) * cov + float(p.s2(p.T)) * eye)
+        V = sampler.covariance_with_scores(A, v0)
+        mu, U = np.linalg.eigh(cov)
+        F, ok = sampler.variance_and_stable(mu)
+        for i, C in enumerate((V, (U * F) @ U.T)):
+            good = np.all(np.isfinite(C)) and (i == 0 or bool(np.all(ok)))
+            bad[i, r] = not good
+            if good:
+                out[i, r] = float(w2_squared_to_diagonal(C, lam))
+    diff_bad = bad[0] | bad[1]
+    return (summarize(out[0], bad[0]), summarize(out[1], bad[1]),
+            summarize(np.where(diff_bad, np.nan, out[0] - out[1]), diff_bad))

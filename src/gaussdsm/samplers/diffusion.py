@@ -633,6 +633,27 @@ class _TrainedChain(_Chain):
         return super().noise() if self.constant_noise is None else self.constant_noise
 
 
+class _MatrixChain(_TrainedChain):
+    """The steps as d x d linear maps for matrix scores :math:`s_t(y) = -A_t y` (a fit that need not commute with
+    the data covariance): ``A[where]`` ``(K, d, d)`` at each of the step's times; ``noise`` the identity (the step's
+    noise coefficient) or 0."""
+
+    def __init__(self, sampler, c, A, noise):
+        _Chain.__init__(self, c, 0.0, None, None)
+        p = sampler.process
+        self.A, self.constant_noise, self.p0, self.p1 = A, noise, {}, {}
+        for where in self._AT:
+            t = c[:, self._T[where]]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self.p0[where], self.p1[where] = -p.f(t), 0.5 * p.g2(t)
+
+    def score(self, k, y, where="k"):
+        return -(self.A[where][k] @ y)
+
+    def ode(self, where, k, y):
+        return self.p0[where][k] * y + self.p1[where][k] * self.score(k, y, where)
+
+
 def _linear_step(ch, k, y):
     """One linear-family step from its coefficients: y <- A0 y + (A1 - A2 mu) s(y) + sqrt(NOISE) z (s = -a y); a
     noise-free step (euler) draws no noise."""
@@ -1067,13 +1088,16 @@ class Diffusion(Sampler):
         Phi, Psi = (_jet.Jet(*(u.reshape(shape) for u in (j.v, j.d1, j.d2))) for j in (Phi, Psi))
         return Phi, Psi, bad.reshape(shape)
 
-    def _finish(self, mu, v):
+    def _finish(self, mu, v, exact: bool = False):
         """The final Tweedie step, if any: v <- ((1 - sigma_t^2 a_t)/m_t)^2 v at t_min."""
         if not self.denoise:
             return v
         p = self.process
         m2, s2 = float(p.m2(self.t_min)), float(p.s2(self.t_min))
-        D = (1.0 - s2 / (m2 * mu + s2)) / math.sqrt(m2)
+        if self.training is None or exact:
+            D = (1.0 - s2 / (m2 * mu + s2)) / math.sqrt(m2)
+        else:
+            D = (1.0 - s2 * self.training.score_coefficient(mu, m2, s2)) / math.sqrt(m2)
         return D * D * v
 
     def variance_and_flags(self, mu):
@@ -1110,7 +1134,7 @@ class Diffusion(Sampler):
         lam = np.asarray(lam, dtype=float)
         if self.record.family == L.ANNEALED:
             return lam + self.sigma_min**2
-        return self._finish(lam, float(p.m2(self.t_min)) * lam + float(p.s2(self.t_min)))
+        return self._finish(lam, float(p.m2(self.t_min)) * lam + float(p.s2(self.t_min)), exact=True)
 
     def trajectory(self, lam):
         """The law along the reverse grid (values, population score): ``(t (K+1,), v (K+1, d), target (K+1, d))`` with
@@ -1171,6 +1195,39 @@ class Diffusion(Sampler):
             Phi, Psi = y * y, q
         bad = ~np.isfinite(_jet.value(Phi)) | ~np.isfinite(_jet.value(Psi))
         return Phi, Psi, np.broadcast_to(bad, shape)
+
+    def score_times(self) -> dict:
+        """The times at which each step evaluates its score, ``{where: (K,)}`` (where: 'k', 'n', 'm', 'p'; see
+        :mod:`._diffusion_layout`), for fits given per time (:meth:`covariance_with_scores`)."""
+        c = self.coefficients()
+        return {w: c[:, _TrainedChain._T[w]] for w in _TrainedChain._AT}
+
+    def covariance_with_scores(self, A: dict, start_cov) -> np.ndarray:
+        r"""The output covariance for matrix scores :math:`s_t(y) = -A_ty` (``A[where]`` ``(K, d, d)`` at
+        :meth:`score_times`) from :math:`y_0 \sim \mathcal N(0, V_0)`: each step of the scheme as a linear map,
+        :math:`V_{k+1} = \alpha_kV_k\alpha_k^\top + \beta_k\beta_k^\top` (multistep: :math:`Y_{k+1}` from the steps
+        on :math:`Y_k`, :math:`V = Y V_0 Y^\top`), then the final Tweedie step if ``denoise``.  O(K d^3)."""
+        c = self.coefficients()
+        V0 = np.asarray(start_cov, dtype=float)
+        eye = np.eye(V0.shape[0])
+        det, noisy = _MatrixChain(self, c, A, 0.0), _MatrixChain(self, c, A, eye)
+        with np.errstate(all="ignore"):
+            if self.record.integrates == "sde":
+                V = V0
+                for k in range(c.shape[0]):
+                    al, be = self.record.step(det, k, eye), self.record.step(noisy, k, 0.0 * eye)
+                    V = al @ V @ al.T + be @ be.T
+            else:
+                Y = eye
+                for k in range(c.shape[0]):
+                    Y = self.record.step(det, k, Y)
+                V = Y @ V0 @ Y.T
+            if self.denoise:
+                p = self.process
+                m2, s2 = float(p.m2(self.t_min)), float(p.s2(self.t_min))
+                D = (eye - s2 * A["n"][-1]) / math.sqrt(m2)
+                V = D @ V @ D.T
+        return 0.5 * (V + V.T)
 
     def exactly_initialised(self) -> "Diffusion":
         """The same sampler started from p_T itself."""
