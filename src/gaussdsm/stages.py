@@ -213,6 +213,19 @@ def fit_scores(
     return _write(ds, out, provenance, "learned scores")
 
 
+def _drawn_noise_errors(lam, N, R, smps, seed):
+    """``(w (1, S, R), diverged)`` as :func:`gaussdsm.montecarlo.exact_fit_errors` gives them, for samplers whose
+    Monte Carlo trains with the noise drawn (:func:`gaussdsm.montecarlo.drawn_noise_errors`; per setting, the
+    training noise keyed by (N, train_time, lr))."""
+    w, dv = np.full((1, len(smps), R), np.nan), np.zeros((1, len(smps), R), dtype=bool)
+    for i, s in enumerate(smps):
+        tr = s.training
+        noise = montecarlo.train_noise_streams(seed, R, N, tr.train_time, tr.lr)
+        data = montecarlo.data_streams(seed, R, N)  # fresh generators: every setting sees the same training sets
+        w[0, i], dv[0, i] = montecarlo.drawn_noise_errors(lam, N, data, noise, s)[:2]
+    return w, dv
+
+
 def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, seed=None, n_replicates=None,
                 draw: str = "wishart", model: str = "full", out, provenance=None) -> xr.Dataset:
     """Stage ``run_sampler``: W2 error of the sampler's law for every fitted score and every sampler setting.
@@ -257,8 +270,14 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
         for N, idx in by_n.items():
             oracle = np.isinf(float(N))
             rngs = [] if oracle else montecarlo.data_streams(seed, R, N)
-            w, dv = montecarlo.exact_fit_errors(lam, N, rngs, [points[j].get("sigma", 0.0) for j in idx], smps,
-                                                model=model, draw=draw, kappa=kappa, progress=bar)
+            drawn = not oracle and any(getattr(s, "training", None) is not None and s.training.noise == "drawn"
+                                       for s in smps)
+            if drawn:  # every level's denoiser trained with the noise drawn: the training points themselves
+                w, dv = _drawn_noise_errors(lam, N, R, smps, seed)
+                bar.update(R)
+            else:
+                w, dv = montecarlo.exact_fit_errors(lam, N, rngs, [points[j].get("sigma", 0.0) for j in idx], smps,
+                                                    model=model, draw=draw, kappa=kappa, progress=bar)
             n = w.shape[-1]
             for g, j in enumerate(idx):
                 w2sq[j, ..., :n, 0] = w[g].reshape(*shape, n)

@@ -161,6 +161,29 @@ def test_trained_diffusion_summary(figures_run):
     assert abs(float(long) / float(exact["total"]) - 1) < 1e-3
 
 
+def test_drawn_noise_study(figures_run):
+    """fit.noise: drawn (gd with fresh noise at every step): the Monte Carlo of the workflow is that of
+    gaussdsm.montecarlo.drawn_noise_monte_carlo_error with the same seed, and agrees with the expected-loss theory
+    within 4 standard errors plus the first-order allowance."""
+    import yaml
+
+    from gaussdsm import montecarlo as mc
+    from gaussdsm.samplers import Diffusion
+    from gaussdsm.samplers.diffusion import Training
+
+    seed = yaml.safe_load(open(figures_run / "config.yaml"))["seed"]
+    with xr.open_dataset(figures_run / "results" / "dtr_drawn" / "summary.nc", engine="netcdf4") as s:
+        assert s.attrs["theory_fit_noise"] == "drawn"
+        lam = s["lam"].values
+        for tau in (0.5, 2.0):
+            pt = s.sel(train_time=tau, n_samples=100).squeeze()
+            smp = Diffusion("vp", "heun", "uniform", 10, 0.05).with_training(Training("gd", tau, lr=0.05, noise="drawn"))
+            drawn = mc.drawn_noise_monte_carlo_error(lam, 100, smp, n_replicates=40, seed=seed)[0]
+            np.testing.assert_allclose(float(pt["mc_mean"]), drawn.mean, rtol=1e-12)
+            tol = 4 * float(pt["mc_stderr"]) + abs(float(pt["theory_generalization"])) * lam.size / 100
+            assert abs(float(pt["mc_mean"]) - float(pt["theory_total"])) <= tol
+
+
 def test_a_new_gamma_reruns_no_sgd_fit(figures_run, tmp_path, run_snakemake, job_counts):
     """The learned scores do not depend on the sampler: a new gamma in an SGD study (p2) reruns its sampler
     chunks, theory and summary, and not one fit_scores job."""

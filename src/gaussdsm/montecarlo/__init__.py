@@ -26,16 +26,17 @@ One module per concern; every public name is importable from here:
 from .errors import PairedErrors, exact_errors, exact_fit_errors, langevin_errors, optimization_excess, paired_errors
 from .estimator import MCResult, estimate, summarize, zscore
 from .memory import BASE_MB, peak_memory_mb
-from .pipelines import drawn_noise_monte_carlo_error, monte_carlo_error, sgd_monte_carlo_error
-from .streams import canonical_params, data_streams, replicate_rngs, sgd_streams
+from .pipelines import drawn_noise_errors, drawn_noise_monte_carlo_error, monte_carlo_error, sgd_monte_carlo_error
+from .streams import canonical_params, data_streams, replicate_rngs, sgd_streams, train_noise_streams
 from .training import (BLOCK_ELEMENTS, DIAGONAL_MODELS, DRAWS, MODES_BLOCK_ELEMENTS, ROUNDOFF_RTOL, exact_fit,
                        fit_blocks, mode_variances, sample_data, sample_empirical_covariance, sgd_scores)
 
 __all__ = [
-    "canonical_params", "replicate_rngs", "data_streams", "sgd_streams",
+    "canonical_params", "replicate_rngs", "data_streams", "sgd_streams", "train_noise_streams",
     "sample_data", "sample_empirical_covariance", "exact_fit", "fit_blocks", "mode_variances", "sgd_scores",
     "exact_errors", "exact_fit_errors", "paired_errors", "PairedErrors", "optimization_excess", "langevin_errors",
     "MCResult", "estimate", "zscore", "summarize",
     "peak_memory_mb", "monte_carlo_error", "sgd_monte_carlo_error", "drawn_noise_monte_carlo_error",
+    "drawn_noise_errors",
     "DRAWS", "DIAGONAL_MODELS", "BLOCK_ELEMENTS", "MODES_BLOCK_ELEMENTS", "ROUNDOFF_RTOL", "BASE_MB",
 ]

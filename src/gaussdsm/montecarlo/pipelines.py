@@ -7,10 +7,10 @@ import math
 from ..samplers import LangevinSampler, Sampler, ULA
 from .errors import exact_fit_errors, paired_errors
 from .estimator import MCResult, summarize
-from .streams import data_streams, replicate_rngs, sgd_streams
+from .streams import data_streams, sgd_streams, train_noise_streams
 from .training import sample_data, sgd_scores
 
-__all__ = ["monte_carlo_error", "sgd_monte_carlo_error", "drawn_noise_monte_carlo_error"]
+__all__ = ["monte_carlo_error", "sgd_monte_carlo_error", "drawn_noise_errors", "drawn_noise_monte_carlo_error"]
 
 
 def monte_carlo_error(
@@ -90,21 +90,21 @@ def sgd_monte_carlo_error(
     return summarize(pe.w2sq, pe.diverged), summarize(pe.excess, pe.excess_diverged)
 
 
-def drawn_noise_monte_carlo_error(lam, n_samples: int, sampler, n_replicates: int = 100, seed: int = 0):
-    r"""Scores trained with the noise drawn against the expected loss, paired on the same training sets.
+def drawn_noise_errors(lam, n_samples: int, data_rngs, noise_rngs, sampler):
+    r"""Per replicate, :math:`W_2^2` of the sampler with every level's denoiser trained by gradient descent with the
+    noise drawn, and with the expected-loss fit of the same training set.
 
-    ``sampler``: a :class:`~gaussdsm.samplers.Diffusion` with a gradient-descent :class:`Training`
-    (``method='gd'``).  Per replicate: draw N points; (a) train every level's denoiser by
-    :func:`gaussdsm.dsm.train_denoisers_drawn` (fresh noise each step: a d x d fit that need not commute with
-    :math:`\hat\Sigma`), run the scheme's steps as matrix maps (:meth:`Diffusion.covariance_with_scores`) and take
-    :math:`W_2^2` to the data law; (b) the expected-loss fit of the same points, the variance map in the eigenbasis of
-    their :math:`\hat\Sigma`.  Streams: the training sets ``data`` keyed by N, the training noise ``train_noise`` keyed
-    by (N, τ, η).
+    ``sampler``: a :class:`~gaussdsm.samplers.Diffusion` with a ``method='gd'`` :class:`Training`.  Replicate r draws
+    its N points from ``data_rngs[r]`` (:func:`gaussdsm.montecarlo.sample_data`) and its training noise from
+    ``noise_rngs[r]``; (a) :func:`gaussdsm.dsm.train_denoisers_drawn` at every time the scheme evaluates its score (a
+    d x d fit that need not commute with :math:`\hat\Sigma`), the steps as matrix maps
+    (:meth:`Diffusion.covariance_with_scores`); (b) the variance map of the expected-loss fit in the eigenbasis of
+    :math:`\hat\Sigma`.  O(R (steps L N d^2 + K d^3)) with L the number of distinct times.
 
     Returns
     -------
-    drawn, expected, difference : MCResult
-        ``difference`` is the paired (a) − (b).
+    w_drawn, bad_drawn, w_expected, bad_expected : ndarray, shape ``(R,)``
+        The values (NaN where diverged) and the diverged flags.
     """
     import numpy as np
 
@@ -113,7 +113,7 @@ def drawn_noise_monte_carlo_error(lam, n_samples: int, sampler, n_replicates: in
 
     tr = sampler.training
     if tr is None or tr.method != "gd":
-        raise ValueError("drawn_noise_monte_carlo_error needs a sampler trained by fit.method gd (a step to draw at)")
+        raise ValueError("fit.noise: drawn needs fit.method gd (a gradient step to draw the noise at)")
     lam = np.asarray(lam, dtype=float)
     d, N, p = lam.size, int(n_samples), sampler.process
     times = sampler.score_times()
@@ -121,16 +121,13 @@ def drawn_noise_monte_carlo_error(lam, n_samples: int, sampler, n_replicates: in
     times = {w: np.where(t > 0, t, fallback) for w, t in times.items()}  # columns a scheme leaves unused
     uniq, inv = np.unique(np.concatenate(list(times.values())), return_inverse=True)
     m, s2 = np.sqrt(p.m2(uniq)), p.s2(uniq)
-    K = fallback.size
-    data = data_streams(seed, n_replicates, N)
-    noise = replicate_rngs(seed, "train_noise", n_replicates, n_samples=N, train_time=tr.train_time, lr=tr.lr)
-    out = np.full((2, n_replicates), np.nan)
-    bad = np.zeros((2, n_replicates), dtype=bool)
+    K, R = fallback.size, len(data_rngs)
+    out, bad = np.full((2, R), np.nan), np.zeros((2, R), dtype=bool)
     eye = np.eye(d)
-    for r in range(n_replicates):
-        X = sample_data(lam, N, data[r])
+    for r in range(R):
+        X = sample_data(lam, N, data_rngs[r])
         cov = X.T @ X / N
-        theta = train_denoisers_drawn(X, m, s2, tr.train_time, tr.lr, noise[r], tr.init)
+        theta = train_denoisers_drawn(X, m, s2, tr.train_time, tr.lr, noise_rngs[r], tr.init)
         A_u = (eye - m[:, None, None] * theta) / s2[:, None, None]
         A = {w: A_u[inv[j * K:(j + 1) * K]] for j, w in enumerate(times)}
         v0 = (p.reference_variance * eye if sampler.init == "standard" else
@@ -139,10 +136,29 @@ def drawn_noise_monte_carlo_error(lam, n_samples: int, sampler, n_replicates: in
         mu, U = np.linalg.eigh(cov)
         F, ok = sampler.variance_and_stable(mu)
         for i, C in enumerate((V, (U * F) @ U.T)):
-            good = np.all(np.isfinite(C)) and (i == 0 or bool(np.all(ok)))
+            good = bool(np.all(np.isfinite(C))) and (i == 0 or bool(np.all(ok)))
             bad[i, r] = not good
             if good:
                 out[i, r] = float(w2_squared_to_diagonal(C, lam))
-    diff_bad = bad[0] | bad[1]
-    return (summarize(out[0], bad[0]), summarize(out[1], bad[1]),
-            summarize(np.where(diff_bad, np.nan, out[0] - out[1]), diff_bad))
+    return out[0], bad[0], out[1], bad[1]
+
+
+def drawn_noise_monte_carlo_error(lam, n_samples: int, sampler, n_replicates: int = 100, seed: int = 0):
+    """Scores trained with the noise drawn against the expected loss, paired on the same training sets
+    (:func:`drawn_noise_errors`; streams :func:`data_streams` and :func:`train_noise_streams`).
+
+    Returns
+    -------
+    drawn, expected, difference : MCResult
+        ``difference`` is the paired drawn − expected.
+    """
+    import numpy as np
+
+    tr = sampler.training
+    if tr is None or tr.method != "gd":
+        raise ValueError("fit.noise: drawn needs fit.method gd (a gradient step to draw the noise at)")
+    wd, bd, we, be = drawn_noise_errors(lam, n_samples, data_streams(seed, n_replicates, n_samples),
+                                        train_noise_streams(seed, n_replicates, n_samples, tr.train_time, tr.lr),
+                                        sampler)
+    both = bd | be
+    return summarize(wd, bd), summarize(we, be), summarize(np.where(both, np.nan, wd - we), both)

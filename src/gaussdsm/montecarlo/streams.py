@@ -70,6 +70,13 @@ def data_streams(seed: int, n_replicates: int, n_samples) -> list[np.random.Gene
     return replicate_rngs(seed, "data", n_replicates, n_samples=n_samples)
 
 
+def train_noise_streams(seed: int, n_replicates: int, n_samples, train_time, lr) -> list[np.random.Generator]:
+    """The noise drawn while training every level's denoiser by gradient descent (``fit.noise: drawn``): keyed by
+    ``(n_samples, train_time, lr)``, so the sampler's other parameters share it."""
+    return replicate_rngs(seed, "train_noise", n_replicates, n_samples=int(n_samples), train_time=float(train_time),
+                          lr=float(lr))
+
+
 def sgd_streams(seed: int, n_replicates: int, n_samples, sigma, tau) -> list[np.random.Generator]:
     """The SGD chains' streams (sample indices and noise) at a fit point: keyed by ``(n_samples, sigma, tau)``."""
     return replicate_rngs(seed, "sgd", n_replicates, n_samples=int(n_samples), sigma=float(sigma), tau=float(tau))

@@ -850,6 +850,9 @@ class Training:
     train_time: float = math.inf
     init: str = "zero"
     lr: float = 0.0
+    noise: str = "expected"
+    """How Monte Carlo trains (``fit.noise``): on the expected loss (the laws and theory of this class), or by
+    gradient descent with the noise drawn at every step (:func:`gaussdsm.montecarlo.drawn_noise_errors`; gd only)."""
 
     def __post_init__(self):
         from ..dsm import FIT_INITS, FIT_METHODS
@@ -862,6 +865,11 @@ class Training:
             raise ValueError("fit.lr must be > 0 with fit.method gd (the gradient step)")
         if self.method == "gradient_flow" and self.lr != 0:
             raise ValueError("fit.lr is only used by fit.method gd")
+        _checks.choice("fit.noise", self.noise, ("expected", "drawn"))
+        if self.noise == "drawn" and self.method != "gd":
+            raise ValueError("fit.noise: drawn needs fit.method gd (a gradient step to draw the noise at)")
+        if self.noise == "drawn" and math.isinf(self.train_time):
+            raise ValueError("fit.noise: drawn needs a finite fit.train_time (round(train_time / lr) drawn steps)")
 
     @property
     def exact(self) -> bool:
@@ -981,7 +989,7 @@ class Diffusion(Sampler):
                           "grid.tau [0.0])")
         elif cfg["fit"]["method"] != "exact" and cfg["fit"].get("model", "full") == "fourier":
             errors.append(f"{where}.fit.method {cfg['fit']['method']} needs fit.model full or diagonal")
-        for k in ("train_time", "init", "lr"):
+        for k in ("train_time", "init", "lr", "noise"):
             if k in cfg["fit"] and cfg["fit"]["method"] == "exact":
                 errors.append(f"{where}.fit.{k} is only used by fit.method gradient_flow or gd")
         if cfg["sampler"].get("friction") is not None:

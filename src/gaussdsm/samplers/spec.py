@@ -29,7 +29,7 @@ from . import diffusion
 __all__ = ["SamplerSpec", "ATTR_KEYS"]
 
 LANGEVIN_ATTRS = ("init_var",)
-TRAINING_PARAMS = ("fit_method", "fit_init", "lr")
+TRAINING_PARAMS = ("fit_method", "fit_init", "lr", "fit_noise")
 """A trained diffusion study's params beyond the sampler's: :class:`~gaussdsm.samplers.diffusion.Training` (its
 ``train_time`` is an axis)."""
 ATTR_KEYS = ("sampler", *LANGEVIN_ATTRS, *diffusion.PARAMS, *TRAINING_PARAMS)
@@ -76,7 +76,8 @@ class SamplerSpec:
             axes["n_steps"], axes["t_min"] = [float(len(t) - 1)], [t[-1]]
         if fit is not None and fit.get("method", "exact") in ("gradient_flow", "gd"):
             axes["train_time"] = sorted(float(x) for x in fit.get("train_time", [float("inf")]))
-            params.update(fit_method=fit["method"], fit_init=fit.get("init", "zero"), lr=float(fit.get("lr", 0.0)))
+            params.update(fit_method=fit["method"], fit_init=fit.get("init", "zero"), lr=float(fit.get("lr", 0.0)),
+                          fit_noise=fit.get("noise", "expected"))
         return cls("diffusion", axes, params)
 
     def as_dict(self) -> dict:
@@ -106,7 +107,7 @@ class SamplerSpec:
         if "fit_method" not in params:
             return make(self.kind, **kw, **params)
         train = diffusion.Training(params.pop("fit_method"), kw.pop("train_time"), params.pop("fit_init"),
-                                   params.pop("lr"))
+                                   params.pop("lr"), params.pop("fit_noise", "expected"))
         return make(self.kind, **kw, **params).with_training(train)
 
     def theory_kwargs(self) -> dict:

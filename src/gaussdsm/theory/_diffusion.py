@@ -38,7 +38,7 @@ def _coord(name, value):
 
 def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="standard", n_steps=100, t_min=1e-3,
                     kappa=None, fit_method="exact", train_time=np.inf, fit_init="zero", lr=0.0,
-                    **fixed) -> xr.Dataset:
+                    fit_noise="expected", **fixed) -> xr.Dataset:
     """First-order :math:`\\mathbb E W_2^2` of diffusion samplers and the bias split, on the grid of ``n_samples`` and
     the sampler's axes ``scheme``, ``init``, ``n_steps``, ``t_min`` (scalars: scalar coordinates; lists: dimensions).
 
@@ -48,7 +48,8 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
     ``kappa``: the spectrum's R11 factors for ``model='fourier'``.  With the population score alone (every N inf)
     the variance maps are evaluated without derivatives (no kernel to compute).  ``fit_method``, ``train_time``
     (a scalar or a list: one more axis), ``fit_init``, ``lr``: scores trained for a finite time
-    (:class:`gaussdsm.samplers.diffusion.Training`; the fit is still a function of each eigenvalue of
+    (:class:`gaussdsm.samplers.diffusion.Training`; ``fit_noise`` is Monte Carlo's: the theory is that of the
+    expected loss; the fit is still a function of each eigenvalue of
     :math:`\\hat\\Sigma`, so the same expansion holds with F the variance map of sampler and training together).
     """
     lam = np.asarray(lam, dtype=float)
@@ -132,5 +133,5 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
         ds = ds.assign_coords(n_samples=Nda)
     ds.attrs.update(model=model, loss_factor=1.0, batch_size=1, **SamplerSpec("diffusion", {}, fixed).to_attrs())
     if trained:
-        ds.attrs.update(fit_method=fit_method, fit_init=fit_init, lr=float(lr))
+        ds.attrs.update(fit_method=fit_method, fit_init=fit_init, lr=float(lr), fit_noise=fit_noise)
     return ds
