@@ -71,6 +71,17 @@ RHO = 7.0
 
 # ------------------------------------------------------------------------------------------- forward processes
 
+def _bisect(above, like, T: float):
+    """The t in [0, T] where the increasing condition ``above(t)`` switches on, elementwise (64 halvings, shape of
+    ``like``)."""
+    lo, hi = np.zeros_like(like), np.full_like(like, T)
+    for _ in range(64):
+        mid = 0.5 * (lo + hi)
+        up = above(mid)
+        hi, lo = np.where(up, mid, hi), np.where(up, lo, mid)
+    return 0.5 * (lo + hi)
+
+
 class Process(ABC):
     r"""A forward linear SDE :math:`dx = f(t)x\,dt + g(t)\,dW`, given by its marginal scale and noise
     :math:`p_t = \mathcal N(0, m_t^2\Sigma + \sigma_t^2 I)` (module docstring), vectorised over times ``t``.
@@ -132,12 +143,7 @@ class Process(ABC):
         r"""Inverse of :math:`t \mapsto \sigma_t^2/m_t^2` (the noise-to-signal ratio, :math:`e^{-2\lambda_t}` with
         :math:`\lambda_t` the half log-SNR of Lu et al. 2022); by bisection on [0, T] unless a process has it closed."""
         r = np.asarray(r, dtype=float)
-        lo, hi = np.zeros_like(r), np.full_like(r, self.T)
-        for _ in range(64):
-            mid = 0.5 * (lo + hi)
-            up = self.s2(mid) > r * self.m2(mid)
-            hi, lo = np.where(up, mid, hi), np.where(up, lo, mid)
-        return 0.5 * (lo + hi)
+        return _bisect(lambda t: self.s2(t) > r * self.m2(t), r, self.T)
 
     def check(self):
         """Raise a ValueError naming the key if the process is not defined on [0, T] (default: always defined)."""
@@ -297,12 +303,7 @@ class VPExp(_VariancePreserving):
     def t_of_s2(self, s2):
         """By bisection on [0, T] (B is increasing)."""
         target = -np.log1p(-np.asarray(s2, dtype=float))
-        lo, hi = np.zeros_like(target), np.full_like(target, self.T)
-        for _ in range(64):
-            mid = 0.5 * (lo + hi)
-            up = self.B(mid) > target
-            hi, lo = np.where(up, mid, hi), np.where(up, lo, mid)
-        return 0.5 * (lo + hi)
+        return _bisect(lambda t: self.B(t) > target, target, self.T)
 
 
 class _DriftFree(Process):
