@@ -177,10 +177,11 @@ def test_the_default_config_quotes_the_readme_run_time(readme, repo):
     """config/config.yaml's header and the README give the same measured time range and job count for the default
     study, and the README's range holds the runs it quotes."""
     claim = re.search(r"\*\*(\d+(?:\.\d+)?)–(\d+(?:\.\d+)?) min on 2 cores\*\* after the install \(measured "
-                      r"\d{4}-\d\d-\d\d with `benchmarks/bench_workflow.py`: 25 studies,\s+(\d+) jobs, \d+ MB of results, "
-                      r"(\d+) s and (\d+) s in two runs", readme)
+                      r"\d{4}-\d\d-\d\d with `benchmarks/bench_workflow.py`: (\d+) studies,\s+(\d+) jobs, \d+ MB of "
+                      r"results, (\d+) s and (\d+) s in two runs", readme)
     assert claim, "the README's measured default run"
-    low, high, jobs = claim.group(1), claim.group(2), claim.group(3)
-    assert all(60 * float(low) <= float(claim.group(k)) <= 60 * float(high) for k in (4, 5)), claim.group(0)
+    low, high, studies, jobs = claim.group(1), claim.group(2), claim.group(3), claim.group(4)
+    assert int(studies) == len(yaml.safe_load((repo / "config" / "config.yaml").read_text())["studies"])
+    assert all(60 * float(low) <= float(claim.group(k)) <= 60 * float(high) for k in (5, 6)), claim.group(0)
     header = (repo / "config" / "config.yaml").read_text().split("seed:")[0]
     assert f"{low}-{high} min on 2 cores, {jobs} jobs" in header, header
