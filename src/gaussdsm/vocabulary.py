@@ -29,7 +29,7 @@ TERMS: dict[str, str] = {
     "tau": "SGD step size tau",
     "n_steps": "number of sampler steps K (inf: the stationary law)",
     "friction": "ULD friction gamma_f",
-    "scheme": "diffusion scheme (reverse SDE: em, ei, ddpm; probability-flow ODE: euler, heun, rk4; annealed_langevin)",
+    "scheme": "diffusion scheme (sampler.scheme: a reverse-SDE, probability-flow ODE or annealed Langevin sampler)",
     "init": "diffusion initialisation (standard: the reference Gaussian; exact: p_T)",
     "t_min": "diffusion stopping time t_min",
     "train_time": "training time tau of the denoiser of every noise level (gradient flow; gd: lr x steps)",

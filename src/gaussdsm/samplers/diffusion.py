@@ -990,6 +990,8 @@ class Diffusion(Sampler):
                           "grid.tau [0.0])")
         elif cfg["fit"]["method"] != "exact" and cfg["fit"].get("model", "full") == "fourier":
             errors.append(f"{where}.fit.method {cfg['fit']['method']} needs fit.model full or diagonal")
+        elif cfg["fit"].get("noise") == "drawn" and cfg["fit"].get("model", "full") != "full":
+            errors.append(f"{where}.fit.noise: drawn trains d x d denoisers: it needs fit.model full")
         for k in ("train_time", "init", "lr", "noise"):
             if k in cfg["fit"] and cfg["fit"]["method"] == "exact":
                 errors.append(f"{where}.fit.{k} is only used by fit.method gradient_flow or gd")
