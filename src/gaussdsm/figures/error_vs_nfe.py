@@ -121,8 +121,8 @@ def draw(data: xr.Dataset):
         ax.set_xlabel("number of score evaluations (NFE)")
     axes[0, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$")
     marks = [mark("solid: theory, standard init"), mark("dashed: theory, exact init (p_T)", ls="--"),
-             mark("○: Monte Carlo ± 1 s.e., standard init", marker="o", ls="", ms=4),
-             mark("□: Monte Carlo ± 1 s.e., exact init", marker="s", ls="", ms=4, mfc="none"),
+             mark("●: Monte Carlo ± 1 s.e., standard init", marker="o", ls="", ms=4),
+             mark("□: Monte Carlo ± 1 s.e., exact init (■: both coincide)", marker="s", ls="", ms=4, mfc="none"),
              mark("bottom left, dotted: slope guides", ls=":", color="grey")]
     key(fig, axes[0, 0], marks)
     a = data.attrs
