@@ -22,7 +22,7 @@ import numpy as np
 from _common import best, main
 
 from gaussdsm.samplers import Diffusion
-from gaussdsm.samplers import _diffusion_layout as L
+from gaussdsm.samplers.diffusion import layout as L
 from gaussdsm.samplers.diffusion import compatible
 from gaussdsm.wasserstein import w2_squared_commuting
 
@@ -78,7 +78,7 @@ def loop(lam, settings=SCHEMES):
     out = []
     for (process, sch), K, tm in itertools.product(settings, KS, TMINS):
         s = _sampler(process, sch, K, tm)
-        c, fam = s.coefficients(), s.record.family
+        c, fam = s.coefficients(), s.record.fast.family
         for init in INITS:
             s.init = init
             v0 = np.broadcast_to(np.asarray(s._start(lam), dtype=float), lam.shape)

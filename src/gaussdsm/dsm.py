@@ -13,9 +13,12 @@ replicates.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
-from . import _checks
+from . import _checks, _jet
 from ._gram import xtx
 
 __all__ = [
@@ -23,8 +26,7 @@ __all__ = [
     "fit_exact",
     "fit_exact_from_cov",
     "exact_score_matrix",
-    "score_matrix",
-]
+    "score_matrix", "Training"]
 
 
 def empirical_covariance(X) -> np.ndarray:
@@ -178,7 +180,7 @@ def trained_denoiser(mu, m, s2, train_time, init: str = "zero", lr: float = 0.0)
     Parameters
     ----------
     mu : array_like or Jet
-        Eigenvalues of :math:`\hat\Sigma` (any shape; a :class:`gaussdsm.samplers._jet.Jet` for derivatives).
+        Eigenvalues of :math:`\hat\Sigma` (any shape; a :class:`gaussdsm._jet.Jet` for derivatives).
     m, s2 : float or array_like
         :math:`m_t` and :math:`\sigma_t^2`, broadcasting with ``mu``.
     train_time : float
@@ -188,8 +190,6 @@ def trained_denoiser(mu, m, s2, train_time, init: str = "zero", lr: float = 0.0)
     -------
     theta : ndarray or Jet, the broadcast shape
     """
-    from .samplers import _jet
-
     _checks.choice("fit.init", init, FIT_INITS)
     c = m * m * mu + s2
     star = m * mu / c
@@ -235,3 +235,45 @@ def train_denoisers_drawn(X, m, s2, train_time: float, lr: float, rng, init: str
         B = np.einsum("ni,lnj->lij", X, Y) / N
         theta -= 2.0 * lr * (theta @ C - B)
     return theta
+
+
+@dataclass(frozen=True)
+class Training:
+    """How the score of every noise level is learned (``fit.method``, ``fit.train_time``, ``fit.init``, ``fit.lr``):
+    the linear denoiser of each level trained on its DSM loss (:func:`gaussdsm.dsm.trained_denoiser`) by gradient
+    flow for a time τ, or by full-batch gradient descent with step ``lr`` for round(τ/lr) steps, from θ = 0 or I;
+    ``exact`` (or τ = inf): the minimiser, the scores every other part of the package uses."""
+
+    method: str = "exact"
+    train_time: float = math.inf
+    init: str = "zero"
+    lr: float = 0.0
+    noise: str = "expected"
+    """How Monte Carlo trains (``fit.noise``): on the expected loss (the laws and theory of this class), or by
+    gradient descent with the noise drawn at every step (:func:`gaussdsm.montecarlo.drawn_noise_errors`; gd only)."""
+
+    def __post_init__(self):
+        _checks.choice("fit.method", self.method, FIT_METHODS)
+        _checks.choice("fit.init", self.init, FIT_INITS)
+        object.__setattr__(self, "train_time", _checks.number("fit.train_time", self.train_time, ge=0, allow_inf=True))
+        object.__setattr__(self, "lr", _checks.number("fit.lr", self.lr, ge=0))
+        if self.method == "gd" and not self.lr > 0:
+            raise ValueError("fit.lr must be > 0 with fit.method gd (the gradient step)")
+        if self.method == "gradient_flow" and self.lr != 0:
+            raise ValueError("fit.lr is only used by fit.method gd")
+        _checks.choice("fit.noise", self.noise, ("expected", "drawn"))
+        if self.noise == "drawn" and self.method != "gd":
+            raise ValueError("fit.noise: drawn needs fit.method gd (a gradient step to draw the noise at)")
+        if self.noise == "drawn" and math.isinf(self.train_time):
+            raise ValueError("fit.noise: drawn needs a finite fit.train_time (round(train_time / lr) drawn steps)")
+
+    @property
+    def exact(self) -> bool:
+        return self.method == "exact" or math.isinf(self.train_time)
+
+    def score_coefficient(self, mu, m2, s2):
+        r""":math:`a_t = (1 - m_t\theta_t)/\sigma_t^2` (Tweedie) for the trained denoiser :math:`\theta_t` of level t."""
+        m = np.sqrt(m2)
+        theta = trained_denoiser(mu, m, s2, self.train_time, self.init, self.lr if self.method == "gd" else 0.0)
+        return (1.0 - m * theta) / s2
+

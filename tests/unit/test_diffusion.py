@@ -13,7 +13,8 @@ import pytest
 
 from gaussdsm import montecarlo as mc
 from gaussdsm import theory
-from gaussdsm.samplers import ORDER, Diffusion, _jet
+from gaussdsm import _jet
+from gaussdsm.samplers import ORDER, Diffusion
 from gaussdsm.samplers import diffusion
 from gaussdsm.samplers.diffusion import particles
 
@@ -198,7 +199,7 @@ def test_ddim_step_contracts_the_marginal_by_cauchy_schwarz():
     np.testing.assert_allclose(one.variance(np.array([lam])), alpha**2 * (m[0] ** 2 * lam + sd[0] ** 2), rtol=1e-13)
 
 
-VP_TYPES = [n for n, c in diffusion.PROCESSES.items() if issubclass(c, diffusion._VariancePreserving)]
+VP_TYPES = [n for n, c in diffusion.PROCESSES.items() if issubclass(c, diffusion.processes.VariancePreserving)]
 
 
 @pytest.mark.parametrize("process", list(diffusion.PROCESSES))
@@ -333,7 +334,7 @@ def test_trajectory_ends_at_the_sampler_law(scheme):
     t, v, target = s.trajectory(LAM8)
     assert t.shape == (26,) and v.shape == target.shape == (26, 8)
     np.testing.assert_allclose(v[-1], s.variance(LAM8), rtol=1e-12)
-    np.testing.assert_allclose(v[0], s._start(LAM8) * np.ones(8), rtol=0)
+    np.testing.assert_allclose(v[0], s.start_variance(LAM8) * np.ones(8), rtol=0)
     half = Diffusion(process, scheme, list(t[:13]))  # the first 12 steps alone, as their own grid
     np.testing.assert_allclose(v[12], half.variance(LAM8), rtol=1e-9)
 
@@ -478,13 +479,10 @@ def test_matrix_law_of_commuting_scores_is_the_variance_map(process, scheme):
         s = Diffusion(process, scheme, "uniform", 12, 0.02, init, denoise=denoise)
         s = s.with_training(diffusion.Training("gd", 0.8, "zero", lr=0.01))
         p, times = s.process, s.score_times()
-        A = {}
-        for w, t in times.items():
-            t = np.where(t > 0, t, times["k"])
-            a = s.training.score_coefficient(mu, p.m2(t)[:, None], p.s2(t)[:, None])  # (K, d)
-            A[w] = np.einsum("ij,kj,lj->kil", U, a, U)
-        v0 = s._start(mu) * np.ones(4)
-        V = s.covariance_with_scores(A, (U * v0) @ U.T)
+        a = s.training.score_coefficient(mu, p.m2(times)[:, None], p.s2(times)[:, None])  # (L, d)
+        A = dict(zip(times.tolist(), np.einsum("ij,kj,lj->kil", U, a, U)))
+        v0 = s.start_variance(mu) * np.ones(4)
+        V = s.covariance_with_scores(A.__getitem__, (U * v0) @ U.T)
         np.testing.assert_allclose(V, (U * s.variance(mu)) @ U.T, rtol=1e-10, atol=1e-13)
 
 
@@ -500,3 +498,60 @@ def test_drawn_noise_against_the_expected_loss():
     th = theory.error_terms(lam, 200, sampler="diffusion", scheme="heun", n_steps=20, t_min=0.05, fit_method="gd",
                             train_time=2.0, lr=0.02)
     assert abs(expected.mean - float(th["total"])) <= 4 * expected.stderr + abs(float(th["generalization"])) * 4 / 200
+
+
+FAST_CASES = [(p, s) for p, s in CASES if diffusion.SCHEMES[s].fast is not None and s != "annealed_langevin"]
+
+
+@pytest.mark.parametrize("process, scheme", FAST_CASES)
+def test_compiled_fast_path_equals_the_law_of_the_step(process, scheme):
+    """The compiled loops (exact score) are a fast path only: they give the law derived from the scheme's step
+    (values and the first two derivatives), on two grids."""
+    mu = np.geomspace(1e-3, 3.0, 40)
+    for grid, K in (("uniform", 17), ("edm", 9)):
+        s = Diffusion(process, scheme, grid, K, 0.02)
+        assert s.compiled
+        for x in (mu, _jet.variable(mu)):
+            fast, law = s.affine(x, compiled=True), s.affine(x, compiled=False)
+            for a, b in zip(fast[:2], law[:2]):
+                for fa, fb in zip(_jet.derivatives(a, mu.shape), _jet.derivatives(b, mu.shape)):
+                    np.testing.assert_allclose(fb, fa, rtol=1e-9, atol=1e-12 * np.max(np.abs(fa)))
+            flags = [r[2] | ~np.isfinite(_jet.value(r[0])) | ~np.isfinite(_jet.value(r[1])) for r in (fast, law)]
+            np.testing.assert_array_equal(*flags)  # ddpm with h beta >= 1: NaN in both, flagged
+
+
+def test_euler_ancestral_is_k_diffusion_sample_euler_ancestral():
+    """On EDM (m = 1, sigma = t) the law equals k-diffusion's loop written out per direction: d = (x - D)/sigma,
+    x += d (sigma_down - sigma), x += sigma_up z, with get_ancestral_step(eta = 1), D = mu x/(mu + sigma^2)."""
+    mu = np.array([2.0, 0.5, 0.01])
+    s = Diffusion("edm", "euler_ancestral", "edm", 12, 0.002)
+    sig = s.times
+    v = np.full(mu.shape, 80.0**2)
+    for a, b in zip(sig[:-1], sig[1:]):
+        up = min(b, np.sqrt(b**2 * (a**2 - b**2) / a**2))
+        down = np.sqrt(b**2 - up**2)
+        alpha = 1.0 + (down - a) / a * (1.0 - mu / (mu + a * a))
+        v = alpha**2 * v + up**2
+    np.testing.assert_allclose(s.variance(mu), v, rtol=1e-12)
+
+
+def test_ipndm_is_comfyui_sample_ipndm():
+    """On EDM the law equals ComfyUI's sample_ipndm loop written out per direction (amplitudes, deterministic):
+    Adams-Bashforth in sigma with the last three slopes and order min(i + 1, 4)."""
+    mu = np.array([2.0, 0.5, 0.01])
+    s = Diffusion("edm", "ipndm", "edm", 10, 0.002)
+    sig = s.times
+    x, buf = np.ones_like(mu), []
+    for i, (a, b) in enumerate(zip(sig[:-1], sig[1:])):
+        d = (x - mu * x / (mu + a * a)) / a
+        order = min(4, i + 1)
+        if order == 1:
+            x = x + (b - a) * d
+        elif order == 2:
+            x = x + (b - a) * (3 * d - buf[-1]) / 2
+        elif order == 3:
+            x = x + (b - a) * (23 * d - 16 * buf[-1] + 5 * buf[-2]) / 12
+        else:
+            x = x + (b - a) * (55 * d - 59 * buf[-1] + 37 * buf[-2] - 9 * buf[-3]) / 24
+        buf = (buf + [d])[-3:]
+    np.testing.assert_allclose(s.variance(mu), x**2 * 80.0**2, rtol=1e-12)

@@ -14,7 +14,7 @@ import scipy.linalg
 
 from gaussdsm import montecarlo as mc
 from gaussdsm import samplers, theory
-from gaussdsm.samplers import _jet
+from gaussdsm import _jet
 
 K8 = np.arange(1, 9.0)
 

@@ -4,8 +4,8 @@ One column per N of the study (``inf``: the population score, the sampler's erro
 theory (bias of the K-step law + generalization, samplers.md §3–§5) on a dense K grid for each scheme, solid from
 the standard initialisation, dashed from the exact one (p_T), Monte-Carlo points at the study's K.  Bottom left: the
 discretization part alone, :math:`W_2(\tilde P_K, p_{t_{\min}})` of the exactly initialised sampler (population
-score), with a grey slope guide −p under the first scheme of each order p (:data:`gaussdsm.samplers.ORDER`: 1 for
-em, ei, ddpm, euler; 2 for heun; 4 for rk4).  Bottom right: the initialisation part
+score), with a grey slope guide −p under the first scheme of each order p (the order of the scheme's record,
+:data:`gaussdsm.samplers.ORDER`).  Bottom right: the initialisation part
 :math:`W_2(P_K, \tilde P_K)` per scheme and the stopping part :math:`W_2(p_{t_{\min}}, p_0)` (independent of K).
 At the study's first ``t_min``.
 """
@@ -20,8 +20,10 @@ from ..vocabulary import dataset
 from ._data import diffusion_theory, mc_vars
 
 DATA_TITLE = "data behind figure P7 (error vs NFE)"
-#: where along its scheme's line (fraction of the dense K grid) the slope guide of each order starts
-GUIDE_AT = {1: 0.3, 2: 0.55, 4: 0.75}
+#: where along its scheme's line (fraction of the dense K grid) the slope guide of each order starts (other orders:
+#: :data:`GUIDE_AT_OTHER`)
+GUIDE_AT = {1: 0.3, 2: 0.55, 3: 0.65, 4: 0.75}
+GUIDE_AT_OTHER = 0.8
 
 
 def data(summary: xr.Dataset) -> xr.Dataset:
@@ -94,7 +96,7 @@ def draw(data: xr.Dataset):
         if p is None or p in guided or ok.sum() < 4:
             continue
         guided.add(p)
-        i = np.flatnonzero(ok)[int(GUIDE_AT[p] * ok.sum())]
+        i = np.flatnonzero(ok)[int(GUIDE_AT.get(p, GUIDE_AT_OTHER) * ok.sum())]
         xs = nfe[i] * np.geomspace(1.0, 4.0, 5)
         ys = 0.3 * w[i] * (xs / xs[0]) ** -p
         disc.plot(xs, ys, ":", color="grey", lw=1.2)

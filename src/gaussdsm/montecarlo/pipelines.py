@@ -116,12 +116,9 @@ def drawn_noise_errors(lam, n_samples: int, data_rngs, noise_rngs, sampler):
         raise ValueError("fit.noise: drawn needs fit.method gd (a gradient step to draw the noise at)")
     lam = np.asarray(lam, dtype=float)
     d, N, p = lam.size, int(n_samples), sampler.process
-    times = sampler.score_times()
-    fallback = times["k"]
-    times = {w: np.where(t > 0, t, fallback) for w, t in times.items()}  # columns a scheme leaves unused
-    uniq, inv = np.unique(np.concatenate(list(times.values())), return_inverse=True)
-    m, s2 = np.sqrt(p.m2(uniq)), p.s2(uniq)
-    K, R = fallback.size, len(data_rngs)
+    times = sampler.score_times()  # the distinct times the steps evaluate the score at
+    m, s2 = np.sqrt(p.m2(times)), p.s2(times)
+    R = len(data_rngs)
     out, bad = np.full((2, R), np.nan), np.zeros((2, R), dtype=bool)
     eye = np.eye(d)
     for r in range(R):
@@ -129,10 +126,10 @@ def drawn_noise_errors(lam, n_samples: int, data_rngs, noise_rngs, sampler):
         cov = X.T @ X / N
         theta = train_denoisers_drawn(X, m, s2, tr.train_time, tr.lr, noise_rngs[r], tr.init)
         A_u = (eye - m[:, None, None] * theta) / s2[:, None, None]
-        A = {w: A_u[inv[j * K:(j + 1) * K]] for j, w in enumerate(times)}
+        A = dict(zip(times.tolist(), A_u))
         v0 = (p.reference_variance * eye if sampler.init == "standard" else
               float(p.m2(p.T)) * cov + float(p.s2(p.T)) * eye)
-        V = sampler.covariance_with_scores(A, v0)
+        V = sampler.covariance_with_scores(A.__getitem__, v0)
         mu, U = np.linalg.eigh(cov)
         F, ok = sampler.variance_and_stable(mu)
         for i, C in enumerate((V, (U * F) @ U.T)):

@@ -3,7 +3,7 @@
 A sampler is described per eigen-direction by its variance map F (the variance of its output along an
 eigenvector of the covariance the score is built from, as a function of that eigenvalue): the output
 covariance is :math:`C = U\\,\\mathrm{diag}(F(\\mu))\\,U^\\top`.  The variance map, with its first two derivatives
-(forward-mode, :mod:`~gaussdsm.samplers._jet`), is the one path used by the exact-fit Monte Carlo, the bias,
+(forward-mode, :mod:`~gaussdsm._jet`), is the one path used by the exact-fit Monte Carlo, the bias,
 the generalization kernel and the figures.  The Langevin family also has the law for a general (non-symmetric,
 SGD-learned) score matrix (a matrix recursion, :mod:`~gaussdsm.samplers._laws`) and particle chains of the
 actual scheme, which exist to validate the exact laws.

@@ -8,7 +8,7 @@ provides:
 
 * ``variance(mu, sigma)``: :math:`F(\\mu)`; ``deviation(mu, sigma)``: :math:`F(\\mu) - \\mu` computed without
   cancellation (the bias is :math:`\\sum_i D_i^2 / (\\sqrt{F_i} + \\sqrt{\\lambda_i})^2`).  Both accept a
-  :class:`~gaussdsm.samplers._jet.Jet` for ``mu`` and then also return :math:`F'`, :math:`F''`;
+  :class:`~gaussdsm._jet.Jet` for ``mu`` and then also return :math:`F'`, :math:`F''`;
 * ``stable(mu, sigma)``: per mode, whether the score is finite and the recursion stable;
 * ``n_samples_scale(lam, sigma)``: the N the 1/N expansion needs to exceed by far (theory.md §7.2 note 5);
 * ``optimization_theory``: where R8 (the SGD term) applies to this sampler.
@@ -31,7 +31,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from .. import _checks
-from . import _jet
+from .. import _jet
 from ._laws import is_symmetric
 
 __all__ = ["Sampler", "LangevinSampler", "col", "LANGEVIN_CONFIG_KEYS"]
@@ -55,7 +55,7 @@ class Sampler(ABC):
 
     @abstractmethod
     def variance(self, mu, sigma):
-        r""":math:`F(\mu)`, shape ``B + (d,)``; a :class:`~gaussdsm.samplers._jet.Jet` ``mu`` gives a Jet
+        r""":math:`F(\mu)`, shape ``B + (d,)``; a :class:`~gaussdsm._jet.Jet` ``mu`` gives a Jet
         (:math:`F, F', F''`)."""
 
     @abstractmethod

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _checks
-from . import _jet
+from .. import _jet
 from ._base import LangevinSampler, col
 from ._laws import DivergedError, doubling, is_symmetric
 

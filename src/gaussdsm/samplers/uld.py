@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from . import _jet
+from .. import _jet
 from ._base import LangevinSampler, col
 from ._laws import doubling, spectral_radius
 

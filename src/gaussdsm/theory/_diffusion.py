@@ -14,8 +14,9 @@ import itertools
 import numpy as np
 import xarray as xr
 
-from ..samplers import Diffusion, _jet
-from ..samplers.diffusion import Training
+from .. import _jet
+from ..samplers import Diffusion
+from ..dsm import Training
 from ..samplers.spec import SamplerSpec
 from ..vocabulary import attrs
 from ..wasserstein import w2_squared_commuting

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..samplers import _jet
+from .. import _jet
 
 __all__ = ["CLOSE", "variance_terms", "bias", "kernel_sums", "kernel_matrix"]
 

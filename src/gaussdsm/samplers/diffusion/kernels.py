@@ -5,13 +5,13 @@ misses the cache in every new process).  Imported on first use only: numba is no
 
 The value kernels repeat one loop skeleton on purpose: one branch-free kernel per scheme family vectorises over
 the eigenvalues (SIMD), which a scheme switch inside the inner loop prevents (benchmarks/bench_diffusion.py).
-Columns and families: :mod:`._diffusion_layout`.
+Columns and families: :mod:`.layout`.
 """
 
 import numba
 import numpy as np
 
-from ._diffusion_layout import (A0, A1, A2, ANNEALED, DPM2, HEUN, LINEAR, M2K, M2M, M2N, M2P, MULTISTEP, NOISE, PRE,
+from .layout import (A0, A1, A2, ANNEALED, DPM2, HEUN, LINEAR, M2K, M2M, M2N, M2P, MULTISTEP, NOISE, PRE,
                                 Q0K, Q0M, Q0N, Q1K, Q1M, Q1N, RK4, S2K, S2M, S2N, S2P, U0, U1, H)
 
 

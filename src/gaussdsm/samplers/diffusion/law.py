@@ -1,0 +1,202 @@
+r"""The exact law of any scheme, derived from its step (samplers.md §5), and its particle chains.
+
+With a linear score every step is affine: the quantities a step passes on (the state and, for multistep schemes, its
+history) are :math:`z_{k+1} = M_k z_k + N_k\xi_k` with :math:`\xi_k` the step's fresh standard normals.  Running the
+scheme's own ``step`` on linear forms (:class:`.steps.LawStep`, all K steps at once, vectorised over the eigenvalues)
+gives :math:`M_k` and :math:`N_k` per eigenvalue; the law follows from the small covariance recursion
+
+.. math:: P_{k+1} = M_kP_kM_k^\top, \qquad Q_{k+1} = M_kQ_kM_k^\top + N_kN_k^\top,
+
+from :math:`P_0 = e_0e_0^\top` (the start) and :math:`Q_0 = 0` (the noise): :math:`v_K = \Phi v_0 + \Psi` with
+:math:`\Phi = (P_K)_{00}`, :math:`\Psi = (Q_K)_{00}`.  A deterministic scheme carries the amplitudes
+:math:`Y_{k+1} = M_kY_k` instead (:math:`\Phi = (Y_K)_0^2`).  Derivatives in the eigenvalue come from running the same
+code on jets (:mod:`gaussdsm._jet`).  The same holds for the exact score, the learned one and a trained one: the
+step asks the model (:meth:`.steps.Step.factors`) at the times it needs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ... import _jet
+from .steps import STATE, Form, LawStep, MatrixStep, ParticleStep, Step, coefficient
+
+__all__ = ["affine", "score_times", "covariance_with_scores", "particles"]
+
+CHUNK = 1 << 21
+"""Elements (steps x eigenvalues) per pass: longer grids are evaluated over slices of the eigenvalues."""
+
+
+def _maps(sampler, mu, times):
+    """``(M, N)`` of all steps: ``M[a][b]`` the coefficient of live quantity b in the new live quantity a, ``N[a]``
+    a's noise coefficients ``{source: coefficient}``, each ``(K, n)`` (arrays or jets)."""
+    rec = sampler.record
+    s = LawStep(sampler, mu, times)
+    y = rec.step(s, Form({STATE: 1.0}))
+    outs = [y] + [s.kept[name] for name in rec.history]
+    live = [STATE] + [("history", name) for name in rec.history]
+    shape = (times.size - 1, np.shape(_jet.value(mu))[0])
+    zero = np.zeros(shape)
+    M = [[coefficient(o.c[src], shape) if src in o.c else zero for src in live] for o in outs]
+    N = [{src: coefficient(v, shape) for src, v in o.c.items() if src not in live} for o in outs]
+    return M, N
+
+
+def _scan(M, N, K):
+    """``(Phi, Psi)`` from the maps (module docstring), each ``(n,)``."""
+    ell = len(M)
+    noisy = any(N)
+    if not noisy:  # amplitudes
+        Y = [1.0] + [0.0] * (ell - 1)
+        for k in range(K):
+            Y = [sum((M[a][b][k] * Y[b] for b in range(ell) if not _is_zero(Y[b])), 0.0) for a in range(ell)]
+        return Y[0] * Y[0], 0.0 * Y[0]
+    if ell == 1:
+        P, Q = 1.0, 0.0
+        for k in range(K):
+            m = M[0][0][k]
+            m2 = m * m
+            P, Q = m2 * P, m2 * Q + sum((n[k] * n[k] for n in N[0].values()), 0.0)
+        return P, Q
+    P = [[1.0 if a == b == 0 else 0.0 for b in range(ell)] for a in range(ell)]
+    Q = [[0.0] * ell for _ in range(ell)]
+    for k in range(K):
+        Mk = [[M[a][b][k] for b in range(ell)] for a in range(ell)]
+        P = _congruence(Mk, P)
+        Q = _congruence(Mk, Q)
+        for a in range(ell):
+            for b in range(ell):
+                Q[a][b] = Q[a][b] + _noise_cross(N[a], N[b], k)
+    return P[0][0], Q[0][0]
+
+
+def _noise_cross(Na: dict, Nb: dict, k: int):
+    """:math:`(N_kN_k^\top)_{ab}`: the sum over the noise sources quantities a and b share."""
+    return sum((Na[src][k] * Nb[src][k] for src in Na if src in Nb), 0.0)
+
+
+def _congruence(M, P):
+    """:math:`MPM^\top` for small lists of lists (entries arrays or jets)."""
+    ell = len(M)
+    MP = [[sum((M[a][i] * P[i][b] for i in range(ell) if not _is_zero(P[i][b])), 0.0) for b in range(ell)]
+          for a in range(ell)]
+    return [[sum((MP[a][j] * M[b][j] for j in range(ell)), 0.0) for b in range(ell)] for a in range(ell)]
+
+
+def _is_zero(x) -> bool:
+    return isinstance(x, float) and x == 0.0
+
+
+def affine(sampler, mu):
+    """``(Phi, Psi, bad)`` of the scheme's steps (module docstring): :math:`v_K = \\Phi v_0 + \\Psi` before any final
+    Tweedie step, per element of ``mu`` (values or a jet; any shape); ``bad`` where they are not finite."""
+    shape = np.shape(_jet.value(mu))
+    if isinstance(mu, _jet.Jet):
+        flat = _jet.Jet(*(np.broadcast_to(u, shape).reshape(-1) for u in (mu.v, mu.d1, mu.d2)))
+    else:
+        flat = np.asarray(mu, dtype=float).reshape(-1)
+    times = sampler.times
+    K, n = times.size - 1, max(int(np.prod(shape)), 1)
+    step = max(1, CHUNK // max(K, 1))
+    parts = []
+    with np.errstate(all="ignore"):
+        for lo in range(0, n, step):
+            part = flat[lo:lo + step]
+            M, N = _maps(sampler, part, times)
+            parts.append(_scan(M, N, K))
+    Phi, Psi = (_concat([p[i] for p in parts], n) for i in (0, 1))
+    Phi, Psi = (_reshape(x, shape) for x in (Phi, Psi))
+    bad = ~np.isfinite(_jet.value(Phi)) | ~np.isfinite(_jet.value(Psi))
+    return Phi, Psi, np.broadcast_to(bad, shape)
+
+
+def _concat(xs, n):
+    if any(isinstance(x, _jet.Jet) for x in xs):
+        js = [x if isinstance(x, _jet.Jet) else _jet.Jet(x, 0.0, 0.0) for x in xs]
+        return _jet.Jet(*(np.concatenate([np.broadcast_to(getattr(j, a), (np.shape(j.v)[0],)) for j in js])
+                          for a in ("v", "d1", "d2")))
+    return np.concatenate([np.broadcast_to(np.asarray(x, dtype=float), (np.size(x),)) for x in xs])[:n]
+
+
+def _reshape(x, shape):
+    if isinstance(x, _jet.Jet):
+        return _jet.Jet(*(np.broadcast_to(u, x.shape).reshape(shape) for u in (x.v, x.d1, x.d2)))
+    return np.asarray(x).reshape(shape)
+
+
+class _Recorder(LawStep):
+    """A :class:`LawStep` that notes every time the step asks the model at."""
+
+    def __init__(self, sampler, times):
+        super().__init__(sampler, np.ones(1), times)
+        self.asked = []
+
+    def factors(self, t):
+        self.asked.append(np.broadcast_to(np.asarray(t, dtype=float), self.t.shape).ravel())
+        return super().factors(t)
+
+
+def score_times(sampler) -> np.ndarray:
+    """The distinct times at which the scheme's steps evaluate the score, sorted (for scores given per time,
+    :func:`covariance_with_scores`)."""
+    r = _Recorder(sampler, sampler.times)
+    with np.errstate(all="ignore"):
+        sampler.record.step(r, Form({STATE: 1.0}))
+    final = [np.array([sampler.t_min])] if sampler.denoise else []
+    return np.unique(np.concatenate(r.asked + final))
+
+
+def covariance_with_scores(sampler, A, start_cov) -> np.ndarray:
+    r"""The output covariance for matrix scores :math:`s_t(y) = -A(t)y` (``A``: a time of :func:`score_times` ->
+    ``(d, d)``) from :math:`y_0 \sim \mathcal N(0, V_0)`: each step of the scheme as a linear map (:class:`.steps.
+    MatrixStep`), :math:`V_{k+1} = \alpha_kV_k\alpha_k^\top + \beta_k\beta_k^\top` (a deterministic multistep scheme:
+    :math:`Y_{k+1}` from the steps on :math:`Y_k`, :math:`V = YV_0Y^\top`), then the final Tweedie step if ``denoise``.
+    O(K d^3)."""
+    V0 = np.asarray(start_cov, dtype=float)
+    eye = np.eye(V0.shape[0])
+    times, rec = sampler.times, sampler.record
+    lookup = lambda t: A(float(t))  # noqa: E731
+    with np.errstate(all="ignore"):
+        if rec.integrates == "sde":
+            if rec.history:
+                raise NotImplementedError(f"matrix scores: the stochastic multistep scheme {rec.name}")
+            V = V0
+            for k in range(times.size - 1):
+                al = rec.step(MatrixStep(sampler, times, k, lookup, 0.0, {}), eye)
+                be = rec.step(MatrixStep(sampler, times, k, lookup, eye, {}), 0.0 * eye)
+                V = al @ V @ al.T + be @ be.T
+        else:
+            Y, memory = eye, {}
+            for k in range(times.size - 1):
+                Y = rec.step(MatrixStep(sampler, times, k, lookup, 0.0, memory), Y)
+            V = Y @ V0 @ Y.T
+        if sampler.denoise:
+            p = sampler.process
+            m2, s2 = float(p.m2(sampler.t_min)), float(p.s2(sampler.t_min))
+            D = (eye - s2 * lookup(sampler.t_min)) / math.sqrt(m2)
+            V = D @ V @ D.T
+    return 0.5 * (V + V.T)
+
+
+def particles(sampler, mu, n_particles: int, rng) -> np.ndarray:
+    r"""Particle chains of the actual scheme (validation of the exact laws): ``(n_particles, d)`` samples of the output.
+
+    Each step is the scheme's own ``step`` on particles (:class:`.steps.ParticleStep`) with the linear score of each
+    eigen-direction -- not the variance recursion.  A scheme without a step of this kind (annealed Langevin) gives its
+    own ``particles``.
+    """
+    mu = np.asarray(mu, dtype=float)
+    shape = (int(n_particles), mu.size)
+    rec = sampler.record
+    if rec.particles is not None:
+        return rec.particles(sampler, mu, shape, rng)
+    v0 = np.broadcast_to(np.asarray(sampler.start_variance(mu), dtype=float), mu.shape)
+    y = np.sqrt(v0) * rng.standard_normal(shape)
+    times, memory = sampler.times, {}
+    for k in range(times.size - 1):
+        y = rec.step(ParticleStep(sampler, mu, times, k, rng, shape, memory), y)
+    if sampler.denoise:
+        y = Step(sampler, mu, sampler.t_min, sampler.t_min, sampler.t_min, -1).denoise(y, sampler.t_min)
+    return y

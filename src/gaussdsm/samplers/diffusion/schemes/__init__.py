@@ -1,0 +1,34 @@
+"""The reverse-time schemes (``sampler.scheme``), one module each: its ``step`` (the definition, as k-diffusion writes
+a sampler) and its :class:`~.record.Scheme` record.  A new scheme is one module and one line of :data:`SCHEME_LIST`.
+"""
+
+from . import annealed_langevin, ddim, ddpm, dpm_2, dpmpp_2m, ei, em, euler, euler_ancestral, heun, heun_churn, ipndm, rk4
+from .record import FastPath, Scheme
+
+__all__ = ["Scheme", "FastPath", "SCHEMES", "scheme_record"]
+
+SCHEME_LIST = (
+    em.SCHEME,
+    ei.SCHEME,
+    ddpm.SCHEME,
+    euler.SCHEME,
+    ddim.SCHEME,
+    heun.SCHEME,
+    rk4.SCHEME,
+    dpm_2.SCHEME,
+    dpmpp_2m.SCHEME,
+    heun_churn.SCHEME,
+    annealed_langevin.SCHEME,
+    euler_ancestral.SCHEME,
+    ipndm.SCHEME,
+)
+SCHEMES: dict[str, Scheme] = {s.name: s for s in SCHEME_LIST}
+"""The reverse schemes by config name (``sampler.scheme``)."""
+
+
+def scheme_record(name: str) -> Scheme:
+    """The record of scheme ``name``; an unknown name raises (naming the known ones)."""
+    try:
+        return SCHEMES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"sampler.scheme must be one of {', '.join(SCHEMES)}; got {name!r}") from None
