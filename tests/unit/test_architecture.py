@@ -113,3 +113,52 @@ def test_unknown_names_raise_instead_of_falling_back():
             bad()
     assert all(isinstance(diffusion.make_process(n), c) for n, c in diffusion.PROCESSES.items())
     assert set(diffusion.EVALS) | {"annealed_langevin"} == set(diffusion.SCHEMES)
+
+
+def _private_module_owner(mod: str) -> str | None:
+    """The package a private module belongs to (``gaussdsm.samplers._base`` -> ``gaussdsm.samplers``), or None."""
+    parts = mod.split(".")
+    for i, p in enumerate(parts):
+        if p.startswith("_") and not p.startswith("__"):
+            return ".".join(parts[:i])
+    return None
+
+
+def test_private_modules_are_imported_only_inside_their_package():
+    """A private module (a name with a leading underscore, anywhere in its path) is imported only by modules of the
+    package it belongs to: ``gaussdsm._jet`` by all (the lowest layer), ``gaussdsm.samplers._base`` by the
+    samplers, never ``from ..samplers import _jet`` from the theory.  Module names count (``from . import _x``)."""
+    modules, _ = _graph()
+    bad = []
+    for name, path in modules.items():
+        for mod, names in _imports(path):
+            targets = [mod] + [f"{mod}.{n}" for n in names if f"{mod}.{n}" in modules]
+            for t in targets:
+                owner = _private_module_owner(t)
+                if owner is not None and t in modules and not (name == owner or name.startswith(owner + ".")):
+                    bad.append(f"{name} imports {t}")
+    assert not bad, bad
+
+
+LAYERS = {
+    "gaussdsm._jet": (), "gaussdsm._checks": (),
+    "gaussdsm.dsm": ("gaussdsm.samplers", "gaussdsm.theory", "gaussdsm.montecarlo", "gaussdsm.stages"),
+    "gaussdsm.samplers": ("gaussdsm.theory", "gaussdsm.montecarlo", "gaussdsm.stages", "gaussdsm.study",
+                          "gaussdsm.cli", "gaussdsm.figures"),
+    "gaussdsm.spectra": ("gaussdsm.samplers", "gaussdsm.theory", "gaussdsm.montecarlo", "gaussdsm.stages"),
+}
+"""Lower layers and what they never import (a prefix: the package and its modules)."""
+
+
+def test_lower_layers_do_not_import_upper_ones():
+    modules, graph = _graph()
+    bad = []
+    for low, forbidden in LAYERS.items():
+        for name in modules:
+            if name != low and not name.startswith(low + "."):
+                continue
+            for dep in graph[name]:
+                if low in ("gaussdsm._jet", "gaussdsm._checks") and dep.startswith("gaussdsm."):
+                    bad.append(f"{name} -> {dep}")
+                bad += [f"{name} -> {dep}" for f in forbidden if dep == f or dep.startswith(f + ".")]
+    assert not bad, bad

@@ -23,9 +23,7 @@ from ..wasserstein import w2_squared_commuting
 from . import _kernel
 from ._regime import REGIME_FACTOR, regime_dimension
 
-__all__ = ["AXES", "diffusion_terms"]
-
-AXES = Diffusion.axes
+__all__ = ["diffusion_terms"]
 
 
 def _coord(name, value):
