@@ -8,6 +8,7 @@ Snakefile, not in the host's directory, and a run gives the same bytes as the wo
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -104,6 +105,42 @@ def test_module_bad_config_is_one_line(host):
     assert out.returncode != 0
     assert "studies.tiny.grid.sigmaa: unknown key (did you mean 'sigma'?" in text, text
     assert "Building DAG" not in text
+
+
+def test_module_fetched_from_a_repository(tmp_path, repo, tiny, finished):
+    """Real use: ``snakefile: github("owner/gaussdsm", path="Snakefile", ...)``.  Snakemake clones the repository
+    into its source cache and reads the Snakefile, the rule files, the scripts, the schema and the captions from
+    there (``git show``).  Served here, without the network, by a local repository holding this checkout's workflow
+    files, with git's ``url.<base>.insteadOf``.  The files equal the workflow's own run except ``git_commit``
+    (the module's scripts are not in a git checkout: ``unknown``)."""
+    src = tmp_path / "gaussdsm-repo"
+    src.mkdir()
+    shutil.copy(repo / "Snakefile", src)
+    for folder in ("config", "workflow"):
+        shutil.copytree(repo / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    git = ["git", "-C", str(src), "-c", "user.name=test", "-c", "user.email=test@example.org"]
+    for cmd in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "workflow"]):
+        subprocess.run(git + cmd, check=True, capture_output=True, timeout=60)
+    commit = subprocess.run(git + ["rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    wd = tmp_path / "host"
+    wd.mkdir()
+    shutil.copy(tiny, wd / "config.yaml")
+    fetched = f'github("gaussdsm-test/gaussdsm", path="Snakefile", commit="{commit}")'
+    (wd / "Snakefile").write_text(MODULE.format(snakefile=str(repo / "Snakefile")).replace(
+        repr(str(repo / "Snakefile")), fetched))
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), GIT_CONFIG_COUNT="1",
+               GIT_CONFIG_KEY_0=f"url.{src}.insteadOf", GIT_CONFIG_VALUE_0="https://github.com/gaussdsm-test/gaussdsm")
+    targets = ["results/tiny/spectrum.nc", "results/tiny/theory.nc"]
+    out = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *targets], cwd=wd, env=env,
+                         capture_output=True, text=True, timeout=600)
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text
+    assert "Cloning github.com/gaussdsm-test/gaussdsm" in text and "gaussdsm_analytic_error" in text, text
+    for target in targets:
+        with (xr.open_dataset(wd / target, engine="netcdf4") as ours,
+              xr.open_dataset(finished[0] / target, engine="netcdf4") as theirs):
+            xr.testing.assert_identical(ours, theirs.assign_attrs(git_commit=ours.attrs["git_commit"]))
+            assert ours.attrs["snakemake_rule"] in ("spectra", "analytic_error")
 
 
 def test_host_default_target_and_rules_of_the_module(host, job_counts):
