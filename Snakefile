@@ -12,11 +12,12 @@ from gaussdsm.schema import validate
 min_version("9.0")
 
 
-def workflow_file(path):
-    """``path`` relative to this Snakefile: the file itself in a checkout, Snakemake's cached copy when this
-    Snakefile comes from a repository (a module's ``github(...)`` or ``gitfile(...)``)."""
-    local = os.path.join(str(workflow.current_basedir), path)
-    return local if os.path.exists(local) else workflow.source_path(path)
+# This workflow's own files, by their path relative to this Snakefile: the files themselves in a checkout, Snakemake's
+# cached copies when the Snakefile comes from a repository (a module's `github(...)`).
+_here = str(workflow.current_basedir)  # this Snakefile's directory (or its repository URL)
+workflow_file = lambda path: (
+    os.path.join(_here, path) if os.path.exists(os.path.join(_here, path)) else workflow.source_path(path)
+)
 
 
 configfile: workflow_file("config/config.yaml")
