@@ -52,35 +52,47 @@ THEORY_ATTRS = ("model", "loss_factor", "batch_size", *ATTR_KEYS)
 
 
 @contextlib.contextmanager
-def job(smk):
+def job(smk, rule: str | None = None):
     """Run a Snakemake script body with logging to its ``log:`` file and BLAS pinned to its threads.
 
     Logs the job's parameters, the SLURM job id when running under SLURM, the
     wall time, and any exception with its traceback (then re-raises it so the
     job fails).  Yields the provenance attributes for the job's output files.
     The test-only fault switch (:mod:`gaussdsm.faults`) is honoured here.
+
+    Parameters
+    ----------
+    smk : snakemake.script.Snakemake
+        The script's ``snakemake`` object.
+    rule : str, optional
+        The rule's name in this workflow (``workflow/rules/*.smk``), which provenance (``snakemake_rule``, what
+        ``config_json`` records), the fault switch and messages use.  A host workflow that imports gaussdsm as a
+        module renames the rules (``use rule * from gaussdsm as gaussdsm_*``: ``smk.rule`` is then
+        ``gaussdsm_spectra``); the scripts pass the workflow's own name so that a study gives the same bytes
+        either way.  Default ``smk.rule``.
     """
     import os
 
     from threadpoolctl import threadpool_limits
 
+    rule = rule or smk.rule
     handlers = [logging.StreamHandler(sys.stderr)]
     if smk.log:
         handlers.append(logging.FileHandler(smk.log[0], mode="w"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
-    log.info("rule %s, threads %s", smk.rule, smk.threads)
+    log.info("rule %s, threads %s", smk.rule if smk.rule == rule else f"{smk.rule} ({rule})", smk.threads)
     if os.environ.get("SLURM_JOB_ID"):
         log.info("SLURM_JOB_ID=%s on %s", os.environ["SLURM_JOB_ID"], os.environ.get("SLURMD_NODENAME", "?"))
     log.info("params: %s", json.dumps({k: v for k, v in smk.params.items()}, default=str)[:2000])
     t0 = time.perf_counter()
     try:
         faults.from_config(smk.config)
-        faults.check(smk.rule)
+        faults.check(rule)
         with threadpool_limits(limits=int(smk.threads)):
-            what = provenance_config(smk.config, dict(smk.wildcards.items()), smk.rule)
-            yield collect_provenance(what, rule=smk.rule, workflow_dir=smk.scriptdir)
+            what = provenance_config(smk.config, dict(smk.wildcards.items()), rule)
+            yield collect_provenance(what, rule=rule, workflow_dir=smk.scriptdir)
     except BaseException:
-        log.error("rule %s failed:\n%s", smk.rule, traceback.format_exc())
+        log.error("rule %s failed:\n%s", rule, traceback.format_exc())
         raise
     log.info("done in %.2f s", time.perf_counter() - t0)
 

@@ -2,7 +2,7 @@
 from gaussdsm import stages
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-with stages.job(smk) as provenance:
+with stages.job(smk, "aggregate") as provenance:
     stages.aggregate(
         smk.input.spectrum, smk.input.theory, list(smk.input.samplers), out=smk.output[0], provenance=provenance
     )

@@ -2,6 +2,6 @@
 from gaussdsm import figures, stages
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-with stages.job(smk) as provenance:
+with stages.job(smk, f"figure_{smk.params.panel}") as provenance:
     figures.render(smk.params.panel, list(smk.input.summaries), list(smk.output.figures), data_out=smk.output.data,
                    dpi=smk.params.dpi, label=smk.params.label, studies=list(smk.params.studies), provenance=provenance)

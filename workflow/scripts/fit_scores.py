@@ -2,5 +2,5 @@
 from gaussdsm import stages
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-with stages.job(smk) as provenance:
+with stages.job(smk, "fit_scores") as provenance:
     stages.fit_scores(smk.input.spectrum, **smk.params.fit, out=smk.output[0], provenance=provenance)

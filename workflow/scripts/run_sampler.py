@@ -2,6 +2,6 @@
 from gaussdsm import stages
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-with stages.job(smk) as provenance:
+with stages.job(smk, "run_sampler") as provenance:
     stages.run_sampler(smk.input.spectrum, smk.input.get("fits"), **smk.params.sampler, out=smk.output[0],
                        provenance=provenance)
