@@ -236,3 +236,55 @@ def affine_jets(mu, c, family, L, out, bad):
         if family == MULTISTEP:
             f0, f1, f2 = jmul(f0, f1, f2, f0, f1, f2)
         out[i, 0], out[i, 1], out[i, 2], out[i, 3], out[i, 4], out[i, 5] = f0, f1, f2, g0, g1, g2
+
+
+# ------------------------------------------------------------------------------------------- the law's scans
+# Generic over schemes (:mod:`.law`): the recursion over the steps once the step maps are known, per eigenvalue.
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def scan_single(a, b, P, Q):
+    """One live quantity: P <- a P, Q <- a Q + b over the steps (a = m_k^2, b = |n_k|^2, shape (K, n)); from P = 1,
+    Q = 0."""
+    K, n = a.shape
+    for i in range(n):
+        p, q = 1.0, 0.0
+        for k in range(K):
+            p *= a[k, i]
+            q = a[k, i] * q + b[k, i]
+        P[i], Q[i] = p, q
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def scan_single_jets(a, b, out):
+    """The same with derivatives: ``a``, ``b`` ``(3, K, n)`` (value, first, second), ``out`` ``(n, 6)`` = (P, P', P'',
+    Q, Q', Q'')."""
+    K, n = a.shape[1], a.shape[2]
+    for i in range(n):
+        p0, p1, p2, q0, q1, q2 = 1.0, 0.0, 0.0, 0.0, 0.0, 0.0
+        for k in range(K):
+            a0, a1, a2 = a[0, k, i], a[1, k, i], a[2, k, i]
+            p0, p1, p2 = jmul(p0, p1, p2, a0, a1, a2)
+            q0, q1, q2 = jmul(q0, q1, q2, a0, a1, a2)
+            q0, q1, q2 = q0 + b[0, k, i], q1 + b[1, k, i], q2 + b[2, k, i]
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3], out[i, 4], out[i, 5] = p0, p1, p2, q0, q1, q2
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def scan_amplitudes_jets(M, out):
+    """Deterministic schemes: amplitudes Y <- M_k Y from Y = e_0, with derivatives; ``M`` ``(3, ell, ell, K, n)``,
+    ``out`` ``(n, 3)`` = Y_0 and its two derivatives (values only: pass zero derivatives)."""
+    ell, K, n = M.shape[1], M.shape[3], M.shape[4]
+    y = np.zeros((3, ell))
+    z = np.zeros((3, ell))
+    for i in range(n):
+        y[:, :] = 0.0
+        y[0, 0] = 1.0
+        for k in range(K):
+            for a in range(ell):
+                s0, s1, s2 = 0.0, 0.0, 0.0
+                for b in range(ell):
+                    t0, t1, t2 = jmul(M[0, a, b, k, i], M[1, a, b, k, i], M[2, a, b, k, i], y[0, b], y[1, b], y[2, b])
+                    s0, s1, s2 = s0 + t0, s1 + t1, s2 + t2
+                z[0, a], z[1, a], z[2, a] = s0, s1, s2
+            y[:, :] = z
+        out[i, 0], out[i, 1], out[i, 2] = y[0, 0], y[1, 0], y[2, 0]

@@ -44,22 +44,36 @@ def _maps(sampler, mu, times):
     return M, N
 
 
-def _scan(M, N, K):
-    """``(Phi, Psi)`` from the maps (module docstring), each ``(n,)``."""
+def _components(x, shape) -> np.ndarray:
+    """``(3,) + shape``: a coefficient's value and first two derivatives (zero for a constant), contiguous."""
+    return np.ascontiguousarray(np.stack(_jet.derivatives(x, shape)))
+
+
+def _scan(M, N, K, shape, jets: bool):
+    """``(Phi, Psi)`` from the maps (module docstring), each ``(n,)`` (jets if ``jets``): compiled scans for a
+    deterministic scheme (amplitudes) and for one live quantity (:mod:`.kernels`), a loop over the steps otherwise."""
+    from . import kernels
+
     ell = len(M)
-    noisy = any(N)
-    if not noisy:  # amplitudes
-        Y = [1.0] + [0.0] * (ell - 1)
-        for k in range(K):
-            Y = [sum((M[a][b][k] * Y[b] for b in range(ell) if not _is_zero(Y[b])), 0.0) for a in range(ell)]
-        return Y[0] * Y[0], 0.0 * Y[0]
+    n = shape[1]
+    if not any(N):  # deterministic: amplitudes Y <- M Y
+        out = np.empty((n, 3))
+        Ms = np.ascontiguousarray(np.stack([np.stack([_components(M[a][b], shape) for b in range(ell)], axis=1)
+                                            for a in range(ell)], axis=1))
+        kernels.scan_amplitudes_jets(Ms, out)
+        Y = _jet.Jet(out[:, 0], out[:, 1], out[:, 2]) if jets else out[:, 0]
+        return Y * Y, 0.0 * Y
     if ell == 1:
-        P, Q = 1.0, 0.0
-        for k in range(K):
-            m = M[0][0][k]
-            m2 = m * m
-            P, Q = m2 * P, m2 * Q + sum((n[k] * n[k] for n in N[0].values()), 0.0)
-        return P, Q
+        m = M[0][0]
+        a = _components(m * m, shape)
+        b = _components(sum((v * v for v in N[0].values()), 0.0), shape)
+        if not jets:
+            P, Q = np.empty(n), np.empty(n)
+            kernels.scan_single(np.ascontiguousarray(a[0]), np.ascontiguousarray(b[0]), P, Q)
+            return P, Q
+        out = np.empty((n, 6))
+        kernels.scan_single_jets(a, b, out)
+        return _jet.Jet(out[:, 0], out[:, 1], out[:, 2]), _jet.Jet(out[:, 3], out[:, 4], out[:, 5])
     P = [[1.0 if a == b == 0 else 0.0 for b in range(ell)] for a in range(ell)]
     Q = [[0.0] * ell for _ in range(ell)]
     for k in range(K):
@@ -105,7 +119,7 @@ def affine(sampler, mu):
         for lo in range(0, n, step):
             part = flat[lo:lo + step]
             M, N = _maps(sampler, part, times)
-            parts.append(_scan(M, N, K))
+            parts.append(_scan(M, N, K, (K, np.shape(_jet.value(part))[0]), isinstance(part, _jet.Jet)))
     Phi, Psi = (_concat([p[i] for p in parts], n) for i in (0, 1))
     Phi, Psi = (_reshape(x, shape) for x in (Phi, Psi))
     bad = ~np.isfinite(_jet.value(Phi)) | ~np.isfinite(_jet.value(Psi))
