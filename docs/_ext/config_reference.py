@@ -181,7 +181,7 @@ def entries(schema: dict | None = None) -> list[Entry]:
     return out
 
 
-_SPECIAL = re.compile(r"([\\*|_<>\[\]])")
+_SPECIAL = re.compile(r"([\\*|_])")
 
 
 def _text(s: str) -> str:
