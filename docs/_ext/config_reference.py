@@ -78,8 +78,8 @@ def describe_type(node: dict, root: dict) -> str:
     if "enum" in node:
         values = [_value(v) for v in node["enum"]]
         if set(values) == {"inf"}:
-            return "inf"
-        return "one of " + ", ".join(dict.fromkeys(values))
+            return "`inf`"
+        return "one of " + ", ".join(f"`{v}`" for v in dict.fromkeys(values))
     if "const" in node:
         return f"= {_value(node['const'])}"
     if "anyOf" in node or "oneOf" in node:
@@ -100,8 +100,8 @@ def describe_type(node: dict, root: dict) -> str:
     if kind == "object":
         if "additionalProperties" in node and isinstance(node["additionalProperties"], dict) \
                 and "properties" not in node:
-            return "map of names to entries"
-        return "mapping"
+            return "mapping of names (each entry's keys below)"
+        return "mapping (its keys below)"
     words = kind if isinstance(kind, str) else " or ".join(kind)
     b = _bounds(node)
     return f"{words} {b}".strip()
@@ -173,7 +173,7 @@ def entries(schema: dict | None = None) -> list[Entry]:
             e = Entry(f"{path}.{name}", describe_type(child, root), description=" ".join(
                 str(child.get("description", "")).split()))
             if child.get("properties"):
-                e.type = "mapping"
+                e.type = "mapping (its keys below)"
             out.append(e)
             walk_children(child, e.path, {})
 
@@ -205,7 +205,7 @@ def render(schema: dict | None = None) -> str:
         group = ".".join(parts[:3]) if parts[0] == "studies" and len(parts) > 2 else parts[0]
         groups.setdefault(group, []).append(e)
     for group, items in groups.items():
-        title = f"``{group}``"
+        title = group
         lines += [title, "-" * len(title), ""]
         for e in items:
             lines.append(f"``{e.path}``")

@@ -30,7 +30,9 @@ from gaussdsm.theory import error_terms
 sp = spectrum("power_law", d=64, alpha=1.0)
 sigma = np.geomspace(0.01, 1.0, 60)
 ds = error_terms(sp.lam, n_samples=1000, sigma=sigma, gamma=0.01, tau=2e-4)
-print(ds[["bias", "generalization", "optimization", "total"]].sel(sigma=0.1, method="nearest"))
+point = ds.sel(sigma=0.1, method="nearest")
+terms = ("bias", "generalization", "optimization", "total")
+print(f"sigma = {float(point.sigma):.3g}: " + ", ".join(f"{k} {float(point[k]):.3g}" for k in terms))
 
 # %%
 # The trade-off in :math:`\sigma`

@@ -20,23 +20,26 @@ sp = spectrum("texture", image="brick", side=64)
 print(f"d = {sp.d}, lam in [{sp.lam.min():.3g}, {sp.lam.max():.3g}]; source: {sp.info}")
 
 # %%
-# The radial power spectrum: eigenvalue against frequency, with a fitted power law :math:`P \propto |\omega|^{-\beta}`.
-fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9.6, 3.8))
+# The power spectrum: each mode's eigenvalue against its frequency, with a least-squares power law
+# :math:`P \propto |\omega|^{-s}` in log-log coordinates.
+fig, ax0 = plt.subplots(figsize=(6.4, 4.0))
 keep = (sp.frequency > 0) & (sp.lam > 0)
 w, p = sp.frequency[keep], sp.lam[keep]
 slope, icpt = np.polyfit(np.log(w), np.log(p), 1)
 ax0.loglog(w, p, ".", ms=2, alpha=0.4, color="C0", label="periodogram")
 wd = np.geomspace(w.min(), w.max(), 20)
-ax0.loglog(wd, np.exp(icpt) * wd**slope, "k--", label=rf"fit, $\beta = {-slope:.2f}$")
+ax0.loglog(wd, np.exp(icpt) * wd**slope, "k--", label=rf"fit, $s = {-slope:.2f}$")
 ax0.set_xlabel(r"frequency $|\omega|$ (radian per pixel)")
 ax0.set_ylabel(r"eigenvalue $\lambda$")
 ax0.set_title("brick, 64 x 64", fontsize=9)
 ax0.legend(fontsize=8)
+fig.tight_layout()
 
 # %%
 # The error terms against :math:`\sigma` for the convolutional denoiser, :math:`N = 1000`, continuous-time
 # Langevin (:math:`\gamma = 0`), and the Monte Carlo at one point (drawing the empirical mode variances directly).
 sigma = np.geomspace(1e-3, 0.3, 40)
+fig, ax1 = plt.subplots(figsize=(6.4, 4.0))
 ds = error_terms(sp.lam, 1000, sigma=sigma, gamma=0.0, model="fourier", kappa=sp.kappa)
 for term, style in (("bias", "--"), ("generalization", "-."), ("total", "-")):
     ax1.loglog(sigma, ds[term], style, label=term)
