@@ -29,6 +29,7 @@ extensions = [
     "myst_parser",
     "sphinx_gallery.gen_gallery",
     "config_reference",
+    "cli_help",
 ]
 
 root_doc = "index"

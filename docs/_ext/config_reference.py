@@ -125,7 +125,7 @@ def _conditional(node: dict, prefix: str = "") -> tuple[dict[str, list[str]], di
                 required.setdefault(name, []).append(f"required when {text}")
             for name, prop in sub.get("properties", {}).items():
                 if "default" in prop:
-                    defaults.setdefault(name, []).append(f"default {_value(prop['default'])} when {text}")
+                    defaults.setdefault(name, []).append(f"default `{_value(prop['default'])}` when {text}")
                 for inner in prop.get("required", []):
                     required.setdefault(f"{name}.{inner}", []).append(f"required when {text}")
     return required, defaults
@@ -135,9 +135,9 @@ def _condition_text(cond: dict, prefix: str = "") -> str:
     out = []
     for name, prop in cond.get("properties", {}).items():
         if "const" in prop:
-            out.append(f"{prefix}{name} = {_value(prop['const'])}")
+            out.append(f"`{prefix}{name}` = `{_value(prop['const'])}`")
         elif "enum" in prop:
-            out.append(f"{prefix}{name} in {_value(prop['enum'])}")
+            out.append(f"`{prefix}{name}` in `{_value(prop['enum'])}`")
         elif "properties" in prop:
             out.append(_condition_text(prop, f"{prefix}{name}."))
     return " and ".join(out)

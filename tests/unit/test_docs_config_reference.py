@@ -91,8 +91,8 @@ def test_enums_defaults_ranges_and_descriptions_are_shown(ref, schema):
 def test_conditional_requirements_and_defaults_are_shown(ref, schema):
     page = ref.render(schema)
     assert "required when studies.<name>.spectrum.kind = texture" in " ".join(
-        entry_text(page, "studies.<name>.spectrum.image").split()).replace("\\", "")
-    panels = " ".join(entry_text(page, "studies.<name>.panels").split()).replace("\\", "")
+        entry_text(page, "studies.<name>.spectrum.image").split()).replace("\\", "").replace("`", "")
+    panels = " ".join(entry_text(page, "studies.<name>.panels").split()).replace("\\", "").replace("`", "")
     assert "default [error_vs_nfe] when studies.<name>.sampler.kind = diffusion" in panels
 
 
