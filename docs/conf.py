@@ -77,7 +77,8 @@ html_theme_options = {
     "footer_end": [],
 }
 html_show_sourcelink = False
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["gaussdsm.css"]
 
 # MathJax: the default is its CDN (fetched by the reader's browser, never by the build); for reading offline set
 # GAUSSDSM_DOCS_MATHJAX to a local copy, e.g. file:///path/to/mathjax/tex-mml-chtml.js.

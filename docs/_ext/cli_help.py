@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 
-def help_text(subcommand: str | None = None, width: int = 100) -> str:
+def help_text(subcommand: str | None = None, width: int = 78) -> str:
     import argparse
 
     from gaussdsm.cli import build_parser
