@@ -1,6 +1,6 @@
 """NetCDF I/O with provenance, atomic writes and readable errors.
 
-Conventions (see README, "Results"):
+Conventions (see docs/guide/running.md, "Results"):
 
 * every variable and coordinate has ``units`` and ``long_name`` (CF style);
 * global attributes carry the provenance as strings: ``config_json`` (what determined the

@@ -176,10 +176,11 @@ def fit_scores(
         ``max_steps``.
     out : path
 
-    Output
-    ------
-    ``score_matrix (point, replicate, snapshot, row, col)``, ``exact_score_matrix (point, replicate, row, col)``
-    (the exact fit of the same training sets) and ``sgd_diverged (point, replicate)``.
+    Returns
+    -------
+    xarray.Dataset
+        Written to ``out``: ``score_matrix (point, replicate, snapshot, row, col)``, ``exact_score_matrix (point,
+        replicate, row, col)`` (the exact fit of the same training sets) and ``sgd_diverged (point, replicate)``.
     """
     lam, _ = _read_spectrum(spectrum_path, "fit_scores")
     d = lam.size
@@ -256,11 +257,13 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
     points, seed, n_replicates, draw, model
         Exact fits: the chunk's fit points and what determines the training sets.
 
-    Output
-    ------
-    ``w2sq (point, gamma, n_steps[, friction], replicate, snapshot)``, ``diverged`` (unstable draws are recorded,
-    their ``w2sq`` is NaN, never dropped); ``used (point, replicate)`` (the population score, n_samples = inf,
-    has one deterministic replicate); for SGD also ``w2sq_exact``, ``opt_excess``, ``diverged_exact``.
+    Returns
+    -------
+    xarray.Dataset
+        Written to ``out``: ``w2sq (point, gamma, n_steps[, friction], replicate, snapshot)``, ``diverged``
+        (unstable draws are recorded, their ``w2sq`` is NaN, never dropped); ``used (point, replicate)`` (the
+        population score, n_samples = inf, has one deterministic replicate); for SGD also ``w2sq_exact``,
+        ``opt_excess``, ``diverged_exact``.
     """
     lam, kappa = _read_spectrum(spectrum_path, "run_sampler")
     spec = SamplerSpec.from_dict(sampler)

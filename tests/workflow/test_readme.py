@@ -1,7 +1,8 @@
-"""The README's examples cannot drift: every ``console`` block is run and its output compared, every ``pycon``
-block is run as a doctest with the same comparison, every ``yaml`` config block passes the schema.
+"""The examples of the README and of the user guide (``docs/guide/*.md``) cannot drift: every ``console`` block
+is run and its output compared, every ``pycon`` block is run as a doctest with the same comparison, every ``yaml``
+config block passes the schema.
 
-Conventions (stated in the README): ``$ `` starts a command, the lines after it are its output; a line ``...``
+Conventions (stated in the README and in ``docs/guide/cli.md``): ``$ `` starts a command, the lines after it are its output; a line ``...``
 matches any number of lines and ``...`` inside a line any text; numbers are compared to their printed precision
 (one unit of the last printed digit, so a last-digit rounding flip on another BLAS passes, a changed result not);
 a command whose line ends with ``# not run by the tests: <why>`` is skipped.  ``bash`` blocks are instructions
@@ -88,6 +89,13 @@ def readme(repo) -> str:
 
 
 @pytest.fixture(scope="module")
+def pages(repo) -> dict[str, str]:
+    """The README and the user guide's pages, by path relative to the repository."""
+    files = [repo / "README.md", *sorted((repo / "docs" / "guide").glob("*.md"))]
+    return {str(f.relative_to(repo)): f.read_text() for f in files}
+
+
+@pytest.fixture(scope="module")
 def after_run(tmp_path_factory, repo):
     """A working directory with ``results/p1/summary.nc`` of the default config (as after ``make run``)."""
     wd = tmp_path_factory.mktemp("readme")
@@ -105,7 +113,7 @@ def _run(command: str) -> str:
     target = None
     if ">" in argv:
         argv, target = argv[: argv.index(">")], argv[argv.index(">") + 1]
-    assert argv[0] == "gaussdsm", f"README console examples run gaussdsm only: {command}"
+    assert argv[0] == "gaussdsm", f"console examples run gaussdsm only: {command}"
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         main(argv[1:])
@@ -116,53 +124,62 @@ def _run(command: str) -> str:
     return buf.getvalue()
 
 
-def test_the_readme_has_examples_of_each_kind(readme):
-    cmds = [c for _, c, _ in console_examples(readme)]
+def test_the_pages_have_examples_of_each_kind(readme, pages):
+    cmds = [c for text in pages.values() for _, c, _ in console_examples(text)]
     assert sum(c.startswith("gaussdsm error") for c in cmds) >= 5
     assert any(c.startswith("gaussdsm provenance") for c in cmds)
-    assert len(blocks(readme, "pycon")) >= 2 and blocks(readme, "yaml")
+    assert sum(len(blocks(text, "pycon")) for text in pages.values()) >= 2
+    assert any(blocks(text, "yaml") for text in pages.values())
+    assert any(c.startswith("gaussdsm error") for _, c, _ in console_examples(readme)) and blocks(readme, "pycon")
+    assert "make run" in readme and "make test" in readme and "make docs" in readme
 
 
-def test_console_examples_print_what_the_readme_shows(readme, after_run, monkeypatch):
+def test_console_examples_print_what_the_pages_show(pages, after_run, monkeypatch):
     monkeypatch.chdir(after_run)
     failures, ran = [], 0
-    for line, command, want in console_examples(readme):
-        if NOT_RUN in command:
-            continue
-        got = _run(command).splitlines()
-        ran += 1
-        if want and not output_matches(want, got) or not want and got:
-            failures.append(f"README.md:{line}: $ {command}\n--- shown:\n" + "\n".join(want)
-                            + "\n--- printed:\n" + "\n".join(got))
-    assert ran >= 7
+    for name, text in pages.items():
+        for line, command, want in console_examples(text):
+            if NOT_RUN in command:
+                continue
+            got = _run(command).splitlines()
+            ran += 1
+            if want and not output_matches(want, got) or not want and got:
+                failures.append(f"{name}:{line}: $ {command}\n--- shown:\n" + "\n".join(want)
+                                + "\n--- printed:\n" + "\n".join(got))
+    assert ran >= 8
     assert not failures, "\n\n".join(failures)
     assert yaml.safe_load((after_run / "p1.yaml").read_text())["studies"]["p1"]["spectrum"]["d"] == 16
 
 
-def test_python_examples_print_what_the_readme_shows(readme, after_run, monkeypatch):
+def test_python_examples_print_what_the_pages_show(pages, after_run, monkeypatch):
     monkeypatch.chdir(after_run)
     parser = doctest.DocTestParser()
     failures = []
-    for line, body in blocks(readme, "pycon"):
-        namespace: dict = {}
-        for ex in parser.get_examples(body):
-            buf = io.StringIO()
-            with contextlib.redirect_stdout(buf):
-                exec(compile(ex.source, f"README.md:{line + ex.lineno}", "single"), namespace)
-            got, want = buf.getvalue().splitlines(), ex.want.splitlines()
-            if not output_matches(want, got):
-                failures.append(f"README.md:{line + ex.lineno}: >>> {ex.source.strip()}\n--- shown:\n{ex.want}"
-                                f"--- printed:\n{buf.getvalue()}")
+    for name, text in pages.items():
+        for line, body in blocks(text, "pycon"):
+            namespace: dict = {}
+            for ex in parser.get_examples(body):
+                buf = io.StringIO()
+                with contextlib.redirect_stdout(buf):
+                    exec(compile(ex.source, f"{name}:{line + ex.lineno}", "single"), namespace)
+                got, want = buf.getvalue().splitlines(), ex.want.splitlines()
+                if not output_matches(want, got):
+                    failures.append(f"{name}:{line + ex.lineno}: >>> {ex.source.strip()}\n--- shown:\n{ex.want}"
+                                    f"--- printed:\n{buf.getvalue()}")
     assert not failures, "\n\n".join(failures)
 
 
-def test_yaml_examples_are_valid_configs(readme, repo):
+def test_yaml_examples_are_valid_configs(pages, repo):
     from gaussdsm.schema import validate
 
-    for line, body in blocks(readme, "yaml"):
-        cfg = yaml.safe_load(body)
-        if "studies" in cfg:
-            validate(cfg, repo / "workflow" / "schemas" / "config.schema.yaml")  # raises ConfigError, naming the key
+    checked = 0
+    for name, text in pages.items():
+        for line, body in blocks(text, "yaml"):
+            cfg = yaml.safe_load(body)
+            if "studies" in cfg:
+                validate(cfg, repo / "workflow" / "schemas" / "config.schema.yaml")  # raises ConfigError, naming the key
+                checked += 1
+    assert checked >= 1
 
 
 def test_the_comparison_rules_can_fail():
@@ -173,15 +190,20 @@ def test_the_comparison_rules_can_fail():
     assert output_matches(['{"a": 1, ...}'], ['{"a": 1, "b": 2}']) and not output_matches(["bias 1"], ["bios 1"])
 
 
-def test_the_default_config_quotes_the_readme_run_time(readme, repo):
-    """config/config.yaml's header and the README give the same measured time range and job count for the default
-    study, and the README's range holds the runs it quotes."""
-    claim = re.search(r"\*\*(\d+(?:\.\d+)?)–(\d+(?:\.\d+)?) min on 2 cores\*\* after the install \(measured "
+RUN_TIME = re.compile(r"\*\*(\d+(?:\.\d+)?)–(\d+(?:\.\d+)?) min on 2 cores\*\* after the install \(measured "
                       r"\d{4}-\d\d-\d\d with `benchmarks/bench_workflow.py`: (\d+) studies,\s+(\d+) jobs, \d+ MB of "
-                      r"results, (\d+) s and (\d+) s in two runs", readme)
-    assert claim, "the README's measured default run"
-    low, high, studies, jobs = claim.group(1), claim.group(2), claim.group(3), claim.group(4)
-    assert int(studies) == len(yaml.safe_load((repo / "config" / "config.yaml").read_text())["studies"])
-    assert all(60 * float(low) <= float(claim.group(k)) <= 60 * float(high) for k in (5, 6)), claim.group(0)
+                      r"results, (\d+) s and (\d+) s in two runs")
+
+
+def test_the_default_config_quotes_the_readme_run_time(readme, pages, repo):
+    """config/config.yaml's header and the README (and any guide page that repeats it) give the same measured time
+    range and job count for the default study, and the range holds the runs it quotes."""
+    assert RUN_TIME.search(readme), "the README's measured default run"
     header = (repo / "config" / "config.yaml").read_text().split("seed:")[0]
-    assert f"{low}-{high} min on 2 cores, {jobs} jobs" in header, header
+    n_studies = len(yaml.safe_load((repo / "config" / "config.yaml").read_text())["studies"])
+    for name, text in pages.items():
+        for claim in RUN_TIME.finditer(text):
+            low, high, studies, jobs = claim.group(1), claim.group(2), claim.group(3), claim.group(4)
+            assert int(studies) == n_studies, (name, claim.group(0))
+            assert all(60 * float(low) <= float(claim.group(k)) <= 60 * float(high) for k in (5, 6)), claim.group(0)
+            assert f"{low}-{high} min on 2 cores, {jobs} jobs" in header, (name, header)

@@ -8,13 +8,13 @@ the generalization kernel and the figures.  The Langevin family also has the law
 SGD-learned) score matrix (a matrix recursion, :mod:`~gaussdsm.samplers._laws`) and particle chains of the
 actual scheme, which exist to validate the exact laws.
 
-=========  ==============================================================  =========================
-kind       sampler                                                          grid parameters
-=========  ==============================================================  =========================
-``ula``    :class:`~gaussdsm.samplers.ula.ULA`, unadjusted Langevin          gamma, n_steps
-``uld``    :class:`~gaussdsm.samplers.uld.ULD`, underdamped Langevin (EM)    gamma, n_steps, friction
-``diffusion`` :class:`~gaussdsm.samplers.diffusion.Diffusion`, VP/VE/heat    scheme, init, n_steps, t_min
-=========  ==============================================================  =========================
+============= ==============================================================  =========================
+kind          sampler                                                          grid parameters
+============= ==============================================================  =========================
+``ula``       :class:`~gaussdsm.samplers.ula.ULA`, unadjusted Langevin          gamma, n_steps
+``uld``       :class:`~gaussdsm.samplers.uld.ULD`, underdamped Langevin (EM)    gamma, n_steps, friction
+``diffusion`` :class:`~gaussdsm.samplers.diffusion.Diffusion`, VP/VE/heat     scheme, init, n_steps, t_min
+============= ==============================================================  =========================
 
 A new sampler is one module with a class implementing :class:`~gaussdsm.samplers._base.Sampler`, and one entry
 in :data:`KINDS`.
