@@ -197,11 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("error", help="the theory's error breakdown (bias, generalization, optimization) at one point",
                        description="The first-order theory of E W2^2 at one point (bias, generalization, "
                        "optimization), optionally against exact Monte Carlo (--mc).")
-    from .engine import _choices
+    from .engine import choices
 
-    choices = _choices()  # the registries' names
+    allowed = choices()  # the registries' names
     g = e.add_argument_group("spectrum")
-    g.add_argument("--spectrum", default="power_law", choices=list(choices["spectrum"]))
+    g.add_argument("--spectrum", default="power_law", choices=list(allowed["spectrum"]))
     g.add_argument("--d", type=_positive_int, default=None,
                    help="dimension (default 16; texture, pca, custom: from the data, checked when given)")
     g.add_argument("--alpha", type=float, default=None, help="power_law exponent (default 1)")
@@ -224,22 +224,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--sigma", type=_nonneg_float, default=None, help="DSM noise amplitude (Langevin family)")
     g.add_argument("--tau", type=_nonneg_float, default=0.0, help="SGD step (default 0: exact fit)")
     g.add_argument("--loss-factor", type=float, default=1.0, help="c in c||x - theta y||^2 (default 1)")
-    g.add_argument("--model", choices=list(choices["model"]), default="full",
+    g.add_argument("--model", choices=list(allowed["model"]), default="full",
                    help="denoiser: full d x d, diagonal in the eigenbasis, or fourier (convolutional; stationary "
                    "spectra). Monte Carlo of the diagonal models draws the mode variances directly (O(d))")
     g = e.add_argument_group("sampler")
-    g.add_argument("--sampler", choices=list(choices["sampler"]), default="ula",
+    g.add_argument("--sampler", choices=list(allowed["sampler"]), default="ula",
                    help="ula (default), uld (underdamped) or diffusion")
     g.add_argument("--gamma", type=_nonneg_float, default=None, help="Langevin step (0: continuous time)")
     g.add_argument("--n-steps", type=_count, default=float("inf"), help="number of steps K, or inf (default: stationary)")
     g.add_argument("--init-var", type=_nonneg_float, default=1.0, help="start y0 ~ N(0, v0 I) (default 1)")
     g.add_argument("--friction", type=_positive_float, default=None, help="ULD friction gamma_f (required by uld)")
     g = e.add_argument_group("diffusion (--sampler diffusion; see README and gaussdsm.samplers.diffusion)")
-    g.add_argument("--process", choices=list(choices["process"]), default=None, help="forward process (default vp)")
-    g.add_argument("--scheme", choices=list(choices["scheme"]), default=None, help="reverse scheme (default em)")
-    g.add_argument("--grid", choices=list(choices["grid"]), default=None, help="time grid (default uniform)")
+    g.add_argument("--process", choices=list(allowed["process"]), default=None, help="forward process (default vp)")
+    g.add_argument("--scheme", choices=list(allowed["scheme"]), default=None, help="reverse scheme (default em)")
+    g.add_argument("--grid", choices=list(allowed["grid"]), default=None, help="time grid (default uniform)")
     g.add_argument("--t-min", type=_nonneg_float, default=None, help="stopping time (default 1e-3)")
-    g.add_argument("--init", choices=list(choices["init"]), default=None, help="standard (reference Gaussian, default) or exact (p_T)")
+    g.add_argument("--init", choices=list(allowed["init"]), default=None, help="standard (reference Gaussian, default) or exact (p_T)")
     g.add_argument("--T", type=_positive_float, default=None, help="horizon (default 1; vp_cosine 0.9946; heat 100; edm 80)")
     g.add_argument("--beta-min", type=_positive_float, default=None, help="vp: beta(0) (default 0.1)")
     g.add_argument("--beta-max", type=_positive_float, default=None, help="vp: beta(T) (default 20)")
@@ -253,11 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--s-tmin", type=_nonneg_float, default=None, help="heun_churn: churn from t = s_tmin (default 0.05)")
     g.add_argument("--s-tmax", type=_nonneg_float, default=None, help="heun_churn: churn up to t = s_tmax (default 50)")
     g.add_argument("--s-noise", type=_positive_float, default=None, help="heun_churn: S_noise (default 1.003)")
-    g.add_argument("--fit", choices=list(choices["fit"]), default="exact",
+    g.add_argument("--fit", choices=list(allowed["fit"]), default="exact",
                    help="how every level's denoiser is learned: the DSM minimiser (default), gradient flow or "
                         "full-batch gradient descent for --train-time")
     g.add_argument("--train-time", type=_nonneg_float, default=float("inf"), help="training time tau (default inf)")
-    g.add_argument("--fit-init", choices=list(choices["fit_init"]), default="zero", help="denoiser at tau = 0 (default 0)")
+    g.add_argument("--fit-init", choices=list(allowed["fit_init"]), default="zero", help="denoiser at tau = 0 (default 0)")
     g.add_argument("--lr", type=_nonneg_float, default=0.0, help="gd: the gradient step (steps = train time / lr)")
     g = e.add_argument_group("output")
     g.add_argument("--mc", type=_positive_int, default=0, metavar="R", help="also run R Monte-Carlo replicates")

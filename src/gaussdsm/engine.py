@@ -30,7 +30,7 @@ from . import _checks, rules
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["error", "run_study", "StudyResult", "METRICS", "check_metric", "KEYS"]
+__all__ = ["error", "run_study", "StudyResult", "METRICS", "check_metric", "KEYS", "choices", "schema_path"]
 
 METRICS = ("w2",)
 """The error metrics :func:`error` knows (``w2``: :math:`\\mathbb E\\,W_2^2`)."""
@@ -61,7 +61,7 @@ KEYS = {"spectrum": "spectrum.kind", "d": "spectrum.d", **{k: f"spectrum.{k}" fo
 """Every option of :func:`error` and the key its messages name (a study config's, where it has one)."""
 
 
-def _choices() -> dict[str, Sequence]:
+def choices() -> dict[str, Sequence]:
     """The allowed values of the choice options, from their registries."""
     from .dsm import FIT_INITS, FIT_METHODS
     from .samplers import KINDS as SAMPLERS
@@ -102,13 +102,13 @@ def _is_axis(name: str, value) -> bool:
     return not (name == "grid" and all(isinstance(v, int | float | np.number) for v in value))
 
 
-def _check_value(name: str, value, choices: dict):
+def _check_value(name: str, value, allowed: dict):
     """One value of option ``name``, checked (one line naming its key and the allowed range or values)."""
     key = KEYS[name]
     if value is None:
         return None
-    if name in choices and not (name == "grid" and not isinstance(value, str)):
-        return _checks.choice(key, value, choices[name])
+    if name in allowed and not (name == "grid" and not isinstance(value, str)):
+        return _checks.choice(key, value, allowed[name])
     if name in NUMBERS:
         check, bounds = NUMBERS[name]
         return getattr(_checks, check)(key, value, **bounds)
@@ -117,19 +117,19 @@ def _check_value(name: str, value, choices: dict):
 
 def _options(opts: dict) -> tuple[dict, dict]:
     """``(scalars, axes)``: every option checked; the lists (grid axes) apart, each value checked."""
-    choices = _choices()
+    allowed = choices()
     scalars, axes = {}, {}
     for name, value in opts.items():
         if _is_axis(name, value):
             vals = list(value)
             if not vals:
                 raise ValueError(f"{KEYS[name]}: an axis needs at least 1 value")
-            vals = [_check_value(name, v, choices) for v in vals]
+            vals = [_check_value(name, v, allowed) for v in vals]
             if len(set(map(str, vals))) != len(vals):
                 raise ValueError(f"{KEYS[name]}: the values of an axis must be unique; got {list(value)!r}")
             axes[name] = vals
         else:
-            scalars[name] = value if name in ("values", "progress") else _check_value(name, value, choices)
+            scalars[name] = value if name in ("values", "progress") else _check_value(name, value, allowed)
     check_metric(scalars["metric"])
     return scalars, axes
 
@@ -586,3 +586,112 @@ exp_rate, s_churn, s_tmin, s_tmax, s_noise
         ds = ds.assign_coords(mode=("mode", np.arange(sp.lam.size), attrs("mode")))
     ds.attrs["metric"] = check_metric(scalars["metric"])
     return ds
+
+
+# ------------------------------------------------------------------------------------------------- a whole study
+class StudyResult(NamedTuple):
+    """What :func:`run_study` returns (in memory): the study's ``summary`` (``results/<study>/summary.nc`` of the
+    workflow), its ``theory`` (``theory.nc``) and ``spectrum`` (``spectrum.nc``)."""
+
+    summary: xr.Dataset
+    theory: xr.Dataset
+    spectrum: xr.Dataset
+
+
+def schema_path() -> Path:
+    """The workflow's config schema (``workflow/schemas/config.schema.yaml`` of the repository this package is in)."""
+    return Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def run_study(config: dict | str | Path, study: str | None = None, *, replicates: int | None = None,
+              schema: str | Path | None = None) -> StudyResult:
+    """Run one study of a config in memory, through the workflow's own stages (:mod:`gaussdsm.stages`).
+
+    The config is validated exactly as the Snakefile does it (:func:`gaussdsm.schema.validate`, defaults filled,
+    then :class:`gaussdsm.study.Plan`, i.e. :func:`gaussdsm.study.check_config`); the stages ``spectra``,
+    ``fit_scores`` (SGD studies), ``run_sampler`` per chunk, ``analytic_error`` and ``aggregate`` then run in this
+    process with the arguments the workflow gives them, on files in a temporary directory that is removed: the same
+    numbers as ``snakemake`` (the same streams), without Snakemake.  Keep studies small (no parallel jobs here).
+
+    Parameters
+    ----------
+    config : dict or path
+        A whole configuration (``studies:``, ``seed``, ...), as a dict (not modified) or a YAML file.
+    study : str, optional
+        The study to run (default: the only one, or the only one of ``run_studies``).
+    replicates : int, optional
+        Override ``montecarlo.n_replicates`` of the study (>= 2), before validation.
+    schema : path, optional
+        The config schema (default :func:`schema_path`).
+
+    Returns
+    -------
+    StudyResult
+        ``(summary, theory, spectrum)`` Datasets, loaded in memory (the summary: ``mc_mean``, ``mc_stderr``,
+        ``zscore``, ``theory_*`` on the study's grid; :func:`gaussdsm.stages.aggregate`).
+
+    Raises
+    ------
+    gaussdsm.study.ConfigError
+        A bad config (a ``ValueError``), one line per problem naming its key, before any stage runs.
+
+    Examples
+    --------
+    >>> import gaussdsm
+    >>> res = gaussdsm.run_study("tests/configs/tiny.yaml", replicates=10)
+    >>> res.summary["zscore"].dims
+    ('n_samples', 'sigma', 'gamma', 'tau', 'n_steps')
+    """
+    import copy
+    import tempfile
+
+    import yaml
+
+    from . import stages
+    from .io import collect_provenance, read_dataset
+    from .schema import validate
+    from .study import ConfigError, Plan, provenance_config
+
+    if isinstance(config, dict):
+        cfg = copy.deepcopy(config)
+    else:
+        with open(config, encoding="utf-8") as fh:
+            cfg = yaml.safe_load(fh)
+    names = list(cfg.get("run_studies") or (cfg.get("studies") or {}))
+    if study is None:
+        if len(names) != 1:
+            raise ConfigError(f"study: the config has {len(names)} studies to run; name one of {', '.join(names)}")
+        study = names[0]
+    if study not in (cfg.get("studies") or {}):
+        raise ConfigError(f"study must be one of {', '.join(cfg.get('studies') or {})}; got {study!r}")
+    cfg["run_studies"] = [study]
+    cfg.pop("comparisons", None)  # figures of several studies: not run here
+    if replicates is not None:
+        n = _checks.integer(f"studies.{study}.montecarlo.n_replicates", replicates, ge=2)
+        cfg["studies"][study].setdefault("montecarlo", {})["n_replicates"] = n
+    path = Path(schema) if schema is not None else schema_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"the config schema {path} is not there: pass schema= (the workflow's "
+                                "workflow/schemas/config.schema.yaml)")
+    validate(cfg, path)
+    st = Plan(cfg).studies[study]
+
+    def prov(rule: str) -> dict:  # what the workflow's job of that rule records
+        return collect_provenance(provenance_config(cfg, {"study": study}, rule), rule=rule)
+
+    with tempfile.TemporaryDirectory(prefix="gaussdsm-study-") as tmp:
+        d = Path(tmp)
+        spectrum = d / "spectrum.nc"
+        stages.spectra(**st.spectrum_args(), out=spectrum, provenance=prov("spectra"))
+        chunks = []
+        for c in st.chunk_ids:
+            fits = None
+            if st.fits_scores:
+                fits = d / f"fits-{c}.nc"
+                stages.fit_scores(spectrum, **st.fit_args(c), out=fits, provenance=prov("fit_scores"))
+            chunks.append(d / f"sampler-{c}.nc")
+            stages.run_sampler(spectrum, fits, **st.sampler_args(c), out=chunks[-1], provenance=prov("run_sampler"))
+        stages.analytic_error(spectrum, **st.theory_args(), out=d / "theory.nc", provenance=prov("analytic_error"))
+        stages.aggregate(spectrum, d / "theory.nc", chunks, out=d / "summary.nc", provenance=prov("aggregate"))
+        loaded = [read_dataset(d / f"{k}.nc").load() for k in ("summary", "theory", "spectrum")]
+    return StudyResult(*loaded)
