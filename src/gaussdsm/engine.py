@@ -53,6 +53,8 @@ DIFFUSION_ONLY = ("process", "scheme", "grid", "t_min", "init", "T", "beta_min",
 against :data:`gaussdsm.samplers.diffusion.DEFAULTS`)."""
 FIT_KEYS = {"fit": "fit.method", "train_time": "fit.train_time", "fit_init": "fit.init", "lr": "fit.lr"}
 """The fit options and their config keys."""
+FIT_DEFAULTS = {"fit": "exact", "train_time": math.inf, "fit_init": "zero", "lr": 0.0}
+"""The fit options' defaults (the exact fit): any other value is for diffusion samplers only."""
 KEYS = {"spectrum": "spectrum.kind", "d": "spectrum.d", **{k: f"spectrum.{k}" for k in SPECTRUM_KEYS},
         **{k: f"grid.{k}" for k in ("n_samples", "sigma", "gamma", "tau")},
         "loss_factor": "fit.loss_factor", "model": "fit.model", "sampler": "sampler.kind",
@@ -188,14 +190,12 @@ def _sampler_spec(o: dict, listed: Sequence[str]):
             fixed.update(fit_method=o["fit"], fit_init=o["fit_init"], lr=o["lr"])
             info.update(fit_method=o["fit"], train_time=o["train_time"], fit_init=o["fit_init"], lr=o["lr"])
         else:
-            why = rules.only_for_trained_fits(KEYS[k] for k, default in (("train_time", math.inf), ("fit_init", "zero"),
-                                                                          ("lr", 0.0)) if o[k] != default)
+            why = rules.only_for_trained_fits(KEYS[k] for k, default in FIT_DEFAULTS.items() if o[k] != default)
             if why:
                 raise ValueError(why)
         return SamplerSpec("diffusion", axes, fixed), {"kind": "diffusion", **info}
     given = [KEYS[k] for k in DIFFUSION_ONLY if o[k] not in (None, False)]
-    if o["fit"] != "exact":
-        given.append(KEYS["fit"])
+    given += [KEYS[k] for k, default in FIT_DEFAULTS.items() if o[k] != default]
     why = rules.only_for_diffusion(given) or rules.required_by(kind, [KEYS[k] for k in ("sigma", "gamma")
                                                                       if o[k] is None])
     if why:

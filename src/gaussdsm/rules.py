@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 
 __all__ = ["only_for_diffusion", "not_for_diffusion", "required_by", "population_learns_nothing", "fourier_spectrum",
-           "only_for_trained_fits"]
+           "only_for_trained_fits", "drawn_noise"]
 
 STATIONARY_KINDS = ("stationary_1d", "stationary_2d", "texture")
 """The spectra with a Fourier structure (their R11 factors ``kappa``): what ``fit.model: fourier`` needs."""
@@ -61,3 +61,17 @@ def only_for_trained_fits(given: Iterable[str]) -> str | None:
     """An exact fit (``fit.method: exact``) with a training key (``fit.train_time``, ``fit.init``, ``fit.lr``)."""
     given = list(given)
     return f"{given[0]} is only used by fit.method gradient_flow or gd" if given else None
+
+
+def drawn_noise(noise: str, method: str, train_time: float, model: str | None = None) -> str | None:
+    """``fit.noise: drawn`` (Monte Carlo trains with fresh noise at every gradient step): it needs gradient descent,
+    a finite training time, and d x d denoisers (``model`` None: not checked)."""
+    if noise != "drawn":
+        return None
+    if method != "gd":
+        return "fit.noise: drawn needs fit.method gd (a gradient step to draw the noise at)"
+    if math.isinf(float(train_time)):
+        return "fit.noise: drawn needs a finite fit.train_time (round(train_time / lr) drawn steps)"
+    if model is not None and model != "full":
+        return "fit.noise: drawn trains d x d denoisers: it needs fit.model full"
+    return None

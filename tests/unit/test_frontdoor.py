@@ -131,6 +131,7 @@ BAD = [
     (dict(sampler="diffusion", gamma=0.1), "grid.gamma is not used by sampler.kind: diffusion"),
     (dict(sigma=0.1, gamma=0.01, fit="gd"), "fit.method is only used by sampler.kind: diffusion"),
     (dict(sigma=0.1, gamma=0.01, scheme="em"), "sampler.scheme is only used by sampler.kind: diffusion"),
+    (dict(sigma=0.1, gamma=0.01, train_time=2.0), "fit.train_time is only used by sampler.kind: diffusion"),
     (dict(sigma=0.1, gamma=0.01, sampler="uld"), "sampler.kind: uld needs sampler.friction"),
     (dict(sigma=0.1, gamma=0.01, model=["full", "fourier"]), "fit.model: fourier (a convolutional denoiser"),
     (dict(n_samples=np.inf, sigma=0.1, gamma=0.01, tau=1e-3), "grid.n_samples: inf (the population score) learns"),
@@ -196,3 +197,14 @@ def test_run_study_rejects_a_bad_config_like_the_workflow(tiny_config):
         gaussdsm.run_study(tiny_config(grid={"sigma": [-0.2]}))
     with pytest.raises(ValueError, match=r"studies\.tiny\.montecarlo\.n_replicates must be an integer >= 2"):
         gaussdsm.run_study(tiny_config(), replicates=1)
+
+
+@pytest.mark.parametrize("noise, method, train_time", [("drawn", "gradient_flow", 1.0), ("drawn", "gd", np.inf)])
+def test_the_training_rules_say_what_gaussdsm_rules_says(noise, method, train_time):
+    """fit.noise's rules are gaussdsm.rules.drawn_noise; the Training class states them in the same words."""
+    from gaussdsm import rules
+    from gaussdsm.samplers.diffusion import Training
+
+    with pytest.raises(ValueError) as err:
+        Training(method, train_time, "zero", 0.1 if method == "gd" else 0.0, noise)
+    assert str(err.value) == rules.drawn_noise(noise, method, train_time)
