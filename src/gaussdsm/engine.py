@@ -260,45 +260,58 @@ def _theory(leaf: _Leaf) -> xr.Dataset:
     return ds.squeeze([d for d in ds.dims if d not in leaf.axes])
 
 
-MC_VARS = ("mc_mean", "mc_stderr", "mc_n", "n_diverged", "z")
-SGD_VARS = ("mc_opt_mean", "mc_opt_stderr", "mc_opt_n", "mc_opt_n_diverged", "z_opt")
-DRAWN_VARS = ("mc_drawn_mean", "mc_drawn_stderr", "mc_drawn_n", "mc_drawn_n_diverged", "mc_drawn_difference",
-              "mc_drawn_difference_stderr")
 COUNTS = ("mc_n", "n_diverged", "mc_opt_n", "mc_opt_n_diverged", "mc_drawn_n", "mc_drawn_n_diverged")
+"""The Monte-Carlo variables that are counts (0 where the Monte Carlo did not run; the others are NaN there)."""
 
 
-def _monte_carlo(leaf: _Leaf, pt, total: float) -> dict:
-    """The Monte Carlo at one point (``pt``: the theory at that point, scalar coordinates): the exact fit, or SGD
-    (``tau > 0``) with its paired optimization error, and for ``fit='gd'`` the training noise drawn as well."""
+def _monte_carlo(leaf: _Leaf, points: list) -> dict:
+    """The Monte Carlo at every ``(idx, pt)`` of ``points`` (``pt``: the theory at that point, scalar coordinates):
+    ``{idx: {variable: value}}``.
+
+    Exact fits: one call of :func:`gaussdsm.montecarlo.exact_fit_errors` per ``n_samples`` serves every sigma and
+    sampler setting of the leaf (one draw and decomposition per training set; the numbers of
+    :func:`~gaussdsm.montecarlo.monte_carlo_error` at each point); SGD (``tau > 0``): one run per point with its
+    paired optimization error; ``fit='gd'``: also the training noise drawn (per point)."""
     from . import progress as bars
-    from .montecarlo import (drawn_noise_monte_carlo_error, monte_carlo_error, sgd_monte_carlo_error, zscore)
+    from .montecarlo import (data_streams, drawn_noise_monte_carlo_error, exact_fit_errors, sgd_monte_carlo_error,
+                             summarize, zscore)
 
     o, lam, spec = leaf.options, leaf.sp.lam, leaf.spec
-    smp = spec.make(tuple(pt[a].values.item() for a in spec.axes))
-    N = pt["n_samples"].values.item()
-    out = {}
-    tau = float(pt["tau"]) if "tau" in pt.coords else 0.0
-    if tau > 0:
-        sigma, gamma = float(pt["sigma"]), float(pt["gamma"])
-        with bars.timed(_cost_of_point(leaf, pt), "Monte Carlo (SGD)", bar=o["progress"]):
-            r, opt = sgd_monte_carlo_error(lam, N, sigma, gamma, tau, o["mc"], seed=o["seed"], model=o["model"],
-                                           loss_factor=o["loss_factor"], sampler=smp)
-        out.update(mc_opt_mean=opt.mean, mc_opt_stderr=opt.stderr, mc_opt_n=opt.n_valid, mc_opt_n_diverged=opt.n_diverged,
-                   z_opt=zscore(opt.mean, opt.stderr, float(pt["optimization"])))
-    else:
+    out, exact = {}, {}
+    for idx, pt in points:
+        setting = tuple(pt[a].values.item() for a in spec.axes)
+        N = pt["n_samples"].values.item()
+        tau = float(pt["tau"]) if "tau" in pt.coords else 0.0
         sigma = float(pt["sigma"]) if "sigma" in pt.coords else 0.0
-        draw = "modes" if o["model"] != "full" else "wishart"
-        reps = 1 if math.isinf(float(N)) else o["mc"]
-        with bars.Progress(reps, "Monte Carlo", unit="replicates", bar=o["progress"]) as bar:
-            r = monte_carlo_error(lam, N, sigma, n_replicates=o["mc"], seed=o["seed"], model=o["model"], draw=draw,
-                                  sampler=smp, kappa=leaf.sp.kappa, progress=bar)
-        if o["fit"] == "gd" and not math.isinf(float(N)):  # and with the training noise drawn, paired
-            drawn, _, diff = drawn_noise_monte_carlo_error(lam, int(N), smp, o["mc"], o["seed"])
-            out.update(mc_drawn_mean=drawn.mean, mc_drawn_stderr=drawn.stderr, mc_drawn_n=drawn.n_valid,
-                       mc_drawn_n_diverged=drawn.n_diverged, mc_drawn_difference=diff.mean,
-                       mc_drawn_difference_stderr=diff.stderr)
-    out.update(mc_mean=r.mean, mc_stderr=r.stderr, mc_n=r.n_valid, n_diverged=r.n_diverged,
-               z=zscore(r.mean, r.stderr, total))
+        if tau == 0:
+            exact.setdefault(N, []).append((idx, sigma, setting, float(pt["total"])))
+            continue
+        with bars.timed(_cost_of_point(leaf, pt), "Monte Carlo (SGD)", bar=o["progress"]):
+            r, opt = sgd_monte_carlo_error(lam, N, sigma, float(pt["gamma"]), tau, o["mc"], seed=o["seed"],
+                                           model=o["model"], loss_factor=o["loss_factor"], sampler=spec.make(setting))
+        out[idx] = dict(mc_mean=r.mean, mc_stderr=r.stderr, mc_n=r.n_valid, n_diverged=r.n_diverged,
+                        z=zscore(r.mean, r.stderr, float(pt["total"])), mc_opt_mean=opt.mean,
+                        mc_opt_stderr=opt.stderr, mc_opt_n=opt.n_valid, mc_opt_n_diverged=opt.n_diverged,
+                        z_opt=zscore(opt.mean, opt.stderr, float(pt["optimization"])))
+    draw = "modes" if o["model"] != "full" else "wishart"
+    for N, group in exact.items():
+        oracle = math.isinf(float(N))
+        sigmas = list(dict.fromkeys(g[1] for g in group))
+        settings = list(dict.fromkeys(g[2] for g in group))
+        smps = [spec.make(st) for st in settings]
+        with bars.Progress(1 if oracle else o["mc"], "Monte Carlo", unit="replicates", bar=o["progress"]) as bar:
+            w, dv = exact_fit_errors(lam, N, [] if oracle else data_streams(o["seed"], o["mc"], N), sigmas, smps,
+                                     model=o["model"], draw=draw, kappa=leaf.sp.kappa, progress=bar)
+        for idx, sigma, setting, total in group:
+            at = (sigmas.index(sigma), settings.index(setting))
+            r = summarize(w[at], dv[at], exact=oracle)
+            out[idx] = dict(mc_mean=r.mean, mc_stderr=r.stderr, mc_n=r.n_valid, n_diverged=r.n_diverged,
+                            z=zscore(r.mean, r.stderr, total))
+            if o["fit"] == "gd" and not oracle:  # and with the training noise drawn, paired
+                drawn, _, diff = drawn_noise_monte_carlo_error(lam, int(N), smps[at[1]], o["mc"], o["seed"])
+                out[idx].update(mc_drawn_mean=drawn.mean, mc_drawn_stderr=drawn.stderr, mc_drawn_n=drawn.n_valid,
+                                mc_drawn_n_diverged=drawn.n_diverged, mc_drawn_difference=diff.mean,
+                                mc_drawn_difference_stderr=diff.stderr)
     return out
 
 
@@ -326,24 +339,24 @@ def _run_leaf(leaf: _Leaf, theory_cost) -> xr.Dataset:
         ds = _theory(leaf)
     dims, shape = ds["total"].dims, ds["total"].shape
     reason, regime, mc_note = (np.full(shape, "", dtype=object) for _ in range(3))
-    mc: dict[str, np.ndarray] = {}
+    run = []  # the points whose theory is defined: their Monte Carlo runs
     for idx in np.ndindex(shape):
         pt = ds.isel(dict(zip(dims, idx)))
         why = diagnose(lam, pt)
-        notes = []
-        defined = bool(np.isfinite(float(pt["bias"])) and np.isfinite(float(pt["generalization"])))
-        if o["mc"] and defined:
-            for k, v in _monte_carlo(leaf, pt, float(pt["total"])).items():
-                mc.setdefault(k, np.full(shape, 0 if k in COUNTS else np.nan))[idx] = v
-            if not np.isfinite(mc["mc_mean"][idx]):
-                notes.append(f"Monte Carlo: every replicate diverged ({int(mc['n_diverged'][idx])} draws)")
-            elif not np.isfinite(mc["z"][idx]) and np.isfinite(float(pt["total"])):
-                notes.append("z is not defined: the Monte Carlo is deterministic (the population score, standard "
-                             "error 0); compare mc_mean with total")
-        elif o["mc"]:
-            notes.append("Monte Carlo not run: the theory is not defined here (reason)")
         reason[idx], regime[idx] = "\n".join(why["valid"]), "\n".join(why["regime"])
-        mc_note[idx] = "\n".join(notes)
+        if np.isfinite(float(pt["bias"])) and np.isfinite(float(pt["generalization"])):
+            run.append((idx, pt))
+        elif o["mc"]:
+            mc_note[idx] = "Monte Carlo not run: the theory is not defined here (reason)"
+    mc: dict[str, np.ndarray] = {}
+    for idx, values in (_monte_carlo(leaf, run) if o["mc"] else {}).items():
+        for k, v in values.items():
+            mc.setdefault(k, np.full(shape, 0 if k in COUNTS else np.nan))[idx] = v
+        if not np.isfinite(values["mc_mean"]):
+            mc_note[idx] = f"Monte Carlo: every replicate diverged ({values['n_diverged']} draws)"
+        elif not np.isfinite(values["z"]) and values["mc_stderr"] == 0:
+            mc_note[idx] = ("z is not defined: the Monte Carlo is deterministic (the population score, standard "
+                            "error 0); compare mc_mean with total")
     for idx in np.ndindex(shape):
         missing = [k for k, v in mc.items() if v.dtype.kind == "f" and np.isnan(v[idx])]
         if missing and not mc_note[idx]:
