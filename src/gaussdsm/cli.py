@@ -239,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--scheme", choices=list(allowed["scheme"]), default=None, help="reverse scheme (default em)")
     g.add_argument("--grid", choices=list(allowed["grid"]), default=None, help="time grid (default uniform)")
     g.add_argument("--t-min", type=_nonneg_float, default=None, help="stopping time (default 1e-3)")
-    g.add_argument("--init", choices=list(allowed["init"]), default=None, help="standard (reference Gaussian, default) or exact (p_T)")
+    g.add_argument("--init", choices=list(allowed["init"]), default=None,
+                   help="standard (reference Gaussian, default) or exact (p_T)")
     g.add_argument("--T", type=_positive_float, default=None, help="horizon (default 1; vp_cosine 0.9946; heat 100; edm 80)")
     g.add_argument("--beta-min", type=_positive_float, default=None, help="vp: beta(0) (default 0.1)")
     g.add_argument("--beta-max", type=_positive_float, default=None, help="vp: beta(T) (default 20)")
@@ -257,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how every level's denoiser is learned: the DSM minimiser (default), gradient flow or "
                         "full-batch gradient descent for --train-time")
     g.add_argument("--train-time", type=_nonneg_float, default=float("inf"), help="training time tau (default inf)")
-    g.add_argument("--fit-init", choices=list(allowed["fit_init"]), default="zero", help="denoiser at tau = 0 (default 0)")
+    g.add_argument("--fit-init", choices=list(allowed["fit_init"]), default="zero",
+                   help="denoiser at tau = 0 (default 0)")
     g.add_argument("--lr", type=_nonneg_float, default=0.0, help="gd: the gradient step (steps = train time / lr)")
     g = e.add_argument_group("output")
     g.add_argument("--mc", type=_positive_int, default=0, metavar="R", help="also run R Monte-Carlo replicates")

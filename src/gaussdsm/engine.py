@@ -148,21 +148,16 @@ class _Leaf(NamedTuple):
     sampler_info: dict  # the sampler's parameters, as the command line's JSON reports them
 
 
-_SPECTRA: dict = {}
-
-
-def _spectrum(o: dict):
-    """The spectrum of the options (made once per distinct setting) and its description."""
+def _spectrum(o: dict, made: dict):
+    """The spectrum of the options (made once per distinct setting of a call: ``made``) and its description."""
     from .spectra import SOURCES, spectrum
 
     params = {k: o[k] for k in SPECTRUM_KEYS if o.get(k) not in (None, False)}
     d = o["d"] if o["d"] is not None or not SOURCES[o["spectrum"]].needs_d else 16
     key = json.dumps([o["spectrum"], d, params], sort_keys=True, default=str)
-    if key not in _SPECTRA:
-        if len(_SPECTRA) > 32:
-            _SPECTRA.clear()
-        _SPECTRA[key] = spectrum(o["spectrum"], d, **params)
-    sp = _SPECTRA[key]
+    if key not in made:
+        made[key] = spectrum(o["spectrum"], d, **params)
+    sp = made[key]
     return sp, {"kind": o["spectrum"], "d": sp.d, **params, **({"source": sp.info} if sp.info else {})}
 
 
@@ -170,7 +165,7 @@ def _as_list(v) -> list:
     return list(v) if isinstance(v, list) else [v]
 
 
-def _sampler_spec(o: dict, listed: Sequence[str]):
+def _sampler_spec(o: dict):
     """The setting's :class:`~gaussdsm.samplers.spec.SamplerSpec` (axes: the sampler's options, lists or one value)
     and its parameters as reported; the rules of which options a sampler takes (:mod:`gaussdsm.rules`)."""
     from .samplers.spec import SamplerSpec
@@ -207,11 +202,11 @@ def _sampler_spec(o: dict, listed: Sequence[str]):
     return SamplerSpec(kind, axes, {"init_var": o["init_var"]}), {"kind": kind, **info}
 
 
-def _leaf(o: dict, listed: Sequence[str]) -> _Leaf:
+def _leaf(o: dict, listed: Sequence[str], made: dict) -> _Leaf:
     """Check one setting and make its spectrum and sampler (every sampler setting built once: its errors are the
     config's, raised before any work)."""
-    sp, sp_info = _spectrum(o)
-    spec, info = _sampler_spec(o, listed)
+    sp, sp_info = _spectrum(o, made)
+    spec, info = _sampler_spec(o)
     for setting in spec.settings():
         spec.make(setting)
     if any(float(t) > 0 for t in _as_list(o["tau"])):
@@ -571,10 +566,11 @@ exp_rate, s_churn, s_tmin, s_tmax, s_noise
     inner = [k for k in axes if k in native]
     outer = [(k, v) for k, v in axes.items() if k not in native]
     combos = list(itertools.product(*(v for _, v in outer)))
-    leaves = {}
+    leaves, made = {}, {}
     for combo in combos:  # every setting checked and made before any work
-        o = {**scalars, **{k: axes[k] for k in inner}, **dict(zip((k for k, _ in outer), combo)), "mc": scalars["mc"] or 0}
-        leaves[combo] = _leaf(o, inner)
+        o = {**scalars, **{k: axes[k] for k in inner}, **dict(zip((k for k, _ in outer), combo)),
+             "mc": scalars["mc"] or 0}
+        leaves[combo] = _leaf(o, inner, made)
     costs = {c: _cost(leaf) for c, leaf in leaves.items()}
     total = budget.Cost(sum(c[1].seconds for c in costs.values()), max(c[1].memory_mb for c in costs.values()),
                         max(costs.values(), key=lambda c: c[1].seconds)[1].what)
