@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..samplers import LangevinSampler, Sampler, ULA
+from ..samplers import LangevinSampler, Sampler
 from .errors import exact_fit_errors, paired_errors
 from .estimator import MCResult, summarize
 from .streams import data_streams, sgd_streams, train_noise_streams
@@ -86,7 +86,9 @@ def sgd_monte_carlo_error(
         sgd_streams(seed, n_replicates, n_samples, sigma, tau), model=model, loss_factor=loss_factor,
         n_snapshots=n_snapshots,
     )
-    pe = paired_errors(A, A0, lam, sampler if sampler is not None else ULA(gamma))
+    from ..samplers.spec import build
+
+    pe = paired_errors(A, A0, lam, sampler if sampler is not None else build("ula", gamma=gamma))
     return summarize(pe.w2sq, pe.diverged), summarize(pe.excess, pe.excess_diverged)
 
 
