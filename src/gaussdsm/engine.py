@@ -72,8 +72,7 @@ def choices() -> dict[str, Sequence]:
     from .theory import MODELS
 
     return {"spectrum": KINDS, "model": MODELS, "sampler": tuple(SAMPLERS), "process": tuple(PROCESSES),
-            "scheme": tuple(SCHEMES), "grid": GRIDS, "init": INITS, "fit": FIT_METHODS, "fit_init": FIT_INITS,
-            "metric": METRICS}
+            "scheme": tuple(SCHEMES), "grid": GRIDS, "init": INITS, "fit": FIT_METHODS, "fit_init": FIT_INITS}
 
 
 #: numeric options: (check, bounds) -- the command line's argument types (gaussdsm.cli) say the same
@@ -91,7 +90,7 @@ NUMBERS = {
     "beta": ("number", {"ge": 0}), "omega0": ("number", {"gt": 0}), "mc": ("integer", {"ge": 0}),
     "seed": ("integer", {"ge": 0}), "max_time": ("number", {"gt": 0, "allow_inf": True}),
 }
-NOT_AXES = ("values", "metric", "mc", "seed", "max_time", "progress")
+NOT_AXES = ("values", "max_time", "progress")
 """Options that are never a grid axis (``values`` is the list of eigenvalues; ``grid`` as a list of numbers is an
 explicit time grid)."""
 
@@ -109,6 +108,8 @@ def _check_value(name: str, value, allowed: dict):
     key = KEYS[name]
     if value is None:
         return None
+    if name == "metric":
+        return check_metric(value)
     if name in allowed and not (name == "grid" and not isinstance(value, str)):
         return _checks.choice(key, value, allowed[name])
     if name in NUMBERS:
@@ -132,7 +133,6 @@ def _options(opts: dict) -> tuple[dict, dict]:
             axes[name] = vals
         else:
             scalars[name] = value if name in ("values", "progress") else _check_value(name, value, allowed)
-    check_metric(scalars["metric"])
     return scalars, axes
 
 
@@ -368,6 +368,11 @@ def _run_leaf(leaf: _Leaf, theory_cost) -> xr.Dataset:
     return ds
 
 
+def _is_mc(name: str) -> bool:
+    """A Monte-Carlo variable (its NaN is explained in ``mc_note``, the theory's in ``reason``)."""
+    return name.startswith("mc_") or name in ("z", "z_opt", "n_diverged")
+
+
 def _concat(parts: list, name: str, values: list) -> xr.Dataset:
     """Datasets of the settings of one outer axis, stacked along it (a variable one of them lacks is NaN there,
     with the reason; a scalar coordinate only some have is dropped)."""
@@ -376,16 +381,21 @@ def _concat(parts: list, name: str, values: list) -> xr.Dataset:
 
     from .vocabulary import TERMS, attrs
 
-    names = list(dict.fromkeys(k for p in parts for k in p.data_vars))
+    kinds = {k: v.dtype.kind for p in parts for k, v in p.data_vars.items()}
     filled = []
     for p in parts:
-        missing = [k for k in names if k not in p]
+        missing = [k for k in kinds if k not in p]
         if missing:
             p = p.copy()
-            for k in missing:
-                p[k] = xr.full_like(p["total"], np.nan).assign_attrs(attrs(k) if k in TERMS else {})
-            note = f"{', '.join(missing)}: not defined for this setting ({KEYS[name]} = {p.attrs.get(name, '')})"
-            p["reason"] = xr.where(p["reason"] == "", note, p["reason"] + "\n" + note).assign_attrs(attrs("reason"))
+            for k in missing:  # text: empty; counts: 0; values: NaN (with the reason)
+                fill = "" if kinds[k] in "US" else 0 if kinds[k] in "iu" else np.nan
+                p[k] = xr.full_like(p["total"], fill, dtype=type(fill) if kinds[k] != "f" else float)
+                p[k].attrs.update(attrs(k) if k in TERMS else {})
+            for where, which in (("mc_note", [k for k in missing if kinds[k] == "f" and _is_mc(k)]),
+                                 ("reason", [k for k in missing if kinds[k] == "f" and not _is_mc(k)])):
+                if which:
+                    note = f"{', '.join(which)}: not defined for this setting ({KEYS[name]} = {p.attrs.get(name, '')})"
+                    p[where] = xr.where(p[where] == "", note, p[where] + "\n" + note).assign_attrs(attrs(where))
         filled.append(p)
     shared = set.intersection(*(set(p.coords) for p in filled))
     filled = [p.drop_vars([c for c in p.coords if c not in shared]) for p in filled]
@@ -568,8 +578,8 @@ exp_rate, s_churn, s_tmin, s_tmax, s_noise
     combos = list(itertools.product(*(v for _, v in outer)))
     leaves, made = {}, {}
     for combo in combos:  # every setting checked and made before any work
-        o = {**scalars, **{k: axes[k] for k in inner}, **dict(zip((k for k, _ in outer), combo)),
-             "mc": scalars["mc"] or 0}
+        o = {**scalars, **{k: axes[k] for k in inner}, **dict(zip((k for k, _ in outer), combo))}
+        o["mc"] = o["mc"] or 0
         leaves[combo] = _leaf(o, inner, made)
     costs = {c: _cost(leaf) for c, leaf in leaves.items()}
     total = budget.Cost(sum(c[1].seconds for c in costs.values()), max(c[1].memory_mb for c in costs.values()),
@@ -593,7 +603,8 @@ exp_rate, s_churn, s_tmin, s_tmax, s_noise
         sp = next(iter(leaves.values())).sp
         ds["lam"] = xr.DataArray(sp.lam, dims="mode", attrs=attrs("lam"))
         ds = ds.assign_coords(mode=("mode", np.arange(sp.lam.size), attrs("mode")))
-    ds.attrs["metric"] = check_metric(scalars["metric"])
+    if "metric" in scalars:
+        ds.attrs["metric"] = scalars["metric"]
     return ds
 
 

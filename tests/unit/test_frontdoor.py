@@ -43,6 +43,15 @@ def test_a_list_is_a_grid_axis():
     assert "lam" not in ds  # the spectrum varies along alpha
     dif = gaussdsm.error(d=4, n_samples=100, sampler="diffusion", scheme=["em", "heun"], n_steps=[10, 40], t_min=0.01)
     assert dif["total"].dims == ("scheme", "n_steps") and dif["lam"].size == 4
+    runs = gaussdsm.error(d=3, n_samples=200, sigma=0.3, gamma=0.02, seed=[0, 1], mc=[0, 10])
+    assert runs["mc_mean"].dims == ("mc", "seed")  # in the order of the signature
+    for seed in (0, 1):
+        one = gaussdsm.error(d=3, n_samples=200, sigma=0.3, gamma=0.02, seed=seed, mc=10)
+        assert float(runs["mc_mean"].sel(seed=seed, mc=10)) == float(one["mc_mean"])
+        assert np.isnan(float(runs["mc_mean"].sel(seed=seed, mc=0)))  # no Monte Carlo: NaN, with the reason
+        note = str(runs["mc_note"].sel(seed=seed, mc=0).values)
+        assert note == "mc_mean, mc_stderr, z: not defined for this setting (mc = 0)"
+    assert float(runs["mc_mean"].sel(seed=0, mc=10)) != float(runs["mc_mean"].sel(seed=1, mc=10))
 
 
 def test_undefined_points_have_their_reason():
