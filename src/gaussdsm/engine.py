@@ -202,13 +202,24 @@ def _sampler_spec(o: dict):
     return SamplerSpec(kind, axes, {"init_var": o["init_var"]}), {"kind": kind, **info}
 
 
-def _leaf(o: dict, listed: Sequence[str], made: dict) -> _Leaf:
+def _leaf(o: dict, listed: Sequence[str], made: dict, at: dict) -> _Leaf:
     """Check one setting and make its spectrum and sampler (every sampler setting built once: its errors are the
-    config's, raised before any work)."""
-    sp, sp_info = _spectrum(o, made)
-    spec, info = _sampler_spec(o)
+    config's, raised before any work; on a grid they say at which values: ``at``, the outer axes' values)."""
+
+    def where(values: dict) -> str:
+        return f" (at {', '.join(f'{k}={v}' for k, v in values.items())})" if values else ""
+
+    try:
+        sp, sp_info = _spectrum(o, made)
+        spec, info = _sampler_spec(o)
+    except ValueError as err:
+        raise ValueError(f"{err}{where(at)}") from None
     for setting in spec.settings():
-        spec.make(setting)
+        try:
+            spec.make(setting)
+        except ValueError as err:
+            here = {k: v for k, v in zip(spec.axes, setting) if k in listed}
+            raise ValueError(f"{err}{where({**at, **here})}") from None
     if any(float(t) > 0 for t in _as_list(o["tau"])):
         why = rules.population_learns_nothing(_as_list(o["n_samples"]), "SGD (grid.tau > 0)")
         if why:
@@ -352,11 +363,13 @@ def _run_leaf(leaf: _Leaf, theory_cost) -> xr.Dataset:
         elif not np.isfinite(values["z"]) and values["mc_stderr"] == 0:
             mc_note[idx] = ("z is not defined: the Monte Carlo is deterministic (the population score, standard "
                             "error 0); compare mc_mean with total")
-    for idx in np.ndindex(shape):
-        missing = [k for k, v in mc.items() if v.dtype.kind == "f" and np.isnan(v[idx])]
-        if missing and not mc_note[idx]:
-            mc_note[idx] = (f"{', '.join(missing)}: not computed at this point (the SGD values at tau > 0 only, the "
-                            "drawn-noise ones for fit gd with a finite n_samples)")
+    for idx, _ in run:  # values of other points' kinds of Monte Carlo
+        missing = [k for k, v in mc.items() if v.dtype.kind == "f" and np.isnan(v[idx])
+                   and k not in ("mc_mean", "mc_stderr", "z")]
+        if missing:
+            note = (f"{', '.join(missing)}: not computed at this point (the SGD values at tau > 0 only, the "
+                    "drawn-noise ones for fit gd with a finite n_samples)")
+            mc_note[idx] = "\n".join(x for x in (mc_note[idx], note) if x)
     ds["reason"] = xr.DataArray(reason.astype(str), dims=dims, attrs=attrs("reason"))
     ds["regime_note"] = xr.DataArray(regime.astype(str), dims=dims, attrs=attrs("regime_note"))
     if o["mc"]:
@@ -580,7 +593,7 @@ exp_rate, s_churn, s_tmin, s_tmax, s_noise
     for combo in combos:  # every setting checked and made before any work
         o = {**scalars, **{k: axes[k] for k in inner}, **dict(zip((k for k, _ in outer), combo))}
         o["mc"] = o["mc"] or 0
-        leaves[combo] = _leaf(o, inner, made)
+        leaves[combo] = _leaf(o, inner, made, dict(zip((k for k, _ in outer), combo)))
     costs = {c: _cost(leaf) for c, leaf in leaves.items()}
     total = budget.Cost(sum(c[1].seconds for c in costs.values()), max(c[1].memory_mb for c in costs.values()),
                         max(costs.values(), key=lambda c: c[1].seconds)[1].what)
