@@ -9,7 +9,11 @@
   coefficients given), and ``ratio = loop_s / grid_s``;
 * ``solvers_s``, ``solvers_loop_s``, ``solvers_ratio``: the same for the practitioners' solvers, ddim, dpm_2 and
   dpmpp_2m on VP, cosine VP and flow matching, heun_churn on EDM (its grid), 4 n_steps x 4 t_min x 2 inits;
-* ``steps_1e6_s``: one variance map with n_steps = 10^6 (VP, em) at d = 1000.
+* ``steps_1e6_s``: one variance map with n_steps = 10^6 (VP, em) at d = 1000;
+* ``law_s``, ``law_ratio``: the grid of ``grid_s`` and of ``solvers_s`` by the law derived from each scheme's step
+  (``Diffusion.affine(compiled=False)``, :mod:`gaussdsm.samplers.diffusion.law`) instead of the compiled fast path,
+  and its cost relative to it; ``law_jets_ratio`` the same for one law with derivatives (the theory's path), d = 3072,
+  K = 100, every scheme with a fast path.
 
 Best of 3 repeats.  Usage: ``.venv/bin/python benchmarks/bench_diffusion.py [--json]``.
 """
@@ -36,14 +40,14 @@ def _sampler(process, scheme, K, tm):
     return Diffusion(process, scheme, "edm" if process == "edm" else "uniform", K, tm)
 
 
-def engine(lam, settings=SCHEMES):
+def engine(lam, settings=SCHEMES, compiled=None):
     out = []
     for (process, sch), K, tm in itertools.product(settings, KS, TMINS):
         s = _sampler(process, sch, K, tm)
-        Phi, Psi, _ = s.affine(lam)
+        Phi, Psi, _ = s.affine(lam, compiled=compiled)
         for init in INITS:
             s.init = init
-            F = Phi * s._start(lam) + Psi
+            F = Phi * s.start_variance(lam) + Psi
             out.append(w2_squared_commuting(F, lam))
     return np.array(out)
 
@@ -81,7 +85,7 @@ def loop(lam, settings=SCHEMES):
         c, fam = s.coefficients(), s.record.fast.family
         for init in INITS:
             s.init = init
-            v0 = np.broadcast_to(np.asarray(s._start(lam), dtype=float), lam.shape)
+            v0 = np.broadcast_to(np.asarray(s.start_variance(lam), dtype=float), lam.shape)
             if fam == L.MULTISTEP:  # y_k = x_k y_0 with a two-term recurrence
                 x, xp = np.ones_like(lam), np.zeros_like(lam)
                 for k in range(c.shape[0]):
@@ -113,6 +117,20 @@ def run() -> dict:
     lam1 = 1.0 / np.arange(1, 1001)
     s = Diffusion("vp", "em", "uniform", 10**6, 1e-3)
     res["steps_1e6_s"] = best(lambda: s.variance(lam1))
+    both = SCHEMES + SOLVERS
+    engine(lam[:10], both, compiled=False)
+    np.testing.assert_allclose(engine(lam, both, compiled=False), engine(lam, both), rtol=1e-9)
+    res["law_s"] = best(lambda: engine(lam, both, compiled=False), repeats=1)
+    res["law_ratio"] = res["law_s"] / (res["grid_s"] + res["solvers_s"])
+    from gaussdsm import _jet
+
+    x = _jet.variable(lam)
+    ratios = []
+    for process, sch in both:
+        smp = _sampler(process, sch, 100, 1e-3)
+        ratios.append(best(lambda: smp.affine(x, compiled=False)) / best(lambda: smp.affine(x, compiled=True)))
+    res["law_jets_ratio"] = float(np.median(ratios))
+    res["law_jets_ratio_max"] = float(np.max(ratios))
     return res
 
 
@@ -124,6 +142,9 @@ def report(res: dict) -> None:
           f"2 inits = {n} laws at d = 3072: {res['solvers_s']:.3f} s; numpy loop {res['solvers_loop_s']:.2f} s: "
           f"{res['solvers_ratio']:.1f}x (target >= 10x)")
     print(f"n_steps = 1e6 at d = 1000: {res['steps_1e6_s']:.2f} s (target <= 2 s)")
+    print(f"the same {len(SCHEMES + SOLVERS) * len(KS) * len(TMINS)} laws derived from the schemes' steps (no compiled "
+          f"fast path): {res['law_s']:.2f} s, {res['law_ratio']:.1f}x the fast path's time (target <= 2x); with "
+          f"derivatives (d = 3072, K = 100): median {res['law_jets_ratio']:.1f}x, max {res['law_jets_ratio_max']:.1f}x")
 
 
 if __name__ == "__main__":

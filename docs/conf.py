@@ -89,25 +89,8 @@ if os.environ.get("GAUSSDSM_DOCS_MATHJAX"):
 suppress_warnings: list[str] = []
 nitpick_ignore: list[tuple[str, str]] = []
 
-# Markup that we do not edit here (module owned elsewhere; notes copied from the shared theory notes), repaired when
-# read, so the build stays warning-free without hiding any warning:
-#   - gaussdsm.samplers.diffusion's module docstring has a two-line paragraph followed by an indented block (reST
-#     reads that as "Unexpected indentation"): a blank line is inserted before such a block;
-#   - theory.md and samplers.md write divided differences F^[1](a,b), which Markdown reads as links: escaped.
-REPAIRED_DOCSTRINGS = {"gaussdsm.samplers.diffusion"}
-
-
-def _repair_docstring(app, what, name, obj, options, lines):
-    if what != "module" or name not in REPAIRED_DOCSTRINGS:
-        return
-    out: list[str] = []
-    for k, line in enumerate(lines):
-        indented = line.startswith((" ", "\t")) and line.strip()
-        if indented and k >= 2 and lines[k - 1].strip() and lines[k - 2].strip() \
-                and not lines[k - 1].startswith((" ", "\t")) and not lines[k - 2].startswith((" ", "\t")):
-            out.append("")
-        out.append(line)
-    lines[:] = out
+# Markup repaired when read, so the build stays warning-free without hiding any warning: theory.md and samplers.md
+# (copied from the shared theory notes) write divided differences F^[1](a,b), which Markdown reads as links: escaped.
 
 
 def _repair_markdown(app, docname, source):
@@ -118,5 +101,4 @@ def _repair_markdown(app, docname, source):
 
 
 def setup(app):
-    app.connect("autodoc-process-docstring", _repair_docstring)
     app.connect("source-read", _repair_markdown)

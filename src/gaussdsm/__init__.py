@@ -11,6 +11,22 @@ One module owns each concern (README, "The package"): the maths in :mod:`~gaussd
 :mod:`~gaussdsm.montecarlo`; the NetCDF vocabulary in :mod:`~gaussdsm.vocabulary` and the files in
 :mod:`~gaussdsm.io`; the config in :mod:`~gaussdsm.study`; the workflow's stages in :mod:`~gaussdsm.stages`;
 the figures (one module per panel and the panel registry) in :mod:`gaussdsm.figures`.
+
+Front door (notebooks): :func:`gaussdsm.error` (the command ``gaussdsm error`` in Python, any option a list = a grid
+axis) and :func:`gaussdsm.run_study` (a study config in memory), both from :mod:`gaussdsm.engine`::
+
+    >>> import gaussdsm
+    >>> gaussdsm.error(d=8, n_samples=[100, 1000], sigma=0.2, gamma=0.02, mc=50)["z"]
 """
 
 __version__ = "0.1.0"
+__all__ = ["error", "run_study", "__version__"]
+
+
+def __getattr__(name: str):
+    """``gaussdsm.error`` and ``gaussdsm.run_study``, imported on first use (``import gaussdsm`` stays light)."""
+    if name in ("error", "run_study"):
+        from . import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module 'gaussdsm' has no attribute {name!r}")

@@ -49,69 +49,16 @@ def _z(z) -> str:
     return f"{z:+.2f}" if np.isfinite(z) else "n/a"
 
 
-def _spectrum(args):
-    """The spectrum of the command line (:class:`gaussdsm.spectra.Spectrum`) and its parameters for the JSON."""
-    from .spectra import PARAM_KEYS, SOURCES, spectrum
-
-    params = {k: getattr(args, k) for k in PARAM_KEYS if getattr(args, k) not in (None, False)}
-    d = args.d if args.d is not None or not SOURCES[args.spectrum].needs_d else 16
-    sp = spectrum(args.spectrum, d, **params)
-    return sp, {"kind": args.spectrum, "d": sp.d, **params, **({"source": sp.info} if sp.info else {})}
-
-
 def _as_options(message: str) -> str:
-    """A config-key message in the command line's words: ``sampler.t_min`` -> ``--t-min``."""
+    """A config-key message in the command line's words: ``sampler.t_min`` -> ``--t-min``, ``grid.sigma`` ->
+    ``--sigma``, ``sampler.kind: uld`` -> ``--sampler uld``."""
     import re
 
+    message = re.sub(r"\b(sampler|spectrum)\.kind:? ", r"--\1 ", message)
+    message = re.sub(r"\bfit\.model:? (?=full|diagonal|fourier)", "--model ", message)
     fit = {"method": "fit", "init": "fit-init"}  # fit.<key> -> --<option> where they differ
     message = re.sub(r"\bfit\.(\w+)", lambda m: "--" + fit.get(m.group(1), m.group(1).replace("_", "-")), message)
-    return re.sub(r"\b(?:spectrum|sampler)\.(\w+)", lambda m: "--" + m.group(1).replace("_", "-"), message)
-
-
-def _sampler(args):
-    """The sampler of the command line and its parameters (for ``params`` in the JSON)."""
-    from . import samplers
-
-    options = [k for k in samplers.diffusion.DEFAULTS if k != "n_steps"]  # the diffusion-only options
-    if args.sampler == "diffusion":
-        given = [o for o in ("gamma", "sigma", "friction") if getattr(args, o) is not None]
-        if given or args.tau > 0:
-            raise ValueError(f"--{(given or ['tau'])[0]} is not used by --sampler diffusion (its scores are the exact "
-                             "DSM minimisers at every noise level)")
-        params = {"n_steps": args.n_steps, **{o: getattr(args, o) for o in options}}
-        params = {k: v for k, v in params.items() if v is not None}
-        params.setdefault("scheme", "em")
-        smp = samplers.make("diffusion", **params)
-        if args.fit != "exact":  # scores trained for a finite time at every level
-            training = {"fit_method": args.fit, "train_time": args.train_time, "fit_init": args.fit_init,
-                        "lr": args.lr}
-            smp = smp.with_training(samplers.diffusion.Training(args.fit, args.train_time, args.fit_init, args.lr))
-            params.update(training)
-        return smp, {"kind": "diffusion", **params}
-    given = [o for o in options if getattr(args, o) not in (None, False)]
-    if args.fit != "exact":
-        given.append("fit")
-    if given:
-        raise ValueError(f"--{given[0].replace('_', '-')} is only used by --sampler diffusion")
-    for o in ("sigma", "gamma"):
-        if getattr(args, o) is None:
-            raise ValueError(f"--{o} is required by --sampler {args.sampler}")
-    params = {"gamma": args.gamma, "n_steps": args.n_steps, "init_var": args.init_var, "friction": args.friction}
-    return samplers.make(args.sampler, **params), {"kind": args.sampler, **params}
-
-
-def _theory(args, sp, sampler):
-    from .theory import error_terms
-
-    if args.model == "fourier" and sp.kappa is None:
-        raise ValueError(f"--model fourier needs a stationary spectrum (stationary_1d, stationary_2d, texture), not "
-                         f"{args.spectrum}")
-    if args.sampler == "diffusion":
-        kw = {k: v for k, v in sampler.items() if k != "kind"}
-        return error_terms(sp.lam, args.n_samples, sampler="diffusion", model=args.model, kappa=sp.kappa, **kw)
-    return error_terms(sp.lam, args.n_samples, args.sigma, args.gamma, args.tau, loss_factor=args.loss_factor,
-                       model=args.model, sampler=args.sampler, n_steps=args.n_steps, init_var=args.init_var,
-                       friction=args.friction, kappa=sp.kappa)
+    return re.sub(r"\b(?:spectrum|sampler|grid)\.(\w+)", lambda m: "--" + m.group(1).replace("_", "-"), message)
 
 
 def _describe(args, lam, sampler) -> str:
@@ -126,32 +73,33 @@ def _describe(args, lam, sampler) -> str:
                + (f", friction = {args.friction:g}" if args.friction is not None else "")))
 
 
+def _mc_text(ds, prefix: str = "mc", n: str = "mc_n", diverged: str = "n_diverged") -> str:
+    """A Monte-Carlo estimate as :class:`gaussdsm.montecarlo.MCResult` prints it."""
+    return (f"{float(ds[f'{prefix}_mean']):.6g} ± {float(ds[f'{prefix}_stderr']):.2g} (n={int(ds[n])}, "
+            f"diverged={int(ds[diverged])})")
+
+
+def _notes(ds, *names) -> list[str]:
+    return [line for k in names for line in str(ds[k].values).split("\n") if line]
+
+
 def _cmd_error(args) -> int:
-    """``gaussdsm error``: the theory's breakdown at one point, optionally against Monte Carlo."""
-    from . import budget, progress
-    from .montecarlo import monte_carlo_error, sgd_monte_carlo_error, zscore
-    from .theory import diagnose
+    """``gaussdsm error``: the theory's breakdown at one point, optionally against Monte Carlo (the options are
+    :func:`gaussdsm.error`'s, which does the work; this prints its result)."""
+    from .engine import KEYS, error
 
     try:
-        sp, spectrum = _spectrum(args)
-        lam = sp.lam
-        smp, sampler = _sampler(args)
-        if args.tau > 0 and args.n_samples == float("inf"):
-            raise ValueError("--tau > 0 needs a finite --n-samples: the population score (inf) is not learned")
-        theory_cost = budget.estimate(lam.size, model=args.model, n_samples=args.n_samples)
-        cost = budget.estimate(lam.size, model=args.model, n_samples=args.n_samples, mc=args.mc, tau=args.tau,
-                               lam_min=float(lam.min()), sigma=args.sigma or 0.0, loss_factor=args.loss_factor)
-        budget.check(cost, args.max_time)
-        with progress.timed(theory_cost.seconds, "theory", bar=args.progress):
-            ds = _theory(args, sp, sampler)
+        ds = error(**{k: getattr(args, k) for k in KEYS if hasattr(args, k)}, progress=args.progress)
     except ValueError as err:
         print(f"gaussdsm error: {_as_options(str(err))}", file=sys.stderr)
         return 2
+    lam = ds["lam"].values
+    spectrum, sampler = json.loads(ds.attrs["spectrum_json"]), json.loads(ds.attrs["sampler_json"])
     v = {k: float(ds[k]) for k in TERMS}
     parts = {k: float(ds[k]) for k in ("bias_init", "bias_discretization", "bias_stopping", "nfe") if k in ds}
-    why = diagnose(lam, ds)
+    valid, regime = _notes(ds, "reason"), _notes(ds, "regime_note")
     out = {**{k: _json_term(x) for k, x in v.items()}, **{k: _json_number(x) for k, x in parts.items()},
-           "valid": bool(int(ds["valid"])), "in_regime": bool(int(ds["in_regime"])), "notes": why["valid"] + why["regime"],
+           "valid": bool(int(ds["valid"])), "in_regime": bool(int(ds["in_regime"])), "notes": valid + regime,
            "params": {"spectrum": {**spectrum, "d": int(lam.size)}, "model": args.model,
                       "n_samples": _json_number(args.n_samples), "tau": args.tau, "loss_factor": args.loss_factor,
                       "sampler": {k: (_json_number(x) if isinstance(x, float) else x) for k, x in sampler.items()},
@@ -161,7 +109,7 @@ def _cmd_error(args) -> int:
     lines = [_describe(args, lam, sampler)]
     defined = np.isfinite(v["bias"]) and np.isfinite(v["generalization"])
     if not defined:
-        lines.append("theory undefined here: " + "; ".join(why["valid"]))
+        lines.append("theory undefined here: " + "; ".join(valid))
     else:
         width = max(len(k) for k in (*v, *parts))
         for k, x in v.items():
@@ -169,43 +117,36 @@ def _cmd_error(args) -> int:
             lines.append(f"  {k:<{width}}  {x:.6e}  {share}" if np.isfinite(x) else f"  {k:<{width}}  not available")
         for k, x in parts.items():
             lines.append(f"  {k:<{width}}  {x:.6e}" if k != "nfe" else f"  {k:<{width}}  {x:g}")
-        lines += [f"  note: {n}" for n in why["valid"] + why["regime"]]
+        lines += [f"  note: {n}" for n in valid + regime]
     if args.mc and defined:
+        z = float(ds["z"])
+        mc = {"mean": float(ds["mc_mean"]), "stderr": float(ds["mc_stderr"]), "n": int(ds["mc_n"]),
+              "n_diverged": int(ds["n_diverged"])}
         if args.tau > 0:
-            with progress.timed(cost.seconds - theory_cost.seconds, "Monte Carlo (SGD)", bar=args.progress):
-                total, opt = sgd_monte_carlo_error(lam, args.n_samples, args.sigma, args.gamma, args.tau, args.mc,
-                                                   seed=args.seed, model=args.model, loss_factor=args.loss_factor,
-                                                   sampler=smp)
-            z, zo = zscore(total.mean, total.stderr, v["total"]), zscore(opt.mean, opt.stderr, v["optimization"])
-            lines.append(f"  Monte Carlo (SGD, {args.mc} chains x 4 snapshots): {total}  z vs total = {_z(z)}")
-            lines.append(f"  optimization alone (paired with the exact fit, control variate): {opt}  z = {_z(zo)}")
-            out["monte_carlo"] = {"mean": total.mean, "stderr": total.stderr, "n": total.n_valid,
-                                  "n_diverged": total.n_diverged, "z": _json_number(z),
-                                  "optimization": {"mean": opt.mean, "stderr": opt.stderr, "z": _json_number(zo)}}
+            zo = float(ds["z_opt"])
+            lines.append(f"  Monte Carlo (SGD, {args.mc} chains x 4 snapshots): {_mc_text(ds)}  z vs total = {_z(z)}")
+            lines.append(f"  optimization alone (paired with the exact fit, control variate): "
+                         f"{_mc_text(ds, 'mc_opt', 'mc_opt_n', 'mc_opt_n_diverged')}  z = {_z(zo)}")
+            out["monte_carlo"] = {**mc, "z": _json_number(z),
+                                  "optimization": {"mean": float(ds["mc_opt_mean"]),
+                                                   "stderr": float(ds["mc_opt_stderr"]), "z": _json_number(zo)}}
         else:
-            draw = "modes" if args.model != "full" else "wishart"
-            reps = 1 if args.n_samples == float("inf") else args.mc
-            with progress.Progress(reps, "Monte Carlo", unit="replicates", bar=args.progress) as bar:
-                r = monte_carlo_error(lam, args.n_samples, args.sigma or 0.0, n_replicates=args.mc, seed=args.seed,
-                                      model=args.model, draw=draw, sampler=smp, kappa=sp.kappa, progress=bar)
-            z = zscore(r.mean, r.stderr, v["total"])
             fit = "exact fit" if args.fit == "exact" else f"{args.fit} fit, train time {args.train_time:g}"
             what = "population score, deterministic" if args.n_samples == float("inf") else f"{fit}, {args.mc} replicates"
-            vs = (f"z vs total = {_z(z)}" if r.stderr > 0 or not np.isfinite(v["total"])
-                  else f"MC - theory = {r.mean - v['total']:.2g} (exact: no randomness)")
-            lines.append(f"  Monte Carlo ({what}): {r}  {vs}")
-            out["monte_carlo"] = {"mean": _json_number(r.mean), "stderr": _json_number(r.stderr), "n": r.n_valid,
-                                  "n_diverged": r.n_diverged, "z": _json_number(z)}
-            if args.fit == "gd" and args.n_samples != float("inf"):  # and with the training noise drawn, paired
-                from .montecarlo import drawn_noise_monte_carlo_error
-
-                drawn, _, diff = drawn_noise_monte_carlo_error(lam, int(args.n_samples), smp, args.mc, args.seed)
-                lines.append(f"  Monte Carlo (gd with the noise drawn at every step, {args.mc} replicates): {drawn}; "
-                             f"minus the expected-loss fit of the same data: {diff.mean:.3g} ± {diff.stderr:.2g}")
-                out["monte_carlo"]["drawn_noise"] = {"mean": _json_number(drawn.mean),
-                                                     "stderr": _json_number(drawn.stderr),
-                                                     "difference": _json_number(diff.mean),
-                                                     "difference_stderr": _json_number(diff.stderr)}
+            vs = (f"z vs total = {_z(z)}" if mc["stderr"] > 0 or not np.isfinite(v["total"])
+                  else f"MC - theory = {mc['mean'] - v['total']:.2g} (exact: no randomness)")
+            lines.append(f"  Monte Carlo ({what}): {_mc_text(ds)}  {vs}")
+            out["monte_carlo"] = {**mc, "mean": _json_number(mc["mean"]), "stderr": _json_number(mc["stderr"]),
+                                  "z": _json_number(z)}
+            if "mc_drawn_mean" in ds:  # fit gd: the training noise drawn as well, paired
+                diff, diff_se = float(ds["mc_drawn_difference"]), float(ds["mc_drawn_difference_stderr"])
+                lines.append(f"  Monte Carlo (gd with the noise drawn at every step, {args.mc} replicates): "
+                             f"{_mc_text(ds, 'mc_drawn', 'mc_drawn_n', 'mc_drawn_n_diverged')}; "
+                             f"minus the expected-loss fit of the same data: {diff:.3g} ± {diff_se:.2g}")
+                out["monte_carlo"]["drawn_noise"] = {"mean": _json_number(ds["mc_drawn_mean"]),
+                                                     "stderr": _json_number(ds["mc_drawn_stderr"]),
+                                                     "difference": _json_number(diff),
+                                                     "difference_stderr": _json_number(diff_se)}
     if args.json:
         print(json.dumps(out, sort_keys=True))
     else:
@@ -256,10 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("error", help="the theory's error breakdown (bias, generalization, optimization) at one point",
                        description="The first-order theory of E W2^2 at one point (bias, generalization, "
                        "optimization), optionally against exact Monte Carlo (--mc).")
-    from .spectra import KINDS
+    from .engine import choices
 
+    allowed = choices()  # the registries' names
     g = e.add_argument_group("spectrum")
-    g.add_argument("--spectrum", default="power_law", choices=list(KINDS))
+    g.add_argument("--spectrum", default="power_law", choices=list(allowed["spectrum"]))
     g.add_argument("--d", type=_positive_int, default=None,
                    help="dimension (default 16; texture, pca, custom: from the data, checked when given)")
     g.add_argument("--alpha", type=float, default=None, help="power_law exponent (default 1)")
@@ -282,24 +224,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--sigma", type=_nonneg_float, default=None, help="DSM noise amplitude (Langevin family)")
     g.add_argument("--tau", type=_nonneg_float, default=0.0, help="SGD step (default 0: exact fit)")
     g.add_argument("--loss-factor", type=float, default=1.0, help="c in c||x - theta y||^2 (default 1)")
-    g.add_argument("--model", choices=["full", "diagonal", "fourier"], default="full",
+    g.add_argument("--model", choices=list(allowed["model"]), default="full",
                    help="denoiser: full d x d, diagonal in the eigenbasis, or fourier (convolutional; stationary "
                    "spectra). Monte Carlo of the diagonal models draws the mode variances directly (O(d))")
     g = e.add_argument_group("sampler")
-    g.add_argument("--sampler", choices=["ula", "uld", "diffusion"], default="ula",
+    g.add_argument("--sampler", choices=list(allowed["sampler"]), default="ula",
                    help="ula (default), uld (underdamped) or diffusion")
     g.add_argument("--gamma", type=_nonneg_float, default=None, help="Langevin step (0: continuous time)")
     g.add_argument("--n-steps", type=_count, default=float("inf"), help="number of steps K, or inf (default: stationary)")
     g.add_argument("--init-var", type=_nonneg_float, default=1.0, help="start y0 ~ N(0, v0 I) (default 1)")
     g.add_argument("--friction", type=_positive_float, default=None, help="ULD friction gamma_f (required by uld)")
-    from .samplers.diffusion import GRIDS, INITS, PROCESSES, SCHEMES
-
     g = e.add_argument_group("diffusion (--sampler diffusion; see README and gaussdsm.samplers.diffusion)")
-    g.add_argument("--process", choices=PROCESSES, default=None, help="forward process (default vp)")
-    g.add_argument("--scheme", choices=SCHEMES, default=None, help="reverse scheme (default em)")
-    g.add_argument("--grid", choices=GRIDS, default=None, help="time grid (default uniform)")
+    g.add_argument("--process", choices=list(allowed["process"]), default=None, help="forward process (default vp)")
+    g.add_argument("--scheme", choices=list(allowed["scheme"]), default=None, help="reverse scheme (default em)")
+    g.add_argument("--grid", choices=list(allowed["grid"]), default=None, help="time grid (default uniform)")
     g.add_argument("--t-min", type=_nonneg_float, default=None, help="stopping time (default 1e-3)")
-    g.add_argument("--init", choices=INITS, default=None, help="standard (reference Gaussian, default) or exact (p_T)")
+    g.add_argument("--init", choices=list(allowed["init"]), default=None,
+                   help="standard (reference Gaussian, default) or exact (p_T)")
     g.add_argument("--T", type=_positive_float, default=None, help="horizon (default 1; vp_cosine 0.9946; heat 100; edm 80)")
     g.add_argument("--beta-min", type=_positive_float, default=None, help="vp: beta(0) (default 0.1)")
     g.add_argument("--beta-max", type=_positive_float, default=None, help="vp: beta(T) (default 20)")
@@ -313,11 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--s-tmin", type=_nonneg_float, default=None, help="heun_churn: churn from t = s_tmin (default 0.05)")
     g.add_argument("--s-tmax", type=_nonneg_float, default=None, help="heun_churn: churn up to t = s_tmax (default 50)")
     g.add_argument("--s-noise", type=_positive_float, default=None, help="heun_churn: S_noise (default 1.003)")
-    g.add_argument("--fit", choices=["exact", "gradient_flow", "gd"], default="exact",
+    g.add_argument("--fit", choices=list(allowed["fit"]), default="exact",
                    help="how every level's denoiser is learned: the DSM minimiser (default), gradient flow or "
                         "full-batch gradient descent for --train-time")
     g.add_argument("--train-time", type=_nonneg_float, default=float("inf"), help="training time tau (default inf)")
-    g.add_argument("--fit-init", choices=["zero", "identity"], default="zero", help="denoiser at tau = 0 (default 0)")
+    g.add_argument("--fit-init", choices=list(allowed["fit_init"]), default="zero",
+                   help="denoiser at tau = 0 (default 0)")
     g.add_argument("--lr", type=_nonneg_float, default=0.0, help="gd: the gradient step (steps = train time / lr)")
     g = e.add_argument_group("output")
     g.add_argument("--mc", type=_positive_int, default=0, metavar="R", help="also run R Monte-Carlo replicates")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _checks, _jet
+from . import _checks, _jet, rules
 from ._gram import xtx
 
 __all__ = [
@@ -262,10 +262,9 @@ class Training:
         if self.method == "gradient_flow" and self.lr != 0:
             raise ValueError("fit.lr is only used by fit.method gd")
         _checks.choice("fit.noise", self.noise, ("expected", "drawn"))
-        if self.noise == "drawn" and self.method != "gd":
-            raise ValueError("fit.noise: drawn needs fit.method gd (a gradient step to draw the noise at)")
-        if self.noise == "drawn" and math.isinf(self.train_time):
-            raise ValueError("fit.noise: drawn needs a finite fit.train_time (round(train_time / lr) drawn steps)")
+        broken = rules.drawn_noise(self.noise, self.method, self.train_time)
+        if broken:
+            raise ValueError(broken)
 
     @property
     def exact(self) -> bool:

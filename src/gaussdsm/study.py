@@ -26,7 +26,7 @@ from functools import cached_property
 
 import numpy as np
 
-from . import _checks, samplers
+from . import _checks, rules, samplers
 from .samplers.spec import SamplerSpec
 from .figures import PANELS, comparison_panels, study_panels
 from .spectra import PARAM_KEYS, spectrum
@@ -205,10 +205,9 @@ def _model_errors(study: Study, where: str) -> list[str]:
     cfg, errors = study.config, []
     model, draw = study.model, study.draw
     if model == "fourier":
-        if study.spectrum.kappa is None:
-            errors.append(f"{where}.fit.model: fourier (a convolutional denoiser, diagonal in the Fourier basis) needs a "
-                          f"stationary spectrum (kind stationary_1d, stationary_2d or texture), not "
-                          f"{cfg['spectrum']['kind']!r}; use fit.model: diagonal (real eigenbasis)")
+        why = rules.fourier_spectrum(model, cfg["spectrum"]["kind"], study.spectrum.kappa is not None)
+        if why:
+            errors.append(f"{where}.{why}")
         if cfg["fit"]["method"] != "exact":
             errors.append(f"{where}.fit.method must be exact with fit.model: fourier (the SGD term R8 is derived for "
                           "the full and diagonal models only)")
@@ -296,9 +295,9 @@ def _check_study(name: str, cfg: dict, seed: int) -> tuple[Study, list[str]]:
                       "sampler.kind: diffusion (Langevin studies: exact or sgd)")
     if method == "sgd" and not study.diffusion:
         errors += _sgd_errors(study, where)
-        if any(math.isinf(n) for n in study.grid["n_samples"]):
-            errors.append(f"{where}.grid.n_samples: inf (the population score) learns nothing; fit.method: sgd needs "
-                          "finite n_samples")
+        why = rules.population_learns_nothing(study.grid["n_samples"], "fit.method: sgd")
+        if why:
+            errors.append(f"{where}.{why}")
     errors += _sampler_errors(study, where)
     errors += _model_errors(study, where)
     if not errors:

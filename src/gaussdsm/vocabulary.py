@@ -143,6 +143,20 @@ TERMS: dict[str, str] = {
     "study_ring_power": "mean eigenvalue (power) in a ring of |omega|, study {study}",
     "study_ring_fit": "fitted power law A |omega|^-beta at the ring frequency, study {study}",
     "study_n_steps": "number of sampler steps K of study {study}",
+    # gaussdsm.error (the front door)
+    "z": "(mc_mean - total) / mc_stderr: Monte Carlo against the theory, in standard errors",
+    "z_opt": "(mc_opt_mean - optimization) / mc_opt_stderr: the paired optimization error against R8",
+    "mc_opt_n": "number of stable replicates of mc_opt_mean",
+    "mc_opt_n_diverged": "number of diverged draws of mc_opt_mean",
+    "mc_note": "why the point's Monte-Carlo values are NaN (empty: they are defined; one sentence per line)",
+    "mc_drawn_mean": "Monte-Carlo E W2^2 with every level's denoiser trained by gd with the noise drawn",
+    "mc_drawn_stderr": "standard error of mc_drawn_mean",
+    "mc_drawn_n": "number of stable replicates of mc_drawn_mean",
+    "mc_drawn_n_diverged": "number of diverged replicates of mc_drawn_mean",
+    "mc_drawn_difference": "paired mean of W2^2(noise drawn) - W2^2(expected loss), same training sets",
+    "mc_drawn_difference_stderr": "standard error of mc_drawn_difference",
+    "reason": "why the point's theory is not defined (empty: every term is; one sentence per line)",
+    "regime_note": "why the point is outside the first-order regime (empty: it is inside; one sentence per line)",
 }
 
 #: terms whose units are not "1"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..samplers import Diffusion
+from ..samplers.spec import build
 from ..vocabulary import dataset
 from ._data import diffusion_kwargs
 
@@ -32,7 +32,7 @@ def data(summary: xr.Dataset) -> xr.Dataset:
     tp = np.full((len(schemes), K + 1), np.nan)
     for j, sch in enumerate(schemes):
         for i, init in enumerate(("standard", "exact")):
-            t, v, target = Diffusion(scheme=sch, init=init, **kw).trajectory(lam)
+            t, v, target = build("diffusion", scheme=sch, init=init, **kw).trajectory(lam)
             w2[j, i] = np.sqrt(np.sum((np.sqrt(v) - np.sqrt(target)) ** 2, axis=-1))
         tp[j] = t  # the time grid does not depend on the initialisation
     return dataset(

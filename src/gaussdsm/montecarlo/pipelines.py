@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..samplers import LangevinSampler, Sampler, ULA
+from ..samplers import LangevinSampler, Sampler
 from .errors import exact_fit_errors, paired_errors
 from .estimator import MCResult, summarize
 from .streams import data_streams, sgd_streams, train_noise_streams
@@ -41,14 +41,14 @@ def monte_carlo_error(
         ``mean`` is :math:`\\mathbb E[W_2^2 \\mid \\text{stable chain}]`, ``stderr`` its
         standard error, ``n_diverged`` the number of unstable draws.
     """
-    from ..samplers import make
+    from ..samplers.spec import build
 
     if isinstance(sampler, Sampler):
         s = sampler
     elif sampler == "diffusion":
-        s = make(sampler, **params)
+        s = build(sampler, **params)
     else:
-        s = make(sampler, gamma=0.0 if gamma is None else gamma, **params)
+        s = build(sampler, gamma=0.0 if gamma is None else gamma, **params)
     oracle = math.isinf(float(n_samples))
     rngs = [] if oracle else data_streams(seed, n_replicates, n_samples)
     w, dv = exact_fit_errors(lam, n_samples, rngs, sigma, [s], model=model, draw=draw, kappa=kappa, progress=progress)
@@ -86,8 +86,20 @@ def sgd_monte_carlo_error(
         sgd_streams(seed, n_replicates, n_samples, sigma, tau), model=model, loss_factor=loss_factor,
         n_snapshots=n_snapshots,
     )
-    pe = paired_errors(A, A0, lam, sampler if sampler is not None else ULA(gamma))
+    from ..samplers.spec import build
+
+    pe = paired_errors(A, A0, lam, sampler if sampler is not None else build("ula", gamma=gamma))
     return summarize(pe.w2sq, pe.diverged), summarize(pe.excess, pe.excess_diverged)
+
+
+def _gd_training(sampler):
+    """The :class:`~gaussdsm.samplers.diffusion.Training` of ``sampler``, which the drawn-noise Monte Carlo needs to be
+    gradient descent (the config's rules on ``fit.noise`` are :class:`Training`'s own)."""
+    tr = getattr(sampler, "training", None)
+    if tr is None or tr.method != "gd":
+        raise ValueError(f"the drawn-noise Monte Carlo needs a diffusion sampler whose scores are trained by "
+                         f"gradient descent (fit.method gd); got {getattr(tr, 'method', 'exact')}")
+    return tr
 
 
 def drawn_noise_errors(lam, n_samples: int, data_rngs, noise_rngs, sampler):
@@ -111,9 +123,7 @@ def drawn_noise_errors(lam, n_samples: int, data_rngs, noise_rngs, sampler):
     from ..dsm import train_denoisers_drawn
     from ..wasserstein import w2_squared_to_diagonal
 
-    tr = sampler.training
-    if tr is None or tr.method != "gd":
-        raise ValueError("fit.noise: drawn needs fit.method gd (a gradient step to draw the noise at)")
+    tr = _gd_training(sampler)
     lam = np.asarray(lam, dtype=float)
     d, N, p = lam.size, int(n_samples), sampler.process
     times = sampler.score_times()  # the distinct times the steps evaluate the score at
@@ -151,9 +161,7 @@ def drawn_noise_monte_carlo_error(lam, n_samples: int, sampler, n_replicates: in
     """
     import numpy as np
 
-    tr = sampler.training
-    if tr is None or tr.method != "gd":
-        raise ValueError("fit.noise: drawn needs fit.method gd (a gradient step to draw the noise at)")
+    tr = _gd_training(sampler)
     wd, bd, we, be = drawn_noise_errors(lam, n_samples, data_streams(seed, n_replicates, n_samples),
                                         train_noise_streams(seed, n_replicates, n_samples, tr.train_time, tr.lr),
                                         sampler)

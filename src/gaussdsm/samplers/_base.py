@@ -30,8 +30,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from .. import _checks
-from .. import _jet
+from .. import _checks, _jet, rules
 from ._laws import is_symmetric
 
 __all__ = ["Sampler", "LangevinSampler", "col", "LANGEVIN_CONFIG_KEYS"]
@@ -127,11 +126,10 @@ class LangevinSampler(Sampler):
         population score at every grid point (the bound in words and numbers: :meth:`stability_rule`)."""
         cfg = study.config["sampler"]
         given = [k for k in cfg if k not in LANGEVIN_CONFIG_KEYS]  # the schema knows only the diffusion ones besides
-        if given:
-            return [f"{where}.sampler.{given[0]} is only used by sampler.kind: diffusion"]
-        for k in ("sigma", "gamma"):
-            if k not in study.grid:
-                return [f"{where}.grid.{k} is required by sampler.kind: {cfg['kind']}"]
+        why = rules.only_for_diffusion(f"sampler.{k}" for k in given) or rules.required_by(
+            cfg["kind"], [f"grid.{k}" for k in ("sigma", "gamma") if k not in study.grid])
+        if why:
+            return [f"{where}.{why}"]
         sp, g = study.sampler, study.grid
         axes, friction = sp.axes, sp.axes.get("friction")
         uses_friction = "friction" in cls.axes

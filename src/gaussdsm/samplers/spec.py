@@ -26,7 +26,7 @@ import numpy as np
 from .. import _checks
 from . import diffusion
 
-__all__ = ["SamplerSpec", "ATTR_KEYS"]
+__all__ = ["SamplerSpec", "ATTR_KEYS", "build"]
 
 LANGEVIN_ATTRS = ("init_var",)
 TRAINING_PARAMS = ("fit_method", "fit_init", "lr", "fit_noise")
@@ -35,6 +35,38 @@ TRAINING_PARAMS = ("fit_method", "fit_init", "lr", "fit_noise")
 ATTR_KEYS = ("sampler", *LANGEVIN_ATTRS, *diffusion.PARAMS, *TRAINING_PARAMS)
 """Every attribute :meth:`SamplerSpec.to_attrs` may write (besides nothing else)."""
 DIFFUSION_DEFAULTS = {k: diffusion.DEFAULTS[k] for k in diffusion.PARAMS}
+TRAINING_KEYS = ("fit_method", "train_time", "fit_init", "lr", "fit_noise")
+"""The settings of :func:`build` that make the :class:`~gaussdsm.samplers.diffusion.Training` of a diffusion sampler
+(``fit.method``, ``fit.train_time``, ``fit.init``, ``fit.lr``, ``fit.noise``)."""
+
+
+def build(kind: str = "ula", **settings):
+    """The sampler of one setting: the one builder from settings to a :class:`gaussdsm.samplers.Sampler` (the
+    stages, the theory, Monte Carlo and :func:`gaussdsm.error` all build theirs here).
+
+    Parameters
+    ----------
+    kind : {'ula', 'uld', 'diffusion'}
+    **settings
+        The sampler's arguments (:func:`gaussdsm.samplers.make`; None = not given) and, for a diffusion sampler
+        whose scores are trained, :data:`TRAINING_KEYS`: ``fit_method`` (``exact``, the default, ignores the
+        others), ``train_time``, ``fit_init``, ``lr``, ``fit_noise``.
+
+    Returns
+    -------
+    gaussdsm.samplers.Sampler
+        Langevin family: arrays broadcast into a grid of settings; diffusion: one setting.
+    """
+    from . import make
+
+    train = {k: settings.pop(k) for k in TRAINING_KEYS if k in settings}
+    method = train.get("fit_method", "exact")
+    smp = make(kind, **settings)
+    if method == "exact":
+        return smp
+    return smp.with_training(diffusion.Training(method, train.get("train_time", float("inf")),
+                                                train.get("fit_init", "zero"), train.get("lr", 0.0),
+                                                train.get("fit_noise", "expected")))
 DIFFUSION_AXES = {a: [diffusion.DEFAULTS[a]] for a in ("scheme", "init", "t_min")}
 
 
@@ -100,15 +132,8 @@ class SamplerSpec:
 
     def make(self, setting):
         """The sampler (:func:`gaussdsm.samplers.make`) at one ``setting`` of :meth:`settings`."""
-        from . import make
-
         kw = {k: (str(v) if isinstance(v, str | np.str_) else float(v)) for k, v in zip(self.axes, setting)}
-        params = dict(self.params)
-        if "fit_method" not in params:
-            return make(self.kind, **kw, **params)
-        train = diffusion.Training(params.pop("fit_method"), kw.pop("train_time"), params.pop("fit_init"),
-                                   params.pop("lr"), params.pop("fit_noise", "expected"))
-        return make(self.kind, **kw, **params).with_training(train)
+        return build(self.kind, **kw, **self.params)
 
     def theory_kwargs(self) -> dict:
         """The sampler's arguments of :func:`gaussdsm.theory.error_terms` (axes as arrays or lists)."""

@@ -32,7 +32,7 @@ import numpy as np
 import xarray as xr
 
 from .. import _checks, samplers
-from ..samplers.spec import SamplerSpec
+from ..samplers.spec import SamplerSpec, build
 from ..vocabulary import attrs
 from . import _diffusion, _kernel, _ula
 from ._regime import REGIME_FACTOR, REGIME_TAU, regime_dimension
@@ -87,7 +87,7 @@ def as_sampler(sampler="ula", gamma=None, **params) -> samplers.Sampler:
     """A :class:`gaussdsm.samplers.Sampler`: given, or made from its kind and parameters (``gamma`` default 0)."""
     if isinstance(sampler, samplers.Sampler):
         return sampler
-    return samplers.make(sampler, gamma=0.0 if gamma is None else gamma, **params)
+    return build(sampler, gamma=0.0 if gamma is None else gamma, **params)
 
 
 def variance_map(lam, sigma, gamma=None, *, sampler="ula", **params):
@@ -308,8 +308,8 @@ def error_terms(
     step = max(1, BLOCK_ELEMENTS // d)  # bounded memory at large d: blocks of grid points
     for j in range(0, P, step):
         sl = slice(j, j + step)
-        s_blk = samplers.make(sampler, gamma=flat[1][sl], n_steps=flat[2][sl], init_var=init_var,
-                              friction=flat[3][sl] if fr is not None else None)
+        s_blk = build(sampler, gamma=flat[1][sl], n_steps=flat[2][sl], init_var=init_var,
+                      friction=flat[3][sl] if fr is not None else None)
         F, D, D1, D2, stable = _kernel.variance_terms(lam, flat[0][sl], s_blk, derivatives=not population)
         ok = np.all(stable, axis=-1)
         b_v[sl] = np.where(ok, _kernel.bias(lam, F, D), np.nan)
@@ -373,7 +373,7 @@ def diagnose(lam, point: xr.Dataset) -> dict[str, list[str]]:
         if sigma == 0 and lam_min == 0:
             valid.append("the score is infinite: sigma = 0 and the spectrum has a zero eigenvalue (use sigma > 0)")
         else:
-            s = samplers.make(kind, gamma=gamma, friction=p.get("friction"), n_steps=p.get("n_steps", math.inf))
+            s = build(kind, gamma=gamma, friction=p.get("friction"), n_steps=p.get("n_steps", math.inf))
             valid.append(f"{kind.upper()} is unstable with the population score: "
                          f"{s.explain_unstable(lam_min, lam_max, sigma)}")
     if tau > 0 and not int(point["optimization_available"]):

@@ -16,8 +16,7 @@ import xarray as xr
 
 from .. import _jet
 from ..samplers import Diffusion
-from ..dsm import Training
-from ..samplers.spec import SamplerSpec
+from ..samplers.spec import SamplerSpec, build
 from ..vocabulary import attrs
 from ..wasserstein import w2_squared_commuting
 from . import _kernel
@@ -67,9 +66,8 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
     population = bool(np.all(np.isinf(N)))
     for idx in itertools.product(*(enumerate(v) for v in vals.values())):
         (_, sch), (_, ini), (_, K), (_, tm) = idx[:4]
-        s = Diffusion(scheme=str(sch), init=str(ini), n_steps=float(K), t_min=float(tm), **fixed)
-        if trained:
-            s = s.with_training(Training(fit_method, float(idx[4][1]), fit_init, lr))
+        train = dict(fit_method=fit_method, train_time=float(idx[4][1]), fit_init=fit_init, lr=lr) if trained else {}
+        s = build("diffusion", scheme=str(sch), init=str(ini), n_steps=float(K), t_min=float(tm), **fixed, **train)
         at = tuple(i for i, _ in idx)
         if population:
             F, bad = s.variance_and_flags(lam)

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from ... import _checks, _jet
+from ... import _checks, _jet, rules
 from ...dsm import Training
 from .._base import Sampler
 from . import fast, law
@@ -144,19 +144,20 @@ class Diffusion(Sampler):
         from this class's own argument checks)."""
         cfg, errors = study.config, []
         for k in ("sigma", "gamma"):
-            if k in cfg["grid"]:
-                errors.append(f"{where}.grid.{k} is not used by sampler.kind: diffusion (its scores are the exact DSM "
-                              "minimisers at every noise level); remove it")
+            broken = rules.not_for_diffusion([f"grid.{k}"] if k in cfg["grid"] else [])
+            if broken:
+                errors.append(f"{where}.{broken}")
         if any(t != 0 for t in study.grid["tau"]) or cfg["fit"]["method"] == "sgd":
             errors.append(f"{where}.fit.method must be exact, gradient_flow or gd with sampler.kind: diffusion (and "
                           "grid.tau [0.0])")
         elif cfg["fit"]["method"] != "exact" and cfg["fit"].get("model", "full") == "fourier":
             errors.append(f"{where}.fit.method {cfg['fit']['method']} needs fit.model full or diagonal")
         elif cfg["fit"].get("noise") == "drawn" and cfg["fit"].get("model", "full") != "full":
-            errors.append(f"{where}.fit.noise: drawn trains d x d denoisers: it needs fit.model full")
-        for k in ("train_time", "init", "lr", "noise"):
-            if k in cfg["fit"] and cfg["fit"]["method"] == "exact":
-                errors.append(f"{where}.fit.{k} is only used by fit.method gradient_flow or gd")
+            errors.append(f"{where}.{rules.drawn_noise('drawn', 'gd', 0.0, cfg['fit'].get('model', 'full'))}")
+        if cfg["fit"]["method"] == "exact":
+            for k in ("train_time", "init", "lr", "noise"):
+                if k in cfg["fit"]:
+                    errors.append(f"{where}.{rules.only_for_trained_fits([f'fit.{k}'])}")
         if cfg["sampler"].get("friction") is not None:
             errors.append(f"{where}.sampler.friction is only used by sampler.kind: uld")
         if not isinstance(cfg["sampler"].get("grid", "uniform"), str) and "t_min" in cfg["sampler"]:

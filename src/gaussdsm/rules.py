@@ -1,0 +1,77 @@
+"""Cross-field rules of a setting that the JSON schema cannot express: one owner each, one wording.
+
+A study's config (:func:`gaussdsm.study.check_config`, the samplers' ``config_errors``) and the front door
+(:func:`gaussdsm.error`, the command ``gaussdsm error``) state a rule by calling it here.  Each rule returns its
+one-line message, the keys dotted relative to a study (``sampler.scheme``, ``grid.sigma``, ``fit.method``), or
+None when the setting satisfies it; a study's checks prefix ``studies.<name>.``, the command line turns the keys
+into its options (``grid.sigma`` -> ``--sigma``).  Only the standard library here (``import gaussdsm`` stays light).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+__all__ = ["only_for_diffusion", "not_for_diffusion", "required_by", "population_learns_nothing", "fourier_spectrum",
+           "only_for_trained_fits", "drawn_noise"]
+
+STATIONARY_KINDS = ("stationary_1d", "stationary_2d", "texture")
+"""The spectra with a Fourier structure (their R11 factors ``kappa``): what ``fit.model: fourier`` needs."""
+
+
+def only_for_diffusion(given: Iterable[str]) -> str | None:
+    """A Langevin-family setting that gives a diffusion-only key (``sampler.scheme``, ``fit.method``, ...)."""
+    given = list(given)
+    return f"{given[0]} is only used by sampler.kind: diffusion" if given else None
+
+
+def not_for_diffusion(given: Iterable[str]) -> str | None:
+    """A diffusion setting that gives a Langevin-only key (``grid.sigma``, ``grid.gamma``, ``grid.tau``,
+    ``sampler.friction``)."""
+    given = list(given)
+    if not given:
+        return None
+    return (f"{given[0]} is not used by sampler.kind: diffusion (its scores are the exact DSM minimisers at every "
+            "noise level); remove it")
+
+
+def required_by(kind: str, missing: Iterable[str]) -> str | None:
+    """A key the sampler ``kind`` needs and the setting lacks (``grid.sigma`` for ula)."""
+    missing = list(missing)
+    return f"{missing[0]} is required by sampler.kind: {kind}" if missing else None
+
+
+def population_learns_nothing(n_samples: Iterable[float], learner: str) -> str | None:
+    """The population score (``n_samples`` inf) with a fit that learns (``learner``, e.g. ``fit.method: sgd``)."""
+    if not any(math.isinf(float(n)) for n in n_samples):
+        return None
+    return f"grid.n_samples: inf (the population score) learns nothing; {learner} needs a finite grid.n_samples"
+
+
+def fourier_spectrum(model: str, spectrum_kind: str, stationary: bool) -> str | None:
+    """``fit.model: fourier`` (a convolution) on a spectrum without a Fourier structure."""
+    if model != "fourier" or stationary:
+        return None
+    return (f"fit.model: fourier (a convolutional denoiser, diagonal in the Fourier basis) needs a stationary spectrum "
+            f"(kind {', '.join(STATIONARY_KINDS[:-1])} or {STATIONARY_KINDS[-1]}), not {spectrum_kind!r}; use "
+            "fit.model: diagonal (real eigenbasis)")
+
+
+def only_for_trained_fits(given: Iterable[str]) -> str | None:
+    """An exact fit (``fit.method: exact``) with a training key (``fit.train_time``, ``fit.init``, ``fit.lr``)."""
+    given = list(given)
+    return f"{given[0]} is only used by fit.method gradient_flow or gd" if given else None
+
+
+def drawn_noise(noise: str, method: str, train_time: float, model: str | None = None) -> str | None:
+    """``fit.noise: drawn`` (Monte Carlo trains with fresh noise at every gradient step): it needs gradient descent,
+    a finite training time, and d x d denoisers (``model`` None: not checked)."""
+    if noise != "drawn":
+        return None
+    if method != "gd":
+        return "fit.noise: drawn needs fit.method gd (a gradient step to draw the noise at)"
+    if math.isinf(float(train_time)):
+        return "fit.noise: drawn needs a finite fit.train_time (round(train_time / lr) drawn steps)"
+    if model is not None and model != "full":
+        return "fit.noise: drawn trains d x d denoisers: it needs fit.model full"
+    return None
