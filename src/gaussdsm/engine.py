@@ -636,6 +636,19 @@ def schema_path() -> Path:
     return Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 
+def default_config_path() -> Path:
+    """The workflow's default config (``config/config.yaml`` of the repository this package is in)."""
+    return Path(__file__).resolve().parents[2] / "config" / "config.yaml"
+
+
+def _overlay(base: dict, overlay: dict) -> dict:
+    """``overlay`` on ``base``, recursively, as Snakemake puts a ``--configfile`` on the Snakefile's ``configfile:``."""
+    out = dict(base)
+    for k, v in overlay.items():
+        out[k] = _overlay(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def run_study(config: dict | str | Path, study: str | None = None, *, replicates: int | None = None,
               schema: str | Path | None = None) -> StudyResult:
     """Run one study of a config in memory, through the workflow's own stages (:mod:`gaussdsm.stages`).
@@ -649,7 +662,9 @@ def run_study(config: dict | str | Path, study: str | None = None, *, replicates
     Parameters
     ----------
     config : dict or path
-        A whole configuration (``studies:``, ``seed``, ...), as a dict (not modified) or a YAML file.
+        A configuration (``studies:``, ``seed``, ...), as a dict (not modified) or a YAML file; an overlay of the
+        default config (``config/p1.yaml``: ``run_studies: [p1]``, a study it does not define) is put on
+        :func:`default_config_path` first, as ``snakemake --configfile`` does.
     study : str, optional
         The study to run (default: the only one, or the only one of ``run_studies``).
     replicates : int, optional
@@ -690,6 +705,10 @@ def run_study(config: dict | str | Path, study: str | None = None, *, replicates
     else:
         with open(config, encoding="utf-8") as fh:
             cfg = yaml.safe_load(fh)
+    wanted = [study] if study is not None else list(cfg.get("run_studies") or [])
+    if not cfg.get("studies") or any(n not in cfg["studies"] for n in wanted):
+        with open(default_config_path(), encoding="utf-8") as fh:
+            cfg = _overlay(yaml.safe_load(fh), cfg)
     names = list(cfg.get("run_studies") or (cfg.get("studies") or {}))
     if study is None:
         if len(names) != 1:

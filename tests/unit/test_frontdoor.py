@@ -225,3 +225,17 @@ def test_the_training_rules_say_what_gaussdsm_rules_says(noise, method, train_ti
     with pytest.raises(ValueError) as err:
         Training(method, train_time, "zero", 0.1 if method == "gd" else 0.0, noise)
     assert str(err.value) == rules.drawn_noise(noise, method, train_time)
+
+
+def test_run_study_puts_an_overlay_on_the_default_config(repo):
+    """``config/p1.yaml`` names a study of ``config/config.yaml`` (``run_studies: [p1]``): it runs on the default
+    config, as ``snakemake --configfile config/p1.yaml`` does, with the study's grid from there."""
+    import yaml
+
+    default = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    grid = default["studies"]["p1"]["grid"]
+    res = gaussdsm.run_study(repo / "config" / "p1.yaml", replicates=4)
+    assert res.summary["n_samples"].values.tolist() == [float(n) for n in grid["n_samples"]]
+    assert res.summary["sigma"].values.tolist() == grid["sigma"]
+    with pytest.raises(ValueError, match="study must be one of"):
+        gaussdsm.run_study(repo / "config" / "p1.yaml", study="no_such_study")
