@@ -237,9 +237,11 @@ def error_terms(
     init_var: float = 1.0,
     friction=None,
     kappa=None,
+    metric: str = "w2",
     **diffusion,
 ) -> xr.Dataset:
-    """First-order expansion of :math:`\\mathbb E\\,W_2^2` and its parts on a grid, for any sampler (module docstring).
+    """First-order expansion of :math:`\\mathbb E\\,W_2^2` (or of another metric) and its parts on a grid, for any
+    sampler (module docstring).
 
     Parameters
     ----------
@@ -259,6 +261,9 @@ def error_terms(
     kappa : array_like, shape ``(d,)``, optional
         ``model='fourier'``: the spectrum's R11 factors (:attr:`gaussdsm.spectra.Spectrum.kappa`).
     sampler : {'ula', 'uld', 'diffusion'}
+    metric : str
+        A :data:`gaussdsm.metrics.METRICS` name (default ``'w2'``): the terms are that metric's bias,
+        generalization and optimization (:class:`gaussdsm.metrics.Metric`); ``w2`` is the expansion above.
     init_var : float
         Variance :math:`v_0` of the chain's start (finite ``n_steps``).
     **diffusion
@@ -273,7 +278,10 @@ def error_terms(
         ``bias``, ``generalization``, ``optimization``, ``total`` (in units of the data variance), ``valid``,
         ``in_regime``, ``optimization_available`` and ``n_samples_scale`` (module docstring).
     """
+    from ..metrics import get as _metric
+
     _checks.choice("model", model, MODELS)
+    m = _metric(metric)
     lam = _checks.spectrum(lam, allow_zero=True)
     if sampler == "diffusion":
         if sigma is not None or gamma is not None or np.any(np.asarray(tau) != 0) or friction is not None:
@@ -282,7 +290,8 @@ def error_terms(
         N = _as_param("n_samples", n_samples)
         if np.any(N.values < 1):
             raise ValueError(f"n_samples must be >= 1, got {n_samples!r}")
-        ds = _diffusion.diffusion_terms(lam, N.values, model=model, n_steps=n_steps, kappa=kappa, **diffusion)
+        ds = _diffusion.diffusion_terms(lam, N.values, model=model, n_steps=n_steps, kappa=kappa, metric=m.name,
+                                        **diffusion)
         return ds.transpose(*[n for n in PARAMS if n in ds.dims])
     if diffusion:
         raise ValueError(f"sampler {sampler!r} does not take {', '.join(sorted(diffusion))}")
@@ -312,15 +321,15 @@ def error_terms(
                               friction=flat[3][sl] if fr is not None else None)
         F, D, D1, D2, stable = _kernel.variance_terms(lam, flat[0][sl], s_blk, derivatives=not population)
         ok = np.all(stable, axis=-1)
-        b_v[sl] = np.where(ok, _kernel.bias(lam, F, D), np.nan)
-        g_v[sl] = np.where(ok, 0.0 if population else _kernel.kernel_sums(lam, F, D, D1, D2, model, kappa), np.nan)
+        b_v[sl] = np.where(ok, m.bias(lam, F, D), np.nan)
+        g_v[sl] = np.where(ok, 0.0 if population else m.generalization_sum(lam, F, D, D1, D2, model, kappa), np.nan)
         scale_v[sl] = s_blk.n_samples_scale(lam, flat[0][sl], per_mode=model != "full")
         avail_v[sl] = np.broadcast_to(s_blk.optimization_theory, flat[0][sl].shape)
     b, g_sum, scale, available_side = (_on(tpl, v) for v in (b_v, g_v, scale_v, avail_v))
     g = g_sum / N  # N = inf: 0 (the population score does not generalize: nothing is learned)
     # optimization (R8): stationary ULA only; on the (sigma, gamma, tau) grid
     tpl_o, (so, go, to) = _flat(sig, gam, ta)
-    o_vals = (optimization_sum(lam, so, go, to, loss_factor, batch_size, model) if model in SGD_MODELS
+    o_vals = (m.optimization_sum(lam, so, go, to, loss_factor, batch_size, model) if model in SGD_MODELS
               else np.zeros(so.size))
     o = _on(tpl_o, o_vals)
     available = available_side | (ta == 0)
@@ -348,6 +357,8 @@ def error_terms(
             ds = ds.assign_coords({name: da})
     ds.attrs.update(model=model, loss_factor=float(loss_factor), batch_size=int(batch_size),
                     **SamplerSpec(sampler, {}, {"init_var": float(init_var)}).to_attrs())
+    if m.name != "w2":  # W2's datasets keep their historical attributes exactly
+        ds.attrs["metric"] = m.name
     return ds.transpose(*[n for n in PARAMS if n in ds.dims])
 
 
@@ -369,7 +380,12 @@ def diagnose(lam, point: xr.Dataset) -> dict[str, list[str]]:
     sigma, gamma, tau, N = p["sigma"], p["gamma"], p.get("tau", 0.0), p["n_samples"]
     lam_min, lam_max, d = float(lam.min()), float(lam.max()), lam.size
     valid, regime = [], []
-    if not np.isfinite(float(point["bias"])):
+    metric = point.attrs.get("metric", "w2")
+    if np.isinf(float(point["bias"])) and metric != "w2" and lam_min == 0:
+        from ..metrics import get as _metric
+
+        valid.append(_metric(metric).singular_reason(np.ones_like(lam), lam))
+    elif not np.isfinite(float(point["bias"])):
         if sigma == 0 and lam_min == 0:
             valid.append("the score is infinite: sigma = 0 and the spectrum has a zero eigenvalue (use sigma > 0)")
         else:
