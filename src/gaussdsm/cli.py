@@ -108,10 +108,11 @@ def _theory(args, sp, sampler):
                          f"{args.spectrum}")
     if args.sampler == "diffusion":
         kw = {k: v for k, v in sampler.items() if k != "kind"}
-        return error_terms(sp.lam, args.n_samples, sampler="diffusion", model=args.model, kappa=sp.kappa, **kw)
+        return error_terms(sp.lam, args.n_samples, sampler="diffusion", model=args.model, kappa=sp.kappa,
+                           metric=args.metric, **kw)
     return error_terms(sp.lam, args.n_samples, args.sigma, args.gamma, args.tau, loss_factor=args.loss_factor,
                        model=args.model, sampler=args.sampler, n_steps=args.n_steps, init_var=args.init_var,
-                       friction=args.friction, kappa=sp.kappa)
+                       friction=args.friction, kappa=sp.kappa, metric=args.metric)
 
 
 def _describe(args, lam, sampler) -> str:
@@ -158,7 +159,9 @@ def _cmd_error(args) -> int:
                       "seed": args.seed, "mc": args.mc}}
     if args.sampler != "diffusion":
         out["params"]["sigma"] = args.sigma
-    lines = [_describe(args, lam, sampler)]
+    if args.metric != "w2":
+        out["params"]["metric"] = args.metric
+    lines = [_describe(args, lam, sampler) + ("" if args.metric == "w2" else f"; metric {args.metric}")]
     defined = np.isfinite(v["bias"]) and np.isfinite(v["generalization"])
     if not defined:
         lines.append("theory undefined here: " + "; ".join(why["valid"]))
@@ -175,7 +178,7 @@ def _cmd_error(args) -> int:
             with progress.timed(cost.seconds - theory_cost.seconds, "Monte Carlo (SGD)", bar=args.progress):
                 total, opt = sgd_monte_carlo_error(lam, args.n_samples, args.sigma, args.gamma, args.tau, args.mc,
                                                    seed=args.seed, model=args.model, loss_factor=args.loss_factor,
-                                                   sampler=smp)
+                                                   sampler=smp, metric=args.metric)
             z, zo = zscore(total.mean, total.stderr, v["total"]), zscore(opt.mean, opt.stderr, v["optimization"])
             lines.append(f"  Monte Carlo (SGD, {args.mc} chains x 4 snapshots): {total}  z vs total = {_z(z)}")
             lines.append(f"  optimization alone (paired with the exact fit, control variate): {opt}  z = {_z(zo)}")
@@ -187,7 +190,8 @@ def _cmd_error(args) -> int:
             reps = 1 if args.n_samples == float("inf") else args.mc
             with progress.Progress(reps, "Monte Carlo", unit="replicates", bar=args.progress) as bar:
                 r = monte_carlo_error(lam, args.n_samples, args.sigma or 0.0, n_replicates=args.mc, seed=args.seed,
-                                      model=args.model, draw=draw, sampler=smp, kappa=sp.kappa, progress=bar)
+                                      model=args.model, draw=draw, sampler=smp, kappa=sp.kappa, progress=bar,
+                                      metric=args.metric)
             z = zscore(r.mean, r.stderr, v["total"])
             fit = "exact fit" if args.fit == "exact" else f"{args.fit} fit, train time {args.train_time:g}"
             what = "population score, deterministic" if args.n_samples == float("inf") else f"{fit}, {args.mc} replicates"
@@ -196,7 +200,7 @@ def _cmd_error(args) -> int:
             lines.append(f"  Monte Carlo ({what}): {r}  {vs}")
             out["monte_carlo"] = {"mean": _json_number(r.mean), "stderr": _json_number(r.stderr), "n": r.n_valid,
                                   "n_diverged": r.n_diverged, "z": _json_number(z)}
-            if args.fit == "gd" and args.n_samples != float("inf"):  # and with the training noise drawn, paired
+            if args.fit == "gd" and args.n_samples != float("inf") and args.metric == "w2":  # the noise drawn, paired
                 from .montecarlo import drawn_noise_monte_carlo_error
 
                 drawn, _, diff = drawn_noise_monte_carlo_error(lam, int(args.n_samples), smp, args.mc, args.seed)
@@ -250,6 +254,8 @@ def _cmd_provenance(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .metrics import METRICS
+
     p = argparse.ArgumentParser(prog="gaussdsm", description=__doc__)
     p.add_argument("--version", action="version", version=f"gaussdsm {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -320,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--fit-init", choices=["zero", "identity"], default="zero", help="denoiser at tau = 0 (default 0)")
     g.add_argument("--lr", type=_nonneg_float, default=0.0, help="gd: the gradient step (steps = train time / lr)")
     g = e.add_argument_group("output")
+    g.add_argument("--metric", choices=list(METRICS), default="w2",
+                   help="error metric of the terms and of Monte Carlo (default w2: squared Wasserstein-2)")
     g.add_argument("--mc", type=_positive_int, default=0, metavar="R", help="also run R Monte-Carlo replicates")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--max-time", type=_positive_float, default=600.0, metavar="SECONDS",

@@ -14,10 +14,21 @@ from __future__ import annotations
 import numpy as np
 
 from .. import wasserstein
-from ..theory import _kernel
 from ._base import Metric
 
 __all__ = ["METRIC"]
+
+
+def _bias(lam, F, D):
+    from ..theory import _kernel  # lazily: the registry imports light (the command line builds its choices from it)
+
+    return _kernel.bias(lam, F, D)
+
+
+def _generalization_sum(lam, F, D, D1, D2, model="full", kappa=None):
+    from ..theory import _kernel
+
+    return _kernel.kernel_sums(lam, F, D, D1, D2, model, kappa)
 
 
 def _optimization_sum(lam, sigma, gamma, tau, loss_factor=1.0, batch_size=1, model="full"):
@@ -40,9 +51,8 @@ METRIC = Metric(
     full=wasserstein.w2_squared,
     eig_to_diagonal=wasserstein.w2_squared_eig_to_diagonal,
     to_diagonal=wasserstein.w2_squared_to_diagonal,
-    bias=_kernel.bias,
-    generalization_sum=lambda lam, F, D, D1, D2, model="full", kappa=None: _kernel.kernel_sums(
-        lam, F, D, D1, D2, model, kappa),
+    bias=_bias,
+    generalization_sum=_generalization_sum,
     optimization_sum=_optimization_sum,
     singular_reason=_singular_reason,
 )
