@@ -57,7 +57,10 @@ def eig_to_diagonal(U, F, lam) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         x = np.where((F[..., None, :] > 0) & (lam[:, None] > 0),
                      lam[:, None] / np.where(F > 0, F, 1.0)[..., None, :], np.inf)
-    return 0.5 * (U * U * phi(x)).sum(axis=(-2, -1))
+    U2 = U * U
+    with np.errstate(invalid="ignore"):
+        val = 0.5 * np.where(U2 > 0, U2 * phi(x), 0.0).sum(axis=(-2, -1))
+    return np.where(np.any(F <= 0, axis=-1) | np.any(lam <= 0), np.inf, val)  # a singular covariance: inf
 
 
 def to_diagonal(C, lam) -> np.ndarray:
