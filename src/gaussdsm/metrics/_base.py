@@ -109,9 +109,9 @@ def phi(x) -> np.ndarray:
 
 def kappa_of(model: str, kappa, d: int) -> np.ndarray:
     """R11's variance factor of the diagonal term (2, or the spectrum's for the ``fourier`` model)."""
-    from ..theory._kernel import _kappa
+    from ..theory._kernel import kappa_factors
 
-    return _kappa(model, kappa, d)
+    return kappa_factors(model, kappa, d)
 
 
 def second_difference_sum(lam, parts, model: str = "full", kappa=None) -> np.ndarray:
