@@ -415,8 +415,13 @@ def analytic_error(spectrum_path, grid: dict, *, sampler: dict | None = None, mo
     return _write(ds, out, provenance, "first-order theory")
 
 
-def aggregate(spectrum_path, theory_path, sampler_paths, *, out, provenance=None) -> xr.Dataset:
+def aggregate(spectrum_path, theory_path, sampler_paths, *, metrics=("w2",), out, provenance=None) -> xr.Dataset:
     """Stage ``aggregate``: Monte-Carlo mean, standard error and z-score against theory, on the grid.
+
+    W2's variables keep their names; every other metric ``m`` of the sampler chunks adds ``m_mc_mean``,
+    ``m_mc_stderr``, ``m_mc_n``, ``m_n_diverged``, ``m_theory_<term>``, ``m_zscore`` (and the SGD ``m_mc_opt_*``,
+    ``m_zscore_opt``).  ``metrics``: the study's list; unless it is ``[w2]`` it is recorded in the ``metrics``
+    attribute (space-separated, the figures' default is its first).
 
     ``mc_mean`` is the mean over replicates whose chain is stable
     (:math:`\\mathbb E[W_2^2 \\mid \\text{stable}]`, §7.2 note 5);
@@ -505,4 +510,6 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, out, provenance=None
     summ = summ.assign_coords(mode=("mode", np.arange(lam.size), attrs("mode")))
     summ.attrs.update({k: v for k, v in mc.attrs.items() if k in ("method", "model", "draw", "seed")})
     summ.attrs.update({f"theory_{k}": v for k, v in th.attrs.items() if k in THEORY_ATTRS})
+    if list(metrics) != ["w2"]:  # W2-only summaries keep their historical attributes
+        summ.attrs["metrics"] = " ".join(metrics)
     return _write(summ, out, provenance, "study summary: Monte Carlo vs theory")

@@ -193,6 +193,11 @@ class Study:
         out["metrics"] = self.metrics
         return out
 
+    def aggregate_args(self) -> dict:
+        """Keyword arguments of :func:`gaussdsm.stages.aggregate`: the metrics in the study's order (the first is
+        the one its figures plot)."""
+        return {"metrics": self.metrics}
+
     def theory_args(self) -> dict:
         """Keyword arguments of :func:`gaussdsm.stages.analytic_error`: the fit axes, the sampler, the conventions."""
         fit = self.config["fit"]

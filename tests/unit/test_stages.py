@@ -136,7 +136,7 @@ def test_more_metrics_add_variables_and_leave_w2_bitwise(tmp_path, small_study, 
             stages.run_sampler(d / "spectrum.nc", fits, **st.sampler_args(c), out=d / f"sampler-{c}.nc")
         stages.analytic_error(d / "spectrum.nc", **st.theory_args(), out=d / "theory.nc")
         stages.aggregate(d / "spectrum.nc", d / "theory.nc", [d / f"sampler-{c}.nc" for c in st.chunk_ids],
-                         out=d / "summary.nc")
+                         **st.aggregate_args(), out=d / "summary.nc")
         runs[len(metrics)] = (st, d)
     (st1, d1), (st2, d2) = runs[1], runs[2]
     for name in ("summary.nc", "theory.nc", f"sampler-{st1.chunk_ids[0]}.nc"):
@@ -148,6 +148,7 @@ def test_more_metrics_add_variables_and_leave_w2_bitwise(tmp_path, small_study, 
         for v in extra:
             assert {"long_name", "units"} <= set(b[v].attrs) and "Kullback-Leibler" in b[v].attrs["long_name"]
     s = read_dataset(d2 / "summary.nc")
+    assert s.attrs["metrics"] == "w2 kl_sample_data" and "metrics" not in read_dataset(d1 / "summary.nc").attrs
     for k in ("mc_mean", "mc_stderr", "mc_n", "n_diverged", "theory_total", "theory_bias", "zscore"):
         assert f"kl_sample_data_{k}" in s
     assert float(abs(s["kl_sample_data_zscore"]).max()) < 4
