@@ -220,3 +220,17 @@ def test_cli_metric_option(capsys):
     with pytest.raises(SystemExit) as exc:
         main(args + ["--metric", "kl"])
     assert exc.value.code == 2 and "--metric" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", KL)
+def test_first_order_kl_against_monte_carlo_fourier(name):
+    """The Fourier (convolutional) model of a stationary spectrum: conjugate pairs share one multiplier, the
+    delta method with the spectrum's kappa (1 per direction of a pair, 2 self-conjugate)."""
+    from gaussdsm import spectra
+
+    sp = spectra.spectrum("stationary_1d", 8)
+    ds = theory.error_terms(sp.lam, 300, 0.1, 0.02, model="fourier", kappa=sp.kappa, metric=name)
+    mc = monte_carlo_error(sp.lam, 300, 0.1, 0.02, n_replicates=8000, seed=5, model="fourier", draw="modes",
+                           kappa=sp.kappa, metric=name)
+    _check(float(ds["total"]), mc, f"{name} fourier")
+    assert float(ds["generalization"]) > 10 * mc.stderr
