@@ -14,6 +14,11 @@ Stage outputs (``results/<study>/``):
 ``sampler/chunk-XXX.nc`` ``w2sq(point, gamma, n_steps[, friction], replicate, snapshot)``, ``diverged(...)``
 ``theory.nc``           :func:`gaussdsm.theory.error_terms` on the whole grid
 ``summary.nc``          MC mean/stderr, theory terms and z-scores on the grid
+
+W2's variables keep these names for every study; a study's other ``metrics`` (:mod:`gaussdsm.metrics`) add
+``<metric>_<name>`` variables from the same draws (``kl_sample_data_draw``, ``kl_sample_data_total``,
+``kl_sample_data_mc_mean``, ``kl_sample_data_theory_total``, ``kl_sample_data_zscore``, ...; vocabulary
+:data:`gaussdsm.vocabulary.METRIC_TERMS`).
 """
 
 from __future__ import annotations

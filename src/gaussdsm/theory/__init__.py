@@ -12,6 +12,9 @@ with :math:`f \\to F` (:mod:`~gaussdsm.theory._kernel`), the bias R5 for station
 available (NaN, ``optimization_available = 0``) for other samplers.  Cross terms :math:`\\tau/N` are neglected
 (§7.2 note 7).
 
+Other error metrics (:mod:`gaussdsm.metrics`, ``error_terms(..., metric=...)``): the same three terms for the
+Kullback–Leibler divergences in either direction, from the same variance maps and R8 moments.
+
 Validity (§7.2) is reported in two parts: ``valid`` (every term is defined: the population chain is stable,
 SGD stable, :math:`\\sigma > 0` if :math:`\\tau > 0`, R8 available if needed) and ``in_regime`` (the point is where
 the first-order expansion holds):
