@@ -313,6 +313,9 @@ def _check_study(name: str, cfg: dict, seed: int) -> tuple[Study, list[str]]:
             errors.append(f"{where}.grid.n_samples: inf (the population score) learns nothing; fit.method: sgd needs "
                           "finite n_samples")
     others = [m for m in study.metrics if m != "w2"]
+    if others and float(np.min(study.lam)) <= 0:
+        errors.append(f"{where}.metrics: {', '.join(others)} is infinite for a spectrum with a zero eigenvalue (the "
+                      "data covariance is singular); use metrics: [w2] or a spectrum with lam > 0")
     if others and cfg["fit"].get("noise") == "drawn":
         errors.append(f"{where}.metrics: {', '.join(others)} not available with fit.noise: drawn (its Monte Carlo "
                       "computes w2 only); use metrics: [w2] or fit.noise: expected")

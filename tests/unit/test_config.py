@@ -110,6 +110,8 @@ BAD_CONFIGS = [
     ({"metrics": ["kl"]}, {}, "studies.tiny.metrics[0] = 'kl': must be one of w2, kl_sample_data, kl_data_sample"),
     ({"metrics": []}, {}, "studies.tiny.metrics = []: needs at least 1 item"),
     ({"metrics": ["w2", "w2"]}, {}, "studies.tiny.metrics"),
+    ({"metrics": ["w2", "kl_sample_data"], "spectrum": {"kind": "custom", "d": 2, "values": [1.0, 0.0]}}, {},
+     "studies.tiny.metrics: kl_sample_data is infinite for a spectrum with a zero eigenvalue"),
     ("D", {"fit": {"method": "gd", "lr": 0.01, "train_time": [1.0], "noise": "drawn"},
            "metrics": ["w2", "kl_data_sample"]}, "studies.tiny.metrics: kl_data_sample not available with fit.noise"),
 ]

@@ -41,6 +41,8 @@ def test_commuting_full_and_eigen_forms_agree(name):
     U = ortho_group.rvs(d, random_state=1)
     C, S = (U * F[:, None, :]) @ U.T, (U * lam) @ U.T
     np.testing.assert_allclose(m.full(C, S), m.commuting(F, lam), rtol=1e-10)
+    np.testing.assert_allclose(m.per_mode(F, lam).sum(-1), m.commuting(F, lam), rtol=1e-14)
+    assert m.per_mode(F, lam).shape == F.shape and np.all(m.per_mode(F, lam) > 0)
     np.testing.assert_allclose(m.eig_to_diagonal(np.broadcast_to(np.eye(d), (3, d, d)), F, lam),
                                m.commuting(F, lam), rtol=1e-12)
     # general C = U diag(F) U^T against diag(lam): the eigen form is the full form

@@ -45,9 +45,11 @@ class Metric:
         The NetCDF vocabulary of its values (axis labels, ``long_name``, ``units``).
     reference : str
         Where its formulas come from.
-    commuting : callable ``(a, b) -> (...)``
+    per_mode : callable ``(a, b) -> (..., d)``
         Commuting covariances, variances ``a`` (sampled) and ``b`` (reference) in a common eigenbasis, shape
-        ``(..., d)``.
+        ``(..., d)``: each mode's term.
+    commuting : callable ``(a, b) -> (...)``
+        The same summed over the modes.
     full : callable ``(C, Sigma) -> (...)``
         General covariances, shape ``(..., d, d)``.
     eig_to_diagonal : callable ``(U, F, lam) -> (...)``
@@ -69,6 +71,7 @@ class Metric:
     symbol: str
     units: str
     reference: str
+    per_mode: Callable
     commuting: Callable
     full: Callable
     eig_to_diagonal: Callable

@@ -35,18 +35,23 @@ import numpy as np
 
 from ._base import Metric, kl_full, phi, phi_of_increment, r8_weighted_sum, second_difference_sum, spectral_parts
 
-__all__ = ["METRIC", "commuting", "eig_to_diagonal", "to_diagonal", "bias", "generalization_sum",
+__all__ = ["METRIC", "per_mode", "commuting", "eig_to_diagonal", "to_diagonal", "bias", "generalization_sum",
            "optimization_sum"]
 
 
-def commuting(a, b) -> np.ndarray:
-    """:math:`\\frac12\\sum_i\\phi(a_i/b_i)`, sampled variances ``a`` against reference ``b``, shape ``(..., d)`` ->
-    ``(...)``; ``inf`` where some ``b_i = 0`` or ``a_i = 0``."""
+def per_mode(a, b) -> np.ndarray:
+    """:math:`\\frac12\\phi(a_i/b_i)` per mode, sampled variances ``a`` against reference ``b``, shape ``(..., d)``;
+    ``inf`` where ``b_i = 0`` or ``a_i = 0``."""
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(b > 0, (a - b) / np.where(b > 0, b, 1.0), np.inf)
-    return 0.5 * phi_of_increment(r).sum(axis=-1)
+    return 0.5 * phi_of_increment(r)
+
+
+def commuting(a, b) -> np.ndarray:
+    """:math:`\\frac12\\sum_i\\phi(a_i/b_i)` (:func:`per_mode` summed), shape ``(..., d)`` -> ``(...)``."""
+    return per_mode(a, b).sum(axis=-1)
 
 
 def full(C, Sigma) -> np.ndarray:
@@ -116,6 +121,6 @@ METRIC = Metric(
     symbol="KL(C || Sigma)",
     units="1",
     reference="Cover & Thomas, Elements of Information Theory (2006), Ex. 8.9; Daleckii & Krein (1965)",
-    commuting=commuting, full=full, eig_to_diagonal=eig_to_diagonal, to_diagonal=to_diagonal, bias=bias,
+    per_mode=per_mode, commuting=commuting, full=full, eig_to_diagonal=eig_to_diagonal, to_diagonal=to_diagonal, bias=bias,
     generalization_sum=generalization_sum, optimization_sum=optimization_sum, singular_reason=singular_reason,
 )
