@@ -139,8 +139,10 @@ def second_difference_sum(lam, parts, model: str = "full", kappa=None) -> np.nda
     lam : ndarray, shape ``(d,)``, ``> 0``
     parts : list of ``(w, dH, ddH, first)``
         ``w, dH, ddH`` arrays of shape ``(P, d)`` (weight, :math:`H'`, :math:`H''` at :math:`\\lambda`);
-        ``first(sl, gap)`` returns :math:`H^{[1]}(\\lambda_i, \\lambda_k)` of shape ``(p, d, d)`` for the grid
-        points ``sl`` and ``gap = lam_k - lam_i`` (called only where the gap is not small).
+        ``first(sl, rows, gap)`` returns :math:`H^{[1]}(\\lambda_i, \\lambda_k)` of shape ``(p, r, d)`` for the
+        grid points ``sl``, the rows ``i`` in ``rows`` and ``gap = lam_k - lam_i`` of shape ``(r, d)`` (its value
+        is used only where the gap is not small).  Memory: blocks of at most :data:`NUMPY_BLOCK_ELEMENTS`
+        ``(point, i, k)`` elements (rows of one point at large d), O(d) per row.
     model : {'full', 'diagonal', 'fourier'}
     kappa : array_like, shape ``(d,)``, optional
 
@@ -153,22 +155,27 @@ def second_difference_sum(lam, parts, model: str = "full", kappa=None) -> np.nda
     P = parts[0][0].shape[0]
     if model != "full":  # k = i only: the Taylor form at a zero gap, H''/2
         return sum((kap * lam * lam * w * ddH * 0.5).sum(axis=-1) for w, _, ddH, _ in parts)
-    out = np.empty(P)
-    li, lk = lam[:, None], lam[None, :]
-    gap = lk - li
-    near = (np.abs(gap) <= CLOSE * np.maximum(li, lk)) | np.eye(d, dtype=bool)
-    safe_gap = np.where(near, 1.0, gap)
-    weight = li * lk * np.where(np.eye(d, dtype=bool), kap[:, None], 1.0)
-    step = max(1, NUMPY_BLOCK_ELEMENTS // (d * d))
+    out = np.zeros(P)
+    # blocks of (points, rows i) of at most NUMPY_BLOCK_ELEMENTS (point, i, k) elements: O(d) memory per row
+    rows_per = max(1, min(d, NUMPY_BLOCK_ELEMENTS // d))
+    step = max(1, NUMPY_BLOCK_ELEMENTS // (rows_per * d))
+    eye = np.eye(d, dtype=bool)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for a in range(0, P, step):
-            sl = slice(a, a + step)
-            tot = 0.0
-            for w, dH, ddH, first in parts:
-                taylor = ddH[sl, :, None] / 3.0 + ddH[sl, None, :] / 6.0
-                h2 = np.where(near, taylor, (first(sl, safe_gap) - dH[sl, :, None]) / safe_gap)
-                tot = tot + w[sl, :, None] * h2
-            out[sl] = (weight * tot).sum(axis=(-2, -1))
+        for r0 in range(0, d, rows_per):
+            rows = slice(r0, r0 + rows_per)
+            li, lk = lam[rows, None], lam[None, :]
+            gap = lk - li
+            near = (np.abs(gap) <= CLOSE * np.maximum(li, lk)) | eye[rows]
+            safe_gap = np.where(near, 1.0, gap)
+            weight = li * lk * np.where(eye[rows], kap[rows, None], 1.0)
+            for a in range(0, P, step):
+                sl = slice(a, a + step)
+                tot = 0.0
+                for w, dH, ddH, first in parts:
+                    taylor = ddH[sl, rows, None] / 3.0 + ddH[sl, None, :] / 6.0
+                    h2 = np.where(near, taylor, (first(sl, rows, safe_gap) - dH[sl, rows, None]) / safe_gap)
+                    tot = tot + w[sl, rows, None] * h2
+                out[sl] += (weight * tot).sum(axis=(-2, -1))
     return out
 
 
@@ -186,14 +193,14 @@ def spectral_parts(lam, F, D, D1, D2):
                     for x in (F, D, D1, D2))
     F1, F2 = 1.0 + D1, D2
 
-    def f_first(sl, gap):
-        return 1.0 + (D[sl, None, :] - D[sl, :, None]) / gap
+    def f_first(sl, rows, gap):
+        return 1.0 + (D[sl, None, :] - D[sl, rows, None]) / gap
 
-    def log_first(sl, gap):
-        return np.log1p(gap * f_first(sl, gap) / F[sl, :, None]) / gap
+    def log_first(sl, rows, gap):
+        return np.log1p(gap * f_first(sl, rows, gap) / F[sl, rows, None]) / gap
 
-    def inv_first(sl, gap):
-        return -f_first(sl, gap) / (F[sl, :, None] * F[sl, None, :])
+    def inv_first(sl, rows, gap):
+        return -f_first(sl, rows, gap) / (F[sl, rows, None] * F[sl, None, :])
 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         r1 = F1 / F
@@ -239,11 +246,12 @@ def kl_full(C1, C2) -> np.ndarray:
 
 
 def r8_weighted_sum(lam, sigma, gamma, tau, loss_factor, batch_size, model, w_c2, w_c1,
-                    max_elements: int = 1 << 22) -> np.ndarray:
+                    max_elements: int = 1 << 20) -> np.ndarray:
     """:math:`\\sum_{ik}w^{(2)}_i\\,[\\text{term } k \\text{ of } \\mathbb E(C_2)_{ii}] + \\sum_{ik}w^{(1)}_{ik}\\,
     \\mathbb E[(C_1)_{ik}^2]`: a metric's second-order expansion in the Lyapunov perturbation
     :math:`C = C_0 + C_1 + C_2` of R8 (stationary ULA, SGD step :math:`\\tau`), with R8's moments
-    (:func:`gaussdsm.theory._ula.r8_moments`, O(d) per point for the diagonal model).
+    (:func:`gaussdsm.theory._ula.r8_moments`: O(d) per point for the diagonal model, d x d arrays per point for the
+    full one, in blocks of at most ``max_elements`` entries).
 
     Parameters
     ----------

@@ -20,7 +20,7 @@ __all__ = ["METRIC"]
 
 
 def per_mode(a, b) -> np.ndarray:
-    """:math:`(\sqrt{a_i} - \sqrt{b_i})^2 = (a_i - b_i)^2/(\sqrt{a_i} + \sqrt{b_i})^2` per mode, shape ``(..., d)``
+    """:math:`(\\sqrt{a_i} - \\sqrt{b_i})^2 = (a_i - b_i)^2/(\\sqrt{a_i} + \\sqrt{b_i})^2` per mode, shape ``(..., d)``
     (0 where both are 0); summed: :func:`gaussdsm.wasserstein.w2_squared_commuting`."""
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
