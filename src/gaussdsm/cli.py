@@ -106,7 +106,9 @@ def _cmd_error(args) -> int:
                       "seed": args.seed, "mc": args.mc}}
     if args.sampler != "diffusion":
         out["params"]["sigma"] = args.sigma
-    lines = [_describe(args, lam, sampler)]
+    if args.metric != "w2":
+        out["params"]["metric"] = args.metric
+    lines = [_describe(args, lam, sampler) + ("" if args.metric == "w2" else f"; metric {args.metric}")]
     defined = np.isfinite(v["bias"]) and np.isfinite(v["generalization"])
     if not defined:
         lines.append("theory undefined here: " + "; ".join(valid))
@@ -191,6 +193,8 @@ def _cmd_provenance(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .metrics import METRICS
+
     p = argparse.ArgumentParser(prog="gaussdsm", description=__doc__)
     p.add_argument("--version", action="version", version=f"gaussdsm {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -262,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="denoiser at tau = 0 (default 0)")
     g.add_argument("--lr", type=_nonneg_float, default=0.0, help="gd: the gradient step (steps = train time / lr)")
     g = e.add_argument_group("output")
+    g.add_argument("--metric", choices=list(METRICS), default="w2",
+                   help="error metric of the terms and of Monte Carlo (default w2: squared Wasserstein-2)")
     g.add_argument("--mc", type=_positive_int, default=0, metavar="R", help="also run R Monte-Carlo replicates")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--max-time", type=_positive_float, default=600.0, metavar="SECONDS",

@@ -30,14 +30,13 @@ from . import _checks, rules
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["error", "run_study", "StudyResult", "METRICS", "check_metric", "KEYS", "choices", "schema_path"]
-
-METRICS = ("w2",)
-"""The error metrics :func:`error` knows (``w2``: :math:`\\mathbb E\\,W_2^2`)."""
-
+__all__ = ["error", "run_study", "StudyResult", "check_metric", "KEYS", "choices", "schema_path"]
 
 def check_metric(metric: str) -> str:
-    """The one place :func:`error` reads its ``metric`` (``w2``: the squared Wasserstein-2 distance)."""
+    """The one place :func:`error` reads its ``metric``: a name of the registry :data:`gaussdsm.metrics.METRICS`
+    (``w2``: the squared Wasserstein-2 distance; ``kl_sample_data``, ``kl_data_sample``)."""
+    from .metrics import METRICS
+
     return _checks.choice("metric", metric, METRICS)
 
 
@@ -259,10 +258,10 @@ def _theory(leaf: _Leaf) -> xr.Dataset:
     o, lam = leaf.options, leaf.sp.lam
     kw = leaf.spec.theory_kwargs()
     if leaf.spec.diffusion:
-        ds = error_terms(lam, o["n_samples"], model=o["model"], kappa=leaf.sp.kappa, **kw)
+        ds = error_terms(lam, o["n_samples"], model=o["model"], kappa=leaf.sp.kappa, metric=o["metric"], **kw)
     else:
         ds = error_terms(lam, o["n_samples"], o["sigma"], tau=o["tau"], loss_factor=o["loss_factor"], model=o["model"],
-                         kappa=leaf.sp.kappa, **kw)
+                         kappa=leaf.sp.kappa, metric=o["metric"], **kw)
     return ds.squeeze([d for d in ds.dims if d not in leaf.axes])
 
 
@@ -294,7 +293,8 @@ def _monte_carlo(leaf: _Leaf, points: list) -> dict:
             continue
         with bars.timed(_cost_of_point(leaf, pt), "Monte Carlo (SGD)", bar=o["progress"]):
             r, opt = sgd_monte_carlo_error(lam, N, sigma, float(pt["gamma"]), tau, o["mc"], seed=o["seed"],
-                                           model=o["model"], loss_factor=o["loss_factor"], sampler=spec.make(setting))
+                                           model=o["model"], loss_factor=o["loss_factor"], sampler=spec.make(setting),
+                                           metric=o["metric"])
         out[idx] = dict(mc_mean=r.mean, mc_stderr=r.stderr, mc_n=r.n_valid, n_diverged=r.n_diverged,
                         z=zscore(r.mean, r.stderr, float(pt["total"])), mc_opt_mean=opt.mean,
                         mc_opt_stderr=opt.stderr, mc_opt_n=opt.n_valid, mc_opt_n_diverged=opt.n_diverged,
@@ -307,13 +307,14 @@ def _monte_carlo(leaf: _Leaf, points: list) -> dict:
         smps = [spec.make(st) for st in settings]
         with bars.Progress(1 if oracle else o["mc"], "Monte Carlo", unit="replicates", bar=o["progress"]) as bar:
             w, dv = exact_fit_errors(lam, N, [] if oracle else data_streams(o["seed"], o["mc"], N), sigmas, smps,
-                                     model=o["model"], draw=draw, kappa=leaf.sp.kappa, progress=bar)
+                                     model=o["model"], draw=draw, kappa=leaf.sp.kappa, progress=bar,
+                                     metric=o["metric"])
         for idx, sigma, setting, total in group:
             at = (sigmas.index(sigma), settings.index(setting))
             r = summarize(w[at], dv[at], exact=oracle)
             out[idx] = dict(mc_mean=r.mean, mc_stderr=r.stderr, mc_n=r.n_valid, n_diverged=r.n_diverged,
                             z=zscore(r.mean, r.stderr, total))
-            if o["fit"] == "gd" and not oracle:  # and with the training noise drawn, paired
+            if o["fit"] == "gd" and not oracle and o["metric"] == "w2":  # and with the training noise drawn, paired
                 drawn, _, diff = drawn_noise_monte_carlo_error(lam, int(N), smps[at[1]], o["mc"], o["seed"])
                 out[idx].update(mc_drawn_mean=drawn.mean, mc_drawn_stderr=drawn.stderr, mc_drawn_n=drawn.n_valid,
                                 mc_drawn_n_diverged=drawn.n_diverged, mc_drawn_difference=diff.mean,
@@ -527,8 +528,10 @@ exp_rate, s_churn, s_tmin, s_tmax, s_noise
         Diffusion: how every level's denoiser is learned (the DSM minimiser, or trained for ``train_time``).
     train_time, fit_init, lr : float, str, float
         Training time :math:`\\tau`, the denoiser at time 0 (``zero`` or ``identity``), gd's step.
-    metric : {'w2'}
-        The error metric (:data:`METRICS`; ``w2``: :math:`\\mathbb E\\,W_2^2`).
+    metric : {'w2', 'kl_sample_data', 'kl_data_sample'}
+        The error metric (:data:`gaussdsm.metrics.METRICS`): ``w2`` :math:`\\mathbb E\\,W_2^2` (the Fréchet distance),
+        ``kl_sample_data`` :math:`\\mathbb E\\,KL(\\text{sampled}\\|\\text{data})`, ``kl_data_sample`` the other way;
+        the output's terms and Monte Carlo are that metric's (a list: a ``metric`` dimension).
     mc : int, optional
         Monte-Carlo replicates per point (0 or None: the theory alone).
     seed : int

@@ -14,6 +14,11 @@ Stage outputs (``results/<study>/``):
 ``sampler/chunk-XXX.nc`` ``w2sq(point, gamma, n_steps[, friction], replicate, snapshot)``, ``diverged(...)``
 ``theory.nc``           :func:`gaussdsm.theory.error_terms` on the whole grid
 ``summary.nc``          MC mean/stderr, theory terms and z-scores on the grid
+
+W2's variables keep these names for every study; a study's other ``metrics`` (:mod:`gaussdsm.metrics`) add
+``<metric>_<name>`` variables from the same draws (``kl_sample_data_draw``, ``kl_sample_data_total``,
+``kl_sample_data_mc_mean``, ``kl_sample_data_theory_total``, ``kl_sample_data_zscore``, ...; vocabulary
+:data:`gaussdsm.vocabulary.METRIC_TERMS`).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from .progress import Progress
 from .samplers.spec import ATTR_KEYS, SamplerSpec
 from .spectra import spectrum as data_spectrum
 from .study import provenance_config
-from .vocabulary import attrs, dataset
+from .vocabulary import attrs, dataset, metric_attrs, metric_variable
 
 __all__ = [
     "job",
@@ -239,8 +244,15 @@ def _drawn_noise_errors(lam, N, R, smps, seed):
     return w, dv
 
 
+def _extra_metrics(metrics) -> list[str]:
+    """The metrics besides W2 (whose variables are always written, under their historical names), registry-checked."""
+    from .metrics import get
+
+    return [get(m).name for m in (metrics or ("w2",)) if m != "w2"]
+
+
 def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, seed=None, n_replicates=None,
-                draw: str = "wishart", model: str = "full", out, provenance=None) -> xr.Dataset:
+                draw: str = "wishart", model: str = "full", metrics=("w2",), out, provenance=None) -> xr.Dataset:
     """Stage ``run_sampler``: W2 error of the sampler's law for every fitted score and every sampler setting.
 
     Parameters
@@ -256,6 +268,10 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
         ``{"kind", "axes": {name: values}, "params": {name: value}}`` (:attr:`gaussdsm.study.Study.sampler`).
     points, seed, n_replicates, draw, model
         Exact fits: the chunk's fit points and what determines the training sets.
+    metrics : sequence of str
+        :data:`gaussdsm.metrics.METRICS` names (the study's ``metrics``).  W2's variables are always written; every
+        other metric ``m`` adds ``m_draw``, ``m_draw_diverged`` (and for SGD ``m_exact``, ``m_opt_excess``,
+        ``m_diverged_exact``), from the same draws (the same streams: W2's numbers do not change).
 
     Returns
     -------
@@ -272,10 +288,14 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
     settings = spec.settings()
     smps = [spec.make(st) for st in settings]  # a sampler does not depend on the point
     adims = tuple(axes)
+    extras = _extra_metrics(metrics)
+    more = {}  # metric -> {term: array}
     if fits_path is None:
         P, R = len(points), int(n_replicates)
         w2sq = np.full((P, *shape, R, 1), np.nan)
         diverged = np.zeros((P, *shape, R, 1), dtype=bool)
+        for m in extras:
+            more[m] = {"draw": np.full((P, *shape, R, 1), np.nan), "draw_diverged": np.zeros((P, *shape, R, 1), bool)}
         used = np.ones((P, R), dtype=bool)
         by_n = {}  # the training sets depend on N only: one draw and decomposition serve the chunk's sigmas
         for j, p in enumerate(points):
@@ -288,8 +308,17 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
             drawn = not oracle and any(getattr(s, "training", None) is not None and s.training.noise == "drawn"
                                        for s in smps)
             if drawn:  # every level's denoiser trained with the noise drawn: the training points themselves
+                if extras:
+                    raise ValueError(f"metrics {extras} need exact or expected-loss fits; fit.noise: drawn is "
+                                     "computed for w2 only")
                 w, dv = _drawn_noise_errors(lam, N, R, smps, seed)
                 bar.update(R)
+            elif extras:  # every metric from the same fits
+                w, dv = montecarlo.exact_fit_errors(lam, N, rngs, [points[j].get("sigma", 0.0) for j in idx], smps,
+                                                    model=model, draw=draw, kappa=kappa, progress=bar,
+                                                    metric=["w2", *extras])
+                w_more, dv_more = w[1:], dv[1:]
+                w, dv = w[0], dv[0]
             else:
                 w, dv = montecarlo.exact_fit_errors(lam, N, rngs, [points[j].get("sigma", 0.0) for j in idx], smps,
                                                     model=model, draw=draw, kappa=kappa, progress=bar)
@@ -297,6 +326,9 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
             for g, j in enumerate(idx):
                 w2sq[j, ..., :n, 0] = w[g].reshape(*shape, n)
                 diverged[j, ..., :n, 0] = dv[g].reshape(*shape, n)
+                for k, m in enumerate(extras):
+                    more[m]["draw"][j, ..., :n, 0] = w_more[k][g].reshape(*shape, n)
+                    more[m]["draw_diverged"][j, ..., :n, 0] = dv_more[k][g].reshape(*shape, n)
                 if oracle:
                     used[j, 1:] = False
                 log.info("sampler %s: %d replicates x %d settings", montecarlo.canonical_params(**points[j]), n,
@@ -318,10 +350,28 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
             w2sq0 = np.empty((P, *shape, R))
             div0 = np.empty((P, *shape, R), dtype=bool)
             excess = np.empty((P, *shape, R, S))
+        for m in extras:
+            more[m] = {"draw": np.empty((P, *shape, R, S)), "draw_diverged": np.empty((P, *shape, R, S), bool)}
+            if paired:
+                more[m].update(exact=np.empty((P, *shape, R)), diverged_exact=np.empty((P, *shape, R), bool),
+                               opt_excess=np.empty((P, *shape, R, S)))
         bar = Progress(P, "run_sampler (SGD fits)", unit="points", bar=False, logger=log)
         for j in range(P):
             for idx, smp in zip(np.ndindex(shape), smps):
                 at = (j, *idx)
+                for m in extras:  # each metric of the same score matrices
+                    mm = more[m]
+                    if paired and float(fits["tau"][j]) > 0:
+                        pe = montecarlo.paired_errors(A[j], A0[j], lam, smp, metric=m)
+                        mm["draw"][at], mm["draw_diverged"][at] = pe.w2sq, pe.diverged
+                        mm["exact"][at], mm["diverged_exact"][at] = pe.w2sq_exact, pe.diverged_exact
+                        mm["opt_excess"][at] = pe.excess
+                    else:
+                        w, dv = montecarlo.langevin_errors(A[j].reshape(R * S, d, d), lam, smp, metric=m)
+                        mm["draw"][at], mm["draw_diverged"][at] = w.reshape(R, S), dv.reshape(R, S)
+                        if paired:
+                            mm["exact"][at], mm["diverged_exact"][at] = w[::S], dv[::S]
+                            mm["opt_excess"][at] = 0.0
                 if paired and float(fits["tau"][j]) > 0:
                     pe = montecarlo.paired_errors(A[j], A0[j], lam, smp)  # each law solved once
                     w2sq[at], diverged[at] = pe.w2sq, pe.diverged
@@ -341,32 +391,57 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
             data_vars["diverged_exact"] = (dims[:-1], div0.astype(np.int8))
         coords = {**{k: v for k, v in fits.coords.items() if k not in ("row", "col")}, **axes}
         ds_attrs = {k: fits.attrs[k] for k in ("method", "model", "draw", "seed") if k in fits.attrs}
+    for m, arrays in more.items():
+        for term, values in arrays.items():
+            vd = dims[:-1] if term in ("exact", "diverged_exact") else dims
+            values = values.astype(np.int8) if values.dtype == bool else values
+            data_vars[metric_variable(m, term)] = xr.DataArray(values, dims=vd, attrs=metric_attrs(m, term))
     ds = dataset(data_vars, coords=coords, attrs={**ds_attrs, "sampler": sampler["kind"]})
     return _write(ds, out, provenance, "sampler W2 errors per replicate")
 
 
+METRIC_THEORY_TERMS = ("bias", "generalization", "optimization", "total", "valid", "in_regime",
+                       "optimization_available", "bias_init", "bias_discretization", "bias_stopping")
+"""The theory variables a metric other than W2 adds (as ``<metric>_<term>``)."""
+
+
 def analytic_error(spectrum_path, grid: dict, *, sampler: dict | None = None, model="full", loss_factor=1.0,
-                   batch_size=1, out, provenance=None):
+                   batch_size=1, metrics=("w2",), out, provenance=None):
     """Stage ``analytic_error``: the closed-form expansion on the whole grid in one vectorised call (R5-R9,
     :func:`gaussdsm.theory.error_terms`, for the study's sampler).
 
-    ``grid``: the fit axes (``n_samples``; ``sigma``, ``tau``); ``sampler``: ``{"kind", "axes", "params"}``.
+    ``grid``: the fit axes (``n_samples``; ``sigma``, ``tau``); ``sampler``: ``{"kind", "axes", "params"}``;
+    ``metrics``: W2's terms keep their names, every other metric ``m`` adds ``m_bias``, ``m_generalization``,
+    ``m_optimization``, ``m_total``, ... (:data:`METRIC_THEORY_TERMS`).
     """
     lam, kappa = _read_spectrum(spectrum_path, "analytic_error")
     spec = SamplerSpec.from_dict(sampler) if sampler is not None else SamplerSpec(
         "ula", {"gamma": grid["gamma"], "n_steps": [np.inf]}, {"init_var": 1.0})
     N = np.asarray(grid["n_samples"], dtype=float)
-    if spec.diffusion:
-        ds = theory.error_terms(lam, N, model=model, kappa=kappa, **spec.theory_kwargs())
-    else:
-        ds = theory.error_terms(lam, N, np.asarray(grid["sigma"], dtype=float), tau=np.asarray(grid["tau"], dtype=float),
-                                loss_factor=loss_factor, batch_size=batch_size, model=model, kappa=kappa,
-                                **spec.theory_kwargs())
+    def terms(metric):
+        if spec.diffusion:
+            return theory.error_terms(lam, N, model=model, kappa=kappa, metric=metric, **spec.theory_kwargs())
+        return theory.error_terms(lam, N, np.asarray(grid["sigma"], dtype=float),
+                                  tau=np.asarray(grid["tau"], dtype=float), loss_factor=loss_factor,
+                                  batch_size=batch_size, model=model, kappa=kappa, metric=metric,
+                                  **spec.theory_kwargs())
+
+    ds = terms("w2")
+    for m in _extra_metrics(metrics):
+        dm = terms(m)
+        for k in METRIC_THEORY_TERMS:
+            if k in dm:
+                ds[metric_variable(m, k)] = dm[k].assign_attrs(metric_attrs(m, k))
     return _write(ds, out, provenance, "first-order theory")
 
 
-def aggregate(spectrum_path, theory_path, sampler_paths, *, out, provenance=None) -> xr.Dataset:
+def aggregate(spectrum_path, theory_path, sampler_paths, *, metrics=("w2",), out, provenance=None) -> xr.Dataset:
     """Stage ``aggregate``: Monte-Carlo mean, standard error and z-score against theory, on the grid.
+
+    W2's variables keep their names; every other metric ``m`` of the sampler chunks adds ``m_mc_mean``,
+    ``m_mc_stderr``, ``m_mc_n``, ``m_n_diverged``, ``m_theory_<term>``, ``m_zscore`` (and the SGD ``m_mc_opt_*``,
+    ``m_zscore_opt``).  ``metrics``: the study's list; unless it is ``[w2]`` it is recorded in the ``metrics``
+    attribute (space-separated, the figures' default is its first).
 
     ``mc_mean`` is the mean over replicates whose chain is stable
     (:math:`\\mathbb E[W_2^2 \\mid \\text{stable}]`, §7.2 note 5);
@@ -391,7 +466,21 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, out, provenance=None
     if "opt_excess" in mc:  # per replicate: mean over its snapshots where every chain involved is stable
         opt = montecarlo.estimate(mc["opt_excess"], ~np.isfinite(mc["opt_excess"]))
         data.update(mc_opt_mean=opt["mean"], mc_opt_stderr=opt["stderr"])
-    summ = xr.Dataset({k: v.assign_attrs(attrs(k)) for k, v in data.items()})
+    data = {k: v.assign_attrs(attrs(k)) for k, v in data.items()}
+    from .metrics import NAMES
+
+    extras = [m for m in NAMES if m != "w2" and metric_variable(m, "draw") in mc]  # the study's other metrics
+    for m in extras:
+        e = montecarlo.estimate(mc[metric_variable(m, "draw")], mc[metric_variable(m, "draw_diverged")].astype(bool),
+                                used=used, exact=exact)
+        for term, key in (("mc_mean", "mean"), ("mc_stderr", "stderr"), ("mc_n", "n"), ("n_diverged", "n_diverged")):
+            data[metric_variable(m, term)] = e[key].assign_attrs(metric_attrs(m, term))
+        if metric_variable(m, "opt_excess") in mc:
+            x = mc[metric_variable(m, "opt_excess")]
+            o = montecarlo.estimate(x, ~np.isfinite(x))
+            data[metric_variable(m, "mc_opt_mean")] = o["mean"].assign_attrs(metric_attrs(m, "mc_opt_mean"))
+            data[metric_variable(m, "mc_opt_stderr")] = o["stderr"].assign_attrs(metric_attrs(m, "mc_opt_stderr"))
+    summ = xr.Dataset(data)
     point_axes = [k for k in ("n_samples", "sigma", "tau") if k in mc.coords]
     if len(point_axes) > 1:
         summ = summ.set_index(point=point_axes).unstack("point")
@@ -409,7 +498,7 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, out, provenance=None
         summ, th = xr.align(summ, th, join="exact")
     except ValueError as err:
         raise ValueError(f"theory and Monte-Carlo grids differ: {err}") from None
-    for k in ("mc_n", "n_diverged"):
+    for k in ("mc_n", "n_diverged", *(metric_variable(m, t) for m in extras for t in ("mc_n", "n_diverged"))):
         summ[k] = summ[k].astype(np.int64)
     for k in ("total", "bias", "generalization", "optimization", "valid", "n_samples_scale", "in_regime",
               "optimization_available", "bias_init", "bias_discretization", "bias_stopping", "nfe"):
@@ -420,6 +509,17 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, out, provenance=None
     if "mc_opt_mean" in summ:
         summ["zscore_opt"] = montecarlo.zscore(
             summ["mc_opt_mean"], summ["mc_opt_stderr"], summ["theory_optimization"]).assign_attrs(attrs("zscore_opt"))
+    for m in extras:
+        for k in METRIC_THEORY_TERMS:
+            if metric_variable(m, k) in th:
+                summ[metric_variable(m, f"theory_{k}")] = th[metric_variable(m, k)]
+        summ[metric_variable(m, "zscore")] = montecarlo.zscore(
+            summ[metric_variable(m, "mc_mean")], summ[metric_variable(m, "mc_stderr")],
+            summ[metric_variable(m, "theory_total")]).assign_attrs(metric_attrs(m, "zscore"))
+        if metric_variable(m, "mc_opt_mean") in summ:
+            summ[metric_variable(m, "zscore_opt")] = montecarlo.zscore(
+                summ[metric_variable(m, "mc_opt_mean")], summ[metric_variable(m, "mc_opt_stderr")],
+                summ[metric_variable(m, "theory_optimization")]).assign_attrs(metric_attrs(m, "zscore_opt"))
     summ["diverged"] = (summ["n_diverged"] > 0).astype(np.int8).assign_attrs(attrs("diverged"))
     summ["lam"] = xr.DataArray(lam, dims="mode", attrs=attrs("lam"))
     for k in ("kappa", "frequency"):  # stationary spectra
@@ -430,4 +530,6 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, out, provenance=None
     summ = summ.assign_coords(mode=("mode", np.arange(lam.size), attrs("mode")))
     summ.attrs.update({k: v for k, v in mc.attrs.items() if k in ("method", "model", "draw", "seed")})
     summ.attrs.update({f"theory_{k}": v for k, v in th.attrs.items() if k in THEORY_ATTRS})
+    if list(metrics) != ["w2"]:  # W2-only summaries keep their historical attributes
+        summ.attrs["metrics"] = " ".join(metrics)
     return _write(summ, out, provenance, "study summary: Monte Carlo vs theory")

@@ -157,6 +157,12 @@ class Study:
     def panels(self) -> list[str]:
         return list(self.config["panels"])
 
+    @property
+    def metrics(self) -> list[str]:
+        """``metrics``: the error metrics reported (:data:`gaussdsm.metrics.METRICS`; default ``[w2]``); the first
+        is the one the figures plot."""
+        return list(self.config.get("metrics", ["w2"]))
+
     # ----------------------------------------------------------------- arguments of the stages (gaussdsm.stages)
 
     def spectrum_args(self) -> dict:
@@ -184,13 +190,20 @@ class Study:
             mc = self.config["montecarlo"]
             out.update(points=self.chunk_points(chunk_id), seed=self.seed, n_replicates=int(mc["n_replicates"]),
                        draw=self.draw, model=self.model)
+        out["metrics"] = self.metrics
         return out
+
+    def aggregate_args(self) -> dict:
+        """Keyword arguments of :func:`gaussdsm.stages.aggregate`: the metrics in the study's order (the first is
+        the one its figures plot)."""
+        return {"metrics": self.metrics}
 
     def theory_args(self) -> dict:
         """Keyword arguments of :func:`gaussdsm.stages.analytic_error`: the fit axes, the sampler, the conventions."""
         fit = self.config["fit"]
         return {"grid": self.fit_axes, "sampler": self.sampler.as_dict(), "model": fit["model"],
-                "loss_factor": float(fit["loss_factor"]), "batch_size": int(fit["sgd"]["batch_size"])}
+                "loss_factor": float(fit["loss_factor"]), "batch_size": int(fit["sgd"]["batch_size"]),
+                "metrics": self.metrics}
 
 
 def _sampler_errors(study: Study, where: str) -> list[str]:
@@ -298,6 +311,13 @@ def _check_study(name: str, cfg: dict, seed: int) -> tuple[Study, list[str]]:
         why = rules.population_learns_nothing(study.grid["n_samples"], "fit.method: sgd")
         if why:
             errors.append(f"{where}.{why}")
+    others = [m for m in study.metrics if m != "w2"]
+    if others and float(np.min(study.lam)) <= 0:
+        errors.append(f"{where}.metrics: {', '.join(others)} is infinite for a spectrum with a zero eigenvalue (the "
+                      "data covariance is singular); use metrics: [w2] or a spectrum with lam > 0")
+    if others and cfg["fit"].get("noise") == "drawn":
+        errors.append(f"{where}.metrics: {', '.join(others)} not available with fit.noise: drawn (its Monte Carlo "
+                      "computes w2 only); use metrics: [w2] or fit.noise: expected")
     errors += _sampler_errors(study, where)
     errors += _model_errors(study, where)
     if not errors:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 import xarray as xr
 
-__all__ = ["TERMS", "attrs", "dataset", "annotate"]
+__all__ = ["TERMS", "METRIC_TERMS", "attrs", "metric_attrs", "metric_variable", "dataset", "annotate"]
 
 _MODE = "eigen/Fourier mode index (eigenvalues sorted descending)"
 
@@ -159,6 +159,39 @@ TERMS: dict[str, str] = {
     "regime_note": "why the point is outside the first-order regime (empty: it is inside; one sentence per line)",
 }
 
+#: per-metric variables of a metric other than W2 (whose variables keep the historical names above): the variable
+#: ``<metric>_<term>`` (e.g. ``kl_sample_data_mc_mean``) has the long_name ``METRIC_TERMS[term]`` with ``{metric}`` the
+#: metric's long_name (:data:`gaussdsm.metrics.METRICS`)
+METRIC_TERMS: dict[str, str] = {
+    # run_sampler
+    "draw": "{metric} of the sampler's law to the data law, per draw (inf: a singular covariance)",
+    "draw_diverged": "1 if the draw is left out: the chain has no stationary law, or the {metric} is infinite",
+    "exact": "{metric} with the exact fit of the same training set",
+    "opt_excess": "{metric}(SGD) - {metric}(exact fit, same data) minus its zero-mean linear part (control "
+    "variate); NaN where a chain involved diverged",
+    "diverged_exact": "1 if the exact fit's draw is left out (unstable chain or infinite {metric})",
+    # analytic_error
+    "bias": "bias of the {metric} at N = inf, tau -> 0",
+    "generalization": "generalization term of the {metric}, first order in 1/N",
+    "optimization": "optimization (SGD) term of the {metric}, first order in tau",
+    "total": "expected {metric}, first order",
+    "valid": "1 where the {metric} expansion is defined and finite",
+    "in_regime": "1 where the first-order expansion of the {metric} holds (as in_regime)",
+    "optimization_available": "1 where the SGD term of the {metric} is derived for the sampler or tau = 0",
+    "bias_init": "initialisation part of the bias: {metric}(sampler, exactly initialised sampler)",
+    "bias_discretization": "discretization part of the bias: {metric}(exactly initialised sampler, p_t_min)",
+    "bias_stopping": "stopping part of the bias: {metric}(p_t_min, p_0)",
+    # aggregate
+    "mc_mean": "Monte-Carlo mean of the {metric} over stable replicates",
+    "mc_stderr": "standard error of the Monte-Carlo mean of the {metric}",
+    "mc_n": "number of stable replicates with a finite {metric}",
+    "n_diverged": "number of draws left out of the {metric}'s mean (diverged chain or infinite {metric})",
+    "mc_opt_mean": "Monte-Carlo optimization term of the {metric} (paired with the exact fit, control variate)",
+    "mc_opt_stderr": "standard error of the Monte-Carlo optimization term of the {metric}",
+    "zscore": "(Monte-Carlo mean - theory total) / standard error, {metric}",
+    "zscore_opt": "(Monte-Carlo optimization - theory optimization) / standard error, {metric}",
+}
+
 #: terms whose units are not "1"
 UNITS: dict[str, str] = {"frequency": "radian per pixel"}
 
@@ -176,6 +209,23 @@ def attrs(term: str, /, **fmt) -> dict[str, str]:
     except KeyError:
         raise KeyError(f"no NetCDF vocabulary entry {term!r}: add it to gaussdsm.vocabulary.TERMS") from None
     return {"long_name": long_name.format(**fmt) if fmt else long_name, "units": UNITS.get(term, "1")}
+
+
+def metric_variable(metric: str, term: str) -> str:
+    """The NetCDF name of a metric's variable: W2's historical name (``term``; ``w2sq`` per draw) or
+    ``<metric>_<term>``."""
+    if metric == "w2":
+        return {"draw": "w2sq", "draw_diverged": "diverged", "exact": "w2sq_exact"}.get(term, term)
+    return f"{metric}_{term}"
+
+
+def metric_attrs(metric: str, term: str) -> dict[str, str]:
+    """``{"long_name", "units"}`` of the variable :func:`metric_variable` names (a metric other than W2; units
+    "1": every metric is dimensionless in units of the data)."""
+    from .metrics import get
+
+    m = get(metric)
+    return {"long_name": METRIC_TERMS[term].format(metric=m.long_name), "units": m.units}
 
 
 def _variable(name, spec):

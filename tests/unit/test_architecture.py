@@ -82,7 +82,7 @@ def test_no_module_imports_private_names_of_another():
 
 def test_schema_enums_are_the_registries(repo):
     """Every name the config may use is one the package dispatches on, and the other way round: sampler kinds,
-    diffusion processes, schemes, grids and inits, spectrum kinds."""
+    diffusion processes, schemes, grids and inits, spectrum kinds, metrics."""
     import yaml
 
     from gaussdsm import samplers, spectra
@@ -97,6 +97,10 @@ def test_schema_enums_are_the_registries(repo):
     assert sp["grid"]["anyOf"][0]["enum"] == list(diffusion.GRIDS)
     assert sp["init"]["items"]["enum"] == list(diffusion.INITS)
     assert set(study["spectrum"]["properties"]["kind"]["enum"]) == set(spectra.SOURCES)
+    from gaussdsm import metrics
+
+    assert study["metrics"]["items"]["enum"] == list(metrics.METRICS)
+    assert study["metrics"]["default"] == [metrics.DEFAULT]
 
 
 def test_unknown_names_raise_instead_of_falling_back():

@@ -34,7 +34,7 @@ BAD_CONFIGS = [
     ({"montecarlo": {"draw": "bootstrap"}}, {},
      "studies.tiny.montecarlo.draw = 'bootstrap': must be one of auto, wishart, samples"),
     ({"sigmaa": [0.1]}, {},
-     "studies.tiny.sigmaa: unknown key (known: fit, grid, montecarlo, panels, sampler, spectrum)"),
+     "studies.tiny.sigmaa: unknown key (known: fit, grid, metrics, montecarlo, panels, sampler, spectrum)"),
     ({"grid": {"sigmaa": [0.1]}}, {}, "studies.tiny.grid.sigmaa: unknown key (did you mean 'sigma'? known: gamma, "),
     ({"spectrum": {"kind": "power_law", "d": 4, "alpah": 1.0}}, {},
      "spectrum.alpah: unknown key (did you mean 'alpha'?"),
@@ -107,6 +107,13 @@ BAD_CONFIGS = [
      "error_vs_nfe draws exact DSM scores"),
     ("D", {"sampler": {"friction": [1.0]}}, "sampler.friction is only used by sampler.kind: uld"),
     ({"sampler": {"scheme": ["em"]}}, {}, "sampler.scheme is only used by sampler.kind: diffusion"),
+    ({"metrics": ["kl"]}, {}, "studies.tiny.metrics[0] = 'kl': must be one of w2, kl_sample_data, kl_data_sample"),
+    ({"metrics": []}, {}, "studies.tiny.metrics = []: needs at least 1 item"),
+    ({"metrics": ["w2", "w2"]}, {}, "studies.tiny.metrics"),
+    ({"metrics": ["w2", "kl_sample_data"], "spectrum": {"kind": "custom", "d": 2, "values": [1.0, 0.0]}}, {},
+     "studies.tiny.metrics: kl_sample_data is infinite for a spectrum with a zero eigenvalue"),
+    ("D", {"fit": {"method": "gd", "lr": 0.01, "train_time": [1.0], "noise": "drawn"},
+           "metrics": ["w2", "kl_data_sample"]}, "studies.tiny.metrics: kl_data_sample not available with fit.noise"),
 ]
 
 

@@ -60,3 +60,42 @@ def test_error_vs_n_data_pass_through_the_theory_at_the_grid(tmp_path, small_stu
     for N in (50, 400):
         np.testing.assert_allclose(line.sel(n_dense=N), summary["theory_total"].sel(n_samples=N, tau=0.0, n_steps=np.inf),
                                    rtol=1e-12)
+
+
+def test_metric_aware_panels_plot_the_first_metric(tmp_path, small_study):
+    """A study with metrics [kl_sample_data, w2]: P1 plots the KL (its Monte-Carlo points, its theory line, its
+    long name on the axis); metric='w2' draws exactly what the W2 summary gives; an absent metric is refused."""
+    import copy
+
+    import pytest
+
+    from gaussdsm import stages, theory
+    from gaussdsm.figures import _data
+    from gaussdsm.io import read_dataset
+    from gaussdsm.study import Study
+
+    st = Study("s", {**copy.deepcopy(small_study.config), "metrics": ["kl_sample_data", "w2"]}, seed=3)
+    d = tmp_path
+    stages.spectra(**st.spectrum_args(), out=d / "spectrum.nc")
+    for c in st.chunk_ids:
+        stages.run_sampler(d / "spectrum.nc", **st.sampler_args(c), out=d / f"sampler-{c}.nc")
+    stages.analytic_error(d / "spectrum.nc", **st.theory_args(), out=d / "theory.nc")
+    stages.aggregate(d / "spectrum.nc", d / "theory.nc", [d / f"sampler-{c}.nc" for c in st.chunk_ids],
+                     **st.aggregate_args(), out=d / "summary.nc")
+    kl = figures.render("error_vs_n", [d / "summary.nc"], [d / "kl.png"], label="s")
+    w2 = figures.render("error_vs_n", [d / "summary.nc"], [d / "w2.png"], label="s", metric="w2")
+    s = read_dataset(d / "summary.nc")
+    assert kl.attrs["metric"] == "kl_sample_data" and "metric" not in w2.attrs
+    pt = dict(sigma=0.1, gamma=0.05)
+    np.testing.assert_array_equal(kl["mc_mean"].sel(**pt).values,
+                                  s["kl_sample_data_mc_mean"].sel(**pt, tau=0.0).squeeze().values)
+    np.testing.assert_array_equal(w2["mc_mean"].sel(**pt).values, s["mc_mean"].sel(**pt, tau=0.0).squeeze().values)
+    lam, n_dense = s["lam"].values, kl["n_dense"].values
+    ref = theory.error_terms(lam, n_dense, 0.1, 0.05, 0.0, n_steps=np.inf, metric="kl_sample_data")["total"]
+    np.testing.assert_allclose(kl["theory_line"].sel(**pt).values, ref.values, rtol=1e-12)
+    from gaussdsm.figures._plot import error_label
+
+    assert error_label(kl, "W2") == "E Kullback-Leibler divergence KL(sampled || data)"
+    assert error_label(w2, "W2") == "W2"
+    with pytest.raises(ValueError, match="no kl_data_sample: add it to the study's metrics"):
+        _data.metric_view(s, "kl_data_sample")

@@ -11,7 +11,7 @@ import pytest
 from gaussdsm import montecarlo as mc
 from gaussdsm import spectra, theory, wasserstein
 from gaussdsm.samplers import ULA
-from gaussdsm.theory import _ula
+from gaussdsm.theory import langevin as _ula
 
 
 def test_mode_variances_have_the_r11_law(z):

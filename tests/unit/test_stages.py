@@ -105,3 +105,61 @@ def test_monte_carlo_chunks_log_their_progress(small_study, tmp_path, caplog):
     assert lines and "(100 %)" in lines[-1], lines
     done, total = map(int, lines[-1].split(": ")[1].split()[0].split("/"))
     assert done == total > 0
+
+
+@pytest.mark.parametrize("method", ["exact", "sgd"])
+def test_more_metrics_add_variables_and_leave_w2_bitwise(tmp_path, small_study, method):
+    """metrics [w2, kl_sample_data]: W2's variables are those of the W2-only run, bit for bit (the same streams);
+    the KL adds per-metric variables with the vocabulary's attributes, its summary is the estimator of the same
+    draws (montecarlo.monte_carlo_error with metric=...) and its theory error_terms(metric=...)."""
+    import copy
+
+    from gaussdsm.study import Study
+    from gaussdsm.theory import error_terms
+
+    cfg = copy.deepcopy(small_study.config)
+    if method == "sgd":
+        cfg["fit"]["method"] = "sgd"
+        cfg["grid"].update(n_samples=[400], sigma=[0.3], tau=[0.0, 1e-3])
+        cfg["montecarlo"]["n_replicates"] = 6
+    runs = {}
+    for metrics in (["w2"], ["w2", "kl_sample_data"]):
+        st = Study("s", {**cfg, "metrics": metrics}, seed=3)
+        d = tmp_path / "-".join(metrics)
+        d.mkdir()
+        stages.spectra(**st.spectrum_args(), out=d / "spectrum.nc")
+        for c in st.chunk_ids:
+            fits = None
+            if st.fits_scores:
+                fits = d / f"fits-{c}.nc"
+                stages.fit_scores(d / "spectrum.nc", **st.fit_args(c), out=fits)
+            stages.run_sampler(d / "spectrum.nc", fits, **st.sampler_args(c), out=d / f"sampler-{c}.nc")
+        stages.analytic_error(d / "spectrum.nc", **st.theory_args(), out=d / "theory.nc")
+        stages.aggregate(d / "spectrum.nc", d / "theory.nc", [d / f"sampler-{c}.nc" for c in st.chunk_ids],
+                         **st.aggregate_args(), out=d / "summary.nc")
+        runs[len(metrics)] = (st, d)
+    (st1, d1), (st2, d2) = runs[1], runs[2]
+    for name in ("summary.nc", "theory.nc", f"sampler-{st1.chunk_ids[0]}.nc"):
+        a, b = read_dataset(d1 / name), read_dataset(d2 / name)
+        for var in a.data_vars:
+            np.testing.assert_array_equal(a[var].values, b[var].values, err_msg=f"{name}::{var}")
+        extra = set(b.data_vars) - set(a.data_vars)
+        assert extra and all(v.startswith("kl_sample_data_") for v in extra), extra
+        for v in extra:
+            assert {"long_name", "units"} <= set(b[v].attrs) and "Kullback-Leibler" in b[v].attrs["long_name"]
+    s = read_dataset(d2 / "summary.nc")
+    assert s.attrs["metrics"] == "w2 kl_sample_data" and "metrics" not in read_dataset(d1 / "summary.nc").attrs
+    for k in ("mc_mean", "mc_stderr", "mc_n", "n_diverged", "theory_total", "theory_bias", "zscore"):
+        assert f"kl_sample_data_{k}" in s
+    assert float(abs(s["kl_sample_data_zscore"]).max()) < 4
+    g = st2.grid
+    if method == "exact":
+        r = montecarlo.monte_carlo_error(st2.lam, 50, 0.1, 0.05, n_replicates=30, seed=3, metric="kl_sample_data")
+        pt = s.sel(n_samples=50, sigma=0.1, gamma=0.05, tau=0.0, n_steps=np.inf)
+        assert float(pt["kl_sample_data_mc_mean"]) == r.mean and float(pt["kl_sample_data_mc_stderr"]) == r.stderr
+        ref = error_terms(st2.lam, g["n_samples"], g["sigma"], g["gamma"], g["tau"], n_steps=[np.inf],
+                          metric="kl_sample_data")
+        np.testing.assert_array_equal(s["kl_sample_data_theory_total"].values, ref["total"].values)
+    else:
+        assert "kl_sample_data_mc_opt_mean" in s and "kl_sample_data_zscore_opt" in s
+        assert float(s["kl_sample_data_theory_optimization"].sel(tau=1e-3).max()) > 0

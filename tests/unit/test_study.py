@@ -37,9 +37,12 @@ def test_stage_arguments_hold_what_each_stage_depends_on(plan):
     assert "gamma" not in str(fit)  # the scores do not depend on the sampler: a new gamma reruns no fit
     smp = st.sampler_args("000")
     assert smp == {"sampler": {"kind": "ula", "axes": {"gamma": [0.0, 0.02], "n_steps": [np.inf]},
-                               "params": {"init_var": 1.0}}}  # SGD: the scores come from fit_scores
+                               "params": {"init_var": 1.0}}, "metrics": ["w2"]}  # SGD: scores from fit_scores
     th = st.theory_args()
     assert th["grid"]["tau"] == [0.0, 0.001] and th["model"] == "full" and th["batch_size"] == 1
+    assert th["metrics"] == ["w2"]  # the schema's default
+    other = plan(metrics=["kl_sample_data", "w2"]).studies["tiny"]
+    assert other.theory_args()["metrics"] == other.sampler_args("000")["metrics"] == ["kl_sample_data", "w2"]
     assert st.spectrum_args() == {"spectrum": {"kind": "power_law", "d": 4, "alpha": 1.0}}
 
 

@@ -142,7 +142,7 @@ def test_kernel_r9_reassembles_the_total():
 def test_kernel_numpy_sum_equals_compiled_loop(model):
     """The numpy double sum (small problems) and the compiled loop agree to rounding, sums and matrices, with
     nearly equal and exactly repeated eigenvalues (Taylor branch), a zero eigenvalue and an unstable point (inf)."""
-    from gaussdsm.theory import _kernel
+    from gaussdsm.theory import kernels as _kernel
 
     rng = np.random.default_rng(3)
     lam = np.sort(np.concatenate([rng.uniform(0.05, 2.0, 9), [0.5, 0.5 * (1 + 3e-5), 0.0, 1.3, 1.3]]))

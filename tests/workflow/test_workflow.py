@@ -53,6 +53,32 @@ def test_results_equal_golden(finished, check_golden):
     assert check_golden(finished[0] / "results", "tiny") > 20
 
 
+def test_a_second_metric_reruns_the_monte_carlo_and_keeps_w2(copy_of_finished, run_snakemake, write_config, job_counts,
+                                                              check_golden):
+    """metrics: [w2, kl_sample_data]: the metrics pass through params (the sampler chunks, the theory, the
+    aggregation and the figure rerun, not the spectrum); W2's results (and its figure: W2 is the first metric) stay
+    equal to the golden values, and the KL gets its own variables, within standard errors of its theory."""
+    work = copy_of_finished
+    with xr.open_dataset(work / "results" / "tiny" / "summary.nc", engine="netcdf4") as s:
+        before = s.load()
+    write_config(work / "config.yaml", metrics=["w2", "kl_sample_data"])
+    counts = job_counts(run_snakemake(work, "-n").stdout)
+    assert "spectra" not in counts
+    assert counts["run_sampler"] == 2 and counts["analytic_error"] == 1 and counts["aggregate"] == 1
+    assert counts["figure_error_vs_n"] == 1
+    run_snakemake(work)
+    assert check_golden(work / "results", "tiny") > 20
+    with xr.open_dataset(work / "results" / "tiny" / "summary.nc", engine="netcdf4") as s:
+        for name in before.data_vars:
+            np.testing.assert_array_equal(s[name].values, before[name].values, err_msg=name)
+        assert s.attrs["metrics"] == "w2 kl_sample_data"
+        for name in ("mc_mean", "mc_stderr", "theory_total", "zscore"):
+            assert {"units", "long_name"} <= set(s[f"kl_sample_data_{name}"].attrs)
+        assert np.all(np.abs(s["kl_sample_data_zscore"]) < 6)
+    with xr.open_dataset(work / "results" / "tiny" / "figures" / "error_vs_n.nc", engine="netcdf4") as f:
+        assert "metric" not in f.attrs
+
+
 def test_second_run_does_nothing(finished, run_snakemake):
     wd, _, _ = finished
     out = run_snakemake(wd)

@@ -7,6 +7,7 @@ rule aggregate:
     output:
         "results/{study}/summary.nc",
     params:
+        aggregate=aggregate_args,
         code=CODE_VERSION,
     log:
         "logs/{study}/aggregate.log",

@@ -43,6 +43,10 @@ def theory_args(wildcards):
     return study_of(wildcards).theory_args()
 
 
+def aggregate_args(wildcards):
+    return study_of(wildcards).aggregate_args()
+
+
 def sampler_chunks(wildcards):
     return PLAN.sampler_chunks(wildcards.study)
 

@@ -128,6 +128,10 @@ class Panel:
     check : callable, optional
         ``check(study_config)`` (``check([study_configs])`` for a comparison) returns why the panel cannot be
         drawn from that study, or None; run before any job.
+    metric_aware : bool
+        The panel plots the study's first metric (:func:`gaussdsm.figures._data.metric_view`, its axis labelled
+        with the metric's long name); the others draw W2 quantities (kernels, sigma*, W2 paths) whatever the
+        study's metrics.
     """
 
     name: str
@@ -135,6 +139,7 @@ class Panel:
     caption: str
     kind: str = "study"
     check: Callable | None = None
+    metric_aware: bool = False
 
     @property
     def module(self):
@@ -146,25 +151,25 @@ PANELS: dict[str, Panel] = {
     p.name: p
     for p in (
         Panel("error_vs_n", "P1: error against N, theory lines and Monte-Carlo points", "error_vs_n.rst",
-              check=_langevin("error_vs_n")),
+              check=_langevin("error_vs_n"), metric_aware=True),
         Panel("error_vs_tau", "P2: error against the SGD step tau, theory R8 vs SGD Monte Carlo", "error_vs_tau.rst",
-              check=_needs_sgd),
+              check=_needs_sgd, metric_aware=True),
         Panel("error_vs_gamma", "P3: error against the Langevin step gamma, blow-up at the stability bound",
-              "error_vs_gamma.rst", check=_langevin("error_vs_gamma")),
+              "error_vs_gamma.rst", check=_langevin("error_vs_gamma"), metric_aware=True),
         Panel("error_vs_sigma", "P4: error against the noise amplitude sigma, interior optimum", "error_vs_sigma.rst",
-              check=_langevin("error_vs_sigma")),
+              check=_langevin("error_vs_sigma"), metric_aware=True),
         Panel("sigma_star", "P5: optimal sigma against gamma and tau, with the R10 slopes", "sigma_star.rst",
               check=_needs_r9),
         Panel("kernel", "P6: the kernel of R9 as a heat map and per-frequency contributions", "kernel.rst",
               check=_langevin("kernel")),
         Panel("error_vs_nfe", "P7: error against the number of score evaluations, every diffusion scheme",
-              "error_vs_nfe.rst", check=_diffusion("error_vs_nfe")),
+              "error_vs_nfe.rst", check=_diffusion("error_vs_nfe"), metric_aware=True),
         Panel("error_vs_t_min", "P8: error against the stopping time t_min for several N", "error_vs_t_min.rst",
-              check=_diffusion("error_vs_t_min")),
+              check=_diffusion("error_vs_t_min"), metric_aware=True),
         Panel("trajectory", "P10: the error along the reverse trajectory, every scheme", "trajectory.rst",
               check=_diffusion("trajectory")),
         Panel("error_vs_train_time", "P11: error against the training time of the denoisers, N below and above d",
-              "error_vs_train_time.rst", check=_needs_training),
+              "error_vs_train_time.rst", check=_needs_training, metric_aware=True),
         Panel("spectrum_shape", "error terms against sigma for several spectra", "comparison.rst", kind="comparison"),
         Panel("full_vs_diagonal", "full-matrix vs Fourier-diagonal denoiser, error against N", "comparison.rst",
               kind="comparison", check=_same_spectrum),
@@ -189,7 +194,7 @@ def comparison_panels() -> list[str]:
 
 
 def render(name: str, summary_paths, outputs, *, data_out=None, dpi: int = 150, label: str = "", studies=None,
-           provenance=None):
+           provenance=None, metric: str | None = None):
     """Make panel ``name``: read the summaries, compute its data, write them (``data_out``), draw, save.
 
     Parameters
@@ -206,6 +211,9 @@ def render(name: str, summary_paths, outputs, *, data_out=None, dpi: int = 150, 
         The study's (or comparison's) name, shown in the title.
     studies : list of str
         Comparison panels: the studies' names, in the order of ``summary_paths``.
+    metric : str, optional
+        A metric-aware study panel (:attr:`Panel.metric_aware`): the metric to plot (default: the study's first,
+        the summary's ``metrics`` attribute; ``w2`` if none).
 
     Returns
     -------
@@ -218,8 +226,11 @@ def render(name: str, summary_paths, outputs, *, data_out=None, dpi: int = 150, 
     panel = PANELS[name]
     summaries = [_data.load(p, f"figure_{name}") for p in summary_paths]
     if panel.kind == "study":
-        data = panel.module.data(summaries[0])
+        s = _data.metric_view(summaries[0], metric) if panel.metric_aware else summaries[0]
+        data = panel.module.data(s)
         data.attrs["study"] = label
+        if "metric" in s.attrs:  # not W2: the axes say which metric
+            data.attrs["metric"] = s.attrs["metric"]
     else:
         data = panel.module.data(dict(zip(studies, summaries)))
         data.attrs["comparison"] = label

@@ -13,7 +13,7 @@ from ..io import read_dataset
 from ..samplers import Diffusion
 from ..samplers.spec import SamplerSpec
 
-__all__ = ["load", "first_setting", "kappa_kwargs", "diffusion_kwargs", "diffusion_theory", "theory_kwargs", "sgd_kwargs", "sampler_kwargs", "theory_on", "mc_vars",
+__all__ = ["load", "metric_view", "first_setting", "kappa_kwargs", "diffusion_kwargs", "diffusion_theory", "theory_kwargs", "sgd_kwargs", "sampler_kwargs", "theory_on", "mc_vars",
            "mc_sigma_star", "dense_n", "dense_log"]
 
 SAMPLER_AXES = ("n_steps", "friction")
@@ -28,6 +28,45 @@ def load(summary_path, rule: str) -> xr.Dataset:
     return read_dataset(summary_path, rule, required=("mc_mean", "mc_stderr", "theory_total", "lam", "diverged"))
 
 
+#: the summary variables a metric other than W2 has under its own name (``<metric>_<name>``)
+METRIC_VIEW_VARS = ("mc_mean", "mc_stderr", "mc_n", "n_diverged", "mc_opt_mean", "mc_opt_stderr", "zscore",
+                    "zscore_opt", "theory_bias", "theory_generalization", "theory_optimization", "theory_total",
+                    "theory_valid", "theory_in_regime", "theory_optimization_available", "theory_bias_init",
+                    "theory_bias_discretization", "theory_bias_stopping")
+
+
+def summary_metric(summary: xr.Dataset) -> str:
+    """The metric a summary's figures plot by default: the first of its study's ``metrics`` (``w2`` if none)."""
+    return str(summary.attrs.get("metrics", "w2")).split()[0]
+
+
+def metric_view(summary: xr.Dataset, metric: str | None = None) -> xr.Dataset:
+    """The summary as the panels read it, for ``metric`` (default :func:`summary_metric`): for W2 the summary itself;
+    for another metric its variables ``<metric>_<name>`` under W2's names (``mc_mean``, ``theory_total``, ...),
+    ``diverged`` from its own counts, and the attribute ``metric`` (the theory lines then use it).
+
+    Raises
+    ------
+    ValueError
+        If the summary does not hold that metric (one line naming the study's ``metrics``).
+    """
+    from ..metrics import get
+
+    name = get(metric if metric is not None else summary_metric(summary)).name
+    if name == "w2":
+        return summary
+    if f"{name}_mc_mean" not in summary:
+        raise ValueError(f"this summary has no {name}: add it to the study's metrics (now: "
+                         f"{summary.attrs.get('metrics', 'w2')})")
+    view = summary.drop_vars([k for k in METRIC_VIEW_VARS if k in summary])
+    for k in METRIC_VIEW_VARS:
+        if f"{name}_{k}" in summary:
+            view[k] = summary[f"{name}_{k}"]
+    view["diverged"] = (view["n_diverged"] > 0).astype(np.int8).assign_attrs(summary["diverged"].attrs)
+    view.attrs["metric"] = name
+    return view
+
+
 def first_setting(summary: xr.Dataset) -> xr.Dataset:
     """The summary at the first value of the sampler's own axes (``n_steps``, ``friction``): a panel that draws
     against the fit's parameters shows one sampler setting (scalar coordinates then say which)."""
@@ -38,7 +77,7 @@ def diffusion_kwargs(summary: xr.Dataset) -> dict:
     """The diffusion sampler's fixed parameters of a summary (its ``theory_*`` attributes), for
     ``theory.error_terms(..., sampler="diffusion", **kw)``, and the scalar axes the summary is at."""
     kw = {"model": str(summary.attrs.get("theory_model", "full")), **kappa_kwargs(summary),
-          **SamplerSpec.from_attrs(summary.attrs, prefix="theory_").params}
+          **SamplerSpec.from_attrs(summary.attrs, prefix="theory_").params, **_metric_kwargs(summary)}
     for k in DIFFUSION_AXES:
         if k in summary.coords and summary[k].ndim == 0:
             kw[k] = summary[k].item()
@@ -49,6 +88,11 @@ def diffusion_theory(summary: xr.Dataset, n_samples, **axes) -> xr.Dataset:
     """Theory for a diffusion summary's spectrum and sampler, on any grid of N and of the sampler's axes."""
     kw = {**diffusion_kwargs(summary), **axes}
     return theory.error_terms(summary["lam"].values, n_samples, sampler="diffusion", **kw)
+
+
+def _metric_kwargs(summary: xr.Dataset) -> dict:
+    """``{"metric": ...}`` for a :func:`metric_view` of a metric other than W2, else ``{}``."""
+    return {"metric": summary.attrs["metric"]} if "metric" in summary.attrs else {}
 
 
 def kappa_kwargs(summary: xr.Dataset) -> dict:
@@ -69,6 +113,7 @@ def theory_kwargs(summary: xr.Dataset) -> dict:
         "sampler": spec.kind,
         "init_var": float(spec.params.get("init_var", 1.0)),
         **kappa_kwargs(summary),
+        **_metric_kwargs(summary),
     }
     for k in SAMPLER_AXES:
         if k in summary.coords and summary[k].ndim == 0:

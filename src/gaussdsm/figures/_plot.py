@@ -13,7 +13,7 @@ from cycler import cycler  # noqa: E402
 
 from . import LABEL  # noqa: E402
 
-__all__ = ["plt", "style", "panels", "loglog", "colors", "mc_points", "finish", "save", "mark",
+__all__ = ["plt", "style", "panels", "loglog", "colors", "mc_points", "finish", "save", "mark", "error_label",
            "shade", "diverged_marks", "key"]
 
 PALETTE = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494", "#ece133",
@@ -123,6 +123,16 @@ def key(fig, ax, marks=(), fontsize: int = 8, colours: bool = True):
         rows = -(-sum(lines) // ncols) + 1
         fig.set_figheight(fig.get_figheight() + 1.45 * pt * rows + 0.3)
     fig.legend(handles, labels, loc=loc, ncols=ncols, fontsize=fontsize, frameon=False, alignment="left")
+
+
+def error_label(data, w2_label: str, what: str = "E") -> str:
+    """The error axis's label: the panel's own W2 label, or for data of another metric (``data.attrs["metric"]``,
+    :func:`gaussdsm.figures._data.metric_view`) ``what`` and that metric's long name."""
+    if "metric" not in data.attrs:
+        return w2_label
+    from ..metrics import get
+
+    return f"{what} {get(data.attrs['metric']).long_name}"
 
 
 def finish(fig, title: str):

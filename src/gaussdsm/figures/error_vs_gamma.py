@@ -38,7 +38,7 @@ def data(summary: xr.Dataset) -> xr.Dataset:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, diverged_marks, finish, key, mark, mc_points, panels
+    from ._plot import colors, diverged_marks, error_label, finish, key, mark, mc_points, panels
 
     Ns, sigmas, gammas = data["n_samples"].values, data["sigma"].values, data["gamma"].values
     g_dense = data["gamma_dense"].values
@@ -57,7 +57,7 @@ def draw(data: xr.Dataset):
             ax.set_ylim(np.nanmin(mc) / 3, np.nanmax(mc) * 30)
         ax.set_xlabel("Langevin step γ")
         ax.set_title(f"N = {N}")
-    axes[0, 0].set_ylabel(r"$\mathbb{E}[W_2^2 \mid$ stable chain$]$")
+    axes[0, 0].set_ylabel(error_label(data, r"$\mathbb{E}[W_2^2 \mid$ stable chain$]$"))
     key(fig, axes[0, 0], [mark("solid: theory R9"), mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4),
                           mark("dashed: stability bound\nγ = 2(λ_min + σ²)", ls="--", lw=0.8), *diverged_marks(data)])
     return finish(fig, f"P3 [{data.attrs.get('study', '')}]: error vs Langevin step γ")

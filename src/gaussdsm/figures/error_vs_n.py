@@ -30,7 +30,7 @@ def data(summary: xr.Dataset) -> xr.Dataset:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, diverged_marks, finish, key, loglog, mark, mc_points, panels
+    from ._plot import colors, diverged_marks, error_label, finish, key, loglog, mark, mc_points, panels
 
     tau = float(data["tau"])
     N, n_dense = data["n_samples"].values, data["n_dense"].values
@@ -54,7 +54,7 @@ def draw(data: xr.Dataset):
         loglog(ax)
         ax.set_xlabel("number of training samples N")
         ax.set_title(f"γ = {g:g}" + (" (continuous time)" if g == 0 else ""))
-    axes[0, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$ (data variance units)")
+    axes[0, 0].set_ylabel(error_label(data, r"$\mathbb{E}\,W_2^2$ (data variance units)"))
     key(fig, axes[0, 0], marks)
     title = f"P1 [{data.attrs.get('study', '')}]: error vs number of samples" + (f", τ = {tau:g}" if tau else "")
     return finish(fig, title)

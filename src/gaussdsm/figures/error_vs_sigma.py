@@ -35,7 +35,7 @@ def data(summary: xr.Dataset) -> xr.Dataset:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, diverged_marks, finish, key, loglog, mark, mc_points, panels
+    from ._plot import colors, diverged_marks, error_label, finish, key, loglog, mark, mc_points, panels
 
     Ns, sigmas, gammas, taus = (data[k].values for k in ("n_samples", "sigma", "gamma", "tau"))
     s_dense = data["sigma_dense"].values
@@ -63,7 +63,7 @@ def draw(data: xr.Dataset):
             ax.set_title(f"N = {N}, γ = {g:g}")
             if i == len(Ns) - 1:
                 ax.set_xlabel("DSM noise amplitude σ")
-        axes[i, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$")
+        axes[i, 0].set_ylabel(error_label(data, r"$\mathbb{E}\,W_2^2$"))
     marks = [mark("solid: theory R9"), mark("★ its minimum", marker="*", ls="", ms=11, mec="k", mew=0.5),
              mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4),
              mark("▼ Monte-Carlo argmin on the σ grid", marker="v", ls="", ms=8, mec="k", mew=0.5),

@@ -50,7 +50,7 @@ def data(summary: xr.Dataset) -> xr.Dataset:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, diverged_marks, finish, key, loglog, mark, mc_points, panels
+    from ._plot import colors, diverged_marks, error_label, finish, key, loglog, mark, mc_points, panels
 
     Ns = data["n_samples"].values
     col = colors(len(Ns))
@@ -70,7 +70,7 @@ def draw(data: xr.Dataset):
     ax.plot(td, data["stopping_line"].values, "k:", lw=1)
     loglog(ax)
     ax.set_xlabel("stopping time t_min")
-    ax.set_ylabel(r"$\mathbb{E}\,W_2^2$")
+    ax.set_ylabel(error_label(data, r"$\mathbb{E}\,W_2^2$"))
     marks = [mark("solid: theory"), mark("★ its minimum: t_min*(N)", marker="*", ls="", ms=11, mec="k", mew=0.5),
              mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4),
              mark("dotted: stopping part W₂²(p_tmin, p₀)", ls=":", color="k", lw=1), *diverged_marks(data)]

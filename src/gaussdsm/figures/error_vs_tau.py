@@ -41,7 +41,7 @@ def data(summary: xr.Dataset) -> xr.Dataset:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, diverged_marks, finish, key, loglog, mark, mc_points, panels, shade
+    from ._plot import colors, diverged_marks, error_label, finish, key, loglog, mark, mc_points, panels, shade
 
     N = int(data["n_samples"])
     taus, t_dense = data["tau"].values, data["tau_dense"].values
@@ -70,8 +70,9 @@ def draw(data: xr.Dataset):
         loglog(top, bot)
         top.set_title(f"γ = {g:g}, N = {N}")
         bot.set_xlabel("SGD step τ")
-    axes[0, 0].set_ylabel(r"$\mathbb{E}\,W_2^2$")
-    axes[1, 0].set_ylabel("optimization error\n" + r"$\mathbb{E}[W_2^2(\mathrm{SGD})-W_2^2(\mathrm{exact})]$")
+    axes[0, 0].set_ylabel(error_label(data, r"$\mathbb{E}\,W_2^2$"))
+    w2_opt = "optimization error\n" + r"$\mathbb{E}[W_2^2(\mathrm{SGD})-W_2^2(\mathrm{exact})]$"
+    axes[1, 0].set_ylabel(error_label(data, w2_opt, "optimization term,\n"))
     marks = [mark("solid: theory (top R9, bottom R8)"), mark("points: SGD Monte Carlo ± 1 s.e.", marker="o", ls="",
                                                              ms=4)]
     if 0.0 in taus:

@@ -51,7 +51,7 @@ def data(summary: xr.Dataset) -> xr.Dataset:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, diverged_marks, finish, key, loglog, mark, mc_points, panels
+    from ._plot import colors, diverged_marks, error_label, finish, key, loglog, mark, mc_points, panels
 
     Ns = data["n_samples"].values
     tms = data["t_min"].values
@@ -77,7 +77,7 @@ def draw(data: xr.Dataset):
         ax.set_xlabel("training time τ of every level's denoiser")
         ax.set_title(f"t_min = {tm:g}", fontsize=9)
         if c == 0:
-            ax.set_ylabel(r"$\mathbb{E}\,W_2^2$")
+            ax.set_ylabel(error_label(data, r"$\mathbb{E}\,W_2^2$"))
     marks = [mark("solid: theory, trained for τ"), mark("dashed: theory, exact fit (τ = ∞)", ls="--"),
              mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4), *diverged_marks(data)]
     if outside:

@@ -10,7 +10,6 @@ import numpy as np
 
 from .. import _checks
 from ..samplers import LangevinSampler, Sampler
-from ..wasserstein import w2_squared_commuting, w2_squared_eig_to_diagonal, w2_squared_to_diagonal
 from .training import DIAGONAL_MODELS, DRAWS, fit_blocks
 
 __all__ = ["exact_fit_errors", "exact_errors", "langevin_errors", "PairedErrors", "paired_errors",
@@ -25,7 +24,7 @@ def _sampler(sampler) -> Sampler:
 
 
 def exact_fit_errors(lam, n_samples, rngs, sigma: float, samplers, *, model: str = "full", draw: str = "wishart",
-                     kappa=None, progress=None):
+                     kappa=None, progress=None, metric="w2"):
     r"""Squared W2 errors of every sampler setting for exactly fitted replicates, in bounded memory.
 
     Parameters
@@ -47,6 +46,9 @@ def exact_fit_errors(lam, n_samples, rngs, sigma: float, samplers, *, model: str
         ``model='fourier'``: the spectrum's R11 factors.
     progress : gaussdsm.progress.Progress, optional
         Advanced by the number of replicates of each block when it is done.
+    metric : str or sequence of str
+        :data:`gaussdsm.metrics.METRICS` name(s) (default ``'w2'``).  A sequence: every metric from the same fits
+        (the same streams), and the values gain a leading axis M, one entry per metric.
 
     Returns
     -------
@@ -73,31 +75,43 @@ def exact_fit_errors(lam, n_samples, rngs, sigma: float, samplers, *, model: str
         blocks = fit_blocks(lam, n_samples, list(rngs), model, draw, kappa)
     sigmas = np.atleast_1d(np.asarray(sigma, dtype=float))
     w, dv = [], []
+    several = not isinstance(metric, str)
+    names = list(metric) if several else [metric]
+    w, dv = [], []  # per block: (M, G, S, r)
     for mu, U in blocks:
-        res = [[exact_errors(lam, mu, U, sg, s) for s in samplers] for sg in sigmas]
-        w.append(np.array([[r[0] for r in row] for row in res]))
-        dv.append(np.array([[r[1] for r in row] for row in res]))
+        res = [[[exact_errors(lam, mu, U, sg, s, metric=name) for s in samplers] for sg in sigmas] for name in names]
+        w.append(np.array([[[r[0] for r in row] for row in per] for per in res]))
+        dv.append(np.array([[[r[1] for r in row] for row in per] for per in res]))
         if progress is not None:
             progress.update(mu.shape[0])
     w, dv = np.concatenate(w, axis=-1), np.concatenate(dv, axis=-1)
-    return (w[0], dv[0]) if np.ndim(sigma) == 0 else (w, dv)
+    if np.ndim(sigma) == 0:
+        w, dv = w[:, 0], dv[:, 0]
+    return (w, dv) if several else (w[0], dv[0])
 
 
-def exact_errors(lam, mu, U, sigma: float, sampler):
-    """Squared W2 error of the sampler's law for each exactly fitted replicate (samplers.md §1, R1).
+def exact_errors(lam, mu, U, sigma: float, sampler, metric="w2"):
+    """Squared W2 error (or another metric's) of the sampler's law for each exactly fitted replicate
+    (samplers.md §1, R1).
 
     Parameters
     ----------
     mu, U : from :func:`exact_fit`
     sampler : Sampler (one setting)
+    metric : str
+        :data:`gaussdsm.metrics.METRICS` name: its commuting form (``U is None``) or its eigen form.
 
     Returns
     -------
     w2sq : ndarray, shape ``(R,)``
-        NaN where diverged.
+        NaN where diverged; ``inf`` where the metric is infinite (a KL of a singular covariance), then also
+        flagged in ``diverged``.
     diverged : ndarray of bool, shape ``(R,)``
-        Some mode's score is infinite or its recursion unstable.
+        Some mode's score is infinite or its recursion unstable, or the metric is infinite.
     """
+    from ..metrics import get
+
+    m = get(metric)
     s = _sampler(sampler)
     lam = np.asarray(lam, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -107,13 +121,13 @@ def exact_errors(lam, mu, U, sigma: float, sampler):
     if np.any(stable):
         F = np.asarray(F_all)[stable]
         if U is None:  # the law commutes with the data covariance
-            w2sq[stable] = w2_squared_commuting(F, lam)
+            w2sq[stable] = m.commuting(F, lam)
         else:
-            w2sq[stable] = w2_squared_eig_to_diagonal(U[stable], F, lam)
-    return w2sq, ~stable
+            w2sq[stable] = m.eig_to_diagonal(U[stable], F, lam)
+    return w2sq, ~stable | np.isinf(w2sq)
 
 
-def langevin_errors(A, lam, sampler):
+def langevin_errors(A, lam, sampler, metric="w2"):
     r"""Squared W2 error of a Langevin-family sampler's law for each score matrix (R4 + R1, samplers.md §1).
 
     Parameters
@@ -122,14 +136,20 @@ def langevin_errors(A, lam, sampler):
         Learned score matrices (symmetric after an exact fit, general after SGD).
     lam : array_like, shape ``(d,)``
     sampler : LangevinSampler (one setting)
+    metric : str
+        :data:`gaussdsm.metrics.METRICS` name (its ``to_diagonal`` form; default ``'w2'``).
 
     Returns
     -------
     w2sq : ndarray, shape ``(R,)``
-        :math:`W_2^2(\mathcal N(0,C), \mathcal N(0,\mathrm{diag}\,\lambda))`; NaN where diverged.
+        :math:`W_2^2(\mathcal N(0,C), \mathcal N(0,\mathrm{diag}\,\lambda))` (or the metric's value); NaN where
+        diverged, ``inf`` where the metric is infinite (then flagged too).
     diverged : ndarray of bool, shape ``(R,)``
         The chain is unstable (spectral radius of its recursion >= 1) or the score is not finite.
     """
+    from ..metrics import get
+
+    m = get(metric)
     s = _sampler(sampler)
     if not isinstance(s, LangevinSampler):
         raise ValueError(f"sampler {s.kind!r} has no law for a general score matrix")
@@ -138,8 +158,8 @@ def langevin_errors(A, lam, sampler):
     C, stable = s.law(A)
     w2sq = np.full(A.shape[0], np.nan)
     if np.any(stable):
-        w2sq[stable] = w2_squared_to_diagonal(C[stable], lam)
-    return w2sq, ~stable
+        w2sq[stable] = m.to_diagonal(C[stable], lam)
+    return w2sq, ~stable | np.isinf(w2sq)
 
 
 @dataclass(frozen=True)
@@ -158,7 +178,7 @@ class PairedErrors:
     excess_diverged: np.ndarray
 
 
-def paired_errors(A, A_exact, lam, sampler, eps: float = 1e-3) -> PairedErrors:
+def paired_errors(A, A_exact, lam, sampler, eps: float = 1e-3, metric="w2") -> PairedErrors:
     r"""Squared W2 errors of SGD snapshots, of the exact fit of the same data, and the paired optimization error.
 
     With :math:`\Delta A = A - \hat A` (SGD snapshot minus the exact fit of the same
@@ -187,6 +207,8 @@ def paired_errors(A, A_exact, lam, sampler, eps: float = 1e-3) -> PairedErrors:
     sampler : LangevinSampler (one setting)
     eps : float
         Relative step of the central difference.
+    metric : str
+        :data:`gaussdsm.metrics.METRICS` name (default ``'w2'``): :math:`W` is that metric's error.
     """
     A = np.asarray(A, dtype=float)
     A0 = np.asarray(A_exact, dtype=float)
@@ -194,11 +216,11 @@ def paired_errors(A, A_exact, lam, sampler, eps: float = 1e-3) -> PairedErrors:
     dA = A - A0[:, None]
 
     def w(M):
-        v, dv = langevin_errors(M.reshape(R * S, d, d), lam, sampler)
+        v, dv = langevin_errors(M.reshape(R * S, d, d), lam, sampler, metric)
         return v.reshape(R, S), dv.reshape(R, S)
 
     w1, d1 = w(A)
-    w0, d0 = langevin_errors(A0, lam, sampler)
+    w0, d0 = langevin_errors(A0, lam, sampler, metric)
     wp, dp = w(A0[:, None] + eps * dA)
     wm, dm = w(A0[:, None] - eps * dA)
     div = d1 | d0[:, None] | dp | dm

@@ -26,6 +26,7 @@ def monte_carlo_error(
     sampler: Sampler | str = "ula",
     kappa=None,
     progress=None,
+    metric: str = "w2",
     **params,
 ) -> MCResult:
     """Exact pipeline R12 with an exact DSM fit, averaged over ``n_replicates`` data sets, for any sampler.
@@ -33,12 +34,12 @@ def monte_carlo_error(
     ``sampler``: a :class:`gaussdsm.samplers.Sampler` with one setting, or a kind with its parameters
     (``gamma``, ``n_steps``, ``init_var``, ``friction``).  ``n_samples = inf``: the population score, one
     deterministic replicate (standard error 0).  ``progress``: a :class:`gaussdsm.progress.Progress` advanced per
-    block of replicates.
+    block of replicates.  ``metric``: a :data:`gaussdsm.metrics.METRICS` name (default ``'w2'``).
 
     Returns
     -------
     MCResult
-        ``mean`` is :math:`\\mathbb E[W_2^2 \\mid \\text{stable chain}]`, ``stderr`` its
+        ``mean`` is :math:`\\mathbb E[W_2^2 \\mid \\text{stable chain}]` (or the metric's), ``stderr`` its
         standard error, ``n_diverged`` the number of unstable draws.
     """
     from ..samplers.spec import build
@@ -51,7 +52,8 @@ def monte_carlo_error(
         s = build(sampler, gamma=0.0 if gamma is None else gamma, **params)
     oracle = math.isinf(float(n_samples))
     rngs = [] if oracle else data_streams(seed, n_replicates, n_samples)
-    w, dv = exact_fit_errors(lam, n_samples, rngs, sigma, [s], model=model, draw=draw, kappa=kappa, progress=progress)
+    w, dv = exact_fit_errors(lam, n_samples, rngs, sigma, [s], model=model, draw=draw, kappa=kappa, progress=progress,
+                             metric=metric)
     return summarize(w[0], dv[0], exact=oracle)
 
 
@@ -68,10 +70,12 @@ def sgd_monte_carlo_error(
     n_snapshots: int = 4,
     *,
     sampler: LangevinSampler | None = None,
+    metric: str = "w2",
 ) -> tuple[MCResult, MCResult]:
     r"""Exact pipeline R12 with the score learned by real SGD (one chain per replicate, R6).
 
     ``sampler``: a Langevin-family sampler with one setting (default: stationary ULA with step ``gamma``).
+    ``metric``: a :data:`gaussdsm.metrics.METRICS` name (default ``'w2'``).
 
     Returns
     -------
@@ -88,7 +92,7 @@ def sgd_monte_carlo_error(
     )
     from ..samplers.spec import build
 
-    pe = paired_errors(A, A0, lam, sampler if sampler is not None else build("ula", gamma=gamma))
+    pe = paired_errors(A, A0, lam, sampler if sampler is not None else build("ula", gamma=gamma), metric=metric)
     return summarize(pe.w2sq, pe.diverged), summarize(pe.excess, pe.excess_diverged)
 
 

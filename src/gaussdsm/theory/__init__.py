@@ -7,10 +7,13 @@
        + \\underbrace{\\sum_{i,k}K_\\tau(\\lambda_i,\\lambda_k)}_{\\texttt{optimization}}
 
 with :math:`F` the sampler's variance map (:mod:`gaussdsm.samplers`): the generalization kernel :math:`K_F` is R7
-with :math:`f \\to F` (:mod:`~gaussdsm.theory._kernel`), the bias R5 for stationary ULA; the optimization term R8
-(SGD step :math:`\\tau`, :mod:`~gaussdsm.theory._ula`) is derived for stationary ULA only and is reported as not
+with :math:`f \\to F` (:mod:`~gaussdsm.theory.kernels`), the bias R5 for stationary ULA; the optimization term R8
+(SGD step :math:`\\tau`, :mod:`~gaussdsm.theory.langevin`) is derived for stationary ULA only and is reported as not
 available (NaN, ``optimization_available = 0``) for other samplers.  Cross terms :math:`\\tau/N` are neglected
 (§7.2 note 7).
+
+Other error metrics (:mod:`gaussdsm.metrics`, ``error_terms(..., metric=...)``): the same three terms for the
+Kullback–Leibler divergences in either direction, from the same variance maps and R8 moments.
 
 Validity (§7.2) is reported in two parts: ``valid`` (every term is defined: the population chain is stable,
 SGD stable, :math:`\\sigma > 0` if :math:`\\tau > 0`, R8 available if needed) and ``in_regime`` (the point is where
@@ -34,9 +37,11 @@ import xarray as xr
 from .. import _checks, samplers
 from ..samplers.spec import SamplerSpec, build
 from ..vocabulary import attrs
-from . import _diffusion, _kernel, _ula
+from . import _diffusion, kernels, langevin
 from ._regime import REGIME_FACTOR, REGIME_TAU, regime_dimension
-from ._ula import (
+from .langevin import (
+    R8_COMPILED_MIN_D,
+    optimization_sum,
     bias_ula,
     kernel_generalization_ula,
     kernel_optimization,
@@ -73,10 +78,8 @@ __all__ = [
 MODELS = ("full", "diagonal", "fourier")
 """Denoiser models: ``full`` d x d (R7), ``diagonal`` in the real eigenbasis (R11, kappa = 2), ``fourier``: diagonal in
 the Fourier basis with one multiplier per conjugate pair, i.e. a convolution (R11 with the spectrum's kappa)."""
-SGD_MODELS = _ula.MODELS
+SGD_MODELS = langevin.MODELS
 """Models for which the SGD term R8 is derived."""
-R8_COMPILED_MIN_D = 256
-"""From this d on, the full model's R8 sum runs in a compiled loop per grid point (below: batched matrices)."""
 BLOCK_ELEMENTS = 1 << 20
 """:func:`error_terms` evaluates the variance maps (and their derivatives) for blocks of at most this many
 (grid point, mode) pairs: O(d) memory per grid point, bounded at any d."""
@@ -92,17 +95,17 @@ def as_sampler(sampler="ula", gamma=None, **params) -> samplers.Sampler:
 
 def variance_map(lam, sigma, gamma=None, *, sampler="ula", **params):
     """``(F, D, D', D'', stable)`` of the sampler at :math:`\\mu = \\lambda`, shape ``B + (d,)`` (see
-    :func:`gaussdsm.theory._kernel.variance_terms`)."""
+    :func:`gaussdsm.theory.kernels.variance_terms`)."""
     lam = _checks.spectrum(lam, allow_zero=True)
-    return _kernel.variance_terms(lam, sigma, as_sampler(sampler, gamma, **params))
+    return kernels.variance_terms(lam, sigma, as_sampler(sampler, gamma, **params))
 
 
 def bias(lam, sigma, gamma=None, *, sampler="ula", **params) -> np.ndarray:
     """Bias error at :math:`N = \\infty`, :math:`\\tau \\to 0`: :math:`\\sum_i (\\sqrt{F(\\lambda_i)} - \\sqrt{\\lambda_i})^2`
     (R5 for stationary ULA); ``nan`` where the population chain is unstable.  Shape: the broadcast parameters."""
     lam = _checks.spectrum(lam, allow_zero=True)
-    F, D, _, _, stable = _kernel.variance_terms(lam, sigma, as_sampler(sampler, gamma, **params), derivatives=False)
-    return np.where(np.all(stable, axis=-1), _kernel.bias(lam, F, D), np.nan)
+    F, D, _, _, stable = kernels.variance_terms(lam, sigma, as_sampler(sampler, gamma, **params), derivatives=False)
+    return np.where(np.all(stable, axis=-1), kernels.bias(lam, F, D), np.nan)
 
 
 def kernel_generalization(lam, sigma, gamma=None, model: str = "full", *, sampler="ula", kappa=None,
@@ -111,8 +114,8 @@ def kernel_generalization(lam, sigma, gamma=None, model: str = "full", *, sample
     ``kappa`` the spectrum's R11 factors for ``model='fourier'``); ``nan`` where the population chain is unstable."""
     _checks.choice("model", model, MODELS)
     lam = _checks.spectrum(lam, allow_zero=True)
-    F, D, D1, D2, stable = _kernel.variance_terms(lam, sigma, as_sampler(sampler, gamma, **params))
-    K = _kernel.kernel_matrix(lam, F, D, D1, D2, model, kappa)
+    F, D, D1, D2, stable = kernels.variance_terms(lam, sigma, as_sampler(sampler, gamma, **params))
+    K = kernels.kernel_matrix(lam, F, D, D1, D2, model, kappa)
     return np.where(np.all(stable, axis=-1)[..., None, None], K, np.nan)
 
 
@@ -122,37 +125,8 @@ def generalization_sum(lam, sigma, gamma=None, model: str = "full", *, sampler="
     matrix); ``nan`` where the population chain is unstable."""
     _checks.choice("model", model, MODELS)
     lam = _checks.spectrum(lam, allow_zero=True)
-    F, D, D1, D2, stable = _kernel.variance_terms(lam, sigma, as_sampler(sampler, gamma, **params))
-    return np.where(np.all(stable, axis=-1), _kernel.kernel_sums(lam, F, D, D1, D2, model, kappa), np.nan)
-
-
-def optimization_sum(lam, sigma, gamma, tau, loss_factor=1.0, batch_size=1, model: str = "full",
-                     max_elements: int = 1 << 22) -> np.ndarray:
-    """:math:`\\sum_{ik}K_\\tau(i,k)` of R8 (stationary ULA), broadcast over ``sigma, gamma, tau`` (1-D or scalars):
-    O(d) per point for the diagonal model (:func:`kernel_optimization_diagonal`, blocks of ``max_elements``); for the
-    full one batched d x d matrices below :data:`R8_COMPILED_MIN_D` and a compiled O(d^2)-time, O(d)-memory loop per
-    point from it on (:func:`optimization_sum_full`).  0 where ``tau = 0``."""
-    _checks.choice("model", model, SGD_MODELS)
-    lam = np.asarray(lam, dtype=float)
-    sg, g, t = np.broadcast_arrays(*(np.atleast_1d(np.asarray(x, dtype=float)) for x in (sigma, gamma, tau)))
-    out = np.zeros(sg.shape)
-    idx = np.flatnonzero(t > 0)
-    d = lam.size
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if model == "diagonal":
-            step = max(1, max_elements // d)
-            for j in range(0, idx.size, step):
-                sl = idx[j:j + step]
-                out[sl] = kernel_optimization_diagonal(lam, sg[sl], g[sl], t[sl], loss_factor, batch_size).sum(-1)
-        elif d <= R8_COMPILED_MIN_D:  # small d: the d x d matrices of many points at once (vectorised)
-            step = max(1, max_elements // (d * d))
-            for j in range(0, idx.size, step):
-                sl = idx[j:j + step]
-                out[sl] = kernel_optimization(lam, sg[sl], g[sl], t[sl], loss_factor, batch_size, model).sum((-2, -1))
-        else:  # large d: a compiled O(d^2)-time, O(d)-memory double sum per point
-            for j in idx:
-                out[j] = optimization_sum_full(lam, sg[j], g[j], t[j], loss_factor, batch_size)
-    return out.reshape(np.broadcast(np.asarray(sigma), np.asarray(gamma), np.asarray(tau)).shape)
+    F, D, D1, D2, stable = kernels.variance_terms(lam, sigma, as_sampler(sampler, gamma, **params))
+    return np.where(np.all(stable, axis=-1), kernels.kernel_sums(lam, F, D, D1, D2, model, kappa), np.nan)
 
 
 def contributions(lam, n_samples, sigma, gamma=None, tau=0.0, loss_factor=1.0, batch_size=1, model="full", *,
@@ -162,12 +136,12 @@ def contributions(lam, n_samples, sigma, gamma=None, tau=0.0, loss_factor=1.0, b
     Finite at zero eigenvalues (a mode the data never visits contributes its bias :math:`F(0)`)."""
     lam = _checks.spectrum(lam, allow_zero=True)
     s = as_sampler(sampler, gamma, **params)
-    F, D, D1, D2, stable = _kernel.variance_terms(lam, sigma, s)
+    F, D, D1, D2, stable = kernels.variance_terms(lam, sigma, s)
     den = (np.sqrt(F) + np.sqrt(lam)) ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
         b = np.where(den > 0, D**2 / np.where(den > 0, den, 1.0), 0.0)
     N = np.asarray(n_samples, dtype=float)[..., None, None]
-    out = b[..., :, None] * np.eye(lam.size) + _kernel.kernel_matrix(lam, F, D, D1, D2, model, kappa) / N
+    out = b[..., :, None] * np.eye(lam.size) + kernels.kernel_matrix(lam, F, D, D1, D2, model, kappa) / N
     if np.any(np.asarray(tau) > 0):
         opt = kernel_optimization(lam, sigma, s.gamma, tau, loss_factor, batch_size, model)
         out = out + np.where(np.asarray(s.optimization_theory)[..., None, None], opt, np.nan)
@@ -237,9 +211,11 @@ def error_terms(
     init_var: float = 1.0,
     friction=None,
     kappa=None,
+    metric: str = "w2",
     **diffusion,
 ) -> xr.Dataset:
-    """First-order expansion of :math:`\\mathbb E\\,W_2^2` and its parts on a grid, for any sampler (module docstring).
+    """First-order expansion of :math:`\\mathbb E\\,W_2^2` (or of another metric) and its parts on a grid, for any
+    sampler (module docstring).
 
     Parameters
     ----------
@@ -259,6 +235,9 @@ def error_terms(
     kappa : array_like, shape ``(d,)``, optional
         ``model='fourier'``: the spectrum's R11 factors (:attr:`gaussdsm.spectra.Spectrum.kappa`).
     sampler : {'ula', 'uld', 'diffusion'}
+    metric : str
+        A :data:`gaussdsm.metrics.METRICS` name (default ``'w2'``): the terms are that metric's bias,
+        generalization and optimization (:class:`gaussdsm.metrics.Metric`); ``w2`` is the expansion above.
     init_var : float
         Variance :math:`v_0` of the chain's start (finite ``n_steps``).
     **diffusion
@@ -273,7 +252,10 @@ def error_terms(
         ``bias``, ``generalization``, ``optimization``, ``total`` (in units of the data variance), ``valid``,
         ``in_regime``, ``optimization_available`` and ``n_samples_scale`` (module docstring).
     """
+    from ..metrics import get as _metric
+
     _checks.choice("model", model, MODELS)
+    m = _metric(metric)
     lam = _checks.spectrum(lam, allow_zero=True)
     if sampler == "diffusion":
         if sigma is not None or gamma is not None or np.any(np.asarray(tau) != 0) or friction is not None:
@@ -282,7 +264,8 @@ def error_terms(
         N = _as_param("n_samples", n_samples)
         if np.any(N.values < 1):
             raise ValueError(f"n_samples must be >= 1, got {n_samples!r}")
-        ds = _diffusion.diffusion_terms(lam, N.values, model=model, n_steps=n_steps, kappa=kappa, **diffusion)
+        ds = _diffusion.diffusion_terms(lam, N.values, model=model, n_steps=n_steps, kappa=kappa, metric=m.name,
+                                        **diffusion)
         return ds.transpose(*[n for n in PARAMS if n in ds.dims])
     if diffusion:
         raise ValueError(f"sampler {sampler!r} does not take {', '.join(sorted(diffusion))}")
@@ -310,17 +293,17 @@ def error_terms(
         sl = slice(j, j + step)
         s_blk = build(sampler, gamma=flat[1][sl], n_steps=flat[2][sl], init_var=init_var,
                       friction=flat[3][sl] if fr is not None else None)
-        F, D, D1, D2, stable = _kernel.variance_terms(lam, flat[0][sl], s_blk, derivatives=not population)
+        F, D, D1, D2, stable = kernels.variance_terms(lam, flat[0][sl], s_blk, derivatives=not population)
         ok = np.all(stable, axis=-1)
-        b_v[sl] = np.where(ok, _kernel.bias(lam, F, D), np.nan)
-        g_v[sl] = np.where(ok, 0.0 if population else _kernel.kernel_sums(lam, F, D, D1, D2, model, kappa), np.nan)
+        b_v[sl] = np.where(ok, m.bias(lam, F, D), np.nan)
+        g_v[sl] = np.where(ok, 0.0 if population else m.generalization_sum(lam, F, D, D1, D2, model, kappa), np.nan)
         scale_v[sl] = s_blk.n_samples_scale(lam, flat[0][sl], per_mode=model != "full")
         avail_v[sl] = np.broadcast_to(s_blk.optimization_theory, flat[0][sl].shape)
     b, g_sum, scale, available_side = (_on(tpl, v) for v in (b_v, g_v, scale_v, avail_v))
     g = g_sum / N  # N = inf: 0 (the population score does not generalize: nothing is learned)
     # optimization (R8): stationary ULA only; on the (sigma, gamma, tau) grid
     tpl_o, (so, go, to) = _flat(sig, gam, ta)
-    o_vals = (optimization_sum(lam, so, go, to, loss_factor, batch_size, model) if model in SGD_MODELS
+    o_vals = (m.optimization_sum(lam, so, go, to, loss_factor, batch_size, model) if model in SGD_MODELS
               else np.zeros(so.size))
     o = _on(tpl_o, o_vals)
     available = available_side | (ta == 0)
@@ -348,6 +331,8 @@ def error_terms(
             ds = ds.assign_coords({name: da})
     ds.attrs.update(model=model, loss_factor=float(loss_factor), batch_size=int(batch_size),
                     **SamplerSpec(sampler, {}, {"init_var": float(init_var)}).to_attrs())
+    if m.name != "w2":  # W2's datasets keep their historical attributes exactly
+        ds.attrs["metric"] = m.name
     return ds.transpose(*[n for n in PARAMS if n in ds.dims])
 
 
@@ -369,7 +354,12 @@ def diagnose(lam, point: xr.Dataset) -> dict[str, list[str]]:
     sigma, gamma, tau, N = p["sigma"], p["gamma"], p.get("tau", 0.0), p["n_samples"]
     lam_min, lam_max, d = float(lam.min()), float(lam.max()), lam.size
     valid, regime = [], []
-    if not np.isfinite(float(point["bias"])):
+    metric = point.attrs.get("metric", "w2")
+    if np.isinf(float(point["bias"])) and metric != "w2" and lam_min == 0:
+        from ..metrics import get as _metric
+
+        valid.append(_metric(metric).singular_reason(np.ones_like(lam), lam))
+    elif not np.isfinite(float(point["bias"])):
         if sigma == 0 and lam_min == 0:
             valid.append("the score is infinite: sigma = 0 and the spectrum has a zero eigenvalue (use sigma > 0)")
         else:

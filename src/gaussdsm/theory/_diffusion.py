@@ -1,6 +1,6 @@
 """The error expansion for diffusion samplers on a grid of settings (samplers.md §3–§5).
 
-The same first-order theory as for the Langevin family (R7 with f -> F, :mod:`gaussdsm.theory._kernel`), with F the
+The same first-order theory as for the Langevin family (R7 with f -> F, :mod:`gaussdsm.theory.kernels`), with F the
 diffusion scheme's variance map (:class:`gaussdsm.samplers.Diffusion`), plus the bias split into three W₂² of their
 own (commuting laws, samplers.md §4): initialisation :math:`W_2^2(P_K, \\tilde P_K)` (:math:`\\tilde P_K` the exactly
 initialised sampler), discretization :math:`W_2^2(\\tilde P_K, p_{t_{\\min}})` and stopping
@@ -18,8 +18,7 @@ from .. import _jet
 from ..samplers import Diffusion
 from ..samplers.spec import SamplerSpec, build
 from ..vocabulary import attrs
-from ..wasserstein import w2_squared_commuting
-from . import _kernel
+from . import kernels
 from ._regime import REGIME_FACTOR, regime_dimension
 
 __all__ = ["diffusion_terms"]
@@ -36,7 +35,7 @@ def _coord(name, value):
 
 def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="standard", n_steps=100, t_min=1e-3,
                     kappa=None, fit_method="exact", train_time=np.inf, fit_init="zero", lr=0.0,
-                    fit_noise="expected", **fixed) -> xr.Dataset:
+                    fit_noise="expected", metric="w2", **fixed) -> xr.Dataset:
     """First-order :math:`\\mathbb E W_2^2` of diffusion samplers and the bias split, on the grid of ``n_samples`` and
     the sampler's axes ``scheme``, ``init``, ``n_steps``, ``t_min`` (scalars: scalar coordinates; lists: dimensions).
 
@@ -49,7 +48,12 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
     (:class:`gaussdsm.samplers.diffusion.Training`; ``fit_noise`` is Monte Carlo's: the theory is that of the
     expected loss; the fit is still a function of each eigenvalue of
     :math:`\\hat\\Sigma`, so the same expansion holds with F the variance map of sampler and training together).
+    ``metric``: a :data:`gaussdsm.metrics.METRICS` name; the bias split then holds that metric between the same
+    commuting laws (sampled law first).
     """
+    from ..metrics import get as _metric
+
+    m = _metric(metric)
     lam = np.asarray(lam, dtype=float)
     d = lam.size
     N = np.asarray(n_samples, dtype=float)
@@ -82,11 +86,11 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
             continue
         r = s.reference(lam)
         F_exact = F if s.init == "exact" else s.exactly_initialised().variance(lam)
-        out["bias"][at] = _kernel.bias(lam, F, D)
-        out["bias_init"][at] = w2_squared_commuting(F, F_exact)
-        out["bias_discretization"][at] = w2_squared_commuting(F_exact, r)
-        out["bias_stopping"][at] = w2_squared_commuting(r, lam)
-        out["generalization_sum"][at] = 0.0 if population else _kernel.kernel_sums(lam, F, D, D1, D2, model, kappa)
+        out["bias"][at] = m.bias(lam, F, D)
+        out["bias_init"][at] = m.commuting(F, F_exact)
+        out["bias_discretization"][at] = m.commuting(F_exact, r)
+        out["bias_stopping"][at] = m.commuting(r, lam)
+        out["generalization_sum"][at] = 0.0 if population else m.generalization_sum(lam, F, D, D1, D2, model, kappa)
     dims = [a for a in axis_names if vals[a].size > 1 or np.ndim(axes[a]) > 0]
     coords = {a: _coord(a, axes[a]) for a in axis_names}
 
@@ -131,4 +135,6 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
     ds.attrs.update(model=model, loss_factor=1.0, batch_size=1, **SamplerSpec("diffusion", {}, fixed).to_attrs())
     if trained:
         ds.attrs.update(fit_method=fit_method, fit_init=fit_init, lr=float(lr), fit_noise=fit_noise)
+    if m.name != "w2":
+        ds.attrs["metric"] = m.name
     return ds

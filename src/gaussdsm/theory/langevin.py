@@ -1,6 +1,6 @@
 """Closed forms for the stationary ULA with the population score (theory.md R4, R5, R6, R7, R8, R11).
 
-R5/R7 here are the analytic special case of the generic sampler kernel (:mod:`gaussdsm.theory._kernel`) that the
+R5/R7 here are the analytic special case of the generic sampler kernel (:mod:`gaussdsm.theory.kernels`) that the
 tests check it against; R6/R8 (the SGD term) are derived for stationary ULA only.
 
 Notation (theory.md §1, §3, with the renamings of §7.3 note 16):
@@ -24,6 +24,8 @@ import numpy as np
 from .. import _checks
 
 __all__ = [
+    "optimization_sum",
+    "R8_COMPILED_MIN_D",
     "MODELS",
     "mode_variance",
     "bias_ula",
@@ -31,6 +33,8 @@ __all__ = [
     "sgd_entry_variance",
     "sgd_is_stable",
     "kernel_optimization",
+    "r8_moments",
+    "r8_moments_diagonal",
 ]
 
 MODELS = ("full", "diagonal")
@@ -246,6 +250,32 @@ def kernel_optimization(
     K : ndarray, shape ``(..., d, d)``.  Zero where ``tau == 0``; ``inf`` at
         ``sigma == 0 < tau``; ``nan`` where SGD or ULA is unstable.
     """
+    lam, c, c1sq, c2, tau = r8_moments(lam, sigma, gamma, tau, loss_factor, batch_size, model)
+    li, lk = lam[:, None], lam[None, :]
+    ci, ck = c[..., :, None], c[..., None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coef = np.where(li * lk > 0, np.sqrt(li * lk / (ci * ck)) / (2.0 * (np.sqrt(li * ci) + np.sqrt(lk * ck))), 0.0)
+        K = coef * c1sq + _one_minus_sqrt_ratio(li, ci) * c2
+    return np.where(tau[..., None, None] > 0, K, 0.0)
+
+
+def r8_moments(lam, sigma, gamma, tau, loss_factor=1.0, batch_size=1, model: str = "full"):
+    """The second moments of R8's Lyapunov perturbation :math:`C = C_0 + C_1 + C_2 + \\dots` (stationary ULA, SGD
+    score fluctuation of :func:`sgd_entry_variance`), entry by entry: the metric-independent part of
+    :func:`kernel_optimization`.
+
+    Returns
+    -------
+    lam : ndarray, shape ``(d,)``
+    c : ndarray, shape ``(..., d)``
+        :math:`c_i` (R4).
+    c1sq : ndarray, shape ``(..., d, d)``
+        :math:`\\mathbb E[(C_1)_{ik}^2]`.
+    c2 : ndarray, shape ``(..., d, d)``
+        Term k of :math:`\\mathbb E[(C_2)_{ii}] = \\sum_k c2_{ik}`.
+    tau : ndarray
+        The broadcast ``tau`` (entries are meaningless where it is 0: callers mask them).
+    """
     lam = np.asarray(lam, dtype=float)
     sigma, gamma, tau = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (sigma, gamma, tau)))
     lam, s, h, ut, c = _prep(lam, sigma, gamma)
@@ -265,10 +295,8 @@ def kernel_optimization(
         vt = np.swapaxes(v, -1, -2)
         delta = np.eye(lam.size)
         c1sq = (1.0 + delta) * (v * ck**2 * bk**2 + vt * ci**2 * bi**2) / gik**2
-        coef = np.where(li * lk > 0, np.sqrt(li * lk / (ci * ck)) / (2.0 * (np.sqrt(li * ci) + np.sqrt(lk * ck))), 0.0)
         c2 = v * (2.0 * bi * bk * ck / (Di * gik) + g_[..., None] * ck / Di) + delta * 2.0 * v * bi**2 * ci / Di**2
-        K = coef * c1sq + _one_minus_sqrt_ratio(li, ci) * c2
-    return np.where(tau[..., None, None] > 0, K, 0.0)
+    return lam, c, c1sq, c2, tau
 
 
 def kernel_optimization_diagonal(lam, sigma, gamma, tau, loss_factor=1.0, batch_size=1) -> np.ndarray:
@@ -285,6 +313,16 @@ def kernel_optimization_diagonal(lam, sigma, gamma, tau, loss_factor=1.0, batch_
 
     Equal to ``np.diagonal(kernel_optimization(..., model='diagonal'))`` (tested).
     """
+    lam, c, v, b, D, tau, g_ = _r8_diagonal_parts(lam, sigma, gamma, tau, loss_factor, batch_size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coef = np.where(lam > 0, (lam / c) / (4.0 * np.sqrt(lam * c)), 0.0)
+        K = coef * 4.0 * v * c**2 * b**2 / D**2 + _one_minus_sqrt_ratio(lam, c) * v * (4.0 * b**2 * c / D**2
+                                                                                       + g_ * c / D)
+    return np.where(tau[..., None] > 0, K, 0.0)
+
+
+def _r8_diagonal_parts(lam, sigma, gamma, tau, loss_factor=1.0, batch_size=1):
+    """The per-mode pieces of R8 for the diagonal model: ``lam, c, v, b, D, tau, gamma[..., None]``."""
     lam = np.asarray(lam, dtype=float)
     sigma, gamma, tau = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (sigma, gamma, tau)))
     lam, s, h, ut, c = _prep(lam, sigma, gamma)
@@ -299,10 +337,16 @@ def kernel_optimization_diagonal(lam, sigma, gamma, tau, loss_factor=1.0, batch_
         a = 1.0 / s
         b = 1.0 - g_ * a
         D = a * (2.0 - g_ * a)
-        coef = np.where(lam > 0, (lam / c) / (4.0 * np.sqrt(lam * c)), 0.0)
-        K = coef * 4.0 * v * c**2 * b**2 / D**2 + _one_minus_sqrt_ratio(lam, c) * v * (4.0 * b**2 * c / D**2
-                                                                                       + g_ * c / D)
-    return np.where(tau[..., None] > 0, K, 0.0)
+    return lam, c, v, b, D, tau, g_
+
+
+def r8_moments_diagonal(lam, sigma, gamma, tau, loss_factor=1.0, batch_size=1):
+    """:func:`r8_moments` for the diagonal model in O(d) memory: ``lam, c, c1sq, c2, tau`` with ``c1sq`` the diagonal
+    :math:`\\mathbb E[(C_1)_{ii}^2] = 4v_ic_i^2b_i^2/D_i^2` and ``c2`` :math:`\\mathbb E[(C_2)_{ii}] =
+    v_i(4b_i^2c_i/D_i^2 + \\gamma c_i/D_i)`, shape ``(..., d)`` (the off-diagonal moments vanish)."""
+    lam, c, v, b, D, tau, g_ = _r8_diagonal_parts(lam, sigma, gamma, tau, loss_factor, batch_size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return lam, c, 4.0 * v * c**2 * b**2 / D**2, v * (4.0 * b**2 * c / D**2 + g_ * c / D), tau
 
 
 _R8_LOOP = []
@@ -371,3 +415,36 @@ def optimization_sum_full(lam, sigma, gamma, tau, loss_factor=1.0, batch_size=1)
     alpha = tp * rho / B / (1.0 - tp * S_B / B) / sigma**4
     beta = 1.0 / (1.0 - k)
     return float(_r8_loop()(lam, s, np.ascontiguousarray(c), alpha, beta, gamma))
+
+
+R8_COMPILED_MIN_D = 256
+"""From this d on, the full model's R8 sum runs in a compiled loop per grid point (below: batched matrices)."""
+
+
+def optimization_sum(lam, sigma, gamma, tau, loss_factor=1.0, batch_size=1, model: str = "full",
+                     max_elements: int = 1 << 22) -> np.ndarray:
+    """:math:`\\sum_{ik}K_\\tau(i,k)` of R8 (stationary ULA), broadcast over ``sigma, gamma, tau`` (1-D or scalars):
+    O(d) per point for the diagonal model (:func:`kernel_optimization_diagonal`, blocks of ``max_elements``); for the
+    full one batched d x d matrices below :data:`R8_COMPILED_MIN_D` and a compiled O(d^2)-time, O(d)-memory loop per
+    point from it on (:func:`optimization_sum_full`).  0 where ``tau = 0``."""
+    _checks.choice("model", model, MODELS)
+    lam = np.asarray(lam, dtype=float)
+    sg, g, t = np.broadcast_arrays(*(np.atleast_1d(np.asarray(x, dtype=float)) for x in (sigma, gamma, tau)))
+    out = np.zeros(sg.shape)
+    idx = np.flatnonzero(t > 0)
+    d = lam.size
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if model == "diagonal":
+            step = max(1, max_elements // d)
+            for j in range(0, idx.size, step):
+                sl = idx[j:j + step]
+                out[sl] = kernel_optimization_diagonal(lam, sg[sl], g[sl], t[sl], loss_factor, batch_size).sum(-1)
+        elif d <= R8_COMPILED_MIN_D:  # small d: the d x d matrices of many points at once (vectorised)
+            step = max(1, max_elements // (d * d))
+            for j in range(0, idx.size, step):
+                sl = idx[j:j + step]
+                out[sl] = kernel_optimization(lam, sg[sl], g[sl], t[sl], loss_factor, batch_size, model).sum((-2, -1))
+        else:  # large d: a compiled O(d^2)-time, O(d)-memory double sum per point
+            for j in idx:
+                out[j] = optimization_sum_full(lam, sg[j], g[j], t[j], loss_factor, batch_size)
+    return out.reshape(np.broadcast(np.asarray(sigma), np.asarray(gamma), np.asarray(tau)).shape)

@@ -37,7 +37,7 @@ import numpy as np
 
 from .. import _jet
 
-__all__ = ["CLOSE", "variance_terms", "bias", "kernel_sums", "kernel_matrix"]
+__all__ = ["CLOSE", "variance_terms", "bias", "kernel_sums", "kernel_matrix", "kappa_factors"]
 
 CLOSE = 1e-4
 """Relative gap below which two eigenvalues use the Taylor forms of the divided differences."""
@@ -178,6 +178,10 @@ def _kappa(model, kappa, d):
     if kappa.shape != (d,) or not np.all((kappa == 1) | (kappa == 2)):
         raise ValueError(f"kappa must hold d = {d} values, each 1 or 2; got shape {kappa.shape}")
     return kappa
+
+
+kappa_factors = _kappa
+"""R11's per-mode variance factors of a model (public name of :func:`_kappa`, for the metrics)."""
 
 
 def _kernel(lam, F, D, D1, D2, model, want_matrix, kappa=None, engine=None):
