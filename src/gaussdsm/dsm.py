@@ -267,7 +267,8 @@ class Training:
             raise ValueError(broken)
 
     @property
-    def exact(self) -> bool:
+    def is_minimiser(self) -> bool:
+        """The fit is the DSM minimiser (``fit.method: exact``, or trained for an infinite time)."""
         return self.method == "exact" or math.isinf(self.train_time)
 
     def score_coefficient(self, mu, m2, s2):

@@ -66,12 +66,12 @@ def choices() -> dict[str, Sequence]:
     """The allowed values of the choice options, from their registries."""
     from .dsm import FIT_INITS, FIT_METHODS
     from .samplers import KINDS as SAMPLERS
-    from .samplers.diffusion import GRIDS, INITS, PROCESSES, SCHEMES
-    from .spectra import KINDS
+    from .samplers.diffusion import GRIDS, PROCESSES, SCHEMES, START_LAWS
+    from .spectra import SOURCES
     from .theory import MODELS
 
-    return {"spectrum": KINDS, "model": MODELS, "sampler": tuple(SAMPLERS), "process": tuple(PROCESSES),
-            "scheme": tuple(SCHEMES), "grid": GRIDS, "init": INITS, "fit": FIT_METHODS, "fit_init": FIT_INITS}
+    return {"spectrum": tuple(SOURCES), "model": MODELS, "sampler": tuple(SAMPLERS), "process": tuple(PROCESSES),
+            "scheme": tuple(SCHEMES), "grid": GRIDS, "init": START_LAWS, "fit": FIT_METHODS, "fit_init": FIT_INITS}
 
 
 #: numeric options: (check, bounds) -- the command line's argument types (gaussdsm.cli) say the same
@@ -311,7 +311,7 @@ def _monte_carlo(leaf: _Leaf, points: list) -> dict:
                                      metric=o["metric"])
         for idx, sigma, setting, total in group:
             at = (sigmas.index(sigma), settings.index(setting))
-            r = summarize(w[at], dv[at], exact=oracle)
+            r = summarize(w[at], dv[at], deterministic=oracle)
             out[idx] = dict(mc_mean=r.mean, mc_stderr=r.stderr, mc_n=r.n_valid, n_diverged=r.n_diverged,
                             z=zscore(r.mean, r.stderr, total))
             if o["fit"] == "gd" and not oracle and o["metric"] == "w2":  # and with the training noise drawn, paired
@@ -490,7 +490,7 @@ def error(
     Parameters
     ----------
     spectrum : str
-        Data spectrum kind (:data:`gaussdsm.spectra.KINDS`: ``power_law``, ``stationary_1d``, ``custom``, ...).
+        Data spectrum kind (:data:`gaussdsm.spectra.SOURCES`: ``power_law``, ``stationary_1d``, ``custom``, ...).
     d : int, optional
         Dimension (default 16 for the kinds that need it).
     values : sequence of float, optional

@@ -125,7 +125,7 @@ __all__ = ["SGDResult", "SGDPlan", "fit_sgd", "fit_sgd_reference", "default_bloc
 EXPLODE = 1e6
 """A replicate whose :math:`\\max|\\theta_{ik}|` exceeds this is flagged diverged (stable runs stay O(1))."""
 
-INITS = ("exact", "zero")
+SGD_INITS = ("exact", "zero")
 _CHUNK_SAMPLES = 32768  # diagonal engine: random numbers (samples x d) drawn per numpy call, ~256 kB arrays
 _CHUNK_FULL = 2**20  # full engine: noise numbers (samples x d) per compiled call (then a divergence check)
 
@@ -260,7 +260,7 @@ def _plan(X, sigma, tau, rngs, n_snapshots, batch_size, loss_factor, burn_in_fac
         )
 
     if isinstance(init, str):
-        _checks.choice("init", init, INITS)
+        _checks.choice("init", init, SGD_INITS)
         theta0 = fit_exact_from_cov(cov, sigma, diagonal=diagonal) if init == "exact" else np.zeros((R, d, d))
     else:
         theta0 = np.asarray(init, dtype=float)

@@ -461,7 +461,7 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, metrics=("w2",), out
     mc = mc.assign_coords(point=np.arange(mc.sizes["point"]))
     used = mc["used"].astype(bool) if "used" in mc else None
     exact = np.isinf(mc["n_samples"].astype(float)) if used is not None else None
-    est = montecarlo.estimate(mc["w2sq"], mc["diverged"].astype(bool), used=used, exact=exact)
+    est = montecarlo.estimate(mc["w2sq"], mc["diverged"].astype(bool), used=used, deterministic=exact)
     data = {"mc_mean": est["mean"], "mc_stderr": est["stderr"], "mc_n": est["n"], "n_diverged": est["n_diverged"]}
     if "opt_excess" in mc:  # per replicate: mean over its snapshots where every chain involved is stable
         opt = montecarlo.estimate(mc["opt_excess"], ~np.isfinite(mc["opt_excess"]))
@@ -472,7 +472,7 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, metrics=("w2",), out
     extras = [m for m in NAMES if m != "w2" and metric_variable(m, "draw") in mc]  # the study's other metrics
     for m in extras:
         e = montecarlo.estimate(mc[metric_variable(m, "draw")], mc[metric_variable(m, "draw_diverged")].astype(bool),
-                                used=used, exact=exact)
+                                used=used, deterministic=exact)
         for term, key in (("mc_mean", "mean"), ("mc_stderr", "stderr"), ("mc_n", "n"), ("n_diverged", "n_diverged")):
             data[metric_variable(m, term)] = e[key].assign_attrs(metric_attrs(m, term))
         if metric_variable(m, "opt_excess") in mc:
@@ -488,7 +488,7 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, metrics=("w2",), out
         summ = summ.swap_dims(point=point_axes[0]).drop_vars("point").sortby(point_axes[0])
     for name in point_axes:
         summ[name].attrs.update(attrs(name))
-    order = [n for n in theory.PARAMS if n in summ.dims]
+    order = [n for n in theory.AXES if n in summ.dims]
     summ = summ.transpose(*order)
     th = th.transpose(*order)
     missing = summ["mc_n"].isnull() if summ["mc_n"].dtype.kind == "f" else None

@@ -95,7 +95,7 @@ def test_schema_enums_are_the_registries(repo):
     assert sp["process"]["enum"] == list(diffusion.PROCESSES)
     assert sp["scheme"]["items"]["enum"] == list(diffusion.SCHEMES)
     assert sp["grid"]["anyOf"][0]["enum"] == list(diffusion.GRIDS)
-    assert sp["init"]["items"]["enum"] == list(diffusion.INITS)
+    assert sp["init"]["items"]["enum"] == list(diffusion.START_LAWS)
     assert set(study["spectrum"]["properties"]["kind"]["enum"]) == set(spectra.SOURCES)
     from gaussdsm import metrics
 

@@ -149,7 +149,7 @@ def test_a_new_source_is_one_function(monkeypatch):
     """Registering a function is all a new spectrum kind needs in the package (the schema lists the kinds)."""
     monkeypatch.setitem(spectra.SOURCES, "flat", spectra.SOURCES["power_law"].__class__(
         "flat", lambda d, level=1.0: spectra.Raw(np.full(d, float(level))), ("level",), True))
-    np.testing.assert_array_equal(spectra.make_spectrum("flat", 3, level=2.0), [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(spectra.spectrum("flat", 3, level=2.0).lam, [2.0, 2.0, 2.0])
 
 
 def test_schema_lists_every_source(repo):

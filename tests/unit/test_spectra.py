@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from gaussdsm.spectra import make_spectrum
+from gaussdsm.spectra import spectrum
 
 
 def test_power_law_values():
-    lam = make_spectrum("power_law", 5, alpha=1.5, scale=2.0)
+    lam = spectrum("power_law", 5, alpha=1.5, scale=2.0).lam
     np.testing.assert_allclose(lam, 2.0 * np.arange(1, 6) ** -1.5)
 
 
@@ -17,7 +17,7 @@ def test_power_law_values():
     ("custom", 3, {"values": [0.5, 2.0, 1.0]}),
 ])
 def test_sorted_positive(kind, d, params):
-    lam = make_spectrum(kind, d, **params)
+    lam = spectrum(kind, d, **params).lam
     assert lam.shape == (d,)
     assert np.all(lam > 0)
     assert np.all(np.diff(lam) <= 0)
@@ -36,7 +36,7 @@ def test_stationary_1d_is_circulant_spectrum():
     cov = scipy.linalg.circulant(_circulant_autocov(P))
     np.testing.assert_allclose(cov, cov.T, atol=1e-14)
     eig = np.sort(np.linalg.eigvalsh(cov))[::-1]
-    np.testing.assert_allclose(make_spectrum("stationary_1d", d, beta=beta, omega0=omega0), eig, rtol=1e-10)
+    np.testing.assert_allclose(spectrum("stationary_1d", d, beta=beta, omega0=omega0).lam, eig, rtol=1e-10)
     # the Fourier basis diagonalises it
     F = np.fft.fft(np.eye(d)) / np.sqrt(d)
     D = F @ cov @ F.conj().T
@@ -53,13 +53,13 @@ def test_stationary_2d_is_block_circulant_spectrum():
     cov = acov[(idx[:, None, None, None] - idx[None, None, :, None]) % side,
                (idx[None, :, None, None] - idx[None, None, None, :]) % side].reshape(side**2, side**2)
     eig = np.sort(np.linalg.eigvalsh(cov))[::-1]
-    np.testing.assert_allclose(make_spectrum("stationary_2d", side**2, beta=beta, omega0=omega0), eig, rtol=1e-10)
+    np.testing.assert_allclose(spectrum("stationary_2d", side**2, beta=beta, omega0=omega0).lam, eig, rtol=1e-10)
 
 
 def test_custom_file(tmp_path):
     f = tmp_path / "lam.txt"
     f.write_text("1.0\n0.25\n0.5\n")
-    np.testing.assert_allclose(make_spectrum("custom", 3, file=str(f)), [1.0, 0.5, 0.25])
+    np.testing.assert_allclose(spectrum("custom", 3, file=str(f)).lam, [1.0, 0.5, 0.25])
 
 
 @pytest.mark.parametrize("kind, d, params, key", [
@@ -77,4 +77,4 @@ def test_custom_file(tmp_path):
 ])
 def test_bad_parameters_name_the_key(kind, d, params, key):
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):
-        make_spectrum(kind, d, **params)
+        spectrum(kind, d, **params).lam

@@ -50,7 +50,7 @@ def _reject_unflagged(w2sq: xr.DataArray, diverged: xr.DataArray, replicate: str
     raise ValueError("non-finite W2 errors in replicates not flagged diverged:\n  " + "\n  ".join(where))
 
 
-def estimate(values: xr.DataArray, diverged: xr.DataArray, *, used=None, exact=None, replicate: str = "replicate",
+def estimate(values: xr.DataArray, diverged: xr.DataArray, *, used=None, deterministic=None, replicate: str = "replicate",
              snapshot: str = "snapshot") -> xr.Dataset:
     r"""The Monte-Carlo estimator of :math:`\mathbb E[W_2^2 \mid \text{stable}]` (theory.md §7.2 note 5, §7.3 note 11).
 
@@ -67,7 +67,7 @@ def estimate(values: xr.DataArray, diverged: xr.DataArray, *, used=None, exact=N
         Draws whose chain diverged: left out, and counted.
     used : xarray.DataArray of bool, optional
         Replicates that were drawn (default all): a deterministic point (the population score) fills one.
-    exact : xarray.DataArray of bool, optional
+    deterministic : xarray.DataArray of bool, optional
         Points whose value is exact, not random (the population score): standard error 0.
 
     Returns
@@ -92,8 +92,8 @@ def estimate(values: xr.DataArray, diverged: xr.DataArray, *, used=None, exact=N
     n_ok = rep_ok.sum(replicate)
     std = rep.std(replicate, ddof=1)
     stderr = std / np.sqrt(n_ok.where(n_ok > 1))
-    if exact is not None:
-        stderr = xr.where(exact & (n_ok == 1), 0.0, stderr)
+    if deterministic is not None:
+        stderr = xr.where(deterministic & (n_ok == 1), 0.0, stderr)
     return xr.Dataset({
         "mean": rep.mean(replicate),
         "stderr": stderr,
@@ -116,10 +116,10 @@ def zscore(mean, stderr, reference):
     return float(z) if z.ndim == 0 else z
 
 
-def summarize(w2sq, diverged, exact: bool = False) -> MCResult:
+def summarize(w2sq, diverged, deterministic: bool = False) -> MCResult:
     """:func:`estimate` for numpy arrays ``(R,)`` (one draw per replicate) or ``(R, S)`` (S snapshots).
 
-    ``exact``: the value is not random (the population score, one replicate): standard error 0.
+    ``deterministic``: the value is not random (the population score, one replicate): standard error 0.
 
     Raises
     ------
@@ -132,6 +132,6 @@ def summarize(w2sq, diverged, exact: bool = False) -> MCResult:
         w2sq, diverged = w2sq[:, None], diverged[:, None]
     dims = ("replicate", "snapshot")
     est = estimate(xr.DataArray(w2sq, dims=dims), xr.DataArray(diverged, dims=dims),
-                   exact=xr.DataArray(bool(exact)) if exact else None)
+                   deterministic=xr.DataArray(bool(deterministic)) if deterministic else None)
     return MCResult(float(est["mean"]), float(est["stderr"]), int(est["n"]), int(est["n_diverged"]),
                     est["replicate_mean"].values)

@@ -54,7 +54,7 @@ def monte_carlo_error(
     rngs = [] if oracle else data_streams(seed, n_replicates, n_samples)
     w, dv = exact_fit_errors(lam, n_samples, rngs, sigma, [s], model=model, draw=draw, kappa=kappa, progress=progress,
                              metric=metric)
-    return summarize(w[0], dv[0], exact=oracle)
+    return summarize(w[0], dv[0], deterministic=oracle)
 
 
 def sgd_monte_carlo_error(

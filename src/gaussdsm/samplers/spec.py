@@ -12,7 +12,7 @@ kind        axes (grid dimensions)                                        params
 =========== ============================================================= ==========================================
 ula         gamma, n_steps                                                init_var
 uld         gamma, n_steps, friction                                      init_var
-diffusion   scheme, init, n_steps, t_min                                  :data:`gaussdsm.samplers.diffusion.PARAMS`
+diffusion   scheme, init, n_steps, t_min                                  :data:`gaussdsm.samplers.diffusion.FIXED_PARAMS`
 =========== ============================================================= ==========================================
 """
 
@@ -32,9 +32,9 @@ LANGEVIN_ATTRS = ("init_var",)
 TRAINING_PARAMS = ("fit_method", "fit_init", "lr", "fit_noise")
 """A trained diffusion study's params beyond the sampler's: :class:`~gaussdsm.samplers.diffusion.Training` (its
 ``train_time`` is an axis)."""
-ATTR_KEYS = ("sampler", *LANGEVIN_ATTRS, *diffusion.PARAMS, *TRAINING_PARAMS)
+ATTR_KEYS = ("sampler", *LANGEVIN_ATTRS, *diffusion.FIXED_PARAMS, *TRAINING_PARAMS)
 """Every attribute :meth:`SamplerSpec.to_attrs` may write (besides nothing else)."""
-DIFFUSION_DEFAULTS = {k: diffusion.DEFAULTS[k] for k in diffusion.PARAMS}
+DIFFUSION_DEFAULTS = {k: diffusion.DEFAULTS[k] for k in diffusion.FIXED_PARAMS}
 TRAINING_KEYS = ("fit_method", "train_time", "fit_init", "lr", "fit_noise")
 """The settings of :func:`build` that make the :class:`~gaussdsm.samplers.diffusion.Training` of a diffusion sampler
 (``fit.method``, ``fit.train_time``, ``fit.init``, ``fit.lr``, ``fit.noise``)."""
@@ -168,7 +168,7 @@ class SamplerSpec:
         if kind != "diffusion":
             return cls(kind, {}, {"init_var": float(attrs.get(f"{prefix}init_var", 1.0))})
         params = {}
-        for k in (*diffusion.PARAMS, *TRAINING_PARAMS):
+        for k in (*diffusion.FIXED_PARAMS, *TRAINING_PARAMS):
             if f"{prefix}{k}" not in attrs:
                 continue
             v = attrs[f"{prefix}{k}"]

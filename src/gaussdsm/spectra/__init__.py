@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import _checks
 
-__all__ = ["SOURCES", "KINDS", "PARAM_KEYS", "Spectrum", "Raw", "source", "spectrum", "make_spectrum", "dft_frequencies",
+__all__ = ["SOURCES", "PARAM_KEYS", "Spectrum", "Raw", "source", "spectrum", "dft_frequencies",
            "fourier_modes", "pair_starts", "CLIP_RTOL"]
 
 PARAM_KEYS = ("alpha", "scale", "beta", "omega0", "values", "file", "image", "side", "resize", "grayscale", "data")
@@ -218,11 +218,5 @@ def spectrum(kind: str, d: int | None = None, **params) -> Spectrum:
     return Spectrum(lam[order].copy(), pick(raw.frequency), pick(raw.kappa), info)
 
 
-def make_spectrum(kind: str, d: int | None = None, **params) -> np.ndarray:
-    """Eigenvalues :math:`\\lambda`, shape ``(d,)``, descending: ``spectrum(kind, d, **params).lam``."""
-    return spectrum(kind, d, **params).lam
-
-
 from . import data, synthetic  # noqa: E402,F401  (register the sources)
 
-KINDS = tuple(SOURCES)

@@ -78,7 +78,7 @@ __all__ = [
 MODELS = ("full", "diagonal", "fourier")
 """Denoiser models: ``full`` d x d (R7), ``diagonal`` in the real eigenbasis (R11, kappa = 2), ``fourier``: diagonal in
 the Fourier basis with one multiplier per conjugate pair, i.e. a convolution (R11 with the spectrum's kappa)."""
-SGD_MODELS = langevin.MODELS
+SGD_MODELS = langevin.R8_MODELS
 """Models for which the SGD term R8 is derived."""
 BLOCK_ELEMENTS = 1 << 20
 """:func:`error_terms` evaluates the variance maps (and their derivatives) for blocks of at most this many
@@ -169,7 +169,7 @@ def kernel(lam, n_samples, sigma, gamma=None, tau=0.0, loss_factor=1.0, batch_si
 
 # --------------------------------------------------------------------------------------------- on a grid
 
-PARAMS = ("n_samples", "sigma", "gamma", "tau", "scheme", "init", "n_steps", "t_min", "train_time", "friction")
+AXES = ("n_samples", "sigma", "gamma", "tau", "scheme", "init", "n_steps", "t_min", "train_time", "friction")
 
 
 def _as_param(name, value):
@@ -266,7 +266,7 @@ def error_terms(
             raise ValueError(f"n_samples must be >= 1, got {n_samples!r}")
         ds = _diffusion.diffusion_terms(lam, N.values, model=model, n_steps=n_steps, kappa=kappa, metric=m.name,
                                         **diffusion)
-        return ds.transpose(*[n for n in PARAMS if n in ds.dims])
+        return ds.transpose(*[n for n in AXES if n in ds.dims])
     if diffusion:
         raise ValueError(f"sampler {sampler!r} does not take {', '.join(sorted(diffusion))}")
     if sigma is None or gamma is None:
@@ -333,7 +333,7 @@ def error_terms(
                     **SamplerSpec(sampler, {}, {"init_var": float(init_var)}).to_attrs())
     if m.name != "w2":  # W2's datasets keep their historical attributes exactly
         ds.attrs["metric"] = m.name
-    return ds.transpose(*[n for n in PARAMS if n in ds.dims])
+    return ds.transpose(*[n for n in AXES if n in ds.dims])
 
 
 def diagnose(lam, point: xr.Dataset) -> dict[str, list[str]]:
@@ -350,7 +350,7 @@ def diagnose(lam, point: xr.Dataset) -> dict[str, list[str]]:
     kind = point.attrs.get("sampler", "ula")
     if kind == "diffusion":
         return _diagnose_diffusion(lam, point)
-    p = {k: float(point[k]) for k in PARAMS if k in point.coords and point[k].ndim == 0}
+    p = {k: float(point[k]) for k in AXES if k in point.coords and point[k].ndim == 0}
     sigma, gamma, tau, N = p["sigma"], p["gamma"], p.get("tau", 0.0), p["n_samples"]
     lam_min, lam_max, d = float(lam.min()), float(lam.max()), lam.size
     valid, regime = [], []

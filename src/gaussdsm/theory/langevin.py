@@ -26,7 +26,7 @@ from .. import _checks
 __all__ = [
     "optimization_sum",
     "R8_COMPILED_MIN_D",
-    "MODELS",
+    "R8_MODELS",
     "mode_variance",
     "bias_ula",
     "kernel_generalization_ula",
@@ -37,7 +37,7 @@ __all__ = [
     "r8_moments_diagonal",
 ]
 
-MODELS = ("full", "diagonal")
+R8_MODELS = ("full", "diagonal")
 
 
 def _prep(lam, sigma, gamma):
@@ -124,7 +124,7 @@ def kernel_generalization_ula(lam, sigma, gamma, model: str = "full") -> np.ndar
     -------
     K : ndarray, shape ``(..., d, d)``
     """
-    _checks.choice("model", model, MODELS)
+    _checks.choice("model", model, R8_MODELS)
     lam, s, h, ut, c = _prep(lam, sigma, gamma)
     li, lk = lam[:, None], lam[None, :]
     ci, ck = c[..., :, None], c[..., None, :]
@@ -196,7 +196,7 @@ def sgd_entry_variance(lam, sigma, tau, loss_factor=1.0, batch_size=1, model: st
     q : ndarray, shape ``(..., d, d)``; zero off the diagonal for the diagonal model;
         ``nan`` where SGD is unstable (see :func:`sgd_is_stable`).
     """
-    _checks.choice("model", model, MODELS)
+    _checks.choice("model", model, R8_MODELS)
     lam = np.asarray(lam, dtype=float)
     sigma = np.asarray(sigma, dtype=float)
     s = lam + sigma[..., None] ** 2
@@ -427,7 +427,7 @@ def optimization_sum(lam, sigma, gamma, tau, loss_factor=1.0, batch_size=1, mode
     O(d) per point for the diagonal model (:func:`kernel_optimization_diagonal`, blocks of ``max_elements``); for the
     full one batched d x d matrices below :data:`R8_COMPILED_MIN_D` and a compiled O(d^2)-time, O(d)-memory loop per
     point from it on (:func:`optimization_sum_full`).  0 where ``tau = 0``."""
-    _checks.choice("model", model, MODELS)
+    _checks.choice("model", model, R8_MODELS)
     lam = np.asarray(lam, dtype=float)
     sg, g, t = np.broadcast_arrays(*(np.atleast_1d(np.asarray(x, dtype=float)) for x in (sigma, gamma, tau)))
     out = np.zeros(sg.shape)

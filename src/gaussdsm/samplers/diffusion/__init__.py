@@ -20,12 +20,12 @@ from ...dsm import Training
 from .grids import GRIDS, time_grid
 from .law import particles
 from .processes import DEFAULT_T, PROCESSES, Process, make_process
-from .sampler import BLOWUP, DEFAULTS, INITS, PARAMS, Diffusion, compatible
+from .sampler import BLOWUP, DEFAULTS, FIXED_PARAMS, START_LAWS, Diffusion, compatible
 from .schemes import SCHEMES, Scheme, scheme_record
 
 __all__ = ["Diffusion", "Process", "make_process", "compatible", "Training", "Scheme", "scheme_record", "time_grid",
-           "particles", "PROCESSES", "SCHEMES", "GRIDS", "INITS", "EVALS", "ORDER", "BLOWUP", "DEFAULT_T", "DEFAULTS",
-           "PARAMS"]
+           "particles", "PROCESSES", "SCHEMES", "GRIDS", "START_LAWS", "EVALS", "ORDER", "BLOWUP", "DEFAULT_T", "DEFAULTS",
+           "FIXED_PARAMS"]
 
 #: score evaluations per step
 EVALS = {n: s.evals for n, s in SCHEMES.items() if s.evals is not None}

@@ -32,9 +32,10 @@ from .grids import time_grid
 from .processes import DEFAULT_T, PROCESSES, make_process
 from .schemes import SCHEMES, scheme_record
 
-__all__ = ["Diffusion", "INITS", "BLOWUP", "DEFAULTS", "PARAMS", "compatible"]
+__all__ = ["Diffusion", "START_LAWS", "BLOWUP", "DEFAULTS", "FIXED_PARAMS", "compatible"]
 
-INITS = ("standard", "exact")
+START_LAWS = ("standard", "exact")
+"""``sampler.init``: the reference Gaussian, or :math:`p_T` itself."""
 BLOWUP = 1e8
 
 
@@ -87,7 +88,7 @@ class Diffusion(Sampler):
                  eps=2e-5, exp_rate=2.0, s_churn=80.0, s_tmin=0.05, s_tmax=50.0, s_noise=1.003):
         _checks.choice("sampler.process", process, PROCESSES)
         self.record = scheme_record(scheme_name := scheme)
-        _checks.choice("sampler.init", init, INITS)
+        _checks.choice("sampler.init", init, START_LAWS)
         T = DEFAULT_T[process] if T is None else _checks.number("sampler.T", T, gt=0)
         if not isinstance(grid, str):
             t = np.asarray(grid, dtype=float)
@@ -231,13 +232,13 @@ class Diffusion(Sampler):
             raise ValueError(f"sampler.scheme {self.record.name} has no step to derive its law from")
         return law.affine(self, mu)
 
-    def _finish(self, mu, v, exact: bool = False):
+    def _finish(self, mu, v, population: bool = False):
         """The final Tweedie step, if any: v <- ((1 - sigma_t^2 a_t)/m_t)^2 v at t_min."""
         if not self.denoise:
             return v
         p = self.process
         m2, s2 = float(p.m2(self.t_min)), float(p.s2(self.t_min))
-        if self.training is None or exact:
+        if self.training is None or population:
             D = (1.0 - s2 / (m2 * mu + s2)) / math.sqrt(m2)
         else:
             D = (1.0 - s2 * self.training.score_coefficient(mu, m2, s2)) / math.sqrt(m2)
@@ -277,7 +278,7 @@ class Diffusion(Sampler):
         lam = np.asarray(lam, dtype=float)
         if self.record.integrates == "langevin":
             return lam + self.sigma_min**2
-        return self._finish(lam, float(p.m2(self.t_min)) * lam + float(p.s2(self.t_min)), exact=True)
+        return self._finish(lam, float(p.m2(self.t_min)) * lam + float(p.s2(self.t_min)), population=True)
 
     def trajectory(self, lam):
         """The law along the reverse grid (values, population score): ``(t (K+1,), v (K+1, d), target (K+1, d))`` with
@@ -312,7 +313,7 @@ class Diffusion(Sampler):
         """The same sampler with the scores of :class:`Training` (exact: ``self`` unchanged).  Its law is computed by
         running the scheme's own steps as linear maps (vectorised over the eigenvalues, a loop over the steps), so
         it needs a finite ``n_steps``, a time grid, t_min > 0 and m_T > 0."""
-        if training is None or training.exact:
+        if training is None or training.is_minimiser:
             return self
         where = f"fit.method {training.method}"
         if math.isinf(self.n_steps) or self.record.integrates == "langevin":
@@ -362,5 +363,5 @@ class Diffusion(Sampler):
 
 DEFAULTS = {k: p.default for k, p in inspect.signature(Diffusion.__init__).parameters.items() if k != "self"}
 """Every :class:`Diffusion` argument (the config's ``sampler.<key>``, the CLI's ``--<key>``) and its default."""
-PARAMS = tuple(k for k in DEFAULTS if k not in Diffusion.axes)
+FIXED_PARAMS = tuple(k for k in DEFAULTS if k not in Diffusion.axes)
 """The arguments that are not grid axes (one value per study)."""
