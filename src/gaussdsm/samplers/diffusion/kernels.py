@@ -288,3 +288,22 @@ def scan_amplitudes_jets(M, out):
                 z[0, a], z[1, a], z[2, a] = s0, s1, s2
             y[:, :] = z
         out[i, 0], out[i, 1], out[i, 2] = y[0, 0], y[1, 0], y[2, 0]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def scan_amplitudes(M, out):
+    """Values only: amplitudes Y <- M_k Y from Y = e_0; ``M`` ``(ell, ell, K, n)``, ``out`` ``(n,)`` = Y_0."""
+    ell, K, n = M.shape[0], M.shape[2], M.shape[3]
+    y = np.zeros(ell)
+    z = np.zeros(ell)
+    for i in range(n):
+        y[:] = 0.0
+        y[0] = 1.0
+        for k in range(K):
+            for a in range(ell):
+                s = 0.0
+                for b in range(ell):
+                    s += M[a, b, k, i] * y[b]
+                z[a] = s
+            y[:] = z
+        out[i] = y[0]

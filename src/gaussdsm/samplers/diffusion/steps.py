@@ -86,7 +86,7 @@ class Step:
     r"""The view of one step (or of all K at once) a scheme's ``step(s, y)`` works with (module docstring).
 
     Subclasses say what the state is (:meth:`_apply`), where the noise comes from (:meth:`noise`) and how history is
-    kept.  The model's per-direction factors at a time ``t`` (:meth:`factors`): the score coefficient
+    kept.  The model's per-direction factors at a time ``t`` (:meth:`factor`): the score coefficient
     :math:`a_t`, and for the exact score the finite forms of the data prediction :math:`\hat x_0 = m\mu a\,y` and of the
     drift :math:`\varphi = (Q_0\mu + Q_1)a` (finite where :math:`m_t = 0`, flow matching at t = 1); for a trained score
     their general forms :math:`\hat x_0 = (1 - \sigma^2a)y/m`, :math:`\varphi = -f - \tfrac12g^2a`.
@@ -116,18 +116,26 @@ class Step:
         return self.process.g2(t)
 
     # ------------------------------------------------------------------ the learned model
-    def factors(self, t):
-        r"""``(a, x0, phi)`` at time ``t``: the score coefficient, the data-prediction factor and the drift factor
-        (class docstring), each broadcasting ``t`` against the eigenvalues."""
+    def factor(self, kind: str, t):
+        r"""The model's factor ``kind`` at time ``t`` (class docstring), broadcasting ``t`` against the eigenvalues:
+        ``'a'`` the score coefficient, ``'x0'`` the data prediction's, ``'phi'`` the drift's."""
         p, mu = self.process, self.mu
         m2, s2 = p.m2(t), p.s2(t)
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.training is None:
                 a = 1.0 / (m2 * mu + s2)
+                if kind == "a":
+                    return a
+                if kind == "x0":
+                    return np.sqrt(m2) * mu * a
                 q0, q1 = p.q(t)
-                return a, np.sqrt(m2) * mu * a, (q0 * mu + q1) * a
+                return (q0 * mu + q1) * a
             a = self.training.score_coefficient(mu, m2, s2)
-            return a, (1.0 - s2 * a) / np.sqrt(m2), -p.f(t) - 0.5 * p.g2(t) * a
+            if kind == "a":
+                return a
+            if kind == "x0":
+                return (1.0 - s2 * a) / np.sqrt(m2)
+            return -p.f(t) - 0.5 * p.g2(t) * a
 
     def _apply(self, factor, y):
         """The factor applied to the state (per direction: a product)."""
@@ -135,20 +143,20 @@ class Step:
 
     def score(self, y, t):
         """The learned score :math:`s_t(y) = -a_t y`."""
-        return self._apply(-self.factors(t)[0], y)
+        return self._apply(-self.factor("a", t), y)
 
     def denoise(self, y, t):
         r"""The data prediction (Tweedie) :math:`\hat x_0 = (y + \sigma_t^2 s_t(y))/m_t`."""
-        return self._apply(self.factors(t)[1], y)
+        return self._apply(self.factor("x0", t), y)
 
     def eps(self, y, t):
         r"""The noise prediction :math:`\hat\epsilon = -\sigma_t s_t(y)`."""
-        return self._apply(self.sigma(t) * self.factors(t)[0], y)
+        return self._apply(self.sigma(t) * self.factor("a", t), y)
 
     def drift(self, y, t):
         r"""The probability-flow drift in reverse time, :math:`dy/d(-t) = -f y + \tfrac12 g^2 s_t(y) = \varphi y`
         (flow matching: its learned velocity)."""
-        return self._apply(self.factors(t)[2], y)
+        return self._apply(self.factor("phi", t), y)
 
     def noise(self):
         """Fresh standard normals (one per direction)."""
@@ -213,11 +221,15 @@ class MatrixStep(Step):
         super().__init__(sampler, 0.0, t, times[k + 1], times[k - 1] if k > 0 else t, k)
         self.A, self.constant_noise, self.memory, self.draws = A, noise, memory, 0
 
-    def factors(self, t):
+    def factor(self, kind, t):
         p = self.process
-        m2, s2, A = float(p.m2(t)), float(p.s2(t)), self.A(t)
+        A = self.A(t)
+        if kind == "a":
+            return A
         eye = np.eye(A.shape[0])
-        return A, (eye - s2 * A) / math.sqrt(m2), -float(p.f(t)) * eye - 0.5 * float(p.g2(t)) * A
+        if kind == "x0":
+            return (eye - float(p.s2(t)) * A) / math.sqrt(float(p.m2(t)))
+        return -float(p.f(t)) * eye - 0.5 * float(p.g2(t)) * A
 
     def _apply(self, factor, y):
         return factor @ y
