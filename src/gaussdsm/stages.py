@@ -435,13 +435,64 @@ def analytic_error(spectrum_path, grid: dict, *, sampler: dict | None = None, mo
     return _write(ds, out, provenance, "first-order theory")
 
 
-def aggregate(spectrum_path, theory_path, sampler_paths, *, metrics=("w2",), out, provenance=None) -> xr.Dataset:
+def _point_key(ds: xr.Dataset) -> tuple:
+    """The fit points of a sampler chunk (its point coordinates' values): the chunks that share them."""
+    return tuple((k, tuple(ds[k].values.tolist())) for k in ("n_samples", "sigma", "tau") if k in ds.coords)
+
+
+def _merge_settings(group: list[xr.Dataset], axes: dict | None) -> xr.Dataset:
+    """Sampler chunks of the same fit points, each over some of the settings, as one dataset over all of them (in
+    the order of ``axes``, else of first appearance); their values are copied, never recomputed."""
+    first = group[0]
+    dims = [a for a in (axes or {}) if a in first.dims] or [
+        a for a in first.dims if a not in ("point", "replicate", "snapshot")]
+    target = {}
+    for a in dims:
+        values = list(axes[a]) if axes and a in axes else list(dict.fromkeys(v for ds in group for v in ds[a].values.tolist()))
+        target[a] = values
+    fill = {k: (-1 if v.dtype.kind in "iu" else np.nan) for k, v in first.data_vars.items()}
+    out = first.reindex(target, fill_value=fill)
+    for ds in group[1:]:
+        for k, v in ds.data_vars.items():
+            where = {a: ds[a].values for a in dims if a in v.dims}
+            if where:
+                out[k].loc[where] = v.transpose(*out[k].dims).values
+    if bool((out["diverged"] < 0).any()):
+        raise ValueError("Monte-Carlo results do not cover the whole grid (a sampler chunk is missing)")
+    return out
+
+
+def _reassemble(parts: list[xr.Dataset], axes: dict | None) -> xr.Dataset:
+    """The sampler chunks as one dataset over ``point`` and the sampler's axes, whatever the chunking.
+
+    Chunks of the same fit points (split over sampler settings, ``montecarlo.split``) are merged along the sampler's
+    axes, then put in the sampler's order (``axes``, :attr:`gaussdsm.study.Study.sampler_axes`); the fit chunks are
+    concatenated along ``point`` in their order.  Only the values' places move: every number is the chunk's.
+
+    Raises
+    ------
+    ValueError
+        If the chunks of a fit chunk do not cover every setting (a chunk is missing).
+    """
+    groups: dict[tuple, list] = {}
+    for ds in parts:
+        groups.setdefault(_point_key(ds), []).append(ds)
+    merged = []
+    for group in groups.values():
+        merged.append(_merge_settings(group, axes) if len(group) > 1 or axes else group[0])
+    return xr.concat(merged, dim="point", data_vars="all", coords="different", compat="equals", join="outer")
+
+
+def aggregate(spectrum_path, theory_path, sampler_paths, *, metrics=("w2",), axes: dict | None = None, out,
+              provenance=None) -> xr.Dataset:
     """Stage ``aggregate``: Monte-Carlo mean, standard error and z-score against theory, on the grid.
 
     W2's variables keep their names; every other metric ``m`` of the sampler chunks adds ``m_mc_mean``,
     ``m_mc_stderr``, ``m_mc_n``, ``m_n_diverged``, ``m_theory_<term>``, ``m_zscore`` (and the SGD ``m_mc_opt_*``,
     ``m_zscore_opt``).  ``metrics``: the study's list; unless it is ``[w2]`` it is recorded in the ``metrics``
-    attribute (space-separated, the figures' default is its first).
+    attribute (space-separated, the figures' default is its first).  ``axes``: the sampler's axes ``{name:
+    values}`` in the study's order when its chunks are split over them (``montecarlo.split``): each fit chunk's
+    chunks are merged back into the whole grid of settings (:func:`_reassemble`).
 
     ``mc_mean`` is the mean over replicates whose chain is stable
     (:math:`\\mathbb E[W_2^2 \\mid \\text{stable}]`, §7.2 note 5);
@@ -457,7 +508,7 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, metrics=("w2",), out
     lam = spec["lam"].values
     th = read_dataset(theory_path, "aggregate", required=("total", "bias", "generalization", "optimization"))
     parts = [read_dataset(p, "aggregate", required=("w2sq", "diverged")) for p in sampler_paths]
-    mc = xr.concat(parts, dim="point", data_vars="all", coords="different", compat="equals", join="outer")
+    mc = _reassemble(parts, axes)
     mc = mc.assign_coords(point=np.arange(mc.sizes["point"]))
     used = mc["used"].astype(bool) if "used" in mc else None
     exact = np.isinf(mc["n_samples"].astype(float)) if used is not None else None

@@ -39,6 +39,22 @@ KERNEL_PANEL_MAX_D = 4096
 """The ``kernel`` panel draws d x d matrices: at most this d."""
 
 
+DEFAULT_SPLIT = {"ula": [], "uld": [], "diffusion": ["n_steps"]}
+"""``montecarlo.split`` by sampler kind when not given: a diffusion sampler's cost grows with its step count (one
+job per ``n_steps`` value: a study of a few fit points uses every core, and a new step count runs only its own
+jobs); the Langevin family's settings share each replicate's eigendecomposition (one job for all of them)."""
+SPLIT_AXES = {"ula": ("gamma", "n_steps"), "uld": ("gamma", "n_steps", "friction"),
+              "diffusion": ("scheme", "init", "n_steps", "t_min", "train_time")}
+"""The axes ``montecarlo.split`` may name, by sampler kind."""
+
+
+def _value_name(v) -> str:
+    """A setting value in a chunk id: strings as they are, numbers as the random streams' keys write them."""
+    from .montecarlo.streams import canonical_value
+
+    return canonical_value(v if isinstance(v, str) else float(v))
+
+
 class ConfigError(ValueError):
     """An invalid study configuration; the message names the config key(s) and the allowed range."""
 
@@ -142,16 +158,64 @@ class Study:
         return [dict(zip(axes, p)) for p in itertools.product(*axes.values())]
 
     @property
-    def chunk_ids(self) -> list[str]:
+    def split_axes(self) -> list[str]:
+        """``montecarlo.split``: the sampler axes whose values get Monte-Carlo jobs of their own (in the sampler's
+        axis order); default :data:`DEFAULT_SPLIT` of the sampler kind."""
+        split = self.config["montecarlo"].get("split")
+        split = DEFAULT_SPLIT[self.sampler.kind] if split is None else split
+        return [a for a in self.sampler_axes if a in split]
+
+    @property
+    def setting_groups(self) -> dict[str, dict]:
+        """The sampler settings' share of the chunks: ``{suffix: {axis: value}}``, one per combination of the
+        values of :attr:`split_axes` (``{"": {}}`` when nothing is split).
+
+        The suffix names the values (``.n_steps-30``, ``.scheme-heun.n_steps-30``; numbers as
+        :func:`gaussdsm.montecarlo.canonical_params` writes them), never their positions: adding a value to an axis
+        adds chunks and leaves every other chunk's id and arguments unchanged.
+        """
+        axes = self.sampler_axes
+        split = self.split_axes
+        out = {}
+        for combo in itertools.product(*(axes[a] for a in split)):
+            out["".join(f".{a}-{_value_name(v)}" for a, v in zip(split, combo))] = dict(zip(split, combo))
+        return out
+
+    @property
+    def fit_chunk_ids(self) -> list[str]:
+        """Chunks of ``montecarlo.points_per_job`` fit points (``000``, ``001``, ...): the ``fit_scores`` jobs."""
         n = len(self.fit_points)
         per = int(self.config["montecarlo"]["points_per_job"])
         return [f"{j:03d}" for j in range((n + per - 1) // per)]
 
+    @property
+    def chunk_ids(self) -> list[str]:
+        """The ``run_sampler`` jobs: every fit chunk times every setting group (``000.n_steps-30``, or ``000`` when
+        nothing is split), fit chunk first."""
+        groups = list(self.setting_groups)
+        return [f"{c}{g}" for c in self.fit_chunk_ids for g in groups]
+
+    @staticmethod
+    def fit_chunk(chunk_id: str) -> str:
+        """The fit chunk (``000``) of a sampler chunk id (``000.n_steps-30``)."""
+        return chunk_id.split(".", 1)[0]
+
     def chunk_points(self, chunk_id: str) -> list[dict]:
         per = int(self.config["montecarlo"]["points_per_job"])
-        j = int(chunk_id)
+        j = int(self.fit_chunk(chunk_id))
         return [{k: (v if k != "n_samples" or math.isinf(v) else int(v)) for k, v in p.items()}
                 for p in self.fit_points[j * per : (j + 1) * per]]
+
+    def chunk_sampler(self, chunk_id: str) -> dict:
+        """The sampler of one chunk (:meth:`SamplerSpec.as_dict`): the split axes reduced to the chunk's values."""
+        out = self.sampler.as_dict()
+        suffix = chunk_id[len(self.fit_chunk(chunk_id)):]
+        groups = self.setting_groups
+        if suffix not in groups:
+            raise KeyError(f"unknown chunk {chunk_id!r} of study {self.name!r}; known: {self.chunk_ids}")
+        for a, v in groups[suffix].items():
+            out["axes"][a] = [v]
+        return out
 
     @property
     def panels(self) -> list[str]:
@@ -185,7 +249,7 @@ class Study:
     def sampler_args(self, chunk_id: str) -> dict:
         """Keyword arguments of :func:`gaussdsm.stages.run_sampler`: the sampler's settings and, for exact fits
         (drawn in that stage), the chunk's points and what determines the training sets."""
-        out = {"sampler": self.sampler.as_dict()}
+        out = {"sampler": self.chunk_sampler(chunk_id)}
         if not self.fits_scores:
             mc = self.config["montecarlo"]
             out.update(points=self.chunk_points(chunk_id), seed=self.seed, n_replicates=int(mc["n_replicates"]),
@@ -196,7 +260,10 @@ class Study:
     def aggregate_args(self) -> dict:
         """Keyword arguments of :func:`gaussdsm.stages.aggregate`: the metrics in the study's order (the first is
         the one its figures plot)."""
-        return {"metrics": self.metrics}
+        out = {"metrics": self.metrics}
+        if self.split_axes:  # the chunks' settings are reassembled in the sampler's order
+            out["axes"] = {a: list(v) for a, v in self.sampler_axes.items()}
+        return out
 
     def theory_args(self) -> dict:
         """Keyword arguments of :func:`gaussdsm.stages.analytic_error`: the fit axes, the sampler, the conventions."""
@@ -209,6 +276,18 @@ class Study:
 def _sampler_errors(study: Study, where: str) -> list[str]:
     """The sampler's own checks of its section (:meth:`gaussdsm.samplers.Sampler.config_errors`)."""
     return samplers.KINDS[study.sampler.kind].config_errors(study, where)
+
+
+def _split_errors(study: Study, where: str) -> list[str]:
+    """``montecarlo.split`` names axes of the study's sampler."""
+    split = study.config["montecarlo"].get("split") or []
+    kind = study.sampler.kind
+    bad = [a for a in split if a not in SPLIT_AXES[kind] or a not in study.sampler_axes]
+    if not bad:
+        return []
+    allowed = [a for a in SPLIT_AXES[kind] if a in study.sampler_axes]
+    return [f"{where}.montecarlo.split: {', '.join(bad)} is not an axis of this study's {kind} sampler; allowed: "
+            f"{allowed}"]
 
 
 def _model_errors(study: Study, where: str) -> list[str]:
@@ -240,7 +319,8 @@ def _memory_errors(study: Study, where: str) -> list[str]:
 
     cfg, mc = study.config, study.config["montecarlo"]
     limit = float(mc["mem_mb"])
-    n_settings = math.prod(len(v) for v in study.sampler_axes.values())
+    split = study.split_axes  # a job evaluates the settings of its own values of the split axes
+    n_settings = math.prod(len(v) for a, v in study.sampler_axes.items() if a not in split)
     finite = [n for n in study.grid["n_samples"] if math.isfinite(n)]
     snapshots = int(cfg["fit"]["sgd"]["n_snapshots"]) if study.fits_scores else 1
     def need(points):
@@ -319,6 +399,7 @@ def _check_study(name: str, cfg: dict, seed: int) -> tuple[Study, list[str]]:
         errors.append(f"{where}.metrics: {', '.join(others)} not available with fit.noise: drawn (its Monte Carlo "
                       "computes w2 only); use metrics: [w2] or fit.noise: expected")
     errors += _sampler_errors(study, where)
+    errors += _split_errors(study, where)
     errors += _model_errors(study, where)
     if not errors:
         errors += _memory_errors(study, where)
@@ -405,7 +486,7 @@ class Plan:
         """The sampler stage's inputs: the spectrum, and the chunk's learned scores for an SGD study."""
         out = {"spectrum": f"results/{study}/spectrum.nc"}
         if self.studies[study].fits_scores:
-            out["fits"] = f"results/{study}/fits/chunk-{chunk}.nc"
+            out["fits"] = f"results/{study}/fits/chunk-{Study.fit_chunk(chunk)}.nc"
         return out
 
     def comparison_summaries(self, name: str) -> list[str]:

@@ -72,3 +72,47 @@ def test_exact_fits_are_drawn_in_the_sampler_stage(plan):
     assert args["points"] == st.chunk_points("001") and args["seed"] == 7 and args["n_replicates"] == 20
     assert args["sampler"]["axes"]["n_steps"] == [10.0, np.inf] and args["sampler"]["axes"]["friction"] == [1.0, 2.0]
     assert st.sampler_axes == {"gamma": [0.01, 0.02], "n_steps": [10.0, np.inf], "friction": [1.0, 2.0]}
+
+
+@pytest.fixture
+def diffusion_plan(tiny_config, repo):
+    """``diffusion_plan(sampler, montecarlo=None)``: the tiny study with a diffusion sampler (grid n_samples only)."""
+    def make(sampler, montecarlo=None):
+        cfg = tiny_config()
+        st = cfg["studies"]["tiny"]
+        st.update(grid={"n_samples": [200, 800]}, sampler=sampler,
+                  montecarlo={**st["montecarlo"], "points_per_job": 1, **(montecarlo or {})})
+        validate(cfg, str(repo / "workflow" / "schemas" / "config.schema.yaml"))
+        return Plan(cfg)
+
+    return make
+
+
+def test_chunks_split_over_sampler_values_are_named_by_the_values(plan, diffusion_plan):
+    """montecarlo.split: one sampler chunk per fit chunk and value of the split axes, named by the values, so that
+    a new value adds chunks and leaves every other chunk's id and arguments as they were; the fit chunks do not
+    split (a fit serves every setting)."""
+    diff = {"kind": "diffusion", "process": "vp", "scheme": ["heun", "em"], "n_steps": [30, 10]}
+    st = diffusion_plan(diff).studies["tiny"]
+    assert st.split_axes == ["n_steps"]  # the diffusion default
+    assert st.chunk_ids == ["000.n_steps-10", "000.n_steps-30", "001.n_steps-10", "001.n_steps-30"]
+    assert st.fit_chunk_ids == ["000", "001"] and st.fit_chunk("001.n_steps-30") == "001"
+    args = st.sampler_args("001.n_steps-30")
+    assert args["sampler"]["axes"]["n_steps"] == [30.0] and args["sampler"]["axes"]["scheme"] == ["heun", "em"]
+    assert args["points"] == st.chunk_points("001")
+    more = diffusion_plan({**diff, "n_steps": [30, 10, 100]}).studies["tiny"]
+    assert set(st.chunk_ids) < set(more.chunk_ids) and len(more.chunk_ids) == 6
+    assert all(more.sampler_args(c) == st.sampler_args(c) for c in st.chunk_ids)
+    two = diffusion_plan({**diff, "t_min": [0.01, 0.001]}, {"split": ["t_min", "scheme"]}).studies["tiny"]
+    assert two.chunk_ids[:2] == ["000.scheme-heun.t_min-0.001", "000.scheme-heun.t_min-0.01"]  # the axes' order
+    assert plan().studies["tiny"].chunk_ids == ["000", "001"]  # Langevin: not split by default
+    ula = plan(grid={"gamma": [0.01, 0.02]}, sampler={"kind": "ula", "n_steps": [10, "inf"]},
+               montecarlo={"split": ["gamma", "n_steps"]})
+    assert ula.studies["tiny"].chunk_ids[:2] == ["000.gamma-0.01.n_steps-10", "000.gamma-0.01.n_steps-inf"]
+    assert ula.sampler_inputs("tiny", "001.gamma-0.02.n_steps-inf") == {"spectrum": "results/tiny/spectrum.nc"}
+
+
+def test_split_names_an_axis_of_the_sampler(plan):
+    with pytest.raises(ValueError, match=r"studies\.tiny\.montecarlo\.split: scheme is not an axis of this study's "
+                                         r"ula sampler; allowed: \['gamma', 'n_steps'\]"):
+        plan(montecarlo={"split": ["scheme"]})

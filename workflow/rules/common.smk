@@ -15,7 +15,7 @@ CODE_VERSION = gaussdsm.io.code_version()  # a params value: library edits rerun
 wildcard_constraints:
     study="|".join(PLAN.studies),
     comparison="|".join(PLAN.comparisons) or "no-comparisons",
-    chunk=r"\d{3}",
+    chunk=r"\d{3}(\.[a-z_]+-[\w.+-]+)*",  # fit chunk, then the split sampler values (Study.chunk_ids)
     ext="|".join(PLAN.formats),
 
 

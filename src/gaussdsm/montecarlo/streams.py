@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 
-__all__ = ["canonical_params", "replicate_rngs", "data_streams", "sgd_streams"]
+__all__ = ["canonical_value", "canonical_params", "replicate_rngs", "data_streams", "sgd_streams"]
 
 
 def _canon(v):
@@ -25,6 +25,12 @@ def _canon(v):
         f = float(v)
         return int(f) if f.is_integer() and abs(f) < 2**53 else repr(f)
     return str(v)
+
+
+def canonical_value(v) -> str:
+    """One parameter value as :func:`canonical_params` writes it (``1000`` and ``1000.0`` -> ``1000``, ``0.001``,
+    ``inf``, strings unchanged): what chunk ids are named by."""
+    return str(_canon(v))
 
 
 def canonical_params(**params) -> str:
