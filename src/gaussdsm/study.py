@@ -475,6 +475,14 @@ class Plan:
         self.formats = list(config["figures"]["formats"])
         self.dpi = int(config["figures"]["dpi"])
 
+    def estimate_lines(self, runtime_min: dict) -> list[str]:
+        """Each running study's estimated jobs, CPU time and memory per job, and a warning for every Monte-Carlo
+        rule whose jobs would outlast their time limit ``runtime_min`` ``{rule: minutes}``
+        (:func:`gaussdsm.budget.study_lines`)."""
+        from .budget import study_lines
+
+        return study_lines([self.studies[n] for n in self.run_studies], runtime_min)
+
     def figure_files(self, stem: str) -> list[str]:
         """``<stem>.nc`` (the data) and ``<stem>.<format>`` for every figure format."""
         return [f"{stem}.nc"] + [f"{stem}.{ext}" for ext in self.formats]

@@ -1,5 +1,7 @@
 # Wildcards -> the arguments that the package's plan (gaussdsm.study.Plan) makes from the validated config.
 # Nothing is computed here: the plan, its checks and the stages' arguments are unit-tested in the package.
+import sys
+
 import gaussdsm.io
 from gaussdsm.figures import PANELS
 from gaussdsm.study import Plan
@@ -67,3 +69,21 @@ def mc_mem_mb(wildcards):
 def spectrum_inputs(wildcards):
     """Files a spectrum is read from (an image, a data set, an eigenvalue file): edits rerun the spectra rule."""
     return study_of(wildcards).spectrum_files
+
+
+def rule_runtime(name):
+    """A rule's time limit in minutes (its runtime resource: the rule's, or the profile's set-resources), or None."""
+    try:
+        value = getattr(rules, name).rule.resources["runtime"]
+        value = getattr(value, "value", value)
+        return float(value) if isinstance(value, int | float) else None
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def print_estimates():
+    """Each study's estimated cost on stderr, once per run: in the main process only (cluster jobs parse the
+    Snakefile again: ``workflow.is_main_process`` is False there)."""
+    if workflow.is_main_process:
+        limits = {r: rule_runtime(r) for r in ("fit_scores", "run_sampler")}
+        print("\n".join(PLAN.estimate_lines({r: v for r, v in limits.items() if v is not None})), file=sys.stderr)

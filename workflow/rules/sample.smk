@@ -19,3 +19,8 @@ rule run_sampler:
         "../envs/gaussdsm.yaml"
     script:
         "../scripts/run_sampler.py"
+
+
+# Before any job: each study's estimated jobs, CPU time and memory, with a warning for a Monte-Carlo job that would
+# outlast its time limit (the rules' runtime, here and in fit.smk, as a profile sets them).
+print_estimates()
