@@ -232,3 +232,62 @@ def test_real_data_spectra_through_the_workflow(tmp_path, run_snakemake, write_c
     iio.imwrite(tmp_path / "tex.png", (rng.random((12, 12)) * 255).astype(np.uint8))
     counts = job_counts(run_snakemake(tmp_path, "-n").stdout)
     assert counts.get("spectra") == 1 and counts.get("run_sampler") == 1 and counts.get("aggregate") == 1, counts
+
+
+DIFFUSION_STUDY = {  # two fit points, 3 schemes x 2 step counts x 2 starts: 4 sampler chunks (one per point and K)
+    "spectrum": {"kind": "power_law", "d": 3, "alpha": 1.0},
+    "grid": {"n_samples": ["inf", 400]},
+    "sampler": {"kind": "diffusion", "process": "vp", "scheme": ["em", "ddpm", "heun"], "n_steps": [10, 40],
+                "t_min": [0.001], "init": ["standard", "exact"]},
+    "montecarlo": {"n_replicates": 50, "points_per_job": 1},
+    "panels": [],
+}
+
+
+def test_a_new_step_count_runs_only_its_own_chunks(tmp_path, run_snakemake, job_counts):
+    """Sampler chunks are split over n_steps (the diffusion default) and named by its values: one more step count
+    plans its own two chunks (one per fit point), the theory and the aggregation, nothing else; every other
+    setting's summary values stay bitwise equal."""
+    def write(n_steps):
+        study = {**DIFFUSION_STUDY, "sampler": {**DIFFUSION_STUDY["sampler"], "n_steps": n_steps}}
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump({"seed": 11, "studies": {"dvp": study}}))
+
+    write([10, 40])
+    dry = run_snakemake(tmp_path, "-n")
+    assert job_counts(dry.stdout)["run_sampler"] == 4
+    run_snakemake(tmp_path)
+    chunks = sorted(p.name for p in (tmp_path / "results" / "dvp" / "sampler").iterdir())
+    assert chunks == ["chunk-000.n_steps-10.nc", "chunk-000.n_steps-40.nc", "chunk-001.n_steps-10.nc",
+                      "chunk-001.n_steps-40.nc"]
+    with xr.open_dataset(tmp_path / "results" / "dvp" / "summary.nc") as ds:
+        before = ds.load()
+    write([10, 20, 40])
+    counts = job_counts(run_snakemake(tmp_path, "-n").stdout)
+    assert counts == {"run_sampler": 2, "analytic_error": 1, "aggregate": 1, "all": 1}, counts
+    run_snakemake(tmp_path)
+    with xr.open_dataset(tmp_path / "results" / "dvp" / "summary.nc") as ds:
+        after = ds.load()
+    assert after.sizes["n_steps"] == 3
+    old = after.sel(n_steps=before["n_steps"].values)
+    for name in ("mc_mean", "mc_stderr", "mc_n", "n_diverged", "theory_total", "zscore"):
+        np.testing.assert_array_equal(old[name].values, before[name].values, err_msg=name)
+
+
+def test_the_estimates_are_printed_once_and_warn_about_a_job_too_long(tmp_path, run_snakemake, job_counts):
+    """snakemake -n prints each study's estimate once; a study whose Monte-Carlo job would outlast the rule's time
+    limit (a full model at d = 3000: one Wishart draw and eigh per replicate, ~10 s each) gets a warning naming the
+    key to change, which a longer limit (--set-resources) silences."""
+    big = {**DIFFUSION_STUDY, "spectrum": {"kind": "power_law", "d": 3000, "alpha": 1.0}, "grid": {"n_samples": [5000]},
+           "montecarlo": {"n_replicates": 200, "points_per_job": 1}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"seed": 11, "studies": {"dvp": DIFFUSION_STUDY,
+                                                                                  "big": big}}))
+    out = run_snakemake(tmp_path, "-n")
+    lines = out.stderr.splitlines()
+    assert sum(line.startswith("estimate dvp: 7 jobs (4 Monte Carlo)") for line in lines) == 1, out.stderr[:3000]
+    counts = job_counts(out.stdout)  # the estimate counts the jobs snakemake plans (all but rule all)
+    assert sum(line.startswith(f"estimate total: {sum(counts.values()) - 1} jobs") for line in lines) == 1, counts
+    warn = [line for line in lines if line.startswith("WARNING")]
+    assert len(warn) == 1 and warn[0].startswith("WARNING studies.big: a run_sampler job would run about"), warn
+    assert "time limit 30 min" in warn[0] and "add scheme to montecarlo.split" in warn[0], warn
+    quiet = run_snakemake(tmp_path, "-n", "--set-resources", "run_sampler:runtime=600")
+    assert "estimate big:" in quiet.stderr and "WARNING" not in quiet.stderr
