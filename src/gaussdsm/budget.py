@@ -34,6 +34,8 @@ RATES = {
 """Seconds of work per unit, in nanoseconds (2-core reference VM)."""
 JOB_OVERHEAD_S = 0.7
 """Seconds of one job besides its work: a Python start, the imports, reading and writing its files."""
+FIGURE_S = 3.0
+"""Seconds of one figure job (a panel drawn and written in every format)."""
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,7 @@ def study_cost(study) -> StudyCost:
         jobs["fit_scores"] = len(fit_s)
     jobs["run_sampler"] = len(run_s)
     jobs["figures"] = len(study.panels)
-    cpu = (sum(run_s) + sum(fit_s) + theory + JOB_OVERHEAD_S * (2 + len(study.panels)))
+    cpu = sum(run_s) + sum(fit_s) + theory + 2 * JOB_OVERHEAD_S + FIGURE_S * len(study.panels)
     job_seconds = {"run_sampler": max(run_s, default=0.0)}
     if fit_s:
         job_seconds["fit_scores"] = max(fit_s)
