@@ -8,9 +8,10 @@ whole configuration: the studies and comparisons to run and the files ``rule all
 The grid is the Cartesian product of ``grid.n_samples x grid.sigma x grid.gamma x grid.tau`` and of the
 sampler's own axes (``sampler.n_steps``, and ``sampler.friction`` for ULD).  The learned score does not depend
 on the sampler, so the Monte-Carlo work is organised by **fit points** ``(n_samples, sigma, tau)``: a chunk of
-fit points is fitted once and ``run_sampler`` evaluates every sampler setting on it (common random numbers
+fit points is fitted once and ``run_sampler`` evaluates the sampler's settings on it (common random numbers
 across the sampler's settings; the training sets also only depend on ``n_samples``, so curves in ``sigma``
-share them too).  SGD fits are learned in a stage of their own (``fit_scores``, expensive, stored); exact fits
+share them too), one job per value of the axes of ``montecarlo.split`` (:attr:`Study.chunk_ids`: ``000.n_steps-30``;
+ids name values, never positions, so a new value adds jobs and changes no other).  SGD fits are learned in a stage of their own (``fit_scores``, expensive, stored); exact fits
 are drawn inside ``run_sampler`` itself (one eigendecomposition of the empirical covariance per replicate serves
 every sigma and setting; nothing of size ``R x d x d`` is stored).
 
