@@ -30,7 +30,9 @@ def ref():
 
 @pytest.fixture(scope="module")
 def schema() -> dict:
-    return yaml.safe_load(SCHEMA.read_text())
+    from gaussdsm.schema import load
+
+    return load(SCHEMA)
 
 
 def schema_keys(schema: dict) -> dict[str, dict]:
