@@ -76,7 +76,15 @@ class Diffusion(Sampler):
         Annealed Langevin: L and ε (Song & Ermon 2019: 100, 2e-5).
     s_churn, s_tmin, s_tmax, s_noise : float
         heun_churn (Karras et al. 2022, Algorithm 2; defaults their ImageNet-64 settings, Table 5: 80, 0.05, 50,
-        1.003): the churn, the range of t where it applies, and the inflation of the fresh noise.
+        1.003): the churn, the range of t where it applies (k_euler, k_heun, k_dpm_2: of the noise level
+        :math:`\sigma_t/m_t`; ``s_tmax`` may be ``inf``), and the inflation of the fresh noise.
+    eta : float
+        The ancestral and SDE samplers' :math:`\eta \ge 0` (k-diffusion's ``eta``, default 1): the share of each step's
+        noise renewed (0: their deterministic limit; euler_ancestral with :math:`\eta \le 1` is DDIM with
+        :math:`\eta`).
+    noise_scale : float
+        The ancestral and SDE samplers' ``s_noise`` (k-diffusion's, default 1): the fresh noise is scaled by it
+        (heun_churn and the k_* churns use ``s_noise``).
     """
 
     kind = "diffusion"
@@ -84,7 +92,8 @@ class Diffusion(Sampler):
 
     def __init__(self, process="vp", scheme="em", grid="uniform", n_steps=100, t_min=1e-3, init="standard", T=None,
                  beta_min=0.1, beta_max=20.0, sigma_min=0.01, sigma_max=50.0, denoise=False, steps_per_level=100,
-                 eps=2e-5, exp_rate=2.0, s_churn=80.0, s_tmin=0.05, s_tmax=50.0, s_noise=1.003):
+                 eps=2e-5, exp_rate=2.0, s_churn=80.0, s_tmin=0.05, s_tmax=50.0, s_noise=1.003, eta=1.0,
+                 noise_scale=1.0):
         _checks.choice("sampler.process", process, PROCESSES)
         self.record = scheme_record(scheme_name := scheme)
         _checks.choice("sampler.init", init, INITS)
@@ -105,8 +114,10 @@ class Diffusion(Sampler):
         self.exp_rate = _checks.number("sampler.exp_rate", exp_rate)
         self.s_churn = _checks.number("sampler.s_churn", s_churn, ge=0)
         self.s_tmin = _checks.number("sampler.s_tmin", s_tmin, ge=0)
-        self.s_tmax = _checks.number("sampler.s_tmax", s_tmax, ge=0)
+        self.s_tmax = _checks.number("sampler.s_tmax", s_tmax, ge=0, allow_inf=True)
         self.s_noise = _checks.number("sampler.s_noise", s_noise, gt=0)
+        self.eta = _checks.number("sampler.eta", eta, ge=0)
+        self.noise_scale = _checks.number("sampler.noise_scale", noise_scale, ge=0)
         if self.s_tmin > self.s_tmax:
             raise ValueError(f"sampler.s_tmin must be <= sampler.s_tmax; got {s_tmin} > {s_tmax}")
         self.process = make_process(process, T, beta_min=self.beta_min, beta_max=self.beta_max,
@@ -127,6 +138,11 @@ class Diffusion(Sampler):
         annealed = rec.integrates == "langevin"
         if rec.needs_finite_steps and math.isinf(self.n_steps):
             raise ValueError(f"sampler.scheme {rec.name} needs a finite n_steps ({rec.needs_finite_steps})")
+        if math.isinf(self.n_steps) and rec.integrates == "sde":
+            for key in ("eta", "noise_scale"):
+                if key in rec.uses and getattr(self, key) != 1:
+                    raise ValueError(f"sampler.{key} must be 1 with scheme {rec.name} and n_steps: inf (its "
+                                     f"continuous-time law is the reverse SDE's); got {getattr(self, key):g}")
         if rec.needs_signal and not math.isinf(self.n_steps) and float(self.process.m2(self.process.T)) == 0:
             ok = [n for n, r in SCHEMES.items() if not r.needs_signal and r.needs is None and r.integrates != "langevin"]
             raise ValueError(f"sampler.scheme {rec.name} divides by the signal scale m_t, which is 0 at t = T = "

@@ -40,4 +40,5 @@ def _fill(sampler, c, tk, tn, h):
 
 SCHEME = Scheme("heun_churn", "sde", 2, None, step, "EDM's stochastic sampler, Karras et al. 2022, Algorithm 2",
                 needs=EDM, evaluates_at_t_min=True,
-                needs_finite_steps="its churn is S_churn / n_steps per step", fast=FastPath(L.HEUN, _fill))
+                needs_finite_steps="its churn is S_churn / n_steps per step",
+                uses=("s_churn", "s_tmin", "s_tmax", "s_noise"), fast=FastPath(L.HEUN, _fill))
