@@ -30,5 +30,5 @@ def step(s, y):
     return mn * z
 
 
-SCHEME = Scheme("dpm_2_ancestral", "sde", 2, 1, step, "k-diffusion's sample_dpm_2_ancestral", needs_signal=True,
+SCHEME = Scheme("dpm_2_ancestral", "sde", 2, 2, step, "k-diffusion's sample_dpm_2_ancestral", needs_signal=True,
                 uses=("eta", "noise_scale"))

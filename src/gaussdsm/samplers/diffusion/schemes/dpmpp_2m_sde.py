@@ -50,7 +50,7 @@ def step_heun(s, y):
     return _step(s, y, heun=True)
 
 
-SCHEME = Scheme("dpmpp_2m_sde", "sde", 1, 1, step, "DPM-Solver++(2M) SDE (midpoint), k-diffusion's "
+SCHEME = Scheme("dpmpp_2m_sde", "sde", 1, 2, step, "DPM-Solver++(2M) SDE (midpoint), k-diffusion's "
                 "sample_dpmpp_2m_sde", history=("D",), needs_signal=True, uses=("eta", "noise_scale"))
-SCHEME_HEUN = Scheme("dpmpp_2m_sde_heun", "sde", 1, 1, step_heun, "DPM-Solver++(2M) SDE (heun), k-diffusion's "
-                     "sample_dpmpp_2m_sde(solver_type='heun')", history=("D",), needs_signal=True, uses=("eta", "noise_scale"))
+SCHEME_HEUN = Scheme("dpmpp_2m_sde_heun", "sde", 1, 2, step_heun, "DPM-Solver++(2M) SDE (heun), "
+                     "k-diffusion's sample_dpmpp_2m_sde(solver_type='heun')", history=("D",), needs_signal=True, uses=("eta", "noise_scale"))

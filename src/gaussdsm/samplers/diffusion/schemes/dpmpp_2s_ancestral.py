@@ -30,5 +30,5 @@ def step(s, y):
     return mn * z
 
 
-SCHEME = Scheme("dpmpp_2s_ancestral", "sde", 2, 1, step, "DPM-Solver++(2S) ancestral, k-diffusion's "
+SCHEME = Scheme("dpmpp_2s_ancestral", "sde", 2, 2, step, "DPM-Solver++(2S) ancestral, k-diffusion's "
                 "sample_dpmpp_2s_ancestral", needs_signal=True, uses=("eta", "noise_scale"))

@@ -50,5 +50,5 @@ def step(s, y):
     return mn * ((1.0 - two) * D + two * zn)
 
 
-SCHEME = Scheme("dpmpp_3m_sde", "sde", 1, 1, step, "DPM-Solver++(3M) SDE, k-diffusion's sample_dpmpp_3m_sde",
+SCHEME = Scheme("dpmpp_3m_sde", "sde", 1, 2, step, "DPM-Solver++(3M) SDE, k-diffusion's sample_dpmpp_3m_sde",
                 history=("D1", "D2"), needs_signal=True, uses=("eta", "noise_scale"))

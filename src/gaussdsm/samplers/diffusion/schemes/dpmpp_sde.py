@@ -40,5 +40,5 @@ def step(s, y):
     return mn * z
 
 
-SCHEME = Scheme("dpmpp_sde", "sde", 2, 1, step, "DPM-Solver++ (stochastic), k-diffusion's sample_dpmpp_sde",
+SCHEME = Scheme("dpmpp_sde", "sde", 2, 2, step, "DPM-Solver++ (stochastic), k-diffusion's sample_dpmpp_sde",
                 needs_signal=True, uses=("eta", "noise_scale"))

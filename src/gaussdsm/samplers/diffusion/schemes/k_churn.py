@@ -17,6 +17,10 @@ With ``sampler.s_churn: 0`` they are ComfyUI's KSampler ``euler``, ``heun``, ``d
 without churn is ``ddim`` (the Euler step in :math:`\tilde\sigma` is DDIM's), ``k_heun`` on ``edm`` is ``heun``.  The
 defaults of ``s_churn``, ``s_tmin``, ``s_tmax``, ``s_noise`` are Karras et al.'s (Table 5), shared with
 ``heun_churn``.
+
+Order: none with churn (γ = S_churn/K is clamped at √2 − 1 up to K = 193 for S_churn = 80, and the churn's own error
+decays with it: measured slopes -0.45, -0.89, -0.73 for k_euler, k_heun, k_dpm_2 on edm's grid, K = 128 -> 256).
+Without churn 1, 2, 2 (measured -1.00, -2.00, -2.00, vp uniform, K = 400 -> 800; -0.99, -2.01, -2.01 on edm).
 """
 
 import math
@@ -78,12 +82,12 @@ def step_dpm_2(s, y):
 
 
 _WHY = "its churn is S_churn / n_steps per step"
-EULER = Scheme("k_euler", "sde", 1, 1, step_euler, "k-diffusion's sample_euler (Karras et al. 2022, Algorithm 2 with "
+EULER = Scheme("k_euler", "sde", 1, None, step_euler, "k-diffusion's sample_euler (Karras et al. 2022, Algorithm 2 with "
                "Euler steps)", needs_signal=True, needs_finite_steps=_WHY,
                uses=("s_churn", "s_tmin", "s_tmax", "s_noise"))
 HEUN = Scheme("k_heun", "sde", 2, None, step_heun, "k-diffusion's sample_heun (Karras et al. 2022, Algorithm 2)",
               needs_signal=True, needs_finite_steps=_WHY,
                uses=("s_churn", "s_tmin", "s_tmax", "s_noise"))
-DPM_2 = Scheme("k_dpm_2", "sde", 2, None, step_dpm_2, "k-diffusion's sample_dpm_2 (DPM-Solver-2-like steps in the "
-               "noise level, Algorithm 2's churn)", needs_signal=True, needs_finite_steps=_WHY,
+DPM_2 = Scheme("k_dpm_2", "sde", 2, None, step_dpm_2, "k-diffusion's sample_dpm_2 (DPM-Solver-2-like steps in "
+               "the noise level, Algorithm 2's churn)", needs_signal=True, needs_finite_steps=_WHY,
                uses=("s_churn", "s_tmin", "s_tmax", "s_noise"))

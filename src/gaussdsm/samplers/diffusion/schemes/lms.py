@@ -53,5 +53,5 @@ def step(s, y):
     return mn * z
 
 
-SCHEME = Scheme("lms", "ode", 1, 2, step, "linear multistep (order 4), k-diffusion's sample_lms",
+SCHEME = Scheme("lms", "ode", 1, 4, step, "linear multistep (order 4), k-diffusion's sample_lms",
                 history=("d1", "d2", "d3"), needs_signal=True)

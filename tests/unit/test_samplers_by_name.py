@@ -1,0 +1,397 @@
+"""The samplers practitioners pick by name, against k-diffusion's own loops (``k_diffusion/sampling.py``)
+transcribed line by line on the linear Gaussian denoiser, per direction.
+
+Each loop runs on linear combinations of independent standard sources (the start and every draw of its noise
+sampler; a Brownian path for dpmpp_sde's Brownian-tree sampler), so the law of its output is exact: the variance is
+the sum of the squared coefficients.  The loops work in k-diffusion's variable (z = y/m, sigma = sigma_t/m_t) with
+the denoiser D(z, sigma) = mu z/(mu + sigma^2) of N(0, mu) data, on EDM (m = 1: k-diffusion literally) and on VP
+(the mapping to any process), with grids ending at t_min > 0 and at 0 (k-diffusion's ``append_zero``)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+from gaussdsm.samplers import Diffusion
+
+MU = np.array([2.0, 0.5, 0.03])
+
+
+class Sources:
+    """Linear combinations over independent standard normals: the start is source 0, each draw a new one."""
+
+    def __init__(self, n: int, size: int = 4000):
+        self.n, self.size, self.used = n, size, 1
+
+    def start(self, scale):
+        x = np.zeros((self.n, self.size))
+        x[:, 0] = scale
+        return x
+
+    def draw(self):
+        e = np.zeros((self.n, self.size))
+        e[:, self.used] = 1.0
+        self.used += 1
+        return e
+
+    @staticmethod
+    def variance(x):
+        return np.sum(x**2, axis=1)
+
+
+def model(x, sigma):
+    """The denoiser of N(0, mu) data in k-diffusion's variable: E[x0 | x0 + sigma n = x] = mu x/(mu + sigma^2)."""
+    return (MU / (MU + sigma**2))[:, None] * x
+
+
+def to_d(x, sigma, denoised):
+    return (x - denoised) / sigma
+
+
+def get_ancestral_step(sigma_from, sigma_to, eta=1.0):
+    if not eta:
+        return sigma_to, 0.0
+    sigma_up = min(sigma_to, eta * (sigma_to**2 * (sigma_from**2 - sigma_to**2) / sigma_from**2) ** 0.5)
+    sigma_down = (sigma_to**2 - sigma_up**2) ** 0.5
+    return sigma_down, sigma_up
+
+
+class BrownianPath:
+    """A Brownian motion W(sigma) on a fixed set of levels (independent increments between consecutive ones, W = 0 at
+    the lowest), asked as k-diffusion's BrownianTreeNoiseSampler: (W(b) - W(a))/sqrt|b - a|."""
+
+    def __init__(self, src: Sources, levels):
+        self.levels = np.unique(np.asarray(levels, dtype=float))
+        incs = [np.sqrt(b - a) * src.draw() for a, b in zip(self.levels[:-1], self.levels[1:])]
+        self.W = np.cumsum(np.stack([0.0 * incs[0]] + incs), axis=0)
+
+    def __call__(self, sigma, sigma_next):
+        i, j = (int(np.argmin(np.abs(self.levels - s))) for s in (sigma, sigma_next))
+        assert np.isclose(self.levels[i], sigma) and np.isclose(self.levels[j], sigma_next)
+        return (self.W[j] - self.W[i]) / abs(sigma_next - sigma) ** 0.5
+
+
+# ----------------------------------------------------------------------- k-diffusion's loops (sampling.py)
+
+def sample_euler_ancestral(x, sigmas, noise, eta=1.0, s_noise=1.0):
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, sigmas[i])
+        sigma_down, sigma_up = get_ancestral_step(sigmas[i], sigmas[i + 1], eta=eta)
+        d = to_d(x, sigmas[i], denoised)
+        x = x + d * (sigma_down - sigmas[i])
+        if sigmas[i + 1] > 0:
+            x = x + noise(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
+    return x
+
+
+def _churned(x, sigmas, i, noise, s_churn, s_tmin, s_tmax, s_noise):
+    gamma = min(s_churn / (len(sigmas) - 1), 2**0.5 - 1) if s_tmin <= sigmas[i] <= s_tmax else 0.0
+    eps = noise(sigmas[i], sigmas[i + 1]) * s_noise
+    sigma_hat = sigmas[i] * (gamma + 1)
+    if gamma > 0:
+        x = x + eps * (sigma_hat**2 - sigmas[i] ** 2) ** 0.5
+    return x, sigma_hat
+
+
+def sample_euler(x, sigmas, noise, s_churn=0.0, s_tmin=0.0, s_tmax=math.inf, s_noise=1.0):
+    for i in range(len(sigmas) - 1):
+        x, sigma_hat = _churned(x, sigmas, i, noise, s_churn, s_tmin, s_tmax, s_noise)
+        d = to_d(x, sigma_hat, model(x, sigma_hat))
+        x = x + d * (sigmas[i + 1] - sigma_hat)
+    return x
+
+
+def sample_heun(x, sigmas, noise, s_churn=0.0, s_tmin=0.0, s_tmax=math.inf, s_noise=1.0):
+    for i in range(len(sigmas) - 1):
+        x, sigma_hat = _churned(x, sigmas, i, noise, s_churn, s_tmin, s_tmax, s_noise)
+        d = to_d(x, sigma_hat, model(x, sigma_hat))
+        dt = sigmas[i + 1] - sigma_hat
+        if sigmas[i + 1] == 0:
+            x = x + d * dt
+        else:
+            x_2 = x + d * dt
+            d_2 = to_d(x_2, sigmas[i + 1], model(x_2, sigmas[i + 1]))
+            x = x + (d + d_2) / 2 * dt
+    return x
+
+
+def sample_dpm_2(x, sigmas, noise, s_churn=0.0, s_tmin=0.0, s_tmax=math.inf, s_noise=1.0):
+    for i in range(len(sigmas) - 1):
+        x, sigma_hat = _churned(x, sigmas, i, noise, s_churn, s_tmin, s_tmax, s_noise)
+        d = to_d(x, sigma_hat, model(x, sigma_hat))
+        if sigmas[i + 1] == 0:
+            x = x + d * (sigmas[i + 1] - sigma_hat)
+        else:
+            sigma_mid = math.exp(0.5 * (math.log(sigma_hat) + math.log(sigmas[i + 1])))
+            x_2 = x + d * (sigma_mid - sigma_hat)
+            d_2 = to_d(x_2, sigma_mid, model(x_2, sigma_mid))
+            x = x + d_2 * (sigmas[i + 1] - sigma_hat)
+    return x
+
+
+def sample_dpm_2_ancestral(x, sigmas, noise, eta=1.0, s_noise=1.0):
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, sigmas[i])
+        sigma_down, sigma_up = get_ancestral_step(sigmas[i], sigmas[i + 1], eta=eta)
+        d = to_d(x, sigmas[i], denoised)
+        if sigma_down == 0:
+            x = x + d * (sigma_down - sigmas[i])
+        else:
+            sigma_mid = math.exp(0.5 * (math.log(sigmas[i]) + math.log(sigma_down)))
+            x_2 = x + d * (sigma_mid - sigmas[i])
+            d_2 = to_d(x_2, sigma_mid, model(x_2, sigma_mid))
+            x = x + d_2 * (sigma_down - sigmas[i])
+            x = x + noise(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
+    return x
+
+
+def linear_multistep_coeff(order, t, i, j):
+    def fn(tau):
+        prod = 1.0
+        for k in range(order):
+            if j == k:
+                continue
+            prod *= (tau - t[i - k]) / (t[i - j] - t[i - k])
+        return prod
+    return integrate.quad(fn, t[i], t[i + 1], epsrel=1e-4)[0]
+
+
+def sample_lms(x, sigmas, noise, order=4):
+    ds = []
+    for i in range(len(sigmas) - 1):
+        d = to_d(x, sigmas[i], model(x, sigmas[i]))
+        ds.append(d)
+        if len(ds) > order:
+            ds.pop(0)
+        cur_order = min(i + 1, order)
+        coeffs = [linear_multistep_coeff(cur_order, sigmas, i, j) for j in range(cur_order)]
+        x = x + sum(coeff * d for coeff, d in zip(coeffs, reversed(ds)))
+    return x
+
+
+sigma_fn = lambda t: math.exp(-t)  # noqa: E731
+t_fn = lambda sigma: -math.log(sigma)  # noqa: E731
+
+
+def sample_dpmpp_2s_ancestral(x, sigmas, noise, eta=1.0, s_noise=1.0):
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, sigmas[i])
+        sigma_down, sigma_up = get_ancestral_step(sigmas[i], sigmas[i + 1], eta=eta)
+        if sigma_down == 0:
+            d = to_d(x, sigmas[i], denoised)
+            x = x + d * (sigma_down - sigmas[i])
+        else:
+            t, t_next = t_fn(sigmas[i]), t_fn(sigma_down)
+            r = 1 / 2
+            h = t_next - t
+            s = t + r * h
+            x_2 = (sigma_fn(s) / sigma_fn(t)) * x - math.expm1(-h * r) * denoised
+            denoised_2 = model(x_2, sigma_fn(s))
+            x = (sigma_fn(t_next) / sigma_fn(t)) * x - math.expm1(-h) * denoised_2
+        if sigmas[i + 1] > 0:
+            x = x + noise(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
+    return x
+
+
+def sample_dpmpp_sde(x, sigmas, noise, eta=1.0, s_noise=1.0, r=1 / 2):
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, sigmas[i])
+        if sigmas[i + 1] == 0:
+            d = to_d(x, sigmas[i], denoised)
+            x = x + d * (sigmas[i + 1] - sigmas[i])
+        else:
+            t, t_next = t_fn(sigmas[i]), t_fn(sigmas[i + 1])
+            h = t_next - t
+            s = t + h * r
+            fac = 1 / (2 * r)
+            sd, su = get_ancestral_step(sigma_fn(t), sigma_fn(s), eta)
+            s_ = t_fn(sd)
+            x_2 = (sigma_fn(s_) / sigma_fn(t)) * x - math.expm1(t - s_) * denoised
+            x_2 = x_2 + noise(sigma_fn(t), sigma_fn(s)) * s_noise * su
+            denoised_2 = model(x_2, sigma_fn(s))
+            sd, su = get_ancestral_step(sigma_fn(t), sigma_fn(t_next), eta)
+            t_next_ = t_fn(sd)
+            denoised_d = (1 - fac) * denoised + fac * denoised_2
+            x = (sigma_fn(t_next_) / sigma_fn(t)) * x - math.expm1(t - t_next_) * denoised_d
+            x = x + noise(sigma_fn(t), sigma_fn(t_next)) * s_noise * su
+    return x
+
+
+def sample_dpmpp_2m_sde(x, sigmas, noise, eta=1.0, s_noise=1.0, solver_type="midpoint"):
+    old_denoised, h_last = None, None
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, sigmas[i])
+        if sigmas[i + 1] == 0:
+            x = denoised
+        else:
+            t, s = -math.log(sigmas[i]), -math.log(sigmas[i + 1])
+            h = s - t
+            eta_h = eta * h
+            x = sigmas[i + 1] / sigmas[i] * math.exp(-eta_h) * x + -math.expm1(-h - eta_h) * denoised
+            if old_denoised is not None:
+                r = h_last / h
+                if solver_type == "heun":
+                    x = x + (-math.expm1(-h - eta_h) / (-h - eta_h) + 1) * (1 / r) * (denoised - old_denoised)
+                elif solver_type == "midpoint":
+                    x = x + 0.5 * -math.expm1(-h - eta_h) * (1 / r) * (denoised - old_denoised)
+            if eta:
+                x = x + noise(sigmas[i], sigmas[i + 1]) * sigmas[i + 1] * (-math.expm1(-2 * eta_h)) ** 0.5 * s_noise
+        old_denoised = denoised
+        h_last = h
+    return x
+
+
+def sample_dpmpp_3m_sde(x, sigmas, noise, eta=1.0, s_noise=1.0):
+    denoised_1, denoised_2 = None, None
+    h, h_1, h_2 = None, None, None
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, sigmas[i])
+        if sigmas[i + 1] == 0:
+            x = denoised
+        else:
+            t, s = -math.log(sigmas[i]), -math.log(sigmas[i + 1])
+            h = s - t
+            h_eta = h * (eta + 1)
+            x = math.exp(-h_eta) * x + -math.expm1(-h_eta) * denoised
+            if h_2 is not None:
+                r0 = h_1 / h
+                r1 = h_2 / h
+                d1_0 = (denoised - denoised_1) / r0
+                d1_1 = (denoised_1 - denoised_2) / r1
+                d1 = d1_0 + (d1_0 - d1_1) * r0 / (r0 + r1)
+                d2 = (d1_0 - d1_1) / (r0 + r1)
+                phi_2 = math.expm1(-h_eta) / h_eta + 1
+                phi_3 = phi_2 / h_eta - 0.5
+                x = x + phi_2 * d1 - phi_3 * d2
+            elif h_1 is not None:
+                r = h_1 / h
+                d = (denoised - denoised_1) / r
+                phi_2 = math.expm1(-h_eta) / h_eta + 1
+                x = x + phi_2 * d
+            if eta:
+                x = x + noise(sigmas[i], sigmas[i + 1]) * sigmas[i + 1] * (-math.expm1(-2 * h * eta)) ** 0.5 * s_noise
+        denoised_1, denoised_2 = denoised, denoised_1
+        h_1, h_2 = h, h_1
+    return x
+
+
+# ----------------------------------------------------------------------- gaussdsm against them
+
+LOOPS = {
+    "euler_ancestral": (sample_euler_ancestral, ("eta", "s_noise")),
+    "dpm_2_ancestral": (sample_dpm_2_ancestral, ("eta", "s_noise")),
+    "dpmpp_2s_ancestral": (sample_dpmpp_2s_ancestral, ("eta", "s_noise")),
+    "dpmpp_sde": (sample_dpmpp_sde, ("eta", "s_noise")),
+    "dpmpp_2m_sde": (sample_dpmpp_2m_sde, ("eta", "s_noise")),
+    "dpmpp_2m_sde_heun": (lambda *a, **k: sample_dpmpp_2m_sde(*a, **k, solver_type="heun"), ("eta", "s_noise")),
+    "dpmpp_3m_sde": (sample_dpmpp_3m_sde, ("eta", "s_noise")),
+    "lms": (sample_lms, ()),
+    "k_euler": (sample_euler, ("churn",)),
+    "k_heun": (sample_heun, ("churn",)),
+    "k_dpm_2": (sample_dpm_2, ("churn",)),
+}
+
+GRIDS = {  # (process, grid): EDM on Karras's grid (ending at 0.002, and at 0), VP on a uniform grid in t
+    "edm": ("edm", "edm", 12, 0.002),
+    "edm_to_zero": ("edm", None, 12, 0.0),
+    "vp": ("vp", "uniform", 15, 0.01),
+}
+
+
+def _run(name, case, eta, s_noise, churn):
+    process, grid, K, t_min = GRIDS[case]
+    if grid is None:  # Karras's sigmas with k-diffusion's append_zero: K - 1 levels down to 0.002, then 0
+        rho, smin, smax = 7.0, 0.002, 80.0
+        ramp = np.linspace(0, 1, K)
+        grid = list((smax ** (1 / rho) + ramp * (smin ** (1 / rho) - smax ** (1 / rho))) ** rho) + [0.0]
+    kw = dict(eta=eta, noise_scale=s_noise)
+    if churn is not None:
+        kw.update(s_churn=churn[0], s_tmin=churn[1], s_tmax=churn[2], s_noise=churn[3])
+    s = Diffusion(process, name, grid, K, t_min, "standard", **kw)
+    t, p = s.times, s.process
+    m = np.sqrt(p.m2(t))
+    sigmas = np.sqrt(p.s2(t)) / m
+    loop, takes = LOOPS[name]
+    args = {}
+    if "eta" in takes:
+        args = dict(eta=eta, s_noise=s_noise)
+    if "churn" in takes:
+        args = dict(zip(("s_churn", "s_tmin", "s_tmax", "s_noise"), churn))
+    src = Sources(MU.size)
+    if name == "dpmpp_sde":  # its Brownian tree is asked on [sigma_s, sigma] and [sigma_next, sigma] each step
+        lv = list(sigmas) + [math.sqrt(a * b) for a, b in zip(sigmas[:-1], sigmas[1:]) if b > 0]
+        noise = BrownianPath(src, lv)
+    else:
+        noise = lambda a, b: src.draw()  # noqa: E731  # default_noise_sampler: a fresh draw per call
+    x = loop(src.start(math.sqrt(s.start_variance(MU)) / m[0]), sigmas, noise, **args)
+    return s.variance(MU), m[-1] ** 2 * Sources.variance(x)
+
+
+@pytest.mark.parametrize("case", list(GRIDS))
+@pytest.mark.parametrize("name", [n for n, (_, takes) in LOOPS.items() if "eta" in takes])
+def test_ancestral_and_sde_samplers_are_k_diffusions(name, case):
+    for eta, s_noise in ((1.0, 1.0), (0.6, 1.1), (0.0, 1.0)):
+        got, ref = _run(name, case, eta, s_noise, None)
+        np.testing.assert_allclose(got, ref, rtol=1e-10, err_msg=f"{name} {case} eta={eta}")
+
+
+@pytest.mark.parametrize("case", list(GRIDS))
+@pytest.mark.parametrize("name", ["k_euler", "k_heun", "k_dpm_2"])
+def test_churn_samplers_are_k_diffusions(name, case):
+    """k-diffusion's churn: gamma = min(S_churn / (len(sigmas) - 1), sqrt 2 - 1) where s_tmin <= sigma <= s_tmax
+    (inf allowed), the final step to 0 churned too when s_tmin <= its start."""
+    for churn in ((0.0, 0.0, math.inf, 1.0), (40.0, 0.0, math.inf, 1.003), (80.0, 0.05, 50.0, 1.003)):
+        got, ref = _run(name, case, 1.0, 1.0, churn)
+        np.testing.assert_allclose(got, ref, rtol=1e-10, err_msg=f"{name} {case} churn={churn}")
+
+
+@pytest.mark.parametrize("case", list(GRIDS))
+def test_lms_is_k_diffusions_sample_lms(case):
+    """The Gauss-Legendre coefficients are k-diffusion's linear_multistep_coeff (scipy's quad, epsrel 1e-4)."""
+    got, ref = _run("lms", case, 1.0, 1.0, None)
+    np.testing.assert_allclose(got, ref, rtol=1e-9)
+
+
+def test_euler_ancestral_with_eta_is_ddim_with_eta():
+    """DDIM (Song, Meng & Ermon 2021, eq. 12; diffusers' DDIMScheduler.step) on VP with alpha_bar = m^2:
+    x' = sqrt(ab') x0 + sqrt(1 - ab' - s^2) eps + s z, s = eta sqrt((1 - ab')/(1 - ab)) sqrt(1 - ab/ab'), is
+    euler_ancestral with the same eta (eta <= 1), per direction with x0 = sqrt(ab) mu a x, eps = sqrt(1 - ab) a x."""
+    mu = MU
+    for eta in (0.3, 1.0):
+        s = Diffusion("vp", "euler_ancestral", "uniform", 20, 0.01, "standard", eta=eta)
+        ab = s.process.m2(s.times)
+        v = np.ones_like(mu)
+        for a, b in zip(ab[:-1], ab[1:]):
+            c = 1.0 / (a * mu + 1.0 - a)
+            sd = eta * np.sqrt((1 - b) / (1 - a)) * np.sqrt(1 - a / b)
+            alpha = np.sqrt(b) * np.sqrt(a) * mu * c + np.sqrt(1 - b - sd**2) * np.sqrt(1 - a) * c
+            v = alpha**2 * v + sd**2
+        np.testing.assert_allclose(s.variance(mu), v, rtol=1e-12)
+    zero = Diffusion("vp", "euler_ancestral", "uniform", 20, 0.01, eta=0.0).variance(mu)
+    np.testing.assert_allclose(zero, Diffusion("vp", "ddim", "uniform", 20, 0.01).variance(mu), rtol=1e-12)
+    np.testing.assert_allclose(Diffusion("vp", "k_euler", "uniform", 20, 0.01, s_churn=0.0).variance(mu),
+                               Diffusion("vp", "ddim", "uniform", 20, 0.01).variance(mu), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kw, key", [(dict(eta=-0.1), "sampler.eta"), (dict(noise_scale=-1.0), "sampler.noise_scale"),
+                                     (dict(eta=0.5, n_steps=math.inf), "sampler.eta"),
+                                     (dict(noise_scale=1.1, n_steps=math.inf), "sampler.noise_scale"),
+                                     (dict(scheme="k_heun", n_steps=math.inf), "sampler.scheme"),
+                                     (dict(process="flow", T=1.0), "sampler.scheme"),
+                                     (dict(s_tmax=-1.0), "sampler.s_tmax")])
+def test_bad_settings_of_the_named_samplers_name_the_key(kw, key):
+    args = {"process": "vp", "scheme": "dpmpp_2m_sde", "n_steps": 10, "t_min": 1e-3, **kw}
+    with pytest.raises(ValueError, match=key.replace(".", "\\.")):
+        Diffusion(**args)
+    Diffusion("edm", "k_heun", "edm", 10, 0.002, s_tmax=math.inf)  # k-diffusion's default s_tmax
+
+
+def test_continuous_time_law_of_the_ancestral_samplers_is_the_reverse_sde():
+    """At eta = 1 (and s_noise = 1) the ancestral and SDE samplers converge to the reverse SDE's law."""
+    F_inf = Diffusion("vp", "em", n_steps=math.inf, t_min=0.01).variance(MU)
+    for name, order in (("euler_ancestral", 1), ("dpmpp_2m_sde", 2), ("dpmpp_sde", 2), ("dpmpp_3m_sde", 2)):
+        assert np.allclose(Diffusion("vp", name, n_steps=math.inf, t_min=0.01).variance(MU), F_inf, rtol=1e-14)
+        gaps = [np.max(np.abs(Diffusion("vp", name, "uniform", K, 0.01).variance(MU) / F_inf - 1)) for K in (1000, 2000)]
+        assert gaps[1] < 3e-2 and abs(gaps[0] / gaps[1] - 2**order) < 0.1 * 2**order, (name, gaps)
