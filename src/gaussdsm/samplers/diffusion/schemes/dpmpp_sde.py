@@ -28,7 +28,7 @@ def step(s, y):
     live = sig_next > 0
     two = np.asarray(live, dtype=float)
     sn = _kd.safe(live, sig_next, 0.5 * sig)
-    mid = sig ** (1.0 - R) * sn**R
+    mid = np.sqrt(sig * sn)  # sig^(1 - r) sn^r at r = 1/2
     n1, n2 = _kd.brownian_pair(s, sig, mid, sn)
     d1, u1 = _kd.ancestral(sig, mid, sm.eta)
     z2 = (d1 / sig) * z + (1.0 - d1 / sig) * D + sm.noise_scale * u1 * n1
