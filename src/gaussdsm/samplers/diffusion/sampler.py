@@ -54,7 +54,11 @@ class Diffusion(Sampler):
     Parameters
     ----------
     process : {'vp', 'vp_cosine', 'vp_exp', 've', 'heat', 'edm', 'flow'}
-    scheme : {'em', 'ei', 'ddpm', 'euler', 'ddim', 'heun', 'rk4', 'dpm_2', 'dpmpp_2m', 'heun_churn', 'annealed_langevin'}
+    scheme : str
+        A name of :data:`~.schemes.SCHEMES`: 'em', 'ei', 'ddpm', 'euler', 'ddim', 'heun', 'rk4', 'dpm_2', 'dpmpp_2m',
+        'heun_churn', 'annealed_langevin', and by their practitioners' names (docs: samplers by name)
+        'euler_ancestral', 'ipndm', 'k_euler', 'k_heun', 'k_dpm_2', 'dpm_2_ancestral', 'dpmpp_2s_ancestral',
+        'dpmpp_sde', 'dpmpp_2m_sde', 'dpmpp_2m_sde_heun', 'dpmpp_3m_sde', 'lms', 'uni_pc', 'uni_pc_bh2', 'deis'.
     grid : {'uniform', 'geometric', 'edm'} or sequence of float
         An explicit grid fixes T, n_steps and t_min.
     n_steps : int or inf

@@ -3,7 +3,8 @@ a sampler) and its :class:`~.record.Scheme` record.  A new scheme is one module 
 """
 
 from . import (annealed_langevin, ddim, ddpm, dpm_2, dpm_2_ancestral, dpmpp_2m, dpmpp_2m_sde, dpmpp_2s_ancestral,
-               dpmpp_3m_sde, dpmpp_sde, ei, em, euler, euler_ancestral, heun, heun_churn, ipndm, k_churn, lms, rk4)
+               dpmpp_3m_sde, dpmpp_sde, ei, em, euler, euler_ancestral, heun, heun_churn, ipndm, k_churn, lms, rk4,
+               deis, uni_pc)
 from .record import FastPath, Scheme
 
 __all__ = ["Scheme", "FastPath", "SCHEMES", "scheme_record"]
@@ -32,6 +33,9 @@ SCHEME_LIST = (
     dpmpp_2m_sde.SCHEME_HEUN,
     dpmpp_3m_sde.SCHEME,
     lms.SCHEME,
+    uni_pc.SCHEME,
+    uni_pc.SCHEME_BH2,
+    deis.SCHEME,
 )
 SCHEMES: dict[str, Scheme] = {s.name: s for s in SCHEME_LIST}
 """The reverse schemes by config name (``sampler.scheme``)."""
