@@ -580,3 +580,113 @@ def test_deis_is_comfyuis_sample_deis(case):
     x = sample_deis(Sources(MU.size).start(80.0), s.times, None, riemann=10000)
     rel = np.max(np.abs(Sources.variance(x) / s.variance(MU) - 1))
     assert 1e-7 < rel < 1e-3, rel
+
+
+# ----------------------------------------------------------------------- schedules by their names
+
+def get_sigmas_karras(n, sigma_min, sigma_max, rho=7.0):
+    ramp = np.linspace(0, 1, n)
+    return (sigma_max ** (1 / rho) + ramp * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
+
+
+def get_sigmas_exponential(n, sigma_min, sigma_max):
+    return np.exp(np.linspace(math.log(sigma_max), math.log(sigma_min), n))
+
+
+def get_sigmas_polyexponential(n, sigma_min, sigma_max, rho=1.0):
+    ramp = np.linspace(1, 0, n) ** rho
+    return np.exp(ramp * (math.log(sigma_max) - math.log(sigma_min)) + math.log(sigma_min))
+
+
+def get_sigmas_vp(n, beta_d=19.9, beta_min=0.1, eps_s=1e-3):
+    t = np.linspace(1, eps_s, n)
+    return np.sqrt(np.exp(beta_d * t**2 / 2 + beta_min * t) - 1)
+
+
+def kl_optimal_scheduler(n, sigma_min, sigma_max):
+    adj_idxs = np.arange(n) / (n - 1)
+    return np.tan(adj_idxs * math.atan(sigma_min) + (1 - adj_idxs) * math.atan(sigma_max))
+
+
+def linear_quadratic_schedule(steps, sigma_max, threshold_noise=0.025, linear_steps=None):
+    if steps == 1:
+        sigma_schedule = [1.0, 0.0]
+    else:
+        if linear_steps is None:
+            linear_steps = steps // 2
+        linear_sigma_schedule = [i * threshold_noise / linear_steps for i in range(linear_steps)]
+        threshold_noise_step_diff = linear_steps - threshold_noise * steps
+        quadratic_steps = steps - linear_steps
+        quadratic_coef = threshold_noise_step_diff / (linear_steps * quadratic_steps**2)
+        linear_coef = threshold_noise / linear_steps - 2 * threshold_noise_step_diff / (quadratic_steps**2)
+        const = quadratic_coef * (linear_steps**2)
+        quadratic_sigma_schedule = [quadratic_coef * (i**2) + linear_coef * i + const for i in range(linear_steps, steps)]
+        sigma_schedule = linear_sigma_schedule + quadratic_sigma_schedule + [1.0]
+        sigma_schedule = [1.0 - x for x in sigma_schedule]
+    return np.array(sigma_schedule) * sigma_max
+
+
+AYS_SD1 = [14.6146412293, 6.4745760956, 3.8636745985, 2.6946151520, 1.8841921177, 1.3943805092, 0.9642583904,
+           0.6523686016, 0.3977456272, 0.1515232662, 0.0291671582]
+
+
+def ays_sd1(steps):
+    """ComfyUI's AlignYourStepsScheduler (SD1) before its final ``sigmas[-1] = 0``."""
+    sigmas = np.array(AYS_SD1)
+    if steps + 1 != len(sigmas):
+        xs = np.linspace(0, 1, len(sigmas))
+        ys = np.log(sigmas[::-1])
+        sigmas = np.exp(np.interp(np.linspace(0, 1, steps + 1), xs, ys))[::-1].copy()
+    return sigmas
+
+
+def _levels(s):
+    t, p = s.times, s.process
+    return np.sqrt(p.s2(t) / p.m2(t))
+
+
+@pytest.mark.parametrize("process, T, t_min", [("edm", None, 0.002), ("vp", None, 1e-3), ("ve", None, 0.01),
+                                               ("vp_exp", None, 1e-3), ("flow", 0.99, 0.02)])
+def test_schedules_are_the_libraries_formulas(process, T, t_min):
+    """Each named schedule's noise levels sigma_t/m_t are k-diffusion's get_sigmas_* (without their appended 0) or
+    ComfyUI's scheduler between sigma(T) and sigma(t_min); on edm they are the times themselves."""
+    K = 12
+    grid = lambda g, **kw: _levels(Diffusion(process, "euler", g, K, t_min, T=T, **kw))  # noqa: E731
+    smax, smin = grid("uniform")[[0, -1]]
+    rtol = 1e-9 if process != "vp_exp" else 1e-7  # vp_exp maps levels to times by bisection
+    np.testing.assert_allclose(grid("karras"), get_sigmas_karras(K + 1, smin, smax), rtol=rtol)
+    np.testing.assert_allclose(grid("karras", rho=3.0), get_sigmas_karras(K + 1, smin, smax, 3.0), rtol=rtol)
+    np.testing.assert_allclose(grid("exponential"), get_sigmas_exponential(K + 1, smin, smax), rtol=rtol)
+    np.testing.assert_allclose(grid("polyexponential", poly_rho=2.0),
+                               get_sigmas_polyexponential(K + 1, smin, smax, 2.0), rtol=rtol)
+    np.testing.assert_allclose(grid("kl_optimal"), kl_optimal_scheduler(K + 1, smin, smax), rtol=rtol)
+    lq = linear_quadratic_schedule(K, smax)
+    np.testing.assert_allclose(grid("linear_quadratic")[:-1], lq[:-1], rtol=rtol)
+    assert lq[-1] == 0
+    for steps in (10, K, 25):
+        ays = _levels(Diffusion(process, "euler", "ays_sd15", steps, t_min, T=T))
+        np.testing.assert_allclose(ays[1:-1], ays_sd1(steps)[1:-1], rtol=rtol)
+    if process == "edm":
+        np.testing.assert_allclose(Diffusion("edm", "euler", "karras", K, t_min).times,
+                                   Diffusion("edm", "euler", "edm", K, t_min).times, rtol=1e-13)
+
+
+def test_k_diffusion_vp_schedule_is_uniform_in_time_on_vp():
+    """get_sigmas_vp(n) (beta_d = 19.9, beta_min = 0.1, t from 1 to 1e-3) is the vp process's (beta 0.1 -> 20, T = 1)
+    uniform grid to t_min = 1e-3; on another process its levels are get_sigmas_vp's."""
+    s = Diffusion("vp", "euler", "vp", 20, 1e-3)
+    np.testing.assert_allclose(s.times, Diffusion("vp", "euler", "uniform", 20, 1e-3).times, rtol=1e-12)
+    np.testing.assert_allclose(_levels(s), get_sigmas_vp(21), rtol=1e-12)
+    e = Diffusion("edm", "euler", "vp", 20, float(get_sigmas_vp(21)[-1]), T=float(get_sigmas_vp(21)[0]))
+    np.testing.assert_allclose(e.times, get_sigmas_vp(21), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kw, key", [(dict(grid="exponential", t_min=0.0), "sampler.t_min"),
+                                     (dict(grid="ays_svd", process="ve"), "sampler.grid"),
+                                     (dict(grid="karras", rho=0.0), "sampler.rho"),
+                                     (dict(grid="karras", process="flow", scheme="euler"), "sampler.T"),
+                                     (dict(grid="cosine"), "sampler.grid")])
+def test_bad_schedules_name_the_key(kw, key):
+    args = {"process": "vp", "scheme": "euler", "n_steps": 10, "t_min": 1e-3, **kw}
+    with pytest.raises(ValueError, match=key.replace(".", "\\.")):
+        Diffusion(**args).times
