@@ -690,3 +690,18 @@ def test_bad_schedules_name_the_key(kw, key):
     args = {"process": "vp", "scheme": "euler", "n_steps": 10, "t_min": 1e-3, **kw}
     with pytest.raises(ValueError, match=key.replace(".", "\\.")):
         Diffusion(**args).times
+
+
+NEW = ["euler_ancestral", "k_euler", "k_heun", "k_dpm_2", "dpm_2_ancestral", "dpmpp_2s_ancestral", "dpmpp_sde",
+       "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde", "lms", "uni_pc", "uni_pc_bh2", "deis"]
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_derivatives_in_the_eigenvalue_of_the_named_samplers(name):
+    """The law's jets (the theory's generalization kernel) = differences of the law, on a Karras grid of vp."""
+    from gaussdsm import _jet
+
+    s = Diffusion("vp", name, "karras", 15, 0.01, "exact", eta=0.7)
+    lam, h = np.array([0.2, 0.7, 1.5]), 1e-5
+    d1 = _jet.derivatives(s.variance(_jet.variable(lam)))[1]
+    np.testing.assert_allclose(d1, (s.variance(lam * (1 + h)) - s.variance(lam * (1 - h))) / (2 * h * lam), rtol=1e-6)

@@ -82,12 +82,10 @@ def step_dpm_2(s, y):
 
 
 _WHY = "its churn is S_churn / n_steps per step"
-EULER = Scheme("k_euler", "sde", 1, None, step_euler, "k-diffusion's sample_euler (Karras et al. 2022, Algorithm 2 with "
-               "Euler steps)", needs_signal=True, needs_finite_steps=_WHY,
-               uses=("s_churn", "s_tmin", "s_tmax", "s_noise"))
+_USES = ("s_churn", "s_tmin", "s_tmax", "s_noise")
+EULER = Scheme("k_euler", "sde", 1, None, step_euler, "k-diffusion's sample_euler (Karras et al. 2022, Algorithm 2 "
+               "with Euler steps)", needs_signal=True, needs_finite_steps=_WHY, uses=_USES)
 HEUN = Scheme("k_heun", "sde", 2, None, step_heun, "k-diffusion's sample_heun (Karras et al. 2022, Algorithm 2)",
-              needs_signal=True, needs_finite_steps=_WHY,
-               uses=("s_churn", "s_tmin", "s_tmax", "s_noise"))
+              needs_signal=True, needs_finite_steps=_WHY, uses=_USES)  # t_min = 0 allowed: its step to 0 is Euler
 DPM_2 = Scheme("k_dpm_2", "sde", 2, None, step_dpm_2, "k-diffusion's sample_dpm_2 (DPM-Solver-2-like steps in "
-               "the noise level, Algorithm 2's churn)", needs_signal=True, needs_finite_steps=_WHY,
-               uses=("s_churn", "s_tmin", "s_tmax", "s_noise"))
+               "the noise level, Algorithm 2's churn)", needs_signal=True, needs_finite_steps=_WHY, uses=_USES)
