@@ -1,4 +1,7 @@
-"""``heun_churn``: EDM's stochastic sampler (Karras et al. 2022, Algorithm 2)."""
+"""``heun_churn``: EDM's stochastic sampler (Karras et al. 2022, Algorithm 2) as the paper writes it, on the ``edm``
+process: γ = min(S_churn/K, √2 − 1) with K the steps of the grid (which ends at t_min > 0), churn where
+S_tmin <= t <= S_tmax (finite), Heun on every step.  k-diffusion's ``sample_heun`` with churn is ``k_heun``
+(:mod:`.k_churn`: K counts a final step to σ = 0, s_tmax may be inf, Euler on the step to 0, any process)."""
 
 import math
 
