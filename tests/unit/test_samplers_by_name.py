@@ -705,3 +705,76 @@ def test_derivatives_in_the_eigenvalue_of_the_named_samplers(name):
     lam, h = np.array([0.2, 0.7, 1.5]), 1e-5
     d1 = _jet.derivatives(s.variance(_jet.variable(lam)))[1]
     np.testing.assert_allclose(d1, (s.variance(lam * (1 + h)) - s.variance(lam * (1 - h))) / (2 * h * lam), rtol=1e-6)
+
+
+class ModelSamplingDiscrete:
+    """ComfyUI's ModelSamplingDiscrete for SD (scaled-linear betas 0.00085 -> 0.012, 1000 steps), in float64."""
+
+    def __init__(self):
+        betas = np.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=np.float64) ** 2
+        alphas_cumprod = np.cumprod(1.0 - betas)
+        self.sigmas = ((1 - alphas_cumprod) / alphas_cumprod) ** 0.5
+        self.log_sigmas = np.log(self.sigmas)
+        self.sigma_min, self.sigma_max = self.sigmas[0], self.sigmas[-1]
+
+    def timestep(self, sigma):
+        return int(np.abs(math.log(sigma) - self.log_sigmas).argmin())
+
+    def sigma(self, timestep):
+        t = min(max(float(timestep), 0.0), len(self.log_sigmas) - 1)
+        low_idx, high_idx, w = math.floor(t), math.ceil(t), t - math.floor(t)
+        return math.exp((1 - w) * self.log_sigmas[low_idx] + w * self.log_sigmas[high_idx])
+
+
+def simple_scheduler(s, steps):
+    ss = len(s.sigmas) / steps
+    return [float(s.sigmas[-(1 + int(x * ss))]) for x in range(steps)] + [0.0]
+
+
+def ddim_scheduler(s, steps):
+    x, sigs = 1, [0.0]
+    ss = max(len(s.sigmas) // steps, 1)
+    while x < len(s.sigmas):
+        sigs += [float(s.sigmas[x])]
+        x += ss
+    return sigs[::-1]
+
+
+def normal_scheduler(s, steps, sgm=False):
+    start, end = s.timestep(s.sigma_max), s.timestep(s.sigma_min)
+    timesteps = np.linspace(start, end, steps + 1)[:-1] if sgm else np.linspace(start, end, steps)
+    return [s.sigma(ts) for ts in timesteps] + [0.0]
+
+
+def beta_scheduler(s, steps, alpha=0.6, beta=0.6):
+    from scipy import stats
+
+    total_timesteps = len(s.sigmas) - 1
+    ts = np.rint(stats.beta.ppf(1 - np.linspace(0, 1, steps, endpoint=False), alpha, beta) * total_timesteps)
+    sigs, last_t = [], -1
+    for t in ts:
+        if t != last_t:
+            sigs += [float(s.sigmas[int(t)])]
+        last_t = t
+    return sigs + [0.0]
+
+
+@pytest.mark.parametrize("process", ["edm", "vp", "ve"])
+def test_table_schedules_are_comfyuis(process):
+    """ComfyUI's simple, normal, sgm_uniform, ddim_uniform, beta on SD's table: gaussdsm's K levels are theirs (the
+    first is T, their final 0 is t_min: with t_min = 0 and T at their first level, the library's grid exactly)."""
+    ms = ModelSamplingDiscrete()
+    ref = {"simple": simple_scheduler, "normal": normal_scheduler, "sgm_uniform": lambda s, n: normal_scheduler(s, n, True),
+           "ddim_uniform": ddim_scheduler, "beta": lambda s, n: beta_scheduler(s, n, 0.5, 0.7)}
+    for name, sched in ref.items():
+        for K in (10, 20):
+            lib = np.array(sched(ms, K))
+            assert lib.size == K + 1 and lib[-1] == 0
+            s = Diffusion(process, "euler", name, K, 0.0, T=1.0 if process == "vp" else None, beta_alpha=0.5,
+                          beta_beta=0.7)
+            np.testing.assert_allclose(_levels(s)[1:-1], lib[1:-1], rtol=1e-9, err_msg=f"{name} {K}")
+            if process == "edm":  # T at the first level: the library's sigmas are the times
+                exact = Diffusion("edm", "euler", name, K, 0.0, T=float(lib[0]), beta_alpha=0.5, beta_beta=0.7)
+                np.testing.assert_allclose(exact.times, lib, rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="sampler.n_steps 7 gives 8 levels"):
+        Diffusion("edm", "euler", "ddim_uniform", 7, 0.0).times

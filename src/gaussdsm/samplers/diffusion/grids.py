@@ -5,11 +5,16 @@ k-diffusion's noise level :math:`\tilde\sigma_t = \sigma_t/m_t` between :math:`\
 :math:`\tilde\sigma_{\min} = \tilde\sigma(t_{\min})` and mapped to times by :meth:`~.processes.Process.t_of_ratio`:
 ``karras`` (ρ = ``sampler.rho``), ``exponential``, ``polyexponential`` (ρ = ``sampler.poly_rho``), ``vp`` (k-diffusion's
 ``get_sigmas_vp``), ``kl_optimal``, ``linear_quadratic``, and the Align-Your-Steps 10-step lists ``ays_sd15``,
-``ays_sdxl``, ``ays_svd`` (log-linearly interpolated to other step counts).
+``ays_sdxl``, ``ays_svd`` (log-linearly interpolated to other step counts); and ComfyUI's schedulers on the discrete
+table of Stable Diffusion's noise levels (:data:`SD_SIGMAS`): ``simple``, ``normal``, ``sgm_uniform``,
+``ddim_uniform``, ``beta`` (α, β = ``sampler.beta_alpha``, ``sampler.beta_beta``).
 
 Those libraries append a final level 0 (the step to σ = 0, i.e. the data prediction); here a grid ends at
-:math:`t_{\min}` (its last level is the library's last non-zero one, e.g. ``get_sigmas_karras(n)`` is ``karras`` with
-K = n - 1 steps; the step to 0 is ``sampler.denoise``, or an explicit list of times ending in 0).
+:math:`t_{\min}`.  The schedules between :math:`\tilde\sigma_{\max}` and :math:`\tilde\sigma_{\min}` (karras, …) end
+at the library's last non-zero level (``get_sigmas_karras(n)`` is ``karras`` with K = n - 1 steps; the step to 0 is
+``sampler.denoise``, or an explicit list of times ending in 0).  The lists of absolute levels (AYS, the SD table's)
+give K levels from T, and the library's final 0 is :math:`t_{\min}`: with :math:`t_{\min} = 0` (where
+:math:`\tilde\sigma_0 = 0`) and T the time of their first level they are the library's grid.
 
 A new grid is one function of ``(process, k, t_min, params)`` (k the fractions 0, 1/K, …, 1, ``params`` the
 sampler's grid parameters :data:`PARAMS`) and one entry in :data:`GRIDS`.
@@ -27,9 +32,9 @@ __all__ = ["GRIDS", "RHO", "PARAMS", "AYS", "time_grid", "sigma_range", "logline
 
 RHO = 7.0
 """Karras et al. (2022)'s ρ."""
-PARAMS = {"rho": 7.0, "poly_rho": 1.0}
-"""The grids' parameters (``sampler.<key>``) and their defaults: ``karras``'s ρ (Karras et al. 2022) and
-``polyexponential``'s (k-diffusion's default 1)."""
+PARAMS = {"rho": 7.0, "poly_rho": 1.0, "beta_alpha": 0.6, "beta_beta": 0.6}
+"""The grids' parameters (``sampler.<key>``) and their defaults: ``karras``'s ρ (Karras et al. 2022),
+``polyexponential``'s (k-diffusion's default 1) and ``beta``'s α, β (ComfyUI's 0.6, 0.6)."""
 
 AYS = {  # Sabour et al. 2024 (Align Your Steps), the 10-step lists as published and in ComfyUI's AlignYourStepsScheduler
     "ays_sd15": [14.6146412293, 6.4745760956, 3.8636745985, 2.6946151520, 1.8841921177, 1.3943805092, 0.9642583904,
@@ -163,11 +168,79 @@ def _ays(name):
     return make
 
 
+def _sd_table() -> np.ndarray:
+    r"""Stable Diffusion's noise levels :math:`\tilde\sigma_i = \sqrt{(1 - \bar\alpha_i)/\bar\alpha_i}`, i = 0 … 999, of
+    its scaled-linear β (``linspace(0.00085^{1/2}, 0.012^{1/2}, 1000)^2``), as ComfyUI's ``ModelSamplingDiscrete``
+    builds them (in float64; ComfyUI keeps them in float32)."""
+    betas = np.linspace(0.00085**0.5, 0.012**0.5, 1000) ** 2
+    ac = np.cumprod(1.0 - betas)
+    return np.sqrt((1.0 - ac) / ac)
+
+
+SD_SIGMAS = _sd_table()
+"""The discrete table of SD 1.x/2.x/XL's noise levels that ComfyUI's ``simple``, ``sgm_uniform``, ``normal``,
+``ddim_uniform`` and ``beta`` schedulers pick from."""
+
+
+def _sd_sigma(ts):
+    """ComfyUI's ``ModelSamplingDiscrete.sigma``: log sigma linear between the table's integer timesteps."""
+    return np.exp(np.interp(ts, np.arange(SD_SIGMAS.size), np.log(SD_SIGMAS)))
+
+
+def _table_levels(process, levels, K, name):
+    """The K levels of a table schedule, then t_min (ComfyUI's final 0); their count must be K."""
+    levels = list(levels)
+    if len(levels) != K:
+        raise ValueError(f"sampler.n_steps {K} gives {len(levels)} levels with sampler.grid {name} (ComfyUI's own "
+                         "count); take another n_steps")
+    return _times(process, np.array(levels + [levels[-1] * 0.5]))
+
+
+def _simple(process, k, t_min, params):
+    """ComfyUI's ``simple``: every (1000/K)-th level of the SD table from the top."""
+    K = k.size - 1
+    return _table_levels(process, [SD_SIGMAS[-(1 + int(x * SD_SIGMAS.size / K))] for x in range(K)], K, "simple")
+
+
+def _normal(process, k, t_min, params):
+    """ComfyUI's ``normal``: uniform in the SD table's timestep, 999 down to 0 in K levels."""
+    K = k.size - 1
+    return _table_levels(process, _sd_sigma(np.linspace(SD_SIGMAS.size - 1, 0, K)), K, "normal")
+
+
+def _sgm_uniform(process, k, t_min, params):
+    """ComfyUI's ``sgm_uniform``: ``normal`` on K + 1 timesteps without the last."""
+    K = k.size - 1
+    return _table_levels(process, _sd_sigma(np.linspace(SD_SIGMAS.size - 1, 0, K + 1)[:-1]), K, "sgm_uniform")
+
+
+def _ddim_uniform(process, k, t_min, params):
+    """ComfyUI's ``ddim_uniform``: the table's levels 1, 1 + s, 1 + 2s, … (s = 1000 // K), from the top (it does not
+    start at the table's top: T is its first level)."""
+    K = k.size - 1
+    ss = max(SD_SIGMAS.size // K, 1)
+    return _table_levels(process, SD_SIGMAS[1::ss][::-1], K, "ddim_uniform")
+
+
+def _beta(process, k, t_min, params):
+    r"""ComfyUI's ``beta`` (Lee et al. 2024): the table's timesteps at the quantiles :math:`1 - j/K` of
+    Beta(``beta_alpha``, ``beta_beta``), rounded, repeats dropped."""
+    from scipy import stats
+
+    K = k.size - 1
+    ts = np.rint(stats.beta.ppf(1 - np.linspace(0, 1, K, endpoint=False), params["beta_alpha"], params["beta_beta"])
+                 * (SD_SIGMAS.size - 1))
+    keep = np.concatenate([[True], ts[1:] != ts[:-1]])
+    return _table_levels(process, SD_SIGMAS[ts[keep].astype(int)], K, "beta")
+
+
 GRIDS = {"uniform": _uniform, "geometric": _geometric, "edm": _edm, "karras": _karras, "exponential": _exponential,
          "polyexponential": _polyexponential, "vp": _vp, "kl_optimal": _kl_optimal,
-         "linear_quadratic": _linear_quadratic, **{name: _ays(name) for name in AYS}}
+         "linear_quadratic": _linear_quadratic, **{name: _ays(name) for name in AYS}, "simple": _simple,
+         "normal": _normal, "sgm_uniform": _sgm_uniform, "ddim_uniform": _ddim_uniform, "beta": _beta}
 """The named grids (``sampler.grid``), each ``f(process, k, t_min, params)`` of the fractions k = 0, 1/K, …, 1."""
-SCHEDULES = ("karras", "exponential", "polyexponential", "vp", "kl_optimal", "linear_quadratic", *AYS)
+SCHEDULES = ("karras", "exponential", "polyexponential", "vp", "kl_optimal", "linear_quadratic", *AYS, "simple",
+             "normal", "sgm_uniform", "ddim_uniform", "beta")
 """The grids given as noise levels (checked to decrease strictly once mapped to times)."""
 
 

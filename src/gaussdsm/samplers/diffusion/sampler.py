@@ -61,7 +61,8 @@ class Diffusion(Sampler):
         'dpmpp_sde', 'dpmpp_2m_sde', 'dpmpp_2m_sde_heun', 'dpmpp_3m_sde', 'lms', 'uni_pc', 'uni_pc_bh2', 'deis'.
     grid : str or sequence of float
         A name of :data:`~.grids.GRIDS` ('uniform', 'geometric', 'edm'; the schedules 'karras', 'exponential',
-        'polyexponential', 'vp', 'kl_optimal', 'linear_quadratic', 'ays_sd15', 'ays_sdxl', 'ays_svd').  An explicit
+        'polyexponential', 'vp', 'kl_optimal', 'linear_quadratic', 'ays_sd15', 'ays_sdxl', 'ays_svd'; on the SD
+        table 'simple', 'normal', 'sgm_uniform', 'ddim_uniform', 'beta').  An explicit
         grid fixes T, n_steps and t_min.
     n_steps : int or inf
         K steps (annealed Langevin: the number of noise levels); ``inf``: the continuous-time law.
@@ -91,8 +92,9 @@ class Diffusion(Sampler):
     noise_scale : float
         The ancestral and SDE samplers' ``s_noise`` (k-diffusion's, default 1): the fresh noise is scaled by it
         (heun_churn and the k_* churns use ``s_noise``).
-    rho, poly_rho : float
-        The grids ``karras`` (ρ, default 7) and ``polyexponential`` (default 1, k-diffusion's).
+    rho, poly_rho, beta_alpha, beta_beta : float
+        The grids ``karras`` (ρ, default 7), ``polyexponential`` (default 1, k-diffusion's) and ``beta`` (α, β, default
+        0.6, 0.6, ComfyUI's).
     """
 
     kind = "diffusion"
@@ -101,7 +103,7 @@ class Diffusion(Sampler):
     def __init__(self, process="vp", scheme="em", grid="uniform", n_steps=100, t_min=1e-3, init="standard", T=None,
                  beta_min=0.1, beta_max=20.0, sigma_min=0.01, sigma_max=50.0, denoise=False, steps_per_level=100,
                  eps=2e-5, exp_rate=2.0, s_churn=80.0, s_tmin=0.05, s_tmax=50.0, s_noise=1.003, eta=1.0,
-                 noise_scale=1.0, rho=7.0, poly_rho=1.0):
+                 noise_scale=1.0, rho=7.0, poly_rho=1.0, beta_alpha=0.6, beta_beta=0.6):
         _checks.choice("sampler.process", process, PROCESSES)
         self.record = scheme_record(scheme_name := scheme)
         _checks.choice("sampler.init", init, INITS)
@@ -128,6 +130,8 @@ class Diffusion(Sampler):
         self.noise_scale = _checks.number("sampler.noise_scale", noise_scale, ge=0)
         self.rho = _checks.number("sampler.rho", rho, gt=0)
         self.poly_rho = _checks.number("sampler.poly_rho", poly_rho, gt=0)
+        self.beta_alpha = _checks.number("sampler.beta_alpha", beta_alpha, gt=0)
+        self.beta_beta = _checks.number("sampler.beta_beta", beta_beta, gt=0)
         if self.s_tmin > self.s_tmax:
             raise ValueError(f"sampler.s_tmin must be <= sampler.s_tmax; got {s_tmin} > {s_tmax}")
         self.process = make_process(process, T, beta_min=self.beta_min, beta_max=self.beta_max,
@@ -206,7 +210,8 @@ class Diffusion(Sampler):
     @property
     def times(self) -> np.ndarray:
         return time_grid(self.process, self.grid, self.n_steps, self.t_min,
-                         {"rho": self.rho, "poly_rho": self.poly_rho})
+                         {"rho": self.rho, "poly_rho": self.poly_rho, "beta_alpha": self.beta_alpha,
+                          "beta_beta": self.beta_beta})
 
     @property
     def nfe(self) -> float:
