@@ -6,7 +6,8 @@ ComfyUI's time is that of a VP schedule fitted to :math:`\sigma \in [0.002, 80]`
 (its ``edm2t``), whatever the model: :math:`\tilde\sigma(\tau)^2 = e^{\beta_d\tau^2/2 + \beta_{\min}\tau} - 1` (:func:`tau`).
 Its coefficients are integrals over the step of the Lagrange basis in :math:`\tau` against :math:`d\tilde\sigma`; ComfyUI
 approximates them by a Riemann sum of 10 000 points (about 1e-4 relative), here they are computed to rounding
-(Gauss-Legendre in :math:`\tilde\sigma`, in which the integrand is smooth)."""
+(Gauss-Legendre in :math:`\tilde\sigma`, in which the integrand is smooth).  Measured order 3 (slopes -3.01, vp
+uniform, K = 400 -> 800; -2.95 on edm's grid, 128 -> 256)."""
 
 import math
 

@@ -3,7 +3,8 @@ r"""``dpmpp_2m_sde`` and ``dpmpp_2m_sde_heun``: DPM-Solver++(2M) SDE (Lu et al. 
 ``dpmpp_2m_sde_heun``; diffusers ``DPMSolverMultistepScheduler(algorithm_type='sde-dpmsolver++')``, its
 ``solver_type`` 'midpoint' by default), ``eta`` = ``sampler.eta``, ``s_noise`` = ``sampler.noise_scale``.  One model
 evaluation per step; the noises of successive steps are increments of a Brownian path over disjoint intervals
-(independent)."""
+(independent).  Measured order 2 (slopes -2.01 / -2.02 vp uniform, K = 400 -> 800; -2.03 / -2.05 on edm's grid;
+on ve geometric -1.47 at 128 -> 256, -1.87 at 512 -> 1024)."""
 
 import numpy as np
 

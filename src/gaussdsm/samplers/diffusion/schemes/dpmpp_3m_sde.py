@@ -1,6 +1,9 @@
 r"""``dpmpp_3m_sde``: DPM-Solver++(3M) SDE, k-diffusion's ``sample_dpmpp_3m_sde`` (ComfyUI ``dpmpp_3m_sde``),
 ``eta`` = ``sampler.eta``, ``s_noise`` = ``sampler.noise_scale``.  One model evaluation per step, the last two data
-predictions kept."""
+predictions kept.
+
+Measured order 2, not 3 (slopes -2.09 vp uniform K = 400 -> 800, -1.95 edm grid, -2.19 ve geometric; -1.97 at η = 0):
+the stochastic part at η > 0, and at η = 0 its first two steps of orders 1 and 2."""
 
 import numpy as np
 

