@@ -26,6 +26,8 @@ relative one) count as much as the large ones.
 # ``metric`` given as a list is one more grid axis: the theory's terms and the Monte Carlo come back with a
 # ``metric`` dimension.  Power law :math:`\lambda_k = k^{-1}`, :math:`d = 16`, DSM at :math:`\sigma = 0.1`,
 # continuous-time Langevin (:math:`\gamma = 0`); 100 training sets per Monte-Carlo point.
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -115,5 +117,8 @@ digits = gaussdsm.error(spectrum="pca", data="digits", n_samples=2000, sigma=0.1
 print(f"zero eigenvalues of the digits covariance: {int((digits['lam'] == 0).sum())} of {digits['lam'].size}")
 for m in metrics:
     p = digits.sel(metric=m)
-    print(f"{m:>15}: total = {float(p['total']):.4g}, Monte Carlo = {float(p['mc_mean']):.4g}; "
-          f"reason: {str(p['reason'].values) or '(none)'}")
+    print(f"{m}: total = {float(p['total']):.4g}, Monte Carlo = {float(p['mc_mean']):.4g}")
+    for name in ("reason", "mc_note"):
+        text = str(p[name].values).splitlines()
+        print(textwrap.fill(f"{name}: {text[0] if text else '(empty)'}", 72, initial_indent="    ",
+                            subsequent_indent="        "))
