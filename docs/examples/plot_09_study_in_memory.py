@@ -43,10 +43,11 @@ print("as a Snakemake run:  snakemake --cores 2 --configfile small.yaml   # -> r
 # instead of its 200.
 res = gaussdsm.run_study(config)
 summary = res.summary
-print(dict(summary.sizes))
+print("mc_mean:", dict(summary["mc_mean"].sizes))
 print(summary[["mc_mean", "mc_stderr", "theory_total", "zscore"]].squeeze(drop=True).sel(sigma=0.05, drop=True)
       .to_dataframe().to_string(float_format="{:.4g}".format))
-print("the stage that wrote it:", summary.attrs["snakemake_rule"], "| config sha256:", summary.attrs["config_sha256"][:16])
+print("written by the stage:", summary.attrs["snakemake_rule"])
+print("config sha256:", summary.attrs["config_sha256"][:16], "...")
 
 # %%
 # The summary: theory against Monte Carlo
@@ -55,7 +56,7 @@ print("the stage that wrote it:", summary.attrs["snakemake_rule"], "| config sha
 # size 1 where the study sets one value; ``theory_*`` are the first-order terms on the same grid and ``zscore`` is
 # (mc_mean - theory_total) / mc_stderr.  This is the figure the workflow's ``error_vs_n`` panel draws (P1).
 s = summary.squeeze(drop=True)
-fig, (ax, ax1) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [3, 2]})
+fig, (ax, ax1) = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw={"width_ratios": [3, 2]})
 for sigma, color in zip(s["sigma"].values, ("C0", "C3")):
     p = s.sel(sigma=sigma)
     ax.loglog(p["n_samples"], p["theory_total"], "-", color=color, label=rf"theory, $\sigma = {sigma:g}$")
@@ -75,9 +76,13 @@ ax1.legend(fontsize=8)
 fig.tight_layout()
 
 # %%
+# The z-scores of the two :math:`\sigma` move together: the training sets depend on :math:`N` and the seed only
+# (common random numbers), so the two columns share their Monte-Carlo noise.
+#
 # The same point by :func:`gaussdsm.error` agrees with the theory of the study (the same formulas); its Monte
 # Carlo uses the streams of ``gaussdsm error`` (its own ``seed``), so it is a second, independent estimate.
 point = gaussdsm.error(spectrum="power_law", d=16, alpha=1.0, n_samples=1000, sigma=0.3, gamma=0.02, mc=100)
-print(f"N = 1000, sigma = 0.3: study theory {float(s['theory_total'].sel(n_samples=1000, sigma=0.3)):.6g}, "
-      f"gaussdsm.error theory {float(point['total']):.6g}; Monte Carlo: study "
-      f"{float(s['mc_mean'].sel(n_samples=1000, sigma=0.3)):.4g}, gaussdsm.error {float(point['mc_mean']):.4g}")
+here = s.sel(n_samples=1000, sigma=0.3)
+print(f"theory:      study {float(here['theory_total']):.6g}, gaussdsm.error {float(point['total']):.6g}")
+print(f"Monte Carlo: study {float(here['mc_mean']):.4g} +- {float(here['mc_stderr']):.2g}, "
+      f"gaussdsm.error {float(point['mc_mean']):.4g} +- {float(point['mc_stderr']):.2g}")
