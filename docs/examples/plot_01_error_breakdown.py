@@ -47,7 +47,7 @@ for term, style in (("bias", "--"), ("generalization", "-."), ("optimization", "
     ax.loglog(sigma, ds[term], style, lw=2 if term == "total" else 1.5, label=term)
 best = float(ds["total"].idxmin("sigma"))
 ax.axvline(best, color="grey", lw=0.8)
-ax.annotate(rf"$\sigma^* \approx {best:.2g}$", (best, float(ds["total"].min())), xytext=(8, 20),
+ax.annotate(rf"$\sigma^* \approx {best:.2g}$", (best, 0.0), xytext=(4, 6), xycoords=("data", "axes fraction"),
             textcoords="offset points")
 ax.set_xlabel(r"noise amplitude $\sigma$ of the learned score")
 ax.set_ylabel(r"$\mathbb{E}\,W_2^2$")
@@ -73,5 +73,5 @@ print(f"theory {float(at.total):.4g}, Monte Carlo {float(at.mc_mean):.4g} +- {fl
 # Carlo (the same seed: the same numbers).
 from gaussdsm.cli import main
 
-main(["error", "--spectrum", "power_law", "--d", "64", "--alpha", "1", "--n-samples", "1000", "--sigma", "0.1",
-      "--gamma", "0.01", "--mc", "100"])
+status = main(["error", "--spectrum", "power_law", "--d", "64", "--alpha", "1", "--n-samples", "1000",
+               "--sigma", "0.1", "--gamma", "0.01", "--mc", "100"])

@@ -3,14 +3,14 @@ Diffusion solvers on a real spectrum: error against NFE
 =======================================================
 
 The spectrum of the ``digits`` data set (scikit-learn's 1797 images of 8 x 8 pixels, bundled: no download) is the
-eigenvalue list of its empirical covariance, :math:`d = 64`.  A VP diffusion model with the population score
-(:math:`N = \infty`) is sampled by several reverse-time schemes (samplers notes §4, §8), and the error of the output law is drawn
-against the number of score evaluations (NFE).  The result also carries its parts: the
-discretization part (the scheme against the continuous-time law) falls at the scheme's order, slope :math:`-1` for
-Euler–Maruyama (``em``), the exponential integrator (``ei``) and the ODE's Euler step, :math:`-2` for Heun and
-DPM-Solver-2, :math:`-4` for RK4; the stopping part (stopping at :math:`t_{\min}` instead of 0) does not depend on
-the scheme and is the floor of the total.  Every option of :func:`gaussdsm.error` given as a list is a grid axis: one
-call draws every scheme at every number of steps.
+eigenvalue list of its empirical covariance, :math:`d = 64`. A VP diffusion model with the population score
+(:math:`N = \infty`) is sampled by several reverse-time schemes (samplers notes §4, §8), and the error of the output
+law is drawn against the number of score evaluations (NFE). The result also carries its parts: the discretization
+part (the scheme against the continuous-time law) falls at the scheme's order, slope :math:`-1` for Euler–Maruyama
+(``em``), the exponential integrator (``ei``) and the ODE's Euler step, :math:`-2` for Heun and DPM-Solver-2,
+:math:`-4` for RK4; the stopping part (stopping at :math:`t_{\min}` instead of 0) does not depend on the scheme and
+is the floor of the total. Every option of :func:`gaussdsm.error` given as a list is a grid axis: one call draws
+every scheme at every number of steps.
 """
 
 import json
@@ -45,7 +45,8 @@ for k, s in enumerate(schemes):
 stopping = float(ds["bias_stopping"].max())
 ax.axhline(stopping, color="grey", ls=":", label=r"stopping part ($t_{\min}$)")
 ax.loglog(learned["nfe"], learned["total"], "--", color="C3", label=f"heun, learned score (N = {N})")
-ax.errorbar(mc["nfe"], mc["mc_mean"], yerr=2 * mc["mc_stderr"], fmt="s", color="k", ms=5, label="Monte Carlo (heun, N = 2000)")
+ax.errorbar(mc["nfe"], mc["mc_mean"], yerr=2 * mc["mc_stderr"], fmt="s", color="k", ms=5,
+            label=f"Monte Carlo (heun, N = {N})")
 ax.set_xlabel("number of score evaluations (NFE)")
 ax.set_ylabel(r"$\mathbb{E}\,W_2^2$")
 ax.set_title(r"total; VP diffusion, PCA spectrum of digits ($d = 64$), $t_{\min} = 10^{-3}$", fontsize=9)
