@@ -9,6 +9,8 @@ sets), for a power law in dimension 16.  Both come from one function, :func:`gau
 grid of :math:`N`, and the theory with its Monte Carlo (``mc=200``) on a few points.
 """
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -46,4 +48,7 @@ ax.set_title(rf"power law, $d = 16$, stationary ULA $\gamma = {setting['gamma']}
 ax.legend(fontsize=8)
 fig.tight_layout()
 
-print("outside the regime, e.g. N = 50, sigma = 0.3:", str(mc["regime_note"].sel(n_samples=50, sigma=0.3).values))
+# %%
+# The ``regime_note`` of a point outside the regime:
+note = str(mc["regime_note"].sel(n_samples=50, sigma=0.3).values)
+print(textwrap.fill(f"N = 50, sigma = 0.3: {note}", 90, subsequent_indent="    "))
