@@ -65,5 +65,6 @@ fig.tight_layout()
 # %%
 # Near the floor the total can fall below the stopping part alone (Heun and RK4 at a few hundred NFE): the parts
 # are :math:`W_2^2` distances between different laws and do not add up exactly.
-print(f"stopping part: {stopping:.3g}; smallest total: "
-      + ", ".join(f"{s} {float(ds['total'].sel(scheme=s).min()):.3g}" for s in schemes))
+print(f"stopping part: {stopping:.3g}; smallest total of each scheme:")
+for s in schemes:
+    print(f"  {s:>6}: {float(ds['total'].sel(scheme=s).min()):.3g}")
