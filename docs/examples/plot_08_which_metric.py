@@ -40,6 +40,7 @@ n_dense = np.unique(np.geomspace(30, 3e4, 60).round().astype(int))
 theory = gaussdsm.error(n_samples=list(n_dense), **setting)
 n_mc = [50, 200, 1000, 5000, 20000]
 mc = gaussdsm.error(n_samples=n_mc, mc=100, seed=3, **setting)
+print("z = (mc_mean - total) / mc_stderr:")
 print(mc["z"].to_pandas().to_string(float_format="{:+.2f}".format))
 
 fig, ax = plt.subplots(figsize=(6.4, 4.4))
