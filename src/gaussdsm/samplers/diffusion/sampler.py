@@ -344,9 +344,9 @@ class Diffusion(Sampler):
         return other
 
     def with_training(self, training: Training) -> "Diffusion":
-        """The same sampler with the scores of :class:`Training` (exact: ``self`` unchanged).  Its law is computed by
-        running the scheme's own steps as linear maps (vectorised over the eigenvalues, a loop over the steps), so
-        it needs a finite ``n_steps``, a time grid, t_min > 0 and m_T > 0."""
+        """The same sampler with the scores of :class:`Training` (exact: ``self`` unchanged).  Its law is the one
+        derived from the scheme's step (:mod:`.law`, the model asked at each time the step needs), so it needs a finite
+        ``n_steps``, a time grid, t_min > 0 and m_T > 0."""
         if training is None or training.is_minimiser:
             return self
         where = f"fit.method {training.method}"
