@@ -36,6 +36,8 @@ EXPECTED = {
     "dtr/figures/error_vs_train_time": {"theory_line": ("n_samples", "t_min", "tau_dense"),
                                         "exact_line": ("n_samples", "t_min"),
                                         "mc_mean": ("n_samples", "t_min", "train_time")},
+    "comparisons/textures/texture_spectra": {"tex_a_ring_power": ("ring_tex_a",),
+                                             "tex_b_fit_t_total": ("t_dense",)},
     "comparisons/kappa/langevin_vs_diffusion": {"ula_best": ("study", "budget"),
                                                 "diffusion": ("study", "scheme_path", "budget")},
 }
@@ -208,7 +210,7 @@ def test_report_has_every_figure_with_its_caption(figures_run, run_snakemake):
         assert f"Study <strong>{study}</strong>" in html, study
     for study in ("dvp", "dt"):
         assert f"Study <strong>{study}</strong>" in html, study
-    for comparison in ("shape", "model", "kappa"):
+    for comparison in ("shape", "model", "kappa", "textures"):
         assert f"Comparison {comparison}" in html, comparison
     assert html.count("reconstruction of the analysis") >= 12
     assert "System Message" not in html, html[html.find("System Message"):][:500]  # docutils' error boxes
