@@ -143,7 +143,7 @@ def draw(data: xr.Dataset):
     if not np.any(np.isfinite(init_w2) & (init_w2 > 1e-24 * max(stop if np.isfinite(stop) else 0.0, 1e-300))):
         parts.text(0.5, 0.6, "initialisation part 0:\nthe reference Gaussian is p_T", transform=parts.transAxes,
                    ha="center", fontsize=8, color="grey")
-    parts.set_ylabel("initialisation part W₂² (colours; standard\ninit, N = ∞) and stopping part (dotted)")
+    parts.set_ylabel("W₂² parts (N = ∞): initialisation\n(colours, standard init), stopping (dotted)")
     loglog(disc, parts)
     hi = np.nanmax(np.append(data["initialisation_w2sq"].values, stop))
     if np.isfinite(hi) and hi > 0:  # parts that cross zero dip to 1e-30: show ten decades below the largest
