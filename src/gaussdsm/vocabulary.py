@@ -123,7 +123,9 @@ TERMS: dict[str, str] = {
     "study_best_error": "theory at the best step gamma*(K), study {study}",
     "study_gamma": "sampler step gamma of study {study}",
     "theory_line_nfe": "theory (bias + generalization) on a dense n_steps grid",
-    "floor_nfe": "theory (bias + generalization) of the continuous-time law (n_steps = inf), same process and t_min",
+    "floor_nfe": "theory (bias + generalization) of the continuous-time law (n_steps = inf) of what the scheme "
+                 "integrates, same process and t_min",
+    "integrates": "what the scheme integrates as n_steps -> inf: sde (the reverse SDE), ode (the probability-flow ODE)",
     "discretization_w2sq": "W2^2 of the discretization part (exact initialisation, population score)",
     "initialisation_w2sq": "W2^2 of the initialisation part (standard initialisation, population score)",
     "stopping_w2sq": "W2^2 of the stopping part W2^2(p_t_min, p_0)",

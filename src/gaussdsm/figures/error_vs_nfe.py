@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from ..samplers import ORDER
+from ..samplers.diffusion import SCHEMES
 from ..vocabulary import dataset
 from ._data import diffusion_theory, mc_vars
 
@@ -29,6 +30,8 @@ GUIDE_AT = {1: 0.3, 2: 0.55, 3: 0.65, 4: 0.75}
 GUIDE_AT_OTHER = 0.8
 #: half-width of the band drawn around the K = ∞ floor (relative): "within 10 % of the continuous-time law"
 FLOOR_BAND = 0.1
+#: floors closer than this (relative) are drawn as one line
+FLOOR_SAME = 1e-3
 INITS = ("standard", "exact")
 
 
@@ -40,7 +43,9 @@ def study_inits(summary: xr.Dataset) -> list[str]:
 
 def data(summary: xr.Dataset) -> xr.Dataset:
     """``theory_line (n_samples, scheme, init_line, n_dense)`` (init_line: the study's initialisations),
-    ``floor (n_samples, init_line)`` (the theory at K = ∞), ``nfe_line (scheme, n_dense)``,
+    ``floor (n_samples, scheme, init_line)`` (the theory at K = ∞: the continuous-time law of what the scheme
+    integrates, the reverse SDE or the probability-flow ODE, coordinate ``integrates``; NaN for a scheme defined by
+    its number of steps), ``nfe_line (scheme, n_dense)``,
     ``discretization_w2sq`` and ``initialisation_w2sq (scheme, n_dense)``, ``stopping_w2sq`` (scalar) and the MC
     points with their ``theory_nfe``."""
     s = summary.isel(t_min=0) if "t_min" in summary.dims else summary
@@ -50,8 +55,13 @@ def data(summary: xr.Dataset) -> xr.Dataset:
     schemes = [str(x) for x in np.atleast_1d(s["scheme"].values)]
     inits = study_inits(s)
     th = diffusion_theory(s, s["n_samples"].values, scheme=schemes, init=inits, n_steps=k_dense)
-    # the continuous-time law (K = inf): the same for every scheme, so the first one's
-    floor = diffusion_theory(s, s["n_samples"].values, scheme=schemes[:1], init=inits, n_steps=[np.inf])
+    # the continuous-time law (K = inf) of what each scheme integrates (the reverse SDE or the probability-flow ODE)
+    floor = xr.DataArray(np.nan, dims=("n_samples", "scheme", "init"),
+                         coords={"n_samples": s["n_samples"].values, "scheme": schemes, "init": inits})
+    at_inf = [sch for sch in schemes if not SCHEMES[sch].needs_finite_steps]
+    if at_inf:
+        total = diffusion_theory(s, s["n_samples"].values, scheme=at_inf, init=inits, n_steps=[np.inf])["total"]
+        floor.loc[{"scheme": at_inf}] = total.squeeze("n_steps", drop=True).transpose(*floor.dims).values
     # the parts (W2^2, whatever metric the main panel plots)
     oracle = diffusion_theory(s, np.inf, scheme=schemes, init="exact", n_steps=k_dense, metric="w2")
     standard = diffusion_theory(s, np.inf, scheme=schemes, init="standard", n_steps=k_dense, metric="w2")
@@ -59,9 +69,7 @@ def data(summary: xr.Dataset) -> xr.Dataset:
     return dataset(
         {
             "theory_line": (("n_samples", "scheme", "init_line", "n_dense"), lines, "theory_line_nfe"),
-            "floor": (("n_samples", "init_line"),
-                      floor["total"].squeeze(["scheme", "n_steps"]).transpose("n_samples", "init").values,
-                      "floor_nfe"),
+            "floor": (("n_samples", "scheme", "init_line"), floor.values, "floor_nfe"),
             "nfe_line": (("scheme", "n_dense"), oracle["nfe"].transpose("scheme", "n_steps").values, "nfe"),
             "discretization_w2sq": (("scheme", "n_dense"),
                                     oracle["bias_discretization"].transpose("scheme", "n_steps").values,
@@ -73,7 +81,8 @@ def data(summary: xr.Dataset) -> xr.Dataset:
             **mc_vars(s),
             "theory_nfe": s["theory_nfe"],
         },
-        coords={"n_dense": ("n_dense", k_dense, "n_steps"), "init_line": ("init_line", inits, "init")},
+        coords={"n_dense": ("n_dense", k_dense, "n_steps"), "init_line": ("init_line", inits, "init"),
+                "integrates": ("scheme", [SCHEMES[sch].integrates for sch in schemes], "integrates")},
     )
 
 
@@ -90,14 +99,18 @@ def draw(data: xr.Dataset):
         axes[0, c].set_visible(False)
     nfe_all = data["nfe_line"]
     style = {"standard": "-", "exact": "--"}
-    mc_kinds = set()
+    mc_kinds, floors_drawn = set(), False
     for c, N in enumerate(Ns):
         top = axes[0, c]
-        # the K = inf floor of the first initialisation (that of the solid lines), with its +-10 % band
-        fl = float(data["floor"].sel(n_samples=N).isel(init_line=0))
-        if np.isfinite(fl) and fl > 0:
+        # the K = inf floors of the first initialisation (that of the solid lines), each with its +-10 % band
+        floors = _floors(data["floor"].sel(n_samples=N).isel(init_line=0), data["integrates"])
+        for i, (fl, kinds) in enumerate(sorted(floors)):
             top.axhspan(fl * (1 - FLOOR_BAND), fl * (1 + FLOOR_BAND), color="0.5", alpha=0.2, lw=0)
             top.axhline(fl, color="k", ls="-.", lw=1.0)
+            if len(floors) > 1:  # which is which: the lowest labelled below its band, the others above
+                top.text(0.99, fl * (1 - FLOOR_BAND if i == 0 else 1 + FLOOR_BAND), ", ".join(k.upper() for k in kinds),
+                         fontsize=7, ha="right", va="top" if i == 0 else "bottom", transform=top.get_yaxis_transform())
+            floors_drawn = True
         for j, sch in enumerate(schemes):
             nfe = nfe_all.sel(scheme=sch).values
             for i, init in enumerate(inits):
@@ -161,8 +174,10 @@ def draw(data: xr.Dataset):
     if "exact" in mc_kinds:
         both = " (■: both coincide)" if "standard" in mc_kinds else ""
         marks.append(mark(f"□: Monte Carlo ± 1 s.e., exact init{both}", marker="s", ls="", ms=4, mfc="none"))
-    marks += [mark(f"dash-dot: K = ∞ (continuous-time law), {first} init", ls="-.", color="k"),
-              shade(f"±{FLOOR_BAND:.0%} of the K = ∞ floor", "0.5", 0.2)]
+    if floors_drawn:
+        marks += [mark(f"dash-dot: K = ∞ floor, the continuous-time law ({first} init)\nof the reverse SDE or the "
+                       "probability-flow ODE, as the scheme integrates", ls="-.", color="k"),
+                  shade(f"±{FLOOR_BAND:.0%} of the K = ∞ floor", "0.5", 0.2)]
     if guided:
         marks.append(mark("bottom left, grey dotted: slope guides", ls=":", color="grey"))
     if np.isfinite(stop) and stop > 0:
@@ -171,3 +186,20 @@ def draw(data: xr.Dataset):
     key(fig, axes[0, 0], marks)
     a = data.attrs
     return finish(fig, f"P7 [{a.get('study', '')}]: error against the number of score evaluations")
+
+
+def _floors(floor: xr.DataArray, integrates: xr.DataArray) -> list[tuple[float, list[str]]]:
+    """The distinct finite floors of a column (``floor (scheme)``; within :data:`FLOOR_SAME` relative = one), each
+    with what its schemes integrate (``sde``, ``ode``)."""
+    out: list[tuple[float, list[str]]] = []
+    for sch in floor["scheme"].values:
+        v, kind = float(floor.sel(scheme=sch)), str(integrates.sel(scheme=sch).values)
+        if not (np.isfinite(v) and v > 0):
+            continue
+        for fl, kinds in out:
+            if abs(v / fl - 1) <= FLOOR_SAME:
+                kinds.extend([kind] if kind not in kinds else [])
+                break
+        else:
+            out.append((v, [kind]))
+    return out
