@@ -114,6 +114,6 @@ def test_every_report_caption_renders_without_docutils_errors(repo):
     for path in captions:
         text = re.sub(r"{%.*?%}\n?", "", path.read_text(encoding="utf-8"), flags=re.S)
         text = re.sub(r"{{.*?}}", "X", text, flags=re.S)
-        body = publish_parts(text, writer_name="html", settings_overrides={"warning_stream": False})["body"]
+        body = publish_parts(text, writer="html", settings_overrides={"warning_stream": False})["body"]
         plain = re.sub(r"<[^>]+>", "", body)
         assert "System Message" not in plain, (path.name, plain[plain.find("System Message"):][:300])
