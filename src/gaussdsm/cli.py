@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 
 import numpy as np
@@ -294,7 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that has gone (``| head``) shows here, not in a traceback at exit
+        return code
+    except BrokenPipeError:
+        # stop quietly, as a command killed by SIGPIPE does; nothing more can reach the reader (the interpreter's
+        # flush at exit would raise again: standard output goes to /dev/null from here)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":
