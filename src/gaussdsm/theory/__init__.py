@@ -249,7 +249,9 @@ def error_terms(
     -------
     xarray.Dataset
         ``bias``, ``generalization``, ``optimization``, ``total`` (in units of the data variance), ``valid``,
-        ``in_regime``, ``optimization_available`` and ``n_samples_scale`` (module docstring).
+        ``in_regime``, ``optimization_available``, ``n_samples_scale``, ``second_order`` (the estimated neglected
+        term, :mod:`gaussdsm.theory._regime`) and ``reason`` (text: why the total is NaN at a point, from
+        :func:`diagnose`; empty where it is defined) (module docstring).
     """
     from ..metrics import get as _metric
 
@@ -265,7 +267,7 @@ def error_terms(
             raise ValueError(f"n_samples must be >= 1, got {n_samples!r}")
         ds = _diffusion.diffusion_terms(lam, N.values, model=model, n_steps=n_steps, kappa=kappa, metric=m.name,
                                         **diffusion)
-        return ds.transpose(*[n for n in AXES if n in ds.dims])
+        return _with_reasons(lam, ds.transpose(*[n for n in AXES if n in ds.dims]))
     if diffusion:
         raise ValueError(f"sampler {sampler!r} does not take {', '.join(sorted(diffusion))}")
     if sigma is None or gamma is None:
@@ -337,7 +339,21 @@ def error_terms(
                     **SamplerSpec(sampler, {}, {"init_var": float(init_var)}).to_attrs())
     if m.name != "w2":  # W2's datasets keep their historical attributes exactly
         ds.attrs["metric"] = m.name
-    return ds.transpose(*[n for n in AXES if n in ds.dims])
+    return _with_reasons(lam, ds.transpose(*[n for n in AXES if n in ds.dims]))
+
+
+def _with_reasons(lam, ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with ``reason``: at every point whose total is not finite, why (:func:`diagnose`, one sentence per
+    line); empty elsewhere.  Only those points are diagnosed."""
+    total = ds["total"]
+    why = np.full(total.shape, "", dtype=object)
+    undefined = ~np.isfinite(total.values)
+    for idx in np.ndindex(total.shape):
+        if undefined[idx]:
+            said = diagnose(lam, ds.isel(dict(zip(total.dims, idx))))["valid"]
+            why[idx] = "\n".join(said) or "a term is not finite here (no diagnosis for this case)"
+    ds["reason"] = xr.DataArray(why.astype(str), dims=total.dims, coords=total.coords, attrs=attrs("reason"))
+    return ds
 
 
 def diagnose(lam, point: xr.Dataset) -> dict[str, list[str]]:
