@@ -65,7 +65,7 @@ TERMS: dict[str, str] = {
     "optimization": "optimization error sum K_tau (R8)",
     "total": "expected squared W2 error, first order (R9)",
     "valid": "1 where the expansion is defined (stable sampler and SGD, sigma > 0 if tau > 0, R8 available)",
-    "in_regime": "1 where the first-order expansion holds: valid, second_order <= 0.1 total, "
+    "in_regime": "1 where the first-order expansion holds: valid, second_order <= 0.3 total (then within 10 %), "
     "c tau / sigma^2 <= 0.01",
     "optimization_available": "1 where the SGD term is derived for the sampler (stationary ULA) or tau = 0",
     "n_samples_scale": "2 (lam_max / (lam_min + sigma^2 - gamma/2))^2: the 1/N expansion needs N >> this",

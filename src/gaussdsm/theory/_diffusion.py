@@ -19,7 +19,7 @@ from ..samplers import Diffusion
 from ..samplers.spec import SamplerSpec, build
 from ..vocabulary import attrs
 from . import kernels
-from ._regime import REGIME_TOL, second_order_coefficient
+from ._regime import REGIME_BOUND, second_order_coefficient
 
 __all__ = ["diffusion_terms"]
 
@@ -114,7 +114,7 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
     valid = np.isfinite(total)
     scale = da("n_samples_scale")
     second = xr.where(np.isinf(Nda), 0.0, da("second_order") / Nda.astype(float) ** 2).where(valid)
-    in_regime = valid & (second <= REGIME_TOL * total)
+    in_regime = valid & (second <= REGIME_BOUND * total)
     ds = xr.Dataset({
         "bias": b.assign_attrs(attrs("bias")),
         "bias_init": da("bias_init").assign_attrs(attrs("bias_init")),

@@ -1,0 +1,54 @@
+"""The regime rule (``in_regime``: the neglected O(1/N^2) term, estimated, at most REGIME_BOUND of the total) against
+the exact d = 1 law and exact Monte Carlo (fixed seeds).
+
+Checked on sweeps in N: inside the regime the theory is within REGIME_TOL of the Monte Carlo (plus Z standard errors);
+where the Monte Carlo agrees with the theory to |z| <= 2 with a standard error below 2 % of the total, the point is
+not flagged outside; the rule is not vacuous (points with a real disagreement are flagged outside).
+"""
+import numpy as np
+import pytest
+from scipy.special import gammaln
+
+import gaussdsm
+from gaussdsm import theory
+from gaussdsm.theory import REGIME_TOL
+
+
+def test_the_estimate_bounds_the_exact_second_order_term_in_d1():
+    """d = 1, sigma = gamma = 0 (F(mu) = mu): E W2^2 = 2 lam (1 - sqrt(2/N) G((N+1)/2) / G(N/2)) exactly
+    = lam/(2N) - lam/(16 N^2) + O(N^-3); the estimate is 3 lam / (16 N^2), three times the true second order."""
+    lam = 1.7
+    for N in (5, 20, 100, 1000):
+        th = theory.error_terms([lam], N, 0.0, 0.0)
+        exact = 2 * lam * (1 - np.sqrt(2 / N) * np.exp(gammaln((N + 1) / 2) - gammaln(N / 2)))
+        assert float(th["second_order"]) == pytest.approx(3 * lam / (16 * N**2), rel=1e-12)
+        assert abs(exact - float(th["total"])) <= float(th["second_order"])
+        assert float(th["second_order"]) == pytest.approx(3 * abs(exact - float(th["total"])), rel=3 / N)
+
+
+CASES = {  # spectrum options, sampler options, the N of the sweep, replicates, a point outside with |z| > Z expected
+    "power_law d=32, ula, full": (dict(d=32), dict(sigma=0.02, gamma=0.0), [20, 100, 1000, 5000], 100, True),
+    "power_law d=32, heun, full": (dict(d=32), dict(sampler="diffusion", scheme="heun", n_steps=20),
+                                   [10, 100, 1000], 100, True),
+    "power_law d=3072, heun, diagonal": (dict(d=3072, model="diagonal"),
+                                         dict(sampler="diffusion", scheme="heun", n_steps=20), [3, 10, 30, 100], 200,
+                                         False),
+    "lfw_subset (425 zeros), heun geometric, diagonal": (
+        dict(spectrum="pca", data="lfw_subset", model="diagonal"),
+        dict(sampler="diffusion", scheme="heun", grid="geometric", n_steps=13), [3, 10, 30, 100, 1000], 200, False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_regime_flags_against_monte_carlo(case, z):
+    spec, smp, Ns, R, expect_out = CASES[case]
+    ds = gaussdsm.error(**spec, **smp, n_samples=Ns, mc=R, seed=7, max_time=1e4)
+    total, mean, se, zs = (ds[k].values for k in ("total", "mc_mean", "mc_stderr", "z"))
+    inside = ds["in_regime"].values == 1
+    off = np.abs(mean - total)
+    assert np.all(off[inside] <= REGIME_TOL * total[inside] + z * se[inside]), (off / total, inside)
+    agree = (np.abs(zs) <= 2) & (se <= 0.02 * total)
+    assert np.all(inside[agree]), (zs, ds["second_order"].values / total)
+    assert inside.any() and inside[-1]  # the largest N is inside
+    if expect_out:  # not vacuous: a real disagreement is flagged
+        assert np.any(~inside & (np.abs(zs) > z)), (zs, inside)
