@@ -347,12 +347,22 @@ def _run_leaf(leaf: _Leaf, theory_cost) -> xr.Dataset:
     dims, shape = ds["total"].dims, ds["total"].shape
     reason, regime, mc_note = (np.full(shape, "", dtype=object) for _ in range(3))
     run = []  # the points whose theory is defined: their Monte Carlo runs
+    def on_grid(name):
+        return ds[name].broadcast_like(ds["total"]).transpose(*dims).values
+
+    said = on_grid("reason") if "reason" in ds else None  # the theory's own diagnosis of undefined totals
+    inside = on_grid("in_regime") == 1
+    defined = np.isfinite(on_grid("bias")) & np.isfinite(on_grid("generalization"))
     for idx in np.ndindex(shape):
-        pt = ds.isel(dict(zip(dims, idx)))
-        why = diagnose(lam, pt)
-        reason[idx], regime[idx] = "\n".join(why["valid"]), "\n".join(why["regime"])
-        if np.isfinite(float(pt["bias"])) and np.isfinite(float(pt["generalization"])):
-            run.append((idx, pt))
+        pt = ds.isel(dict(zip(dims, idx))) if (o["mc"] and defined[idx]) or not inside[idx] else None
+        if not inside[idx]:  # why not (nothing to say inside the regime)
+            why = diagnose(lam, pt)
+            reason[idx], regime[idx] = "\n".join(why["valid"]), "\n".join(why["regime"])
+        elif said is not None:
+            reason[idx] = said[idx]
+        if defined[idx]:
+            if o["mc"]:
+                run.append((idx, pt))
         elif o["mc"]:
             mc_note[idx] = "Monte Carlo not run: the theory is not defined here (reason)"
     mc: dict[str, np.ndarray] = {}
