@@ -34,7 +34,7 @@ for s in sigmas:
     print(f"sigma = {s}: N = {n_mc[-1]}: Monte Carlo {r}, (MC - theory) / s.e. = {z:+.2f}")
 
 # %%
-# Where the term the first-order expansion neglects is estimated above 30 % of the total (``second_order``), the
+# Where the term the first-order expansion neglects is estimated above 5 % of the total (``second_order``), the
 # theory is outside its regime (dotted line): the Monte Carlo may leave it there.  Above, the points sit on the line, with slope :math:`-1` until the bias floor (dashed).
 fig, ax = plt.subplots(figsize=(6.4, 4.2))
 for s, color in zip(sigmas, ("C0", "C3")):

@@ -39,7 +39,7 @@ print({k: v for k, v in sp.info.items() if k in ("file", "sha256")})
 # %%
 # Error against :math:`N` for this spectrum, theory and Monte Carlo, stationary ULA.  This spectrum spans five
 # decades; where the term the first-order expansion neglects, estimated from the same variance map
-# (``second_order``), exceeds 30 % of the total the theory is drawn dotted (outside its regime), and the Monte Carlo
+# (``second_order``), exceeds 5 % of the total the theory is drawn dotted (outside its regime), and the Monte Carlo
 # is the reference there.  (The older worst-case scale :math:`N_s = 2(\lambda_{\max}/m)^2`, ``n_samples_scale``, is
 # still printed: it is set by the smallest eigenvalue, whose mode carries almost none of the error.)
 sigma, gamma = 0.2, 0.01

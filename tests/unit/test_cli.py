@@ -112,8 +112,8 @@ def test_regime_note_says_what_fails(capsys):
     """N far below the expansion's scale: the note says 'below', with the numbers (not 'not far above')."""
     main(["error", "--n-samples", "100", "--sigma", "0.1", "--gamma", "0.13"])
     out = capsys.readouterr().out
-    assert ("N = 100 is too small for the 1/N expansion: the neglected O(1/N^2) term is estimated at 371 = "
-            "8.58e+03 % of the total (> 30 %: the first order may be off by more than 10 %; second_order)") in out
+    assert ("N = 100 is too small for the 1/N expansion: the neglected O(1/N^2) term is estimated at 36.1 = "
+            "836 % of the total (> 5 %: the first order may be off by more than 10 %; second_order)") in out
     main(["error", "--n-samples", "10000000", "--sigma", "0.1", "--gamma", "0.13"])
     assert "note" not in capsys.readouterr().out
 
@@ -179,7 +179,7 @@ def test_undefined_diffusion_theory_names_the_one_cause_that_applies(capsys):
 def test_diffusion_regime_note_has_the_numbers(capsys):
     main(["error", "--sampler", "diffusion", "--scheme", "em", "--n-steps", "100", "--n-samples", "3", "--d", "8"])
     out = capsys.readouterr().out
-    assert "N = 3 is too small for the 1/N expansion: the neglected O(1/N^2) term is estimated at 1.62 = 97.7 %" in out
+    assert "N = 3 is too small for the 1/N expansion: the neglected O(1/N^2) term is estimated at 0.547 = 33 %" in out
     main(["error", "--sampler", "diffusion", "--scheme", "em", "--n-steps", "100", "--n-samples", "100", "--d", "8"])
     assert "note" not in capsys.readouterr().out
 

@@ -16,7 +16,8 @@ from gaussdsm.theory import REGIME_TOL
 
 def test_the_estimate_bounds_the_exact_second_order_term_in_d1():
     """d = 1, sigma = gamma = 0 (F(mu) = mu): E W2^2 = 2 lam (1 - sqrt(2/N) G((N+1)/2) / G(N/2)) exactly
-    = lam/(2N) - lam/(16 N^2) + O(N^-3); the estimate is 3 lam / (16 N^2), three times the true second order."""
+    = lam/(2N) - lam/(16 N^2) + O(N^-3); the estimate is 3 lam / (16 N^2), three times the true second order.
+    The full model's fluctuation counts each coupled mode once: lam_i (2 lam_i + sum_k!=i min(lam_i, lam_k))."""
     lam = 1.7
     for N in (5, 20, 100, 1000):
         th = theory.error_terms([lam], N, 0.0, 0.0)
@@ -24,6 +25,10 @@ def test_the_estimate_bounds_the_exact_second_order_term_in_d1():
         assert float(th["second_order"]) == pytest.approx(3 * lam / (16 * N**2), rel=1e-12)
         assert abs(exact - float(th["total"])) <= float(th["second_order"])
         assert float(th["second_order"]) == pytest.approx(3 * abs(exact - float(th["total"])), rel=3 / N)
+    lam = np.array([4.0, 1.0, 1.0, 0.5, 0.0])
+    nu = np.array([4 * (8 + 1 + 1 + 0.5), 1 * (2 + 1 + 1 + 0.5), 1 * (2 + 1 + 1 + 0.5), 0.5 * (1 + 0.5 * 3), 0.0])
+    np.testing.assert_allclose(theory._regime.fluctuation(lam, "full"), nu, rtol=1e-15)
+    np.testing.assert_allclose(theory._regime.fluctuation(lam, "diagonal"), 2 * lam**2, rtol=1e-15)
 
 
 CASES = {  # spectrum options, sampler options, the N of the sweep, replicates, a point outside with |z| > Z expected

@@ -20,8 +20,8 @@ SGD stable, :math:`\\sigma > 0` if :math:`\\tau > 0`, R8 available if needed) an
 the first-order expansion holds):
 
 * the first neglected order of the 1/N expansion, estimated from the same F, F', F'' (``second_order``,
-  :mod:`gaussdsm.theory._regime`), is at most ``REGIME_BOUND`` = 30 % of the predicted total -- three times the
-  promised accuracy ``REGIME_TOL`` = 10 %, the estimate's exact overshoot in d = 1 (``n_samples_scale``,
+  :mod:`gaussdsm.theory._regime`), is at most ``REGIME_BOUND`` = 5 % of the predicted total -- half the promised
+  accuracy ``REGIME_TOL`` = 10 % (``n_samples_scale``,
   :math:`2(\\lambda_{\\max}/m)^2` with m the distance of :math:`\\lambda_{\\min} + \\sigma^2` to the sampler's stability
   bound, is still reported; it no longer decides);
 * :math:`c_\\ell\\tau/\\sigma^2 \\le 0.01` (R8 within ~5 %, note 6).
