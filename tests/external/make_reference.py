@@ -269,6 +269,14 @@ def kd_case(kd, name, K, zero):
 SD = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "num_train_timesteps": 1000,
       "steps_offset": 1, "timestep_spacing": "leading"}
 """Stable Diffusion 1.x's scheduler config (the scaled-linear β table)."""
+EDM = {"sigma_min": SIGMA_MIN, "sigma_max": SIGMA_MAX, "rho": RHO, "sigma_data": 0.5, "prediction_type": "epsilon"}
+"""diffusers' EDM schedulers (Karras et al. 2022): the Karras grid of the k-diffusion cases."""
+
+
+def base_config(cls):
+    """The base config of a scheduler class: EDM's for diffusers' ``EDM*`` schedulers, else Stable Diffusion's."""
+    return EDM if cls.startswith("EDM") else SD
+
 
 DF_SAMPLERS = {
     # name: (module, class, config, step kwargs, noise: None | "randn_tensor" | "variance_noise")
@@ -297,6 +305,12 @@ DF_SAMPLERS = {
     "uni_pc_bh2": ("scheduling_unipc_multistep", "UniPCMultistepScheduler", {"solver_type": "bh2"}, {}, None),
     "deis": ("scheduling_deis_multistep", "DEISMultistepScheduler", {"solver_order": 2}, {}, None),
     "deis_3": ("scheduling_deis_multistep", "DEISMultistepScheduler", {"solver_order": 3}, {}, None),
+    "edm_euler": ("scheduling_edm_euler", "EDMEulerScheduler", {}, {}, None),
+    "edm_dpmpp_2m": ("scheduling_edm_dpmsolver_multistep", "EDMDPMSolverMultistepScheduler",
+                     {"algorithm_type": "dpmsolver++", "solver_order": 2}, {}, None),
+    "edm_dpmpp_2m_sde": ("scheduling_edm_dpmsolver_multistep", "EDMDPMSolverMultistepScheduler",
+                         {"algorithm_type": "sde-dpmsolver++", "solver_order": 2, "solver_type": "midpoint"}, {},
+                         "randn_tensor"),
     "ddim": ("scheduling_ddim", "DDIMScheduler", {"set_alpha_to_one": False, "clip_sample": False}, {"eta": 0.0}, None),
     "ddim_eta1": ("scheduling_ddim", "DDIMScheduler", {"set_alpha_to_one": False, "clip_sample": False}, {"eta": 1.0}, "variance_noise"),
 }
@@ -305,7 +319,7 @@ DF_SAMPLERS = {
 def _df_scheduler(name, K):
     mod, cls, cfg, step_kw, noise = DF_SAMPLERS[name]
     module = widened(importlib.import_module(f"diffusers.schedulers.{mod}"))
-    sched = getattr(module, cls)(**{**SD, **cfg})
+    sched = getattr(module, cls)(**{**base_config(cls), **cfg})
     sched.set_timesteps(K)
     return module, sched, step_kw, noise
 
@@ -345,7 +359,12 @@ def _df_run(name, K, x, noise_rows=None):
         for t in sched.timesteps:
             s = _tilde_sigma(sched, t)
             xin = sched.scale_model_input(x, t)
-            eps = s * math.sqrt(1.0 + s * s) / (lam + s * s) * xin
+            if hasattr(sched, "precondition_outputs"):  # EDM: F with c_skip x + c_out F = D(x, σ)
+                c_skip, c_out = EDM["sigma_data"] ** 2 / (s * s + EDM["sigma_data"] ** 2), \
+                    s * EDM["sigma_data"] / math.sqrt(s * s + EDM["sigma_data"] ** 2)
+                eps = (lam / (lam + s * s) * x - c_skip * x) / c_out
+            else:
+                eps = s * math.sqrt(1.0 + s * s) / (lam + s * s) * xin
             calls += 1
             levels.append(s)
             kw = dict(step_kw)
@@ -377,8 +396,8 @@ def df_case(name, K):
     vp = cls in VP_VARIABLE
     a0 = 1.0 / (1.0 + sig[0] ** 2) if vp else 1.0
     a_end = 1.0 / (1.0 + sig[-1] ** 2) if vp else 1.0
-    case = {"library": "diffusers", "sampler": name, "class": cls, "config": {**SD, **cfg}, "step_options": step_kw,
-            "process": "vp_scaled_linear (as sigma-denoiser: edm on sigma~)", "sigmas": sig,
+    case = {"library": "diffusers", "sampler": name, "class": cls, "config": {**base_config(cls), **cfg}, "step_options": step_kw,
+            "process": "edm" if cls.startswith("EDM") else "vp_scaled_linear (as sigma-denoiser: edm on sigma~)", "sigmas": sig,
             "final_zero": sig[-1] == 0.0, "n_steps": K, "lam": LAM, "init_noise_sigma": init,
             "start_variance": init**2 / a0, "output_m2": a_end, "sample_variable": "x_t" if vp else "z", "model_sigmas": levels,
             "noise": noise or "none", "nfe": calls, "timesteps": [float(t) for t in sched.timesteps]}
@@ -432,9 +451,16 @@ def versions():
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(OUT))
-    ap.add_argument("--only", choices=["k-diffusion", "diffusers"], default=None)
+    ap.add_argument("--only", choices=["k-diffusion", "diffusers"], default=None,
+                    help="run one library only; the other's cases are kept from --out if it exists")
     args = ap.parse_args(argv)
     cases, failed = [], {}
+    if args.only and Path(args.out).exists():  # keep the other library's cases (same versions: checked)
+        old = json.loads(Path(args.out).read_text())
+        other = "diffusers" if args.only == "k-diffusion" else "k-diffusion"
+        if old["versions"].get(other) != versions().get(other) or old["versions"]["torch"] != versions()["torch"]:
+            raise SystemExit(f"--only {args.only}: {args.out} was made with other versions; run both libraries")
+        cases = [c for c in old["cases"] if c["library"] == other]
     if args.only != "diffusers":
         kd = load_kdiffusion()
         for name in KD_SAMPLERS:
@@ -460,7 +486,7 @@ def main(argv=None):
                           "D(x, sigma) = lam x / (lam + sigma^2) (tests/external/make_reference.py)",
            "versions": versions(), "precision": "float64 (diffusers: float32 names widened to float64)",
            "karras": {"sigma_min": SIGMA_MIN, "sigma_max": SIGMA_MAX, "rho": RHO}, "failed": failed,
-           "library_issues": library_issues() if args.only != "k-diffusion" else {}, "cases": cases}
+           "library_issues": library_issues(), "cases": cases}
     Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
     print(f"{len(cases)} cases, {len(failed)} failed -> {args.out}")
     for k, v in failed.items():

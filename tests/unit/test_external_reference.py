@@ -10,9 +10,10 @@ needs is listed in :data:`NOT_IMPLEMENTED` — adding the scheme turns its cases
 
 Conventions (the mapping from a library case to a :class:`gaussdsm.samplers.Diffusion`):
 
-* **Process and grid.** k-diffusion samples :math:`x = x_0 + \sigma\epsilon`: gaussdsm's ``edm`` process
-  (:math:`m_t = 1`, :math:`\sigma_t = t`) with the library's σ list as an explicit ``grid`` of times (t = σ; T =
-  σ_max = 80 is the first entry, t_min the last non-zero one).  diffusers' schedulers on Stable Diffusion's
+* **Process and grid.** k-diffusion (and diffusers' ``EDMEulerScheduler``, ``EDMDPMSolverMultistepScheduler``)
+  samples :math:`x = x_0 + \sigma\epsilon`: gaussdsm's ``edm`` process (:math:`m_t = 1`, :math:`\sigma_t = t`)
+  with the library's σ list as an explicit ``grid`` of times (t = σ; T = σ_max = 80 is the first entry, t_min the
+  last non-zero one).  diffusers' schedulers on Stable Diffusion's
   scaled-linear β table are mapped the way k-diffusion wraps a VP model: the variable :math:`z = x_t/\sqrt{\bar
   \alpha_t}` with noise level :math:`\tilde\sigma = \sqrt{(1 - \bar\alpha_t)/\bar\alpha_t}` follows the same EDM
   process; the grid is the scheduler's σ̃ list (its repeated entries of Heun's and KDPM2's two stages once; DDIM: its ᾱ
@@ -30,7 +31,8 @@ Conventions (the mapping from a library case to a :class:`gaussdsm.samplers.Diff
   2K - 1 for Heun and DPM-2 (their last step, to 0, is Euler) — gaussdsm's ``nfe`` of K - 1 steps plus 1 for
   ``denoise``.
 * **Initial noise.** k-diffusion starts from ``noise * sigmas[0]``, variance σ_max² = T², gaussdsm's
-  ``init="standard"`` on ``edm``.  diffusers' Euler-type schedulers (k-diffusion's variable) start from
+  ``init="standard"`` on ``edm``; diffusers' EDM schedulers from ``init_noise_sigma`` = √(σ_max² + 1), variance
+  6401 on the same grid.  diffusers' Euler-type schedulers (k-diffusion's variable) start from
   ``init_noise_sigma``: :math:`\sqrt{\tilde\sigma_{\max}^2 + 1}` with ``timestep_spacing="leading"`` (Stable
   Diffusion's; σ̃_max itself with "linspace" or "trailing"); the VP-variable ones (DDIM, DPM-Solver, UniPC, DEIS)
   from N(0, 1) at their first timestep, variance :math:`1/\bar\alpha_{t_0} = \tilde\sigma_0^2 + 1` in z.  Each case
@@ -96,6 +98,9 @@ MAP = {
     ("diffusers", "uni_pc_bh2"): ("uni_pc", ("solver_type",), "denoise"),
     ("diffusers", "deis"): ("deis", ("solver_order",), "denoise"),
     ("diffusers", "deis_3"): ("deis", ("solver_order",), "denoise"),
+    ("diffusers", "edm_euler"): ("euler", (), "denoise"),
+    ("diffusers", "edm_dpmpp_2m"): ("dpmpp_2m", (), "denoise"),
+    ("diffusers", "edm_dpmpp_2m_sde"): ("dpmpp_2m_sde", (), "denoise"),
     ("diffusers", "ddim"): ("ddim", (), None),
     ("diffusers", "ddim_eta1"): ("ddim", ("eta",), None),
 }
