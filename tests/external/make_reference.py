@@ -461,6 +461,7 @@ def main(argv=None):
         if old["versions"].get(other) != versions().get(other) or old["versions"]["torch"] != versions()["torch"]:
             raise SystemExit(f"--only {args.only}: {args.out} was made with other versions; run both libraries")
         cases = [c for c in old["cases"] if c["library"] == other]
+        failed = {k: v for k, v in old["failed"].items() if k.startswith(other + "/")}
     if args.only != "diffusers":
         kd = load_kdiffusion()
         for name in KD_SAMPLERS:
@@ -470,7 +471,7 @@ def main(argv=None):
                         cases.append(kd_case(kd, name, K, zero))
                     except Exception as err:  # recorded, not hidden
                         failed[f"k-diffusion/{name}/K={K}/zero={zero}"] = repr(err)
-                    print(cases[-1]["sampler"] if cases else "", K, zero, flush=True)
+                    print("k-diffusion", name, K, "zero" if zero else "nozero", flush=True)
     if args.only != "k-diffusion":
         for name in DF_SAMPLERS:
             for K in KS:
@@ -479,7 +480,7 @@ def main(argv=None):
                 except Exception as err:
                     failed[f"diffusers/{name}/K={K}"] = repr(err)
                 print("diffusers", name, K, flush=True)
-    for i, c in enumerate(cases):
+    for c in cases:
         c["id"] = f"{c['library']}/{c['sampler']}/K{c['n_steps']}" + ("" if c["library"] == "diffusers" else
                                                                         ("/zero" if c["final_zero"] else "/nozero"))
     doc = {"description": "Output variances of library samplers on N(0, diag(lam)) with the exact linear denoiser "
