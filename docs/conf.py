@@ -33,7 +33,7 @@ extensions = [
 ]
 
 root_doc = "index"
-exclude_patterns = ["_build", "examples/README.rst", "**/GALLERY_HEADER.rst"]
+exclude_patterns = ["_build", "examples/README.rst", "**/GALLERY_HEADER.rst", "api/schemes.generated.rst"]  # included
 templates_path: list[str] = []
 
 # Markdown (the theory notes, the user guide): $...$ and $$...$$ math, amsmath environments.
@@ -100,5 +100,26 @@ def _repair_markdown(app, docname, source):
         source[0] = re.sub(r"\^\[(\d)\]\(", r"^\\[\1\\](", source[0])
 
 
+def _write_scheme_pages(app):
+    """``api/schemes.generated.rst``: one section per scheme of the registry (its name, reference, its module's
+    docstring once, its step), so a new scheme appears in the API reference without editing the docs."""
+    from gaussdsm.samplers.diffusion import SCHEMES
+
+    out, seen = [], set()
+    for name, rec in SCHEMES.items():
+        fn = rec.step if rec.step is not None else rec.particles
+        title = f"``{name}``" + (f": {rec.cite}" if rec.cite else "")
+        out += [title, "~" * len(title), ""]
+        if fn.__module__ not in seen:
+            seen.add(fn.__module__)
+            out += [f".. automodule:: {fn.__module__}", "   :no-members:", ""]
+        out += [f".. autofunction:: {fn.__module__}.{fn.__name__}", ""]
+    target = Path(app.srcdir) / "api" / "schemes.generated.rst"
+    text = "\n".join(out)
+    if not target.exists() or target.read_text() != text:
+        target.write_text(text)
+
+
 def setup(app):
+    app.connect("builder-inited", _write_scheme_pages)
     app.connect("source-read", _repair_markdown)

@@ -34,9 +34,10 @@ class Entry:
 
 
 def load(path: Path = SCHEMA) -> dict:
-    import yaml
+    """The schema as the workflow reads it: ``x-registry`` keys with their registry's names (:func:`gaussdsm.schema.load`)."""
+    from gaussdsm.schema import load as load_schema
 
-    return yaml.safe_load(Path(path).read_text())
+    return load_schema(path)
 
 
 def _resolve(node: dict, root: dict) -> dict:

@@ -3,40 +3,39 @@ Diffusion solvers on a real spectrum: error against NFE
 =======================================================
 
 The spectrum of the ``digits`` data set (scikit-learn's 1797 images of 8 x 8 pixels, bundled: no download) is the
-eigenvalue list of its empirical covariance, :math:`d = 64`.  A VP diffusion model with the population score
-(:math:`N = \infty`) is sampled by several reverse-time schemes (samplers notes §4, §8), and the error of the output law is drawn
-against the number of score evaluations (NFE).  :func:`~gaussdsm.theory.error_terms` also returns its parts: the
-discretization part (the scheme against the continuous-time law) falls at the scheme's order, slope :math:`-1` for
-Euler–Maruyama (``em``), the exponential integrator (``ei``) and the ODE's Euler step, :math:`-2` for Heun and
-DPM-Solver-2, :math:`-4` for RK4; the stopping part (stopping at :math:`t_{\min}` instead of 0) does not depend on
-the scheme and is the floor of the total.
+eigenvalue list of its empirical covariance, :math:`d = 64`. A VP diffusion model with the population score
+(:math:`N = \infty`) is sampled by several reverse-time schemes (samplers notes §4, §8), and the error of the output
+law is drawn against the number of score evaluations (NFE). The result also carries its parts: the discretization
+part (the scheme against the continuous-time law) falls at the scheme's order, slope :math:`-1` for Euler–Maruyama
+(``em``), the exponential integrator (``ei``) and the ODE's Euler step, :math:`-2` for Heun and DPM-Solver-2,
+:math:`-4` for RK4; the stopping part (stopping at :math:`t_{\min}` instead of 0) does not depend on the scheme and
+is the floor of the total. Every option of :func:`gaussdsm.error` given as a list is a grid axis: one call draws
+every scheme at every number of steps.
 """
+
+import json
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gaussdsm import samplers
-from gaussdsm.montecarlo import monte_carlo_error
-from gaussdsm.spectra import spectrum
-from gaussdsm.theory import error_terms
+import gaussdsm
 
-sp = spectrum("pca", data="digits")
-print(f"d = {sp.d}, lam in [{sp.lam.min():.3g}, {sp.lam.max():.3g}], made from {sp.info['data']} "
-      f"({sp.info['n_points']} points)")
-
+diffusion = dict(spectrum="pca", data="digits", sampler="diffusion", process="vp", t_min=1e-3)
 schemes = ["em", "ei", "euler", "heun", "dpm_2", "rk4"]
 n_steps = [4, 8, 16, 32, 64, 128, 256]
-ds = error_terms(sp.lam, np.inf, sampler="diffusion", process="vp", scheme=schemes, n_steps=n_steps, t_min=1e-3)
+ds = gaussdsm.error(n_samples=np.inf, scheme=schemes, n_steps=n_steps, **diffusion)
+source = json.loads(ds.attrs["spectrum_json"])["source"]
+print(f"d = {ds.lam.size}, lam in [{float(ds.lam.min()):.3g}, {float(ds.lam.max()):.3g}], made from "
+      f"{source['data']} ({source['n_points']} points)")
 
 # %%
 # With a learned score (:math:`N = 2000` samples, the exact DSM minimiser at every noise level) the error gains
-# a generalization floor; a few Monte-Carlo points for Heun check the theory there.
+# a generalization floor; a few Monte-Carlo points for Heun (``mc=40``) check the theory there.
 N = 2000
-learned = error_terms(sp.lam, N, sampler="diffusion", process="vp", scheme="heun", n_steps=n_steps, t_min=1e-3)
-mc_steps = [8, 32, 128]
-mc = [monte_carlo_error(sp.lam, N, 0.0, n_replicates=40, seed=7,
-                        sampler=samplers.make("diffusion", process="vp", scheme="heun", n_steps=k, t_min=1e-3))
-      for k in mc_steps]
+learned = gaussdsm.error(n_samples=N, scheme="heun", n_steps=n_steps, **diffusion)
+mc = gaussdsm.error(n_samples=N, scheme="heun", n_steps=[8, 32, 128], mc=40, seed=7, **diffusion)
+print(mc[["nfe", "total", "mc_mean", "mc_stderr", "z"]].to_dataframe()[["nfe", "total", "mc_mean", "mc_stderr", "z"]]
+      .to_string(float_format="{:.4g}".format))
 
 fig, (ax, ax1) = plt.subplots(1, 2, figsize=(11, 4.4))
 for k, s in enumerate(schemes):
@@ -46,8 +45,8 @@ for k, s in enumerate(schemes):
 stopping = float(ds["bias_stopping"].max())
 ax.axhline(stopping, color="grey", ls=":", label=r"stopping part ($t_{\min}$)")
 ax.loglog(learned["nfe"], learned["total"], "--", color="C3", label=f"heun, learned score (N = {N})")
-ax.errorbar([float(learned["nfe"].sel(n_steps=k)) for k in mc_steps], [r.mean for r in mc],
-            yerr=[2 * r.stderr for r in mc], fmt="s", color="k", ms=5, label="Monte Carlo (heun, N = 2000)")
+ax.errorbar(mc["nfe"], mc["mc_mean"], yerr=2 * mc["mc_stderr"], fmt="s", color="k", ms=5,
+            label=f"Monte Carlo (heun, N = {N})")
 ax.set_xlabel("number of score evaluations (NFE)")
 ax.set_ylabel(r"$\mathbb{E}\,W_2^2$")
 ax.set_title(r"total; VP diffusion, PCA spectrum of digits ($d = 64$), $t_{\min} = 10^{-3}$", fontsize=9)
@@ -66,5 +65,6 @@ fig.tight_layout()
 # %%
 # Near the floor the total can fall below the stopping part alone (Heun and RK4 at a few hundred NFE): the parts
 # are :math:`W_2^2` distances between different laws and do not add up exactly.
-print(f"stopping part: {stopping:.3g}; smallest total: "
-      + ", ".join(f"{s} {float(ds['total'].sel(scheme=s).min()):.3g}" for s in schemes))
+print(f"stopping part: {stopping:.3g}; smallest total of each scheme:")
+for s in schemes:
+    print(f"  {s:>6}: {float(ds['total'].sel(scheme=s).min()):.3g}")

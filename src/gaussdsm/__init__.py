@@ -11,7 +11,7 @@ One module owns each concern (docs/guide/package.md): the maths in :mod:`~gaussd
 :mod:`~gaussdsm.metrics` (:mod:`~gaussdsm.wasserstein` for W2), :mod:`~gaussdsm.theory`, :mod:`~gaussdsm.optimal`;
 the cross-field rules of a setting in :mod:`~gaussdsm.rules`; the Monte-Carlo estimator and random streams in
 :mod:`~gaussdsm.montecarlo`; the NetCDF vocabulary in :mod:`~gaussdsm.vocabulary` and the files in
-:mod:`~gaussdsm.io`; the config in :mod:`~gaussdsm.study`; the workflow's stages in :mod:`~gaussdsm.stages`;
+:mod:`~gaussdsm.io`; the config in :mod:`~gaussdsm.study`; the workflow's stages in :mod:`~gaussdsm.stages` (a job's Ctrl-C: :mod:`~gaussdsm.interrupt`);
 the figures (one module per panel and the panel registry) in :mod:`gaussdsm.figures`.
 
 Front door (notebooks): :func:`gaussdsm.error` (the command ``gaussdsm error`` in Python, any option a list = a grid

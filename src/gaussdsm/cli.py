@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 
 import numpy as np
@@ -455,10 +457,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--steps-per-level", type=_several(_positive_int), default=None, help="annealed Langevin: L (default 100)")
     g.add_argument("--eps", type=_several(_positive_float), default=None, help="annealed Langevin: step eps (default 2e-5)")
     g.add_argument("--exp-rate", type=_several(_float), default=None, help="vp_exp: the rate a of beta(t) (default 2, non-zero)")
-    g.add_argument("--s-churn", type=_several(_nonneg_float), default=None, help="heun_churn: S_churn (default 80)")
-    g.add_argument("--s-tmin", type=_several(_nonneg_float), default=None, help="heun_churn: churn from t = s_tmin (default 0.05)")
-    g.add_argument("--s-tmax", type=_several(_nonneg_float), default=None, help="heun_churn: churn up to t = s_tmax (default 50)")
-    g.add_argument("--s-noise", type=_several(_positive_float), default=None, help="heun_churn: S_noise (default 1.003)")
+    g.add_argument("--s-churn", type=_several(_nonneg_float), default=None, help="heun_churn, k_*: S_churn (default 80)")
+    g.add_argument("--s-tmin", type=_several(_nonneg_float), default=None, help="heun_churn, k_*: churn from t = s_tmin (default 0.05)")
+    g.add_argument("--s-tmax", type=_several(_arg(_checks.number, ge=0, allow_inf=True)), default=None,
+                   help="heun_churn, k_*: churn up to t = s_tmax (default 50; inf allowed)")
+    g.add_argument("--s-noise", type=_several(_positive_float), default=None, help="heun_churn, k_*: S_noise (default 1.003)")
+    g.add_argument("--eta", type=_several(_nonneg_float), default=None,
+                   help="ancestral and SDE samplers: the share of each step's noise renewed (default 1)")
+    g.add_argument("--noise-scale", type=_several(_nonneg_float), default=None,
+                   help="ancestral and SDE samplers: k-diffusion's s_noise (default 1)")
+    g.add_argument("--rho", type=_several(_positive_float), default=None, help="grid karras: rho (default 7)")
+    g.add_argument("--poly-rho", type=_several(_positive_float), default=None, help="grid polyexponential: rho (default 1)")
+    g.add_argument("--beta-alpha", type=_several(_positive_float), default=None, help="grid beta: alpha (default 0.6)")
+    g.add_argument("--beta-beta", type=_several(_positive_float), default=None, help="grid beta: beta (default 0.6)")
     g.add_argument("--fit", type=_several(_one_of(list(allowed["fit"]))), metavar=_choices(allowed["fit"]), default="exact",
                    help="how every level's denoiser is learned: the DSM minimiser (default), gradient flow or "
                         "full-batch gradient descent for --train-time")
@@ -498,7 +509,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that has gone (``| head``) shows here, not in a traceback at exit
+        return code
+    except BrokenPipeError:
+        # stop quietly, as a command killed by SIGPIPE does; nothing more can reach the reader (the interpreter's
+        # flush at exit would raise again: standard output goes to /dev/null from here)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -47,7 +47,8 @@ LANGEVIN_AXES = ("n_samples", "sigma", "gamma", "tau", "n_steps", "friction")
 DIFFUSION_AXES = ("n_samples", "scheme", "init", "n_steps", "t_min", "train_time")
 """Options that :func:`gaussdsm.theory.error_terms` takes as axes for diffusion samplers."""
 DIFFUSION_ONLY = ("process", "scheme", "grid", "t_min", "init", "T", "beta_min", "beta_max", "sigma_min", "sigma_max",
-                  "denoise", "steps_per_level", "eps", "exp_rate", "s_churn", "s_tmin", "s_tmax", "s_noise")
+                  "denoise", "steps_per_level", "eps", "exp_rate", "s_churn", "s_tmin", "s_tmax", "s_noise", "eta",
+                  "noise_scale", "rho", "poly_rho", "beta_alpha", "beta_beta")
 """The :class:`~gaussdsm.samplers.diffusion.Diffusion` arguments besides ``n_steps`` (``test_frontdoor`` checks them
 against :data:`gaussdsm.samplers.diffusion.DEFAULTS`)."""
 FIT_KEYS = {"fit": "fit.method", "train_time": "fit.train_time", "fit_init": "fit.init", "lr": "fit.lr"}
@@ -83,8 +84,10 @@ NUMBERS = {
     "T": ("number", {"gt": 0}), "beta_min": ("number", {"gt": 0}), "beta_max": ("number", {"gt": 0}),
     "sigma_min": ("number", {"gt": 0}), "sigma_max": ("number", {"gt": 0}),
     "steps_per_level": ("integer", {"ge": 1}), "eps": ("number", {"gt": 0}), "exp_rate": ("number", {}),
-    "s_churn": ("number", {"ge": 0}), "s_tmin": ("number", {"ge": 0}), "s_tmax": ("number", {"ge": 0}),
-    "s_noise": ("number", {"gt": 0}), "train_time": ("number", {"ge": 0, "allow_inf": True}),
+    "s_churn": ("number", {"ge": 0}), "s_tmin": ("number", {"ge": 0}), "s_tmax": ("number", {"ge": 0, "allow_inf": True}),
+    "s_noise": ("number", {"gt": 0}), "eta": ("number", {"ge": 0}), "noise_scale": ("number", {"ge": 0}),
+    "rho": ("number", {"gt": 0}), "poly_rho": ("number", {"gt": 0}), "beta_alpha": ("number", {"gt": 0}),
+    "beta_beta": ("number", {"gt": 0}), "train_time": ("number", {"ge": 0, "allow_inf": True}),
     "lr": ("number", {"ge": 0}), "alpha": ("number", {"ge": 0}), "scale": ("number", {"gt": 0}),
     "beta": ("number", {"ge": 0}), "omega0": ("number", {"gt": 0}), "mc": ("integer", {"ge": 0}),
     "seed": ("integer", {"ge": 0}), "max_time": ("number", {"gt": 0, "allow_inf": True}),
@@ -147,11 +150,16 @@ class _Leaf(NamedTuple):
     sampler_info: dict  # the sampler's parameters, as the command line's JSON reports them
 
 
+def _given(value) -> bool:
+    """An option the caller set: not None and not a switch left off (0 and 0.0 are values: ``alpha=0`` is flat)."""
+    return value is not None and value is not False
+
+
 def _spectrum(o: dict, made: dict):
     """The spectrum of the options (made once per distinct setting of a call: ``made``) and its description."""
     from .spectra import SOURCES, spectrum
 
-    params = {k: o[k] for k in SPECTRUM_KEYS if o.get(k) not in (None, False)}
+    params = {k: o[k] for k in SPECTRUM_KEYS if _given(o.get(k))}
     d = o["d"] if o["d"] is not None or not SOURCES[o["spectrum"]].needs_d else 16
     key = json.dumps([o["spectrum"], d, params], sort_keys=True, default=str)
     if key not in made:
@@ -188,7 +196,7 @@ def _sampler_spec(o: dict):
             if why:
                 raise ValueError(why)
         return SamplerSpec("diffusion", axes, fixed), {"kind": "diffusion", **info}
-    given = [KEYS[k] for k in DIFFUSION_ONLY if o[k] not in (None, False)]
+    given = [KEYS[k] for k in DIFFUSION_ONLY if _given(o[k])]
     given += [KEYS[k] for k, default in FIT_DEFAULTS.items() if o[k] != default]
     why = rules.only_for_diffusion(given) or rules.required_by(kind, [KEYS[k] for k in ("sigma", "gamma")
                                                                       if o[k] is None])
@@ -339,30 +347,23 @@ def _run_leaf(leaf: _Leaf, theory_cost) -> xr.Dataset:
 
     from . import progress as bars
     from .theory import diagnose
-    from .vocabulary import attrs
+    from .vocabulary import METRIC_TERMS, attrs, metric_attrs
 
     o, lam = leaf.options, leaf.sp.lam
     with bars.timed(theory_cost.seconds, "theory", bar=o["progress"]):
         ds = _theory(leaf)
     dims, shape = ds["total"].dims, ds["total"].shape
     reason, regime, mc_note = (np.full(shape, "", dtype=object) for _ in range(3))
-    run = []  # the points whose theory is defined: their Monte Carlo runs
-    def on_grid(name):
-        return ds[name].broadcast_like(ds["total"]).transpose(*dims).values
-
-    said = on_grid("reason") if "reason" in ds else None  # the theory's own diagnosis of undefined totals
-    inside = on_grid("in_regime") == 1
-    defined = np.isfinite(on_grid("bias")) & np.isfinite(on_grid("generalization"))
+    run, infinite = [], []  # the points whose theory is defined: their Monte Carlo runs; where it is infinite
     for idx in np.ndindex(shape):
-        pt = ds.isel(dict(zip(dims, idx))) if (o["mc"] and defined[idx]) or not inside[idx] else None
-        if not inside[idx]:  # why not (nothing to say inside the regime)
-            why = diagnose(lam, pt)
-            reason[idx], regime[idx] = "\n".join(why["valid"]), "\n".join(why["regime"])
-        elif said is not None:
-            reason[idx] = said[idx]
-        if defined[idx]:
-            if o["mc"]:
-                run.append((idx, pt))
+        pt = ds.isel(dict(zip(dims, idx)))
+        why = diagnose(lam, pt)
+        reason[idx], regime[idx] = "\n".join(why["valid"]), "\n".join(why["regime"])
+        if np.isfinite(float(pt["bias"])) and np.isfinite(float(pt["generalization"])):
+            run.append((idx, pt))
+        elif o["mc"] and np.isposinf(float(pt["bias"])):  # a metric that is infinite here (KL, a singular law)
+            infinite.append(idx)
+            mc_note[idx] = "Monte Carlo not run: the error is infinite here, every draw's too (reason); mc_mean = inf"
         elif o["mc"]:
             mc_note[idx] = "Monte Carlo not run: the theory is not defined here (reason)"
     mc: dict[str, np.ndarray] = {}
@@ -374,6 +375,11 @@ def _run_leaf(leaf: _Leaf, theory_cost) -> xr.Dataset:
         elif not np.isfinite(values["z"]) and values["mc_stderr"] == 0:
             mc_note[idx] = ("z is not defined: the Monte Carlo is deterministic (the population score, standard "
                             "error 0); compare mc_mean with total")
+    if o["mc"]:  # the Monte-Carlo variables are there even where no point ran (NaN or 0, with mc_note)
+        for k in ("mc_mean", "mc_stderr", "mc_n", "n_diverged", "z"):
+            mc.setdefault(k, np.full(shape, 0 if k in COUNTS else np.nan))
+        for idx in infinite:
+            mc["mc_mean"][idx] = np.inf
     for idx, _ in run:  # values of other points' kinds of Monte Carlo
         missing = [k for k, v in mc.items() if v.dtype.kind == "f" and np.isnan(v[idx])
                    and k not in ("mc_mean", "mc_stderr", "z")]
@@ -387,6 +393,12 @@ def _run_leaf(leaf: _Leaf, theory_cost) -> xr.Dataset:
         ds["mc_note"] = xr.DataArray(mc_note.astype(str), dims=dims, attrs=attrs("mc_note"))
     for k, v in mc.items():
         ds[k] = xr.DataArray(v, dims=dims, attrs=attrs(k))
+    if o["metric"] != "w2":  # the terms and the Monte Carlo are that metric's: their long names say so
+        for k in ds.data_vars:
+            if k in METRIC_TERMS:
+                ds[k].attrs.update(metric_attrs(o["metric"], k))
+        if "z" in ds:
+            ds["z"].attrs.update(metric_attrs(o["metric"], "zscore"))
     ds.attrs.update(spectrum_json=json.dumps(leaf.spectrum_info, sort_keys=True, default=str),
                     sampler_json=json.dumps(leaf.sampler_info, default=str))
     return ds
@@ -425,8 +437,15 @@ def _concat(parts: list, name: str, values: list) -> xr.Dataset:
     filled = [p.drop_vars([c for c in p.coords if c not in shared]) for p in filled]
     dim_attrs = attrs(name) if name in TERMS else {"long_name": f"option {name} ({KEYS[name]})", "units": "1"}
     dim = xr.DataArray(np.asarray(values), dims=name, attrs=dim_attrs)
-    return xr.concat(filled, dim=dim, coords="different", compat="equals", join="outer",
-                     combine_attrs="drop_conflicts")
+    out = xr.concat(filled, dim=dim, coords="different", compat="equals", join="outer", combine_attrs="drop_conflicts")
+    if name == "metric":  # one variable holds every metric's values: its long name names the coordinate
+        from .vocabulary import METRIC_TERMS
+
+        for k in out.data_vars:
+            term = "zscore" if k == "z" else k
+            if term in METRIC_TERMS:
+                out[k].attrs["long_name"] = METRIC_TERMS[term].format(metric="error metric (coordinate metric)")
+    return out
 
 
 def error(
@@ -472,6 +491,12 @@ def error(
     s_tmin: float | list | None = None,
     s_tmax: float | list | None = None,
     s_noise: float | list | None = None,
+    eta: float | list | None = None,
+    noise_scale: float | list | None = None,
+    rho: float | list | None = None,
+    poly_rho: float | list | None = None,
+    beta_alpha: float | list | None = None,
+    beta_beta: float | list | None = None,
     fit: str | list = "exact",
     train_time: float | list = math.inf,
     fit_init: str | list = "zero",
@@ -532,7 +557,7 @@ def error(
     friction : float, optional
         ULD friction :math:`\\gamma_f` (required by uld).
     process, scheme, grid, t_min, init, T, beta_min, beta_max, sigma_min, sigma_max, denoise, steps_per_level, eps, \
-exp_rate, s_churn, s_tmin, s_tmax, s_noise
+exp_rate, s_churn, s_tmin, s_tmax, s_noise, eta, noise_scale, rho, poly_rho, beta_alpha, beta_beta
         ``sampler='diffusion'``: the :class:`gaussdsm.samplers.diffusion.Diffusion` arguments (None: its default).
     fit : {'exact', 'gradient_flow', 'gd'}
         Diffusion: how every level's denoiser is learned (the DSM minimiser, or trained for ``train_time``).

@@ -7,7 +7,9 @@ raises :class:`gaussdsm.study.ConfigError` with those lines and nothing else, an
 (``default:`` of every property, recursively, as Snakemake does) of a configuration that is valid.
 
 The schema file is the workflow's ``workflow/schemas/config.schema.yaml`` (its keys, ranges, defaults and
-descriptions); the Snakefile passes its path, resolved next to itself.
+descriptions); the Snakefile passes its path, resolved next to itself.  Where the names a key allows are a registry of
+the package (a new scheme, process, grid or metric is one module and one registry entry), the file says
+``x-registry: NAME`` and :func:`load` fills in ``enum`` from :data:`REGISTRIES`: the registry is the one source.
 """
 
 from __future__ import annotations
@@ -20,17 +22,51 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft202012Validator, validators
 
-__all__ = ["validate", "error_lines", "dotted_path"]
+__all__ = ["validate", "error_lines", "dotted_path", "load", "REGISTRIES"]
 
 _repr = reprlib.Repr()  # values in messages: short (Python 3.11's Repr takes no keyword arguments)
 _repr.maxstring, _repr.maxother, _repr.maxlist, _repr.maxdict, _repr.maxlevel = 40, 60, 4, 3, 2
 
 
-def _load(schema) -> dict:
+def _registry(name: str) -> list[str]:
+    from . import metrics
+    from .samplers import diffusion
+
+    registries = {"schemes": diffusion.SCHEMES, "processes": diffusion.PROCESSES, "grids": diffusion.GRIDS,
+                  "metrics": metrics.METRICS}
+    if name not in registries:
+        raise ValueError(f"x-registry must be one of {', '.join(registries)}; got {name!r}")
+    return list(registries[name])
+
+
+REGISTRIES = ("schemes", "processes", "grids", "metrics")
+"""The registries a schema may name with ``x-registry`` (:func:`load`)."""
+
+
+def _fill_registries(node):
+    if isinstance(node, dict):
+        if "x-registry" in node:
+            node["enum"] = _registry(node["x-registry"])
+        for v in node.values():
+            _fill_registries(v)
+    elif isinstance(node, list):
+        for v in node:
+            _fill_registries(v)
+    return node
+
+
+def load(schema) -> dict:
+    """The schema (a path to its YAML or JSON file, or a dict, not modified) with every ``x-registry: NAME`` node's
+    ``enum`` filled in from that registry of the package (:data:`REGISTRIES`)."""
     if isinstance(schema, dict):
-        return schema
+        import copy
+
+        return _fill_registries(copy.deepcopy(schema))
     with open(Path(schema), encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return _fill_registries(yaml.safe_load(fh))
+
+
+_load = load
 
 
 def dotted_path(parts) -> str:

@@ -34,6 +34,7 @@ import numpy as np
 import xarray as xr
 
 from . import faults, montecarlo, theory
+from .interrupt import Interrupted
 from .io import collect_provenance, read_dataset, write_dataset
 from .progress import Progress
 from .samplers.spec import ATTR_KEYS, SamplerSpec
@@ -62,7 +63,7 @@ def job(smk, rule: str | None = None):
 
     Logs the job's parameters, the SLURM job id when running under SLURM, the
     wall time, and any exception with its traceback (then re-raises it so the
-    job fails).  Yields the provenance attributes for the job's output files.
+    job fails); an interrupt (:class:`gaussdsm.interrupt.Interrupted`, Ctrl-C) as one line, in the log file.  Yields the provenance attributes for the job's output files.
     The test-only fault switch (:mod:`gaussdsm.faults`) is honoured here.
 
     Parameters
@@ -82,6 +83,7 @@ def job(smk, rule: str | None = None):
 
     rule = rule or smk.rule
     handlers = [logging.StreamHandler(sys.stderr)]
+    handlers[0].addFilter(lambda record: not getattr(record, "file_only", False))
     if smk.log:
         handlers.append(logging.FileHandler(smk.log[0], mode="w"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
@@ -96,6 +98,9 @@ def job(smk, rule: str | None = None):
         with threadpool_limits(limits=int(smk.threads)):
             what = provenance_config(smk.config, dict(smk.wildcards.items()), rule)
             yield collect_provenance(what, rule=rule, workflow_dir=smk.scriptdir)
+    except Interrupted:  # Ctrl-C: standard error has the handler's one line (gaussdsm.interrupt); the log file too
+        log.error("rule %s interrupted after %.2f s", rule, time.perf_counter() - t0, extra={"file_only": True})
+        raise
     except BaseException:
         log.error("rule %s failed:\n%s", rule, traceback.format_exc())
         raise

@@ -82,14 +82,22 @@ def test_no_module_imports_private_names_of_another():
 
 def test_schema_enums_are_the_registries(repo):
     """Every name the config may use is one the package dispatches on, and the other way round: sampler kinds,
-    diffusion processes, schemes, grids and inits, spectrum kinds, metrics."""
+    diffusion processes, schemes, grids and inits, spectrum kinds, metrics.  The registries that grow by one module
+    and one entry (schemes, processes, grids, metrics) are not copied into the schema file: it names them
+    (``x-registry``) and :func:`gaussdsm.schema.load` fills them in."""
     import yaml
 
-    from gaussdsm import samplers, spectra
+    from gaussdsm import metrics, samplers, spectra
     from gaussdsm.samplers import diffusion
+    from gaussdsm.schema import load
 
-    schema = yaml.safe_load((repo / "workflow" / "schemas" / "config.schema.yaml").read_text())
-    study = schema["$defs"]["study"]["properties"]
+    path = repo / "workflow" / "schemas" / "config.schema.yaml"
+    raw = yaml.safe_load(path.read_text())["$defs"]["study"]["properties"]
+    assert raw["sampler"]["properties"]["scheme"]["items"] == {"x-registry": "schemes"}
+    assert raw["sampler"]["properties"]["process"]["x-registry"] == "processes"
+    assert raw["sampler"]["properties"]["grid"]["anyOf"][0] == {"x-registry": "grids"}
+    assert raw["metrics"]["items"] == {"x-registry": "metrics"}
+    study = load(path)["$defs"]["study"]["properties"]
     sp = study["sampler"]["properties"]
     assert sp["kind"]["enum"] == list(samplers.KINDS)
     assert sp["process"]["enum"] == list(diffusion.PROCESSES)
@@ -97,10 +105,24 @@ def test_schema_enums_are_the_registries(repo):
     assert sp["grid"]["anyOf"][0]["enum"] == list(diffusion.GRIDS)
     assert sp["init"]["items"]["enum"] == list(diffusion.START_LAWS)
     assert set(study["spectrum"]["properties"]["kind"]["enum"]) == set(spectra.SOURCES)
-    from gaussdsm import metrics
-
     assert study["metrics"]["items"]["enum"] == list(metrics.METRICS)
     assert study["metrics"]["default"] == [metrics.DEFAULT]
+
+
+def test_a_registry_name_is_checked_by_the_schema(repo):
+    """A config naming a scheme that is not in the registry gets the schema's one-line error listing the registry."""
+    import pytest
+
+    from gaussdsm.samplers import diffusion
+    from gaussdsm.schema import validate
+    from gaussdsm.study import ConfigError
+
+    cfg = {"studies": {"s": {"spectrum": {"kind": "power_law", "d": 3}, "grid": {"n_samples": [10]},
+                             "sampler": {"kind": "diffusion", "scheme": ["euler", "eulr"]}}}}
+    with pytest.raises(ConfigError) as err:
+        validate(cfg, repo / "workflow" / "schemas" / "config.schema.yaml")
+    line = next(ln for ln in str(err.value).splitlines() if "scheme" in ln)
+    assert "studies.s.sampler.scheme[1] = 'eulr'" in line and ", ".join(diffusion.SCHEMES) in line, line
 
 
 def test_unknown_names_raise_instead_of_falling_back():

@@ -1,5 +1,6 @@
 """The `gaussdsm` console command (error breakdown and provenance)."""
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -191,6 +192,7 @@ def test_error_refuses_what_would_exceed_time_or_memory(capsys, monkeypatch):
 
     args = ["error", "--d", "20000", "--model", "full", "--n-samples", "1000", "--sigma", "0.1", "--gamma", "0.001",
             "--mc", "20"]
+    monkeypatch.setattr(budget, "available_mb", lambda: 1e6)  # the time limit alone (not what this machine has free)
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--max-time 600 s" in err and "d = 20000" in err and " h " in err, err
@@ -272,3 +274,26 @@ def test_within_prints_the_cheapest_qualifying_setting(capsys, of):
     for f in found:
         assert f["total"] == pytest.approx(float(th["total"].sel(f["point"])), rel=1e-12)
         assert f["ratio"] <= 1.1 and f["of"] == of
+
+
+def _provenance_file(tmp_path):
+    cfg = {"seed": 3, "studies": {f"s{i}": {"grid": {"sigma": [0.1]}} for i in range(200)}}  # a long output
+    ds = xr.Dataset({"x": ("i", [1.0, 2.0], {"units": "1", "long_name": "x"})},
+                    coords={"i": ("i", [0, 1], {"units": "1", "long_name": "index"})})
+    return write_dataset(ds, tmp_path / "r.nc", collect_provenance(cfg, rule="spectra"), title="t")
+
+
+def test_provenance_into_a_closed_pipe_ends_quietly(tmp_path):
+    """`gaussdsm provenance FILE | head`: a reader that has gone ends the command with no traceback and the exit
+    status of a command killed by SIGPIPE (128 + 13); the same through a shell pipe into `head -1`."""
+    f = _provenance_file(tmp_path)
+    cmd = [sys.executable, "-c", "import sys; from gaussdsm.cli import main; sys.exit(main())", "provenance", str(f)]
+    read, write = os.pipe()
+    os.close(read)  # every write fails with EPIPE: deterministic
+    out = subprocess.run(cmd, stdout=write, stderr=subprocess.PIPE, text=True, timeout=60)
+    os.close(write)
+    assert out.stderr == "" and out.returncode == 141, (out.returncode, out.stderr)
+    shell = " ".join(f"'{c}'" for c in cmd) + " | head -1"
+    out = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.startswith("title: t") and out.stdout.count("\n") == 1, out
+    assert "Traceback" not in out.stderr and "Error" not in out.stderr, out.stderr

@@ -87,8 +87,14 @@ BAD_CONFIGS = [
     ("D", {"sampler": {"process": "vp_exp", "exp_rate": 0}}, "sampler.exp_rate must be non-zero with process vp_exp"),
     ("D", {"sampler": {"process": "edm", "scheme": ["heun_churn"], "s_tmin": 60.0}}, "sampler.s_tmin must be <= sampler.s_tmax"),
     ("D", {"sampler": {"grid": "log"}},
-     "studies.tiny.sampler.grid = 'log': must be uniform or geometric or edm or array"),
+     "studies.tiny.sampler.grid = 'log': must be uniform or geometric or edm or karras or exponential or "
+     "polyexponential or vp or kl_optimal or linear_quadratic or ays_sd15 or ays_sdxl or ays_svd or simple or normal or "
+     "sgm_uniform or ddim_uniform or beta or array"),
     ("D", {"sampler": {"scheme": ["heun"], "t_min": [0.0]}}, "sampler.t_min must be > 0 with scheme heun"),
+    ("D", {"sampler": {"scheme": ["dpmpp_2m_sde"], "eta": 0.5, "n_steps": [float("inf")]}},
+     "sampler.eta must be 1 with scheme dpmpp_2m_sde and n_steps: inf"),
+    ("D", {"sampler": {"process": "ve", "grid": "ays_svd", "scheme": ["euler"]}}, "sampler.grid ays_svd does not decrease"),
+    ("D", {"sampler": {"eta": -0.5}}, "studies.tiny.sampler.eta = -0.5"),
     ("D", {"grid": {"sigma": [0.1]}}, "grid.sigma is not used by sampler.kind: diffusion"),
     ("D", {"fit": {"method": "sgd"}}, "fit.method must be exact, gradient_flow or gd with sampler.kind: diffusion"),
     ("D", {"fit": {"method": "gd", "train_time": [1.0]}}, "fit.lr must be > 0 with fit.method gd"),

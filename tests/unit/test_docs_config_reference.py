@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -30,7 +29,9 @@ def ref():
 
 @pytest.fixture(scope="module")
 def schema() -> dict:
-    return yaml.safe_load(SCHEMA.read_text())
+    from gaussdsm.schema import load
+
+    return load(SCHEMA)
 
 
 def schema_keys(schema: dict) -> dict[str, dict]:

@@ -241,3 +241,35 @@ def test_run_study_puts_an_overlay_on_the_default_config(repo):
     assert res.summary["sigma"].values.tolist() == grid["sigma"]
     with pytest.raises(ValueError, match="study must be one of"):
         gaussdsm.run_study(repo / "config" / "p1.yaml", study="no_such_study")
+
+
+def test_zero_is_a_value_not_a_missing_option():
+    """``alpha=0`` is the flat spectrum (it was dropped as if not given: 0 == False), and a diffusion-only option set
+    to 0 is refused for a Langevin sampler like any other value."""
+    ds = gaussdsm.error(d=4, alpha=0.0, n_samples=1000, sigma=0.1, gamma=0.01)
+    np.testing.assert_array_equal(ds["lam"].values, np.ones(4))
+    assert json.loads(ds.attrs["spectrum_json"])["alpha"] == 0.0
+    with pytest.raises(ValueError, match="sampler.s_churn is only used by sampler.kind: diffusion"):
+        gaussdsm.error(d=4, n_samples=1000, sigma=0.1, gamma=0.01, s_churn=0)
+
+
+def test_a_step_at_the_stability_bound_within_round_off_is_unstable():
+    """gamma = 2 (0 + 0.1^2) in floats passes a strict gamma a < 2 by one ulp (a stationary variance of 9e13): the
+    point is undefined, with its reason, and its Monte-Carlo variables are there (NaN) with mc_note saying why."""
+    ds = gaussdsm.error(spectrum="custom", values=[1, 0.5, 0.0], n_samples=1000, sigma=0.1, gamma=0.02, mc=4)
+    assert int(ds["valid"]) == 0 and "unstable" in str(ds["reason"].values)
+    assert np.isnan(float(ds["mc_mean"])) and "not run" in str(ds["mc_note"].values)
+
+
+def test_an_infinite_metric_is_inf_with_its_reason_and_named_by_its_long_name():
+    """KL with a zero eigenvalue: total and mc_mean are inf (never NaN), with the reason; on a metric axis the long
+    names name the coordinate, with one metric the metric itself."""
+    ds = gaussdsm.error(spectrum="custom", values=[1, 0.5, 0.0], n_samples=1000, sigma=0.1, gamma=0.01, mc=4,
+                        metric=["w2", "kl_sample_data"])
+    kl = ds.sel(metric="kl_sample_data")
+    assert np.isposinf(float(kl["total"])) and np.isposinf(float(kl["mc_mean"]))
+    assert "singular" in str(kl["reason"].values) and "infinite" in str(kl["mc_note"].values)
+    assert np.isfinite(float(ds.sel(metric="w2")["mc_mean"]))
+    assert "coordinate metric" in ds["total"].attrs["long_name"]
+    one = gaussdsm.error(d=4, n_samples=1000, sigma=0.1, gamma=0.01, metric="kl_data_sample")
+    assert "KL(data || sampled)" in one["total"].attrs["long_name"]

@@ -29,13 +29,15 @@ EXPECTED = {
     "comparisons/shape/spectrum_shape": {"shape_a1_total": ("sigma_dense",), "shape_a2_mc_mean": ("sigma_shape_a2",)},
     "comparisons/model/full_vs_diagonal": {"full_theory_line": ("sigma", "n_dense")},
     "dvp/figures/error_vs_nfe": {"theory_line": ("n_samples", "scheme", "init_line", "n_dense"),
-                                 "discretization_w2": ("scheme", "n_dense"),
+                                 "discretization_w2sq": ("scheme", "n_dense"), "floor": ("n_samples", "scheme", "init_line"),
                                  "mc_mean": ("n_samples", "scheme", "init", "n_steps")},
     "dvp/figures/trajectory": {"w2_path": ("scheme_path", "init_line", "step")},
     "dt/figures/error_vs_t_min": {"theory_line": ("n_samples", "t_dense"), "t_min_star": ("n_samples",)},
     "dtr/figures/error_vs_train_time": {"theory_line": ("n_samples", "t_min", "tau_dense"),
                                         "exact_line": ("n_samples", "t_min"),
                                         "mc_mean": ("n_samples", "t_min", "train_time")},
+    "comparisons/textures/texture_spectra": {"tex_a_ring_power": ("ring_tex_a",),
+                                             "tex_b_fit_t_total": ("t_dense",)},
     "comparisons/kappa/langevin_vs_diffusion": {"ula_best": ("study", "budget"),
                                                 "diffusion": ("study", "scheme_path", "budget")},
 }
@@ -208,9 +210,40 @@ def test_report_has_every_figure_with_its_caption(figures_run, run_snakemake):
         assert f"Study <strong>{study}</strong>" in html, study
     for study in ("dvp", "dt"):
         assert f"Study <strong>{study}</strong>" in html, study
-    for comparison in ("shape", "model", "kappa"):
+    for comparison in ("shape", "model", "kappa", "textures"):
         assert f"Comparison {comparison}" in html, comparison
     assert html.count("reconstruction of the analysis") >= 12
+    assert "System Message" not in html, html[html.find("System Message"):][:500]  # docutils' error boxes
+
+
+def test_p7_without_exact_initialisation_and_its_floor(figures_run):
+    """P7 of a study without the exact initialisation draws and lists no exact-initialisation mark; its floors are
+    the theory of the continuous-time law (n_steps = inf) of what each scheme integrates (the reverse SDE: em, ddpm;
+    the probability-flow ODE: heun), same process and t_min, and are drawn on every top panel."""
+    from gaussdsm import theory
+    from gaussdsm.figures import error_vs_nfe
+
+    res = figures_run / "results" / "dvp"
+    with xr.open_dataset(res / "figures" / "error_vs_nfe.nc", engine="netcdf4") as d, \
+            xr.open_dataset(res / "summary.nc", engine="netcdf4") as s:
+        d, lam = d.load(), s["lam"].values
+    assert list(d["integrates"].values) == ["sde", "sde", "ode"]
+    for N in d["n_samples"].values:
+        for sch in ("em", "ddpm", "heun"):
+            want = theory.error_terms(lam, N, sampler="diffusion", process="vp", scheme=sch, n_steps=np.inf,
+                                      t_min=float(d["t_min"]), init="standard")["total"]
+            got = d["floor"].sel(n_samples=N, scheme=sch, init_line="standard")
+            np.testing.assert_allclose(float(got), float(want), rtol=1e-12)
+    standard = d.sel(init=["standard"], init_line=["standard"])
+    fig = error_vs_nfe.draw(standard)
+    labels = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+    assert labels and not any("exact" in lab for lab in labels), labels
+    assert not any(ln.get_linestyle() == "--" or ln.get_marker() == "s" for a in fig.axes for ln in a.get_lines())
+    for ax, N in zip(fig.axes, d["n_samples"].values):
+        floors = d["floor"].sel(n_samples=N, init_line="standard").values
+        drawn = [ln.get_ydata()[0] for ln in ax.get_lines() if ln.get_linestyle() == "-."]
+        assert drawn and all(np.min(np.abs(np.asarray(floors) / y - 1)) < 1e-3 for y in drawn), (floors, drawn)
+        assert all(np.min(np.abs(np.asarray(drawn) / f - 1)) <= error_vs_nfe.FLOOR_SAME for f in floors)
 
 
 def _kinds(lines) -> set:

@@ -5,6 +5,7 @@ through the CLI end to end, to show that Snakemake stops before any job and touc
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -232,3 +233,40 @@ def test_real_data_spectra_through_the_workflow(tmp_path, run_snakemake, write_c
     iio.imwrite(tmp_path / "tex.png", (rng.random((12, 12)) * 255).astype(np.uint8))
     counts = job_counts(run_snakemake(tmp_path, "-n").stdout)
     assert counts.get("spectra") == 1 and counts.get("run_sampler") == 1 and counts.get("aggregate") == 1, counts
+
+
+def test_ctrl_c_ends_each_job_with_one_line(repo, tmp_path, write_config):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while two Monte-Carlo jobs run: each
+    ends with one line naming it and exit status 130, no traceback anywhere, no partial result left, and the
+    interrupt is in each job's log."""
+    import signal
+    import threading
+    import time
+
+    write_config(tmp_path / "config.yaml", spectrum={"d": 200}, montecarlo={"n_replicates": 20000, "points_per_job": 2})
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path),
+           "--cores", "2", "--configfile", str(tmp_path / "config.yaml"), "--replace-workflow-config"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    t0 = time.monotonic()
+    try:  # both cores in a Monte-Carlo job (its parameters logged: past its imports)
+        while sum("INFO params" in ln and "n_replicates" in ln for ln in lines) < 2 and time.monotonic() - t0 < 240:
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    reader.join(timeout=10)
+    out = "".join(lines)
+    interrupted = re.findall(r"^run_sampler \[study=tiny, chunk=(\d+)\]: interrupted \(SIGINT\), exit status 130$",
+                             out, re.M)
+    assert proc.returncode != 0 and len(interrupted) == 2, out[-3000:]
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out, out[-3000:]
+    assert out.count("returned non-zero exit status 130") == 2
+    for chunk in interrupted:
+        assert "interrupted after" in (tmp_path / "logs" / "tiny" / "run_sampler" / f"chunk-{chunk}.log").read_text()
+    left = list((tmp_path / "results").rglob("sampler/*"))
+    assert not left, left

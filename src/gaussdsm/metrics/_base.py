@@ -212,6 +212,26 @@ def spectral_parts(lam, F, D, D1, D2):
     return F, out
 
 
+def kl_eig_to_diagonal(U, F, lam, sample_first: bool) -> np.ndarray:
+    r"""KL between :math:`C = U\,\mathrm{diag}(F)\,U^\top` and :math:`\Sigma = \mathrm{diag}(\lambda)`, O(d²), every term
+    non-negative: :math:`\frac12\sum_{ij}U_{ij}^2\phi(F_j/\lambda_i)` (``sample_first``: KL(C ‖ Σ)) or
+    :math:`\frac12\sum_{ij}U_{ij}^2\phi(\lambda_i/F_j)` (KL(Σ ‖ C)); inf for a singular covariance.  ``U (..., d, d)``,
+    ``F (..., d)``, ``lam (d,)``."""
+    U = np.asarray(U, dtype=float)
+    F = np.asarray(F, dtype=float)
+    lam = np.asarray(lam, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if sample_first:
+            x = np.where(lam[:, None] > 0, F[..., None, :] / np.where(lam > 0, lam, 1.0)[:, None], np.inf)
+        else:
+            x = np.where((F[..., None, :] > 0) & (lam[:, None] > 0),
+                         lam[:, None] / np.where(F > 0, F, 1.0)[..., None, :], np.inf)
+    U2 = U * U
+    with np.errstate(invalid="ignore"):
+        val = 0.5 * np.where(U2 > 0, U2 * phi(x), 0.0).sum(axis=(-2, -1))
+    return np.where(np.any(F <= 0, axis=-1) | np.any(lam <= 0), np.inf, val)  # a singular covariance: inf
+
+
 def kl_full(C1, C2) -> np.ndarray:
     """:math:`\\mathrm{KL}(\\mathcal N(0, C_1)\\,\\|\\,\\mathcal N(0, C_2)) = \\frac12\\big[\\mathrm{tr}(C_2^{-1}C_1) - d
     - \\log\\det(C_2^{-1}C_1)\\big] = \\frac12\\sum_j\\phi(m_j)`, :math:`m_j` the eigenvalues of

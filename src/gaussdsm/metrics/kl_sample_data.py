@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Metric, kl_full, phi, phi_of_increment, r8_weighted_sum, second_difference_sum, spectral_parts
+from ._base import Metric, kl_eig_to_diagonal, kl_full, phi_of_increment, r8_weighted_sum, second_difference_sum, spectral_parts
 
 __all__ = ["METRIC", "per_mode", "commuting", "eig_to_diagonal", "to_diagonal", "bias", "generalization_sum",
            "optimization_sum"]
@@ -61,15 +61,7 @@ def full(C, Sigma) -> np.ndarray:
 
 def eig_to_diagonal(U, F, lam) -> np.ndarray:
     """:math:`\\frac12\\sum_{ij}U_{ij}^2\\phi(F_j/\\lambda_i)`: ``U (..., d, d)``, ``F (..., d)``, ``lam (d,)``."""
-    U = np.asarray(U, dtype=float)
-    F = np.asarray(F, dtype=float)
-    lam = np.asarray(lam, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = np.where(lam[:, None] > 0, F[..., None, :] / np.where(lam > 0, lam, 1.0)[:, None], np.inf)
-    U2 = U * U
-    with np.errstate(invalid="ignore"):
-        val = 0.5 * np.where(U2 > 0, U2 * phi(x), 0.0).sum(axis=(-2, -1))
-    return np.where(np.any(F <= 0, axis=-1) | np.any(lam <= 0), np.inf, val)  # a singular covariance: inf
+    return kl_eig_to_diagonal(U, F, lam, sample_first=True)
 
 
 def to_diagonal(C, lam) -> np.ndarray:

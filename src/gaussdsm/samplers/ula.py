@@ -35,6 +35,11 @@ def _check_gamma(gamma) -> float:
     return _checks.number("gamma", gamma, ge=0)
 
 
+BOUND_RTOL = 16 * np.finfo(float).eps
+"""Relative distance to the stability bound :math:`\\gamma a = 2` below which a mode counts as unstable (round-off:
+:math:`2(0 + 0.1^2)` is 0.020000000000000004, so :math:`\\gamma = 0.02` would pass a strict test)."""
+
+
 def ula_is_stable(A, gamma) -> np.ndarray:
     """Whether ULA with score :math:`-Ay` and step ``gamma`` has a stationary law.
 
@@ -277,7 +282,9 @@ class ULA(LangevinSampler):
             return np.zeros_like(g), np.where(g > 0, 2.0 / np.where(g > 0, g, 1.0), np.inf)
 
     def score_stable(self, a):
-        return (a > 0) & (col(self.gamma) * a < 2)
+        """:math:`0 < \\gamma a < 2`, with a mode within round-off of the bound (:data:`BOUND_RTOL`) unstable: there the
+        stationary variance :math:`1/(a(1 - \\gamma a/2))` is the round-off's, not the chain's."""
+        return (a > 0) & (col(self.gamma) * a < 2.0 * (1.0 - BOUND_RTOL))
 
     def stability_margin(self, lam_min, lam_max, sigma):
         return lam_min + sigma**2 - 0.5 * self.gamma

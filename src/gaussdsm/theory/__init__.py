@@ -40,14 +40,12 @@ from ..vocabulary import attrs
 from . import _diffusion, kernels, langevin
 from ._regime import REGIME_BOUND, REGIME_TAU, REGIME_TOL, second_order_coefficient
 from .langevin import (
-    R8_COMPILED_MIN_D,
     optimization_sum,
     bias_ula,
     kernel_generalization_ula,
     kernel_optimization,
     kernel_optimization_diagonal,
     mode_variance,
-    optimization_sum_full,
     sgd_entry_variance,
     sgd_is_stable,
 )

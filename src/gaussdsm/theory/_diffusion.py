@@ -15,10 +15,8 @@ import numpy as np
 import xarray as xr
 
 from .. import _jet
-from ..samplers import Diffusion
 from ..samplers.spec import SamplerSpec, build
 from ..vocabulary import attrs
-from . import kernels
 from ._regime import REGIME_BOUND, second_order_coefficient
 
 __all__ = ["diffusion_terms"]

@@ -290,7 +290,6 @@ def r8_moments(lam, sigma, gamma, tau, loss_factor=1.0, batch_size=1, model: str
         bi, bk = b[..., :, None], b[..., None, :]
         ci, ck = c[..., :, None], c[..., None, :]
         Di = D[..., :, None]
-        li, lk = lam[:, None], lam[None, :]
         gik = ai + ak - g_[..., None] * ai * ak
         vt = np.swapaxes(v, -1, -2)
         delta = np.eye(lam.size)

@@ -16,6 +16,7 @@ step asks the model (:meth:`.steps.Step.factor`) at the times it needs.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -184,9 +185,9 @@ def covariance_with_scores(sampler, A, start_cov) -> np.ndarray:
     times, rec = sampler.times, sampler.record
     lookup = lambda t: A(float(t))  # noqa: E731
     with np.errstate(all="ignore"):
-        if rec.integrates == "sde":
-            if rec.history:
-                raise NotImplementedError(f"matrix scores: the stochastic multistep scheme {rec.name}")
+        if rec.integrates == "sde" and (rec.history or _draws(sampler, lookup, eye) > 1):
+            V = _block_covariance(sampler, lookup, V0)
+        elif rec.integrates == "sde":
             V = V0
             for k in range(times.size - 1):
                 al = rec.step(MatrixStep(sampler, times, k, lookup, 0.0, {}), eye)
@@ -203,6 +204,65 @@ def covariance_with_scores(sampler, A, start_cov) -> np.ndarray:
             D = (eye - s2 * lookup(sampler.t_min)) / math.sqrt(m2)
             V = D @ V @ D.T
     return 0.5 * (V + V.T)
+
+
+class _FormMatrixStep(MatrixStep):
+    """A :class:`.steps.MatrixStep` on forms with d x d coefficients: each draw a new source, the history its own."""
+
+    def __init__(self, sampler, times, k, A, eye):
+        super().__init__(sampler, times, k, A, eye, {})
+        self.eye, self._ids, self.kept = eye, itertools.count(), {}
+
+    def _apply(self, factor, y):
+        if isinstance(y, Form):
+            return Form({k: factor @ v for k, v in y.c.items()})
+        return factor @ y
+
+    def noise(self):
+        return Form({next(self._ids): self.eye})
+
+    def history(self, name):
+        return Form({("history", name): self.eye})
+
+    def keep(self, name, value):
+        self.kept[name] = value
+
+
+def _draws(sampler, A, eye) -> int:
+    """The number of standard normal draws of the scheme's first step."""
+    s = _FormMatrixStep(sampler, sampler.times, 0, A, eye)
+    sampler.record.step(s, Form({STATE: eye}))
+    return next(s._ids)
+
+
+def _block_covariance(sampler, A, V0) -> np.ndarray:
+    r"""The covariance of the state for matrix scores by the recursion of the module docstring on blocks: the live
+    quantities (state and history) stacked, :math:`P_{k+1} = M_kP_kM_k^\top + N_kN_k^\top` with d x d blocks read
+    from the step run on forms (:class:`_FormMatrixStep`); any number of draws per step."""
+    rec, times = sampler.record, sampler.times
+    d = V0.shape[0]
+    eye = np.eye(d)
+    live = [STATE] + [("history", name) for name in rec.history]
+    ell = len(live)
+    P = np.zeros((ell * d, ell * d))
+    P[:d, :d] = V0
+    for k in range(times.size - 1):
+        s = _FormMatrixStep(sampler, times, k, A, eye)
+        outs = [rec.step(s, Form({STATE: eye}))] + [s.kept[name] for name in rec.history]
+        M = np.zeros((ell * d, ell * d))
+        sources = sorted({src for o in outs for src in o.c if src not in live})
+        N = np.zeros((ell * d, max(len(sources), 1) * d))
+        for a, o in enumerate(outs):
+            for src, v in o.c.items():
+                v = np.broadcast_to(v, (d, d))
+                if src in live:
+                    b = live.index(src)
+                    M[a * d:(a + 1) * d, b * d:(b + 1) * d] = v
+                else:
+                    j = sources.index(src)
+                    N[a * d:(a + 1) * d, j * d:(j + 1) * d] = v
+        P = M @ P @ M.T + N @ N.T
+    return P[:d, :d]
 
 
 def particles(sampler, mu, n_particles: int, rng) -> np.ndarray:

@@ -28,7 +28,7 @@ from ... import _checks, _jet, rules
 from ...dsm import Training
 from .._base import Sampler
 from . import fast, law
-from .grids import time_grid
+from .grids import SCHEDULES, time_grid
 from .processes import DEFAULT_T, PROCESSES, make_process
 from .schemes import SCHEMES, scheme_record
 
@@ -55,9 +55,16 @@ class Diffusion(Sampler):
     Parameters
     ----------
     process : {'vp', 'vp_cosine', 'vp_exp', 've', 'heat', 'edm', 'flow'}
-    scheme : {'em', 'ei', 'ddpm', 'euler', 'ddim', 'heun', 'rk4', 'dpm_2', 'dpmpp_2m', 'heun_churn', 'annealed_langevin'}
-    grid : {'uniform', 'geometric', 'edm'} or sequence of float
-        An explicit grid fixes T, n_steps and t_min.
+    scheme : str
+        A name of :data:`~.schemes.SCHEMES`: 'em', 'ei', 'ddpm', 'euler', 'ddim', 'heun', 'rk4', 'dpm_2', 'dpmpp_2m',
+        'heun_churn', 'annealed_langevin', and by their practitioners' names (docs: samplers by name)
+        'euler_ancestral', 'ipndm', 'k_euler', 'k_heun', 'k_dpm_2', 'dpm_2_ancestral', 'dpmpp_2s_ancestral',
+        'dpmpp_sde', 'dpmpp_2m_sde', 'dpmpp_2m_sde_heun', 'dpmpp_3m_sde', 'lms', 'uni_pc', 'uni_pc_bh2', 'deis'.
+    grid : str or sequence of float
+        A name of :data:`~.grids.GRIDS` ('uniform', 'geometric', 'edm'; the schedules 'karras', 'exponential',
+        'polyexponential', 'vp', 'kl_optimal', 'linear_quadratic', 'ays_sd15', 'ays_sdxl', 'ays_svd'; on the SD
+        table 'simple', 'normal', 'sgm_uniform', 'ddim_uniform', 'beta').  An explicit
+        grid fixes T, n_steps and t_min.
     n_steps : int or inf
         K steps (annealed Langevin: the number of noise levels); ``inf``: the continuous-time law.
     t_min : float
@@ -77,7 +84,18 @@ class Diffusion(Sampler):
         Annealed Langevin: L and ε (Song & Ermon 2019: 100, 2e-5).
     s_churn, s_tmin, s_tmax, s_noise : float
         heun_churn (Karras et al. 2022, Algorithm 2; defaults their ImageNet-64 settings, Table 5: 80, 0.05, 50,
-        1.003): the churn, the range of t where it applies, and the inflation of the fresh noise.
+        1.003): the churn, the range of t where it applies (k_euler, k_heun, k_dpm_2: of the noise level
+        :math:`\sigma_t/m_t`; ``s_tmax`` may be ``inf``), and the inflation of the fresh noise.
+    eta : float
+        The ancestral and SDE samplers' :math:`\eta \ge 0` (k-diffusion's ``eta``, default 1): the share of each step's
+        noise renewed (0: their deterministic limit; euler_ancestral with :math:`\eta \le 1` is DDIM with
+        :math:`\eta`).
+    noise_scale : float
+        The ancestral and SDE samplers' ``s_noise`` (k-diffusion's, default 1): the fresh noise is scaled by it
+        (heun_churn and the k_* churns use ``s_noise``).
+    rho, poly_rho, beta_alpha, beta_beta : float
+        The grids ``karras`` (ρ, default 7), ``polyexponential`` (default 1, k-diffusion's) and ``beta`` (α, β, default
+        0.6, 0.6, ComfyUI's).
     """
 
     kind = "diffusion"
@@ -85,7 +103,8 @@ class Diffusion(Sampler):
 
     def __init__(self, process="vp", scheme="em", grid="uniform", n_steps=100, t_min=1e-3, init="standard", T=None,
                  beta_min=0.1, beta_max=20.0, sigma_min=0.01, sigma_max=50.0, denoise=False, steps_per_level=100,
-                 eps=2e-5, exp_rate=2.0, s_churn=80.0, s_tmin=0.05, s_tmax=50.0, s_noise=1.003):
+                 eps=2e-5, exp_rate=2.0, s_churn=80.0, s_tmin=0.05, s_tmax=50.0, s_noise=1.003, eta=1.0,
+                 noise_scale=1.0, rho=7.0, poly_rho=1.0, beta_alpha=0.6, beta_beta=0.6):
         _checks.choice("sampler.process", process, PROCESSES)
         self.record = scheme_record(scheme_name := scheme)
         _checks.choice("sampler.init", init, START_LAWS)
@@ -106,8 +125,14 @@ class Diffusion(Sampler):
         self.exp_rate = _checks.number("sampler.exp_rate", exp_rate)
         self.s_churn = _checks.number("sampler.s_churn", s_churn, ge=0)
         self.s_tmin = _checks.number("sampler.s_tmin", s_tmin, ge=0)
-        self.s_tmax = _checks.number("sampler.s_tmax", s_tmax, ge=0)
+        self.s_tmax = _checks.number("sampler.s_tmax", s_tmax, ge=0, allow_inf=True)
         self.s_noise = _checks.number("sampler.s_noise", s_noise, gt=0)
+        self.eta = _checks.number("sampler.eta", eta, ge=0)
+        self.noise_scale = _checks.number("sampler.noise_scale", noise_scale, ge=0)
+        self.rho = _checks.number("sampler.rho", rho, gt=0)
+        self.poly_rho = _checks.number("sampler.poly_rho", poly_rho, gt=0)
+        self.beta_alpha = _checks.number("sampler.beta_alpha", beta_alpha, gt=0)
+        self.beta_beta = _checks.number("sampler.beta_beta", beta_beta, gt=0)
         if self.s_tmin > self.s_tmax:
             raise ValueError(f"sampler.s_tmin must be <= sampler.s_tmax; got {s_tmin} > {s_tmax}")
         self.process = make_process(process, T, beta_min=self.beta_min, beta_max=self.beta_max,
@@ -128,11 +153,18 @@ class Diffusion(Sampler):
         annealed = rec.integrates == "langevin"
         if rec.needs_finite_steps and math.isinf(self.n_steps):
             raise ValueError(f"sampler.scheme {rec.name} needs a finite n_steps ({rec.needs_finite_steps})")
+        if math.isinf(self.n_steps) and rec.integrates == "sde":
+            for key in ("eta", "noise_scale"):
+                if key in rec.uses and getattr(self, key) != 1:
+                    raise ValueError(f"sampler.{key} must be 1 with scheme {rec.name} and n_steps: inf (its "
+                                     f"continuous-time law is the reverse SDE's); got {getattr(self, key):g}")
         if rec.needs_signal and not math.isinf(self.n_steps) and float(self.process.m2(self.process.T)) == 0:
             ok = [n for n, r in SCHEMES.items() if not r.needs_signal and r.needs is None and r.integrates != "langevin"]
             raise ValueError(f"sampler.scheme {rec.name} divides by the signal scale m_t, which is 0 at t = T = "
                              f"{self.process.T:g} for process {process}: take sampler.T < {self.process.T:g} or a "
                              f"scheme among {', '.join(ok)}")
+        if isinstance(grid, str) and grid in SCHEDULES and not math.isinf(self.n_steps) and not annealed:
+            self.times  # a schedule in the noise level: its times decrease strictly (or one line naming the key)
         evaluates_at_t_min = rec.evaluates_at_t_min or self.denoise
         if self.t_min == 0 and (evaluates_at_t_min or grid == "geometric") and not annealed:
             raise ValueError(f"sampler.t_min must be > 0 with scheme {scheme_name}"
@@ -178,7 +210,9 @@ class Diffusion(Sampler):
     # -------------------------------------------------------------------- the grid and its coefficients
     @property
     def times(self) -> np.ndarray:
-        return time_grid(self.process, self.grid, self.n_steps, self.t_min)
+        return time_grid(self.process, self.grid, self.n_steps, self.t_min,
+                         {"rho": self.rho, "poly_rho": self.poly_rho, "beta_alpha": self.beta_alpha,
+                          "beta_beta": self.beta_beta})
 
     @property
     def nfe(self) -> float:
@@ -310,9 +344,9 @@ class Diffusion(Sampler):
         return other
 
     def with_training(self, training: Training) -> "Diffusion":
-        """The same sampler with the scores of :class:`Training` (exact: ``self`` unchanged).  Its law is computed by
-        running the scheme's own steps as linear maps (vectorised over the eigenvalues, a loop over the steps), so
-        it needs a finite ``n_steps``, a time grid, t_min > 0 and m_T > 0."""
+        """The same sampler with the scores of :class:`Training` (exact: ``self`` unchanged).  Its law is the one
+        derived from the scheme's step (:mod:`.law`, the model asked at each time the step needs), so it needs a finite
+        ``n_steps``, a time grid, t_min > 0 and m_T > 0."""
         if training is None or training.is_minimiser:
             return self
         where = f"fit.method {training.method}"

@@ -2,7 +2,9 @@
 a sampler) and its :class:`~.record.Scheme` record.  A new scheme is one module and one line of :data:`SCHEME_LIST`.
 """
 
-from . import annealed_langevin, ddim, ddpm, dpm_2, dpmpp_2m, ei, em, euler, euler_ancestral, heun, heun_churn, ipndm, rk4
+from . import (annealed_langevin, ddim, ddpm, dpm_2, dpm_2_ancestral, dpmpp_2m, dpmpp_2m_sde, dpmpp_2s_ancestral,
+               dpmpp_3m_sde, dpmpp_sde, ei, em, euler, euler_ancestral, heun, heun_churn, ipndm, k_churn, lms, rk4,
+               deis, uni_pc)
 from .record import FastPath, Scheme
 
 __all__ = ["Scheme", "FastPath", "SCHEMES", "scheme_record"]
@@ -21,6 +23,19 @@ SCHEME_LIST = (
     annealed_langevin.SCHEME,
     euler_ancestral.SCHEME,
     ipndm.SCHEME,
+    k_churn.EULER,
+    k_churn.HEUN,
+    k_churn.DPM_2,
+    dpm_2_ancestral.SCHEME,
+    dpmpp_2s_ancestral.SCHEME,
+    dpmpp_sde.SCHEME,
+    dpmpp_2m_sde.SCHEME,
+    dpmpp_2m_sde.SCHEME_HEUN,
+    dpmpp_3m_sde.SCHEME,
+    lms.SCHEME,
+    uni_pc.SCHEME,
+    uni_pc.SCHEME_BH2,
+    deis.SCHEME,
 )
 SCHEMES: dict[str, Scheme] = {s.name: s for s in SCHEME_LIST}
 """The reverse schemes by config name (``sampler.scheme``)."""

@@ -1,4 +1,7 @@
-"""``heun_churn``: EDM's stochastic sampler (Karras et al. 2022, Algorithm 2)."""
+"""``heun_churn``: EDM's stochastic sampler (Karras et al. 2022, Algorithm 2) as the paper writes it, on the ``edm``
+process: γ = min(S_churn/K, √2 − 1) with K the steps of the grid (which ends at t_min > 0), churn where
+S_tmin <= t <= S_tmax (finite), Heun on every step.  k-diffusion's ``sample_heun`` with churn is ``k_heun``
+(:mod:`.k_churn`: K counts a final step to σ = 0, s_tmax may be inf, Euler on the step to 0, any process)."""
 
 import math
 
@@ -40,4 +43,5 @@ def _fill(sampler, c, tk, tn, h):
 
 SCHEME = Scheme("heun_churn", "sde", 2, None, step, "EDM's stochastic sampler, Karras et al. 2022, Algorithm 2",
                 needs=EDM, evaluates_at_t_min=True,
-                needs_finite_steps="its churn is S_churn / n_steps per step", fast=FastPath(L.HEUN, _fill))
+                needs_finite_steps="its churn is S_churn / n_steps per step",
+                uses=("s_churn", "s_tmin", "s_tmax", "s_noise"), fast=FastPath(L.HEUN, _fill))

@@ -53,6 +53,10 @@ class Scheme:
         The compiled loop of the exact-score law, if any.
     particles : callable or None
         ``particles(sampler, mu, shape, rng)`` for a scheme without a step (annealed Langevin).
+    uses : tuple of str
+        The sampler parameters (``sampler.<key>``) the step reads besides the process's (``eta``, ``noise_scale``,
+        ``s_churn``, ...).  With ``eta`` or ``noise_scale``: the continuous-time law (``n_steps: inf``) is the
+        reverse SDE's, at their value 1 only.
     """
 
     name: str
@@ -68,3 +72,4 @@ class Scheme:
     needs_finite_steps: str = ""
     fast: FastPath | None = None
     particles: Callable | None = None
+    uses: tuple = ()

@@ -1,0 +1,63 @@
+r"""What k-diffusion's samplers share, written for any process: they sample in the variance-exploding variable
+:math:`z = y/m_t` with the noise level :math:`\tilde\sigma_t = \sigma_t/m_t` (k-diffusion's ``sigma``; z = y and
+:math:`\tilde\sigma = t` for EDM, where they are k-diffusion literally), its log :math:`-\log\tilde\sigma = \lambda_t`
+(their ``t_fn``, the half log-SNR), the model as the data prediction :math:`\hat x_0(z, \tilde\sigma)` (their
+``denoised``), and the ancestral split of a step (their ``get_ancestral_step``).
+
+Branches on the grid (k-diffusion's ``if sigmas[i + 1] == 0``) are selections of coefficients, never of the state: the
+branch not taken is computed at safe times (:func:`safe`) and weighted by 0, so the step stays linear in y.
+"""
+
+import numpy as np
+
+__all__ = ["levels", "at", "ancestral", "safe", "past_time", "brownian_pair"]
+
+
+def levels(s, t):
+    r"""``(m, sigma~)`` at time ``t``: the signal scale and k-diffusion's noise level :math:`\sigma_t/m_t`."""
+    m = s.m(t)
+    return m, s.sigma(t) / m
+
+
+def time_of(s, sig):
+    r"""The time at which :math:`\sigma_t/m_t` is ``sig`` (:meth:`~..processes.Process.t_of_ratio`)."""
+    return s.process.t_of_ratio(np.asarray(sig, dtype=float) ** 2)
+
+
+def at(s, z, sig=None, t=None):
+    r"""The data prediction :math:`\hat x_0` of the VE state ``z`` at noise level ``sig`` (or at time ``t``):
+    k-diffusion's ``model(x, sigma)``."""
+    if t is None:
+        t = time_of(s, sig)
+    return s.denoise(s.m(t) * z, t)
+
+
+def ancestral(sig, sig_next, eta):
+    r"""k-diffusion's ``get_ancestral_step``: :math:`\sigma_{up} = \min(\sigma_{next}, \eta\sqrt{\sigma_{next}^2
+    (\sigma^2 - \sigma_{next}^2)/\sigma^2})`, :math:`\sigma_{down} = \sqrt{\sigma_{next}^2 - \sigma_{up}^2}`
+    (``(sig_next, 0)`` at :math:`\eta = 0`)."""
+    up = np.minimum(sig_next, eta * np.sqrt(np.maximum(sig_next**2 * (sig**2 - sig_next**2) / sig**2, 0.0)))
+    return np.sqrt(np.maximum(sig_next**2 - up**2, 0.0)), up
+
+
+def safe(ok, x, fallback):
+    """``x`` where ``ok``, else ``fallback`` (times or levels of a branch not taken, so that nothing is 0/0)."""
+    return np.where(ok, x, fallback)
+
+
+def past_time(s, j: int):
+    r"""The grid time j steps before the step's start, :math:`t_{k-j}` (:math:`t_0` before the start)."""
+    times = np.asarray(s.sampler.times, dtype=float)
+    return times[np.maximum(np.asarray(s.index) - j, 0)]
+
+
+def brownian_pair(s, sig, sig_mid, sig_next):
+    r"""k-diffusion's ``BrownianTreeNoiseSampler`` (a Brownian motion W indexed by the noise level) asked for
+    :math:`[\tilde\sigma_s, \tilde\sigma]` then :math:`[\tilde\sigma_{next}, \tilde\sigma]` within one step, each
+    increment normalised by the square root of its length: with :math:`\Delta_1 = \tilde\sigma - \tilde\sigma_s`,
+    :math:`\Delta_2 = \tilde\sigma_s - \tilde\sigma_{next}` and independent :math:`\xi_1, \xi_2`,
+    :math:`n_1 = \xi_1`, :math:`n_2 = (\sqrt{\Delta_1}\xi_1 + \sqrt{\Delta_2}\xi_2)/\sqrt{\Delta_1 + \Delta_2}`
+    (correlation :math:`\sqrt{\Delta_1/(\Delta_1 + \Delta_2)}`)."""
+    d1, d2 = sig - sig_mid, sig_mid - sig_next
+    xi1, xi2 = s.noise(), s.noise()
+    return xi1, (np.sqrt(d1) * xi1 + np.sqrt(d2) * xi2) / np.sqrt(d1 + d2)
