@@ -489,8 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true",
                    help="one JSON object on stdout (keys: docs/guide/cli.md); a sweep: one object per line and point")
     g = e.add_argument_group(
-        "sweeps: every option above except --values and --file, and the flags, takes several values separated by "
-        "commas (--scheme heun,em --n-steps 10,20,50): the Cartesian product, one row (or JSON line) per point")
+        "sweeps: every option of the spectrum, score matching, sampler and diffusion groups and --metric (not "
+        "--values, --file or the flags) takes several values separated by commas (--scheme heun,em --n-steps "
+        "10,20,50): the Cartesian product, one row (or JSON line) per point")
     g.add_argument("--within", default=None, metavar="FRACTION",
                    help="print the settings whose total is within this fraction (0.1 or 10%%) of --of's reference, "
                    "cheapest by --minimise first; with --mc, Monte Carlo of the cheapest and of its reference only")
