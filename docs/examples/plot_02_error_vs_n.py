@@ -29,9 +29,9 @@ print(mc[["total", "mc_mean", "mc_stderr", "z"]].sel(n_samples=[100, 1000, 10000
       [["total", "mc_mean", "mc_stderr", "z"]].to_string(float_format="{:.4g}".format))
 
 # %%
-# Below :math:`N \approx 10\max(d, N_s)` the first-order expansion is outside its regime (``in_regime`` is 0,
-# dotted line; ``regime_note`` says why): the Monte Carlo leaves it there.  Above, the points sit on the line, with
-# slope :math:`-1` until the bias floor (dashed).
+# Where the term the first-order expansion neglects is estimated above 5 % of the total (``second_order``), the
+# theory is outside its regime (``in_regime`` is 0, dotted line; ``regime_note`` says why): the Monte Carlo may leave
+# it there.  Above, the points sit on the line, with slope :math:`-1` until the bias floor (dashed).
 fig, ax = plt.subplots(figsize=(6.4, 4.2))
 for s, color in zip(setting["sigma"], ("C0", "C3")):
     t = theory.sel(sigma=s)

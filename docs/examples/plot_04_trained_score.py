@@ -26,7 +26,7 @@ from gaussdsm.theory import error_terms
 lam = spectrum("power_law", d=16, alpha=1.0).lam
 setting = dict(process="vp", scheme="em", n_steps=100, t_min=0.01)
 train_time = np.geomspace(0.01, 300, 50)
-Ns = [8, 5000]  # below d, and in the first-order regime N >= 10 max(d, N_s)
+Ns = [8, 5000]  # below d, and in the first-order regime (in_regime)
 
 theory = error_terms(lam, Ns, sampler="diffusion", fit_method="gradient_flow", train_time=list(train_time),
                      **setting)

@@ -27,6 +27,41 @@ def _arg(check, **bounds):
     return convert
 
 
+def _several(convert):
+    """An argparse ``type`` taking one value or several, comma-separated (``--n-steps 10,20,50``): a list of
+    ``convert``'s values (:func:`_points` turns a one-element list back into the value: a grid axis needs two)."""
+
+    def several(text: str) -> list:
+        parts = [t.strip() for t in str(text).split(",")]
+        if any(not t for t in parts):
+            raise argparse.ArgumentTypeError(f"empty value in {text!r} (values are separated by commas)")
+        return [convert(t) for t in parts]
+
+    return several
+
+
+def _one_of(options):
+    """An argparse ``type`` for a choice (with :func:`_several`: argparse's ``choices`` would see the list)."""
+
+    def convert(text: str) -> str:
+        if text not in options:
+            raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(options)})")
+        return text
+
+    return convert
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+
+
+def _choices(options) -> str:
+    return "{" + ",".join(options) + "}"
+
+
 _positive_int = _arg(_checks.integer, ge=1)
 _count = _arg(_checks.integer, ge=1, allow_inf=True)
 _nonneg_float = _arg(_checks.number, ge=0)
@@ -85,11 +120,30 @@ def _notes(ds, *names) -> list[str]:
     return [line for k in names for line in str(ds[k].values).split("\n") if line]
 
 
+def _axes(args) -> list[str]:
+    """The options given several values (grid axes); every one-element list made its value again, in place."""
+    from .engine import KEYS
+
+    axes = []
+    for k in KEYS:
+        v = getattr(args, k, None)
+        if isinstance(v, list) and k != "values":
+            if len(v) == 1:
+                setattr(args, k, v[0])
+            else:
+                axes.append(k)
+    return axes
+
+
 def _cmd_error(args) -> int:
     """``gaussdsm error``: the theory's breakdown at one point, optionally against Monte Carlo (the options are
-    :func:`gaussdsm.error`'s, which does the work; this prints its result)."""
+    :func:`gaussdsm.error`'s, which does the work; this prints its result); several values of an option: a sweep
+    (:func:`_cmd_sweep`)."""
     from .engine import KEYS, error
 
+    axes = _axes(args)
+    if axes or args.within is not None:
+        return _cmd_sweep(args, axes)
     try:
         ds = error(**{k: getattr(args, k) for k in KEYS if hasattr(args, k)}, progress=args.progress)
     except ValueError as err:
@@ -158,6 +212,152 @@ def _cmd_error(args) -> int:
     return 0 if defined else 1
 
 
+PARTS = ("bias_init", "bias_discretization", "bias_stopping", "nfe")
+"""Diffusion's extra columns of a sweep."""
+
+
+def _value(x):
+    """A point's option value for a table: ``g`` formatting for numbers, the text otherwise."""
+    return f"{x:g}" if isinstance(x, float | int | np.number) and not isinstance(x, bool) else str(x)
+
+
+def _json_value(x):
+    return _json_number(x) if isinstance(x, float | np.floating) else x.item() if isinstance(x, np.generic) else x
+
+
+def _sweep_rows(ds) -> list[dict]:
+    """One dict per point of a sweep: ``point`` (the values of its axes) and the columns of the table/JSON."""
+    dims = ds["total"].dims
+    rows = []
+    mc = "mc_mean" in ds
+    for idx in np.ndindex(ds["total"].shape):
+        pt = ds.isel(dict(zip(dims, idx)))
+        row = {"point": {k: pt[k].values.item() for k in dims}}
+        row.update({k: float(pt[k]) for k in (*TERMS, *PARTS) if k in ds})
+        row.update(valid=bool(int(pt["valid"])), in_regime=bool(int(pt["in_regime"])),
+                   notes=_notes(pt, "reason", "regime_note"))
+        if mc:
+            row["monte_carlo"] = {"mean": float(pt["mc_mean"]), "stderr": float(pt["mc_stderr"]),
+                                  "n": int(pt["mc_n"]), "n_diverged": int(pt["n_diverged"]), "z": float(pt["z"])}
+        rows.append(row)
+    return rows
+
+
+def _table(header: list[str], body: list[list[str]]) -> list[str]:
+    """Columns aligned: text left, numbers right."""
+    width = [max(len(r[j]) for r in [header, *body]) for j in range(len(header))]
+
+    def fmt(r):
+        return "  ".join((c.ljust(w) if j == len(r) - 1 else c.rjust(w)) for j, (c, w) in enumerate(zip(r, width)))
+
+    return [fmt(header).rstrip(), *(fmt(r).rstrip() for r in body)]
+
+
+def _number(x: float, spec: str = ".4e") -> str:
+    return format(x, spec) if np.isfinite(x) else "n/a"
+
+
+def _json_row(row: dict) -> dict:
+    out = {k: (_json_term(v) if k in TERMS or k in PARTS else v) for k, v in row.items() if k != "monte_carlo"}
+    out["point"] = {k: _json_value(v) for k, v in row["point"].items()}
+    if "nfe" in row:
+        out["nfe"] = _json_number(row["nfe"])
+    if "monte_carlo" in row:
+        out["monte_carlo"] = {k: (_json_number(v) if isinstance(v, float) else v) for k, v in row["monte_carlo"].items()}
+    return out
+
+
+def _print_sweep(rows: list[dict], dims: list[str], as_json: bool) -> None:
+    if as_json:
+        print("\n".join(json.dumps(_json_row(r), sort_keys=True) for r in rows))
+        return
+    cols = [k for k in (*TERMS, *PARTS) if k in rows[0]]
+    mc = "monte_carlo" in rows[0]
+    header = [*dims, *cols, "regime", *(("mc_mean", "mc_stderr", "z") if mc else ()), "note"]
+    body = []
+    for r in rows:
+        line = [_value(r["point"][k]) for k in dims]
+        line += [_number(r[k], "g") if k == "nfe" else _number(r[k]) for k in cols]
+        line.append("in" if r["in_regime"] else "out")
+        if mc:
+            m = r["monte_carlo"]
+            line += [_number(m["mean"], ".6g"), _number(m["stderr"], ".2g"), _z(m["z"])]
+        line.append("; ".join(r["notes"]))
+        body.append(line)
+    print("\n".join(_table(header, body)))
+
+
+def _cmd_sweep(args, axes: list[str]) -> int:
+    """``gaussdsm error`` with several values of some options: the Cartesian product (as :func:`gaussdsm.error`),
+    one row (or JSON line) per point; with ``--within``: the cheapest settings whose total is within a fraction of
+    the floor or of the best (:mod:`gaussdsm.sweep`), and the Monte Carlo of the winner and of its reference."""
+    import math
+
+    from . import sweep
+    from .engine import KEYS, error
+
+    opts = {k: getattr(args, k) for k in KEYS if hasattr(args, k)}
+    within = args.within is not None
+    try:
+        frac = sweep.parse_fraction(args.within) if within else 0.0
+        ds = error(**{**opts, "mc": 0 if within else opts["mc"]}, progress=args.progress)
+        floor = (error(**{**opts, "n_steps": math.inf, "mc": 0}, progress=args.progress)
+                 if within and args.of == "floor" else None)
+    except ValueError as err:
+        print(f"gaussdsm error: {_as_options(str(err))}", file=sys.stderr)
+        return 2
+    dims = list(ds["total"].dims)
+    if not within:
+        rows = _sweep_rows(ds)
+        _print_sweep(rows, dims, args.json)
+        return 0 if all(r["valid"] for r in rows) else 1
+    ref = sweep.reference(ds, args.of, floor)
+    found = sweep.qualifying(ds, frac, ref, args.minimise)
+    what = ("the floor (the same setting with n_steps = inf)" if args.of == "floor" else
+            "the best total of the sweep")
+    head = (f"{len(found)} of {ds['total'].size} points within {100 * frac:g} % of {what}; cheapest by "
+            f"{args.minimise} first")
+    if not found:
+        print(head.split(";")[0] if not args.json else "", file=sys.stderr if args.json else sys.stdout)
+        return 1
+    winner, cost, total, reference = found[0]
+    check = {}
+    if args.mc:  # Monte Carlo of the winner and of its reference
+        at_ref = ({**winner, "n_steps": math.inf} if args.of == "floor" else
+                  {k: ds[k].values[i].item() for k, i in
+                   zip(dims, np.unravel_index(int(np.nanargmin(ds["total"].where(ds["valid"] == 1).values)),
+                                              ds["total"].shape))})
+        for name, at in (("winner", winner), ("reference", at_ref)):
+            pt = error(**{**opts, **at}, progress=args.progress)
+            check[name] = (float(pt["mc_mean"]), float(pt["mc_stderr"]), float(pt["z"]), int(pt["mc_n"]))
+    if args.json:
+        for j, (point, c, t, r) in enumerate(found):
+            line = {"point": {k: _json_value(v) for k, v in point.items()}, args.minimise: _json_number(c),
+                    "total": t, "reference": r, "ratio": t / r, "of": args.of, "within": frac,
+                    "in_regime": bool(int(ds["in_regime"].sel(point)))}
+            if j == 0 and check:
+                line.update({f"{k}_monte_carlo": {"mean": m, "stderr": se, "z": _json_number(z), "n": n}
+                             for k, (m, se, z, n) in check.items()})
+            print(json.dumps(line, sort_keys=True))
+        return 0
+    shown = found[:10]
+    body = [[*(_value(p[k]) for k in dims), f"{c:g}", f"{t:.4e}", f"{r:.4e}", f"{t / r:.3f}",
+             "in" if int(ds["in_regime"].sel(p)) else "out"] for p, c, t, r in shown]
+    lines = [head + (f" (the first {len(shown)})" if len(found) > len(shown) else "") + ":",
+             *("  " + x for x in _table([*dims, args.minimise, "total", args.of, "ratio", "regime"], body))]
+    lines.append("cheapest: " + ", ".join(f"{k} = {_value(v)}" for k, v in winner.items())
+                 + f": {args.minimise} {cost:g}, total {total:.4g} = {total / reference:.3f} x the {args.of} "
+                 f"{reference:.4g}")
+    if check:
+        (m, se, z, _), (mr, ser, zr, _) = check["winner"], check["reference"]
+        ratio = m / mr
+        ratio_se = abs(ratio) * math.hypot(se / m, ser / mr) if m and mr else math.nan
+        lines.append(f"  Monte Carlo ({args.mc} replicates): cheapest {m:.6g} ± {se:.2g} (z vs total = {_z(z)}), "
+                     f"{args.of} {mr:.6g} ± {ser:.2g} (z = {_z(zr)}); ratio {ratio:.4f} ± {ratio_se:.2g}")
+    print("\n".join(lines))
+    return 0
+
+
 def _cmd_provenance(args) -> int:
     """``gaussdsm provenance FILE``: what made a result file, and the config that determined it (as YAML)."""
     import yaml
@@ -204,80 +404,81 @@ def build_parser() -> argparse.ArgumentParser:
                        description="The first-order theory of E W2^2 at one point (bias, generalization, "
                        "optimization), optionally against exact Monte Carlo (--mc).")
     from .engine import choices
+    from .sweep import COSTS, REFERENCES
 
     allowed = choices()  # the registries' names
     g = e.add_argument_group("spectrum")
-    g.add_argument("--spectrum", default="power_law", choices=list(allowed["spectrum"]))
-    g.add_argument("--d", type=_positive_int, default=None,
+    g.add_argument("--spectrum", default="power_law", type=_several(_one_of(list(allowed["spectrum"]))), metavar=_choices(allowed["spectrum"]))
+    g.add_argument("--d", type=_several(_positive_int), default=None,
                    help="dimension (default 16; texture, pca, custom: from the data, checked when given)")
-    g.add_argument("--alpha", type=float, default=None, help="power_law exponent (default 1)")
-    g.add_argument("--scale", type=float, default=None, help="largest eigenvalue (default 1)")
-    g.add_argument("--beta", type=float, default=None, help="stationary spectrum exponent (default 1)")
-    g.add_argument("--omega0", type=float, default=None, help="stationary corner frequency (default 0.5)")
+    g.add_argument("--alpha", type=_several(_float), default=None, help="power_law exponent (default 1)")
+    g.add_argument("--scale", type=_several(_float), default=None, help="largest eigenvalue (default 1)")
+    g.add_argument("--beta", type=_several(_float), default=None, help="stationary spectrum exponent (default 1)")
+    g.add_argument("--omega0", type=_several(_float), default=None, help="stationary corner frequency (default 0.5)")
     g.add_argument("--values", type=float, nargs="+", default=None, metavar="LAM", help="custom: the eigenvalues")
     g.add_argument("--file", default=None, help="custom: eigenvalues from a .npy, .txt or .nc (variable lam) file")
-    g.add_argument("--image", default=None,
+    g.add_argument("--image", type=_several(str), default=None,
                    help="texture: an image file (PNG, JPEG, ... or .npy) or a bundled scikit-image name (brick, grass, "
                    "gravel, camera, astronaut, ...)")
-    g.add_argument("--side", type=_positive_int, default=None, help="texture: centre crop to side x side pixels")
+    g.add_argument("--side", type=_several(_positive_int), default=None, help="texture: centre crop to side x side pixels")
     g.add_argument("--resize", action="store_true", help="texture: shrink the largest centred square to --side")
     g.add_argument("--grayscale", action="store_true", help="texture: convert RGB to luminance")
-    g.add_argument("--data", default=None,
+    g.add_argument("--data", type=_several(str), default=None,
                    help="pca: an .npy array (n, ...) or a bundled data set (digits, lfw_subset)")
     g = e.add_argument_group("score matching")
-    g.add_argument("--n-samples", type=_count, required=True,
+    g.add_argument("--n-samples", type=_several(_count), required=True,
                    help="number N of training samples, or inf (the population score)")
-    g.add_argument("--sigma", type=_nonneg_float, default=None, help="DSM noise amplitude (Langevin family)")
-    g.add_argument("--tau", type=_nonneg_float, default=0.0, help="SGD step (default 0: exact fit)")
-    g.add_argument("--loss-factor", type=float, default=1.0, help="c in c||x - theta y||^2 (default 1)")
-    g.add_argument("--model", choices=list(allowed["model"]), default="full",
+    g.add_argument("--sigma", type=_several(_nonneg_float), default=None, help="DSM noise amplitude (Langevin family)")
+    g.add_argument("--tau", type=_several(_nonneg_float), default=0.0, help="SGD step (default 0: exact fit)")
+    g.add_argument("--loss-factor", type=_several(_float), default=1.0, help="c in c||x - theta y||^2 (default 1)")
+    g.add_argument("--model", type=_several(_one_of(list(allowed["model"]))), metavar=_choices(allowed["model"]), default="full",
                    help="denoiser: full d x d, diagonal in the eigenbasis, or fourier (convolutional; stationary "
                    "spectra). Monte Carlo of the diagonal models draws the mode variances directly (O(d))")
     g = e.add_argument_group("sampler")
-    g.add_argument("--sampler", choices=list(allowed["sampler"]), default="ula",
+    g.add_argument("--sampler", type=_several(_one_of(list(allowed["sampler"]))), metavar=_choices(allowed["sampler"]), default="ula",
                    help="ula (default), uld (underdamped) or diffusion")
-    g.add_argument("--gamma", type=_nonneg_float, default=None, help="Langevin step (0: continuous time)")
-    g.add_argument("--n-steps", type=_count, default=float("inf"), help="number of steps K, or inf (default: stationary)")
-    g.add_argument("--init-var", type=_nonneg_float, default=1.0, help="start y0 ~ N(0, v0 I) (default 1)")
-    g.add_argument("--friction", type=_positive_float, default=None, help="ULD friction gamma_f (required by uld)")
+    g.add_argument("--gamma", type=_several(_nonneg_float), default=None, help="Langevin step (0: continuous time)")
+    g.add_argument("--n-steps", type=_several(_count), default=float("inf"), help="number of steps K, or inf (default: stationary)")
+    g.add_argument("--init-var", type=_several(_nonneg_float), default=1.0, help="start y0 ~ N(0, v0 I) (default 1)")
+    g.add_argument("--friction", type=_several(_positive_float), default=None, help="ULD friction gamma_f (required by uld)")
     g = e.add_argument_group("diffusion (--sampler diffusion; see README and gaussdsm.samplers.diffusion)")
-    g.add_argument("--process", choices=list(allowed["process"]), default=None, help="forward process (default vp)")
-    g.add_argument("--scheme", choices=list(allowed["scheme"]), default=None, help="reverse scheme (default em)")
-    g.add_argument("--grid", choices=list(allowed["grid"]), default=None, help="time grid (default uniform)")
-    g.add_argument("--t-min", type=_nonneg_float, default=None, help="stopping time (default 1e-3)")
-    g.add_argument("--init", choices=list(allowed["init"]), default=None,
+    g.add_argument("--process", type=_several(_one_of(list(allowed["process"]))), metavar=_choices(allowed["process"]), default=None, help="forward process (default vp)")
+    g.add_argument("--scheme", type=_several(_one_of(list(allowed["scheme"]))), metavar=_choices(allowed["scheme"]), default=None, help="reverse scheme (default em)")
+    g.add_argument("--grid", type=_several(_one_of(list(allowed["grid"]))), metavar=_choices(allowed["grid"]), default=None, help="time grid (default uniform)")
+    g.add_argument("--t-min", type=_several(_nonneg_float), default=None, help="stopping time (default 1e-3)")
+    g.add_argument("--init", type=_several(_one_of(list(allowed["init"]))), metavar=_choices(allowed["init"]), default=None,
                    help="standard (reference Gaussian, default) or exact (p_T)")
-    g.add_argument("--T", type=_positive_float, default=None, help="horizon (default 1; vp_cosine 0.9946; heat 100; edm 80)")
-    g.add_argument("--beta-min", type=_positive_float, default=None, help="vp: beta(0) (default 0.1)")
-    g.add_argument("--beta-max", type=_positive_float, default=None, help="vp: beta(T) (default 20)")
-    g.add_argument("--sigma-min", type=_positive_float, default=None, help="ve, annealed Langevin (default 0.01)")
-    g.add_argument("--sigma-max", type=_positive_float, default=None, help="ve, annealed Langevin (default 50)")
+    g.add_argument("--T", type=_several(_positive_float), default=None, help="horizon (default 1; vp_cosine 0.9946; heat 100; edm 80)")
+    g.add_argument("--beta-min", type=_several(_positive_float), default=None, help="vp: beta(0) (default 0.1)")
+    g.add_argument("--beta-max", type=_several(_positive_float), default=None, help="vp: beta(T) (default 20)")
+    g.add_argument("--sigma-min", type=_several(_positive_float), default=None, help="ve, annealed Langevin (default 0.01)")
+    g.add_argument("--sigma-max", type=_several(_positive_float), default=None, help="ve, annealed Langevin (default 50)")
     g.add_argument("--denoise", action="store_true", help="a final Tweedie step at t_min")
-    g.add_argument("--steps-per-level", type=_positive_int, default=None, help="annealed Langevin: L (default 100)")
-    g.add_argument("--eps", type=_positive_float, default=None, help="annealed Langevin: step eps (default 2e-5)")
-    g.add_argument("--exp-rate", type=float, default=None, help="vp_exp: the rate a of beta(t) (default 2, non-zero)")
-    g.add_argument("--s-churn", type=_nonneg_float, default=None, help="heun_churn, k_*: S_churn (default 80)")
-    g.add_argument("--s-tmin", type=_nonneg_float, default=None, help="heun_churn, k_*: churn from t = s_tmin (default 0.05)")
-    g.add_argument("--s-tmax", type=_arg(_checks.number, ge=0, allow_inf=True), default=None,
+    g.add_argument("--steps-per-level", type=_several(_positive_int), default=None, help="annealed Langevin: L (default 100)")
+    g.add_argument("--eps", type=_several(_positive_float), default=None, help="annealed Langevin: step eps (default 2e-5)")
+    g.add_argument("--exp-rate", type=_several(_float), default=None, help="vp_exp: the rate a of beta(t) (default 2, non-zero)")
+    g.add_argument("--s-churn", type=_several(_nonneg_float), default=None, help="heun_churn, k_*: S_churn (default 80)")
+    g.add_argument("--s-tmin", type=_several(_nonneg_float), default=None, help="heun_churn, k_*: churn from t = s_tmin (default 0.05)")
+    g.add_argument("--s-tmax", type=_several(_arg(_checks.number, ge=0, allow_inf=True)), default=None,
                    help="heun_churn, k_*: churn up to t = s_tmax (default 50; inf allowed)")
-    g.add_argument("--s-noise", type=_positive_float, default=None, help="heun_churn, k_*: S_noise (default 1.003)")
-    g.add_argument("--eta", type=_nonneg_float, default=None,
+    g.add_argument("--s-noise", type=_several(_positive_float), default=None, help="heun_churn, k_*: S_noise (default 1.003)")
+    g.add_argument("--eta", type=_several(_nonneg_float), default=None,
                    help="ancestral and SDE samplers: the share of each step's noise renewed (default 1)")
-    g.add_argument("--noise-scale", type=_nonneg_float, default=None,
+    g.add_argument("--noise-scale", type=_several(_nonneg_float), default=None,
                    help="ancestral and SDE samplers: k-diffusion's s_noise (default 1)")
-    g.add_argument("--rho", type=_positive_float, default=None, help="grid karras: rho (default 7)")
-    g.add_argument("--poly-rho", type=_positive_float, default=None, help="grid polyexponential: rho (default 1)")
-    g.add_argument("--beta-alpha", type=_positive_float, default=None, help="grid beta: alpha (default 0.6)")
-    g.add_argument("--beta-beta", type=_positive_float, default=None, help="grid beta: beta (default 0.6)")
-    g.add_argument("--fit", choices=list(allowed["fit"]), default="exact",
+    g.add_argument("--rho", type=_several(_positive_float), default=None, help="grid karras: rho (default 7)")
+    g.add_argument("--poly-rho", type=_several(_positive_float), default=None, help="grid polyexponential: rho (default 1)")
+    g.add_argument("--beta-alpha", type=_several(_positive_float), default=None, help="grid beta: alpha (default 0.6)")
+    g.add_argument("--beta-beta", type=_several(_positive_float), default=None, help="grid beta: beta (default 0.6)")
+    g.add_argument("--fit", type=_several(_one_of(list(allowed["fit"]))), metavar=_choices(allowed["fit"]), default="exact",
                    help="how every level's denoiser is learned: the DSM minimiser (default), gradient flow or "
                         "full-batch gradient descent for --train-time")
-    g.add_argument("--train-time", type=_nonneg_float, default=float("inf"), help="training time tau (default inf)")
-    g.add_argument("--fit-init", choices=list(allowed["fit_init"]), default="zero",
+    g.add_argument("--train-time", type=_several(_nonneg_float), default=float("inf"), help="training time tau (default inf)")
+    g.add_argument("--fit-init", type=_several(_one_of(list(allowed["fit_init"]))), metavar=_choices(allowed["fit_init"]), default="zero",
                    help="denoiser at tau = 0 (default 0)")
-    g.add_argument("--lr", type=_nonneg_float, default=0.0, help="gd: the gradient step (steps = train time / lr)")
+    g.add_argument("--lr", type=_several(_nonneg_float), default=0.0, help="gd: the gradient step (steps = train time / lr)")
     g = e.add_argument_group("output")
-    g.add_argument("--metric", choices=list(METRICS), default="w2",
+    g.add_argument("--metric", type=_several(_one_of(list(METRICS))), metavar=_choices(METRICS), default="w2",
                    help="error metric of the terms and of Monte Carlo (default w2: squared Wasserstein-2)")
     g.add_argument("--mc", type=_positive_int, default=0, metavar="R", help="also run R Monte-Carlo replicates")
     g.add_argument("--seed", type=int, default=0)
@@ -285,7 +486,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse a computation estimated to run longer (default 600; estimates: gaussdsm.budget)")
     g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars on stderr (default: when stderr is a terminal)")
-    g.add_argument("--json", action="store_true", help="one JSON object on stdout (keys: README, 'gaussdsm error')")
+    g.add_argument("--json", action="store_true",
+                   help="one JSON object on stdout (keys: docs/guide/cli.md); a sweep: one object per line and point")
+    g = e.add_argument_group(
+        "sweeps: every option of the spectrum, score matching, sampler and diffusion groups and --metric (not "
+        "--values, --file or the flags) takes several values separated by commas (--scheme heun,em --n-steps "
+        "10,20,50): the Cartesian product, one row (or JSON line) per point")
+    g.add_argument("--within", default=None, metavar="FRACTION",
+                   help="print the settings whose total is within this fraction (0.1 or 10%%) of --of's reference, "
+                   "cheapest by --minimise first; with --mc, Monte Carlo of the cheapest and of its reference only")
+    g.add_argument("--of", choices=list(REFERENCES), default="floor",
+                   help="floor (default): the same setting with --n-steps inf (the continuous-time or stationary "
+                   "law); best: the smallest total of the sweep")
+    g.add_argument("--minimise", "--minimize", choices=list(COSTS), default="nfe",
+                   help="the cost of --within's settings (default nfe: score evaluations; Langevin: n_steps)")
     e.set_defaults(func=_cmd_error)
     pr = sub.add_parser("provenance", help="print the provenance recorded in a result NetCDF file")
     pr.add_argument("file")

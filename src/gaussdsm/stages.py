@@ -557,7 +557,8 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, metrics=("w2",), axe
     for k in ("mc_n", "n_diverged", *(metric_variable(m, t) for m in extras for t in ("mc_n", "n_diverged"))):
         summ[k] = summ[k].astype(np.int64)
     for k in ("total", "bias", "generalization", "optimization", "valid", "n_samples_scale", "in_regime",
-              "optimization_available", "bias_init", "bias_discretization", "bias_stopping", "nfe"):
+              "optimization_available", "bias_init", "bias_discretization", "bias_stopping", "nfe", "second_order",
+              "reason"):
         if k in th:
             summ[f"theory_{k}"] = th[k].assign_attrs(th[k].attrs)
     summ["zscore"] = montecarlo.zscore(summ["mc_mean"], summ["mc_stderr"], summ["theory_total"]).assign_attrs(

@@ -65,10 +65,12 @@ TERMS: dict[str, str] = {
     "optimization": "optimization error sum K_tau (R8)",
     "total": "expected squared W2 error, first order (R9)",
     "valid": "1 where the expansion is defined (stable sampler and SGD, sigma > 0 if tau > 0, R8 available)",
-    "in_regime": "1 where the first-order expansion holds: valid, N >= 10 max(d, n_samples_scale), "
+    "in_regime": "1 where the first-order expansion holds: valid, second_order <= 0.05 total (then within 10 %), "
     "c tau / sigma^2 <= 0.01",
     "optimization_available": "1 where the SGD term is derived for the sampler (stationary ULA) or tau = 0",
     "n_samples_scale": "2 (lam_max / (lam_min + sigma^2 - gamma/2))^2: the 1/N expansion needs N >> this",
+    "second_order": "estimate of the O(1/N^2) term the expansion neglects: sum_i 3/4 nu_i^2 g''(lam_i)^2 / N^2, "
+    "g = sqrt F, nu_i = lam_i (2 lam_i + sum_k!=i min(lam_i, lam_k)) (full model) or kappa_i lam_i^2 (diagonal models)",
     # aggregate (the Monte-Carlo estimator, gaussdsm.montecarlo.estimate)
     "mc_mean": "Monte-Carlo mean of squared W2 error over stable replicates",
     "mc_stderr": "standard error of mc_mean",

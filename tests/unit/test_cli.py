@@ -113,7 +113,8 @@ def test_regime_note_says_what_fails(capsys):
     """N far below the expansion's scale: the note says 'below', with the numbers (not 'not far above')."""
     main(["error", "--n-samples", "100", "--sigma", "0.1", "--gamma", "0.13"])
     out = capsys.readouterr().out
-    assert "N = 100 is below 10 x max(d = 16, n_samples_scale = 3.56e+04) = 3.56e+05" in out
+    assert ("N = 100 is too small for the 1/N expansion: the neglected O(1/N^2) term is estimated at 36.1 = "
+            "836 % of the total (> 5 %: the first order may be off by more than 10 %; second_order)") in out
     main(["error", "--n-samples", "10000000", "--sigma", "0.1", "--gamma", "0.13"])
     assert "note" not in capsys.readouterr().out
 
@@ -177,9 +178,11 @@ def test_undefined_diffusion_theory_names_the_one_cause_that_applies(capsys):
 
 
 def test_diffusion_regime_note_has_the_numbers(capsys):
-    main(["error", "--sampler", "diffusion", "--scheme", "em", "--n-steps", "100", "--n-samples", "100", "--d", "8"])
+    main(["error", "--sampler", "diffusion", "--scheme", "em", "--n-steps", "100", "--n-samples", "3", "--d", "8"])
     out = capsys.readouterr().out
-    assert "N = 100 is below 10 x max(d = 8, n_samples_scale = " in out and ") = " in out
+    assert "N = 3 is too small for the 1/N expansion: the neglected O(1/N^2) term is estimated at 0.547 = 33 %" in out
+    main(["error", "--sampler", "diffusion", "--scheme", "em", "--n-steps", "100", "--n-samples", "100", "--d", "8"])
+    assert "note" not in capsys.readouterr().out
 
 
 def test_error_refuses_what_would_exceed_time_or_memory(capsys, monkeypatch):
@@ -232,6 +235,45 @@ def test_error_with_trained_scores(capsys):
     assert drawn["stderr"] > 0 and abs(drawn["difference"]) < drawn["mean"]
     assert main(["error", "--n-samples", "400", "--sigma", "0.1", "--gamma", "0.01", "--fit", "gd"]) == 2
     assert "--fit is only used by --sampler diffusion" in capsys.readouterr().err
+
+
+def test_several_values_are_the_front_doors_grid(capsys):
+    """Comma-separated values: the Cartesian product, one JSON line per point, each the front door's value there."""
+    import gaussdsm
+
+    assert main(["error", "--d", "8", "--n-samples", "100,1000", "--sigma", "0.2", "--gamma", "0,0.02", "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    ds = gaussdsm.error(d=8, n_samples=[100, 1000], sigma=0.2, gamma=[0.0, 0.02])
+    assert len(lines) == 4 and [x["point"] for x in lines] == [
+        {"n_samples": n, "gamma": g} for n in (100, 1000) for g in (0.0, 0.02)]
+    for x in lines:
+        assert x["total"] == float(ds["total"].sel(x["point"])) and x["in_regime"] == bool(ds["in_regime"].sel(x["point"]))
+    assert main(["error", "--d", "8", "--n-samples", "100,1000", "--sigma", "0.2", "--gamma", "0,0.02"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:2] == ["n_samples", "gamma"] and len(out) == 5  # a header and one row per point
+    assert main(["error", "--d", "8", "--n-samples", "100,100", "--sigma", "0.2", "--gamma", "0"]) == 2
+    assert "unique" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("of", ["floor", "best"])
+def test_within_prints_the_cheapest_qualifying_setting(capsys, of):
+    """--within 10% --of floor|best --minimise nfe: every listed setting qualifies, none cheaper is left out."""
+    schemes, steps = ["em", "heun", "ei"], [5, 10, 20, 40, 80]
+    args = ["error", "--sampler", "diffusion", "--d", "8", "--n-samples", "1000", "--scheme", ",".join(schemes),
+            "--n-steps", ",".join(map(str, steps)), "--within", "10%", "--of", of, "--json"]
+    assert main(args) == 0
+    found = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    lam = 1 / np.arange(1, 9.0)
+    th = theory.error_terms(lam, 1000, sampler="diffusion", scheme=schemes, n_steps=steps)
+    ref = (theory.error_terms(lam, 1000, sampler="diffusion", scheme=schemes, n_steps=np.inf)["total"]
+           if of == "floor" else th["total"].min())
+    ok = (th["total"] <= 1.1 * ref) & (th["valid"] == 1)
+    nfe = th["nfe"].where(ok)
+    assert len(found) == int(ok.sum()) and found[0]["nfe"] == float(nfe.min())
+    assert [f["nfe"] for f in found] == sorted(f["nfe"] for f in found)
+    for f in found:
+        assert f["total"] == pytest.approx(float(th["total"].sel(f["point"])), rel=1e-12)
+        assert f["ratio"] <= 1.1 and f["of"] == of
 
 
 def _provenance_file(tmp_path):

@@ -126,7 +126,7 @@ def test_divergence_is_recorded_not_raised():
     assert F0 < 1e-3
 
 
-@pytest.mark.parametrize("kw", [dict(scheme="heun", t_min=0.0), dict(scheme="ddpm", process="ve"),
+@pytest.mark.parametrize("kw", [dict(scheme="heun", t_min=0.0), dict(scheme="dpm_2", t_min=0.0), dict(scheme="ddpm", process="ve"),
                                 dict(T=0.5, t_min=0.5), dict(beta_min=30.0), dict(sigma_min=60.0, process="ve"),
                                 dict(scheme="annealed_langevin", process="ve", n_steps=np.inf),
                                 dict(grid="geometric", t_min=0.0), dict(scheme="midpoint")])

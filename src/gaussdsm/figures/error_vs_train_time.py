@@ -81,7 +81,7 @@ def draw(data: xr.Dataset):
     marks = [mark("solid: theory, trained for τ"), mark("dashed: theory, exact fit (τ = ∞)", ls="--"),
              mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4), *diverged_marks(data)]
     if outside:
-        marks.insert(1, mark("dotted: theory outside its regime (N < 10 max(d, n_samples_scale))", ls=":"))
+        marks.insert(1, mark("dotted: theory outside its regime (estimated second order > 5 % of the total)", ls=":"))
     key(fig, axes[0, 0], marks)
     a = data.attrs
     return finish(fig, f"P11 [{a.get('study', '')}]: error against the training time (d = {d})")

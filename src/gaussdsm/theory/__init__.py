@@ -19,11 +19,11 @@ Validity (§7.2) is reported in two parts: ``valid`` (every term is defined: the
 SGD stable, :math:`\\sigma > 0` if :math:`\\tau > 0`, R8 available if needed) and ``in_regime`` (the point is where
 the first-order expansion holds):
 
-* :math:`N \\ge 10\\max(d, N_s)` (full model; the diagonal models have no cross-mode terms: :math:`N \\ge 10 N_s` with
-  the per-mode :math:`N_s = \\max_i 2(\\lambda_i/m_i)^2`),
-  :math:`N_s = 2(\\lambda_{\\max}/m)^2` (``n_samples_scale``), m the distance of
-  :math:`\\lambda_{\\min} + \\sigma^2` to the sampler's stability bound (ULA: :math:`m = \\lambda_{\\min} + \\sigma^2 -
-  \\gamma/2`);
+* the first neglected order of the 1/N expansion, estimated from the same F, F', F'' (``second_order``,
+  :mod:`gaussdsm.theory._regime`), is at most ``REGIME_BOUND`` = 5 % of the predicted total -- half the promised
+  accuracy ``REGIME_TOL`` = 10 % (``n_samples_scale``,
+  :math:`2(\\lambda_{\\max}/m)^2` with m the distance of :math:`\\lambda_{\\min} + \\sigma^2` to the sampler's stability
+  bound, is still reported; it no longer decides);
 * :math:`c_\\ell\\tau/\\sigma^2 \\le 0.01` (R8 within ~5 %, note 6).
 """
 
@@ -38,7 +38,7 @@ from .. import _checks, samplers
 from ..samplers.spec import SamplerSpec, build
 from ..vocabulary import attrs
 from . import _diffusion, kernels, langevin
-from ._regime import REGIME_FACTOR, REGIME_TAU, regime_dimension
+from ._regime import REGIME_BOUND, REGIME_TAU, REGIME_TOL, second_order_coefficient
 from .langevin import (
     optimization_sum,
     bias_ula,
@@ -52,7 +52,8 @@ from .langevin import (
 
 __all__ = [
     "MODELS",
-    "REGIME_FACTOR",
+    "REGIME_TOL",
+    "REGIME_BOUND",
     "REGIME_TAU",
     "as_sampler",
     "mode_variance",
@@ -248,7 +249,9 @@ def error_terms(
     -------
     xarray.Dataset
         ``bias``, ``generalization``, ``optimization``, ``total`` (in units of the data variance), ``valid``,
-        ``in_regime``, ``optimization_available`` and ``n_samples_scale`` (module docstring).
+        ``in_regime``, ``optimization_available``, ``n_samples_scale``, ``second_order`` (the estimated neglected
+        term, :mod:`gaussdsm.theory._regime`) and ``reason`` (text: why the total is NaN at a point, from
+        :func:`diagnose`; empty where it is defined) (module docstring).
     """
     from ..metrics import get as _metric
 
@@ -264,7 +267,7 @@ def error_terms(
             raise ValueError(f"n_samples must be >= 1, got {n_samples!r}")
         ds = _diffusion.diffusion_terms(lam, N.values, model=model, n_steps=n_steps, kappa=kappa, metric=m.name,
                                         **diffusion)
-        return ds.transpose(*[n for n in AXES if n in ds.dims])
+        return _with_reasons(lam, ds.transpose(*[n for n in AXES if n in ds.dims]))
     if diffusion:
         raise ValueError(f"sampler {sampler!r} does not take {', '.join(sorted(diffusion))}")
     if sigma is None or gamma is None:
@@ -286,6 +289,7 @@ def error_terms(
     population = bool(np.all(np.isinf(N.values)))  # nothing to generalize: no derivatives, no O(d^2) kernel
     P = flat[0].size
     b_v, g_v, scale_v, avail_v = np.empty(P), np.empty(P), np.empty(P), np.empty(P, dtype=bool)
+    c2_v = np.zeros(P)
     step = max(1, BLOCK_ELEMENTS // d)  # bounded memory at large d: blocks of grid points
     for j in range(0, P, step):
         sl = slice(j, j + step)
@@ -295,9 +299,11 @@ def error_terms(
         ok = np.all(stable, axis=-1)
         b_v[sl] = np.where(ok, m.bias(lam, F, D), np.nan)
         g_v[sl] = np.where(ok, 0.0 if population else m.generalization_sum(lam, F, D, D1, D2, model, kappa), np.nan)
+        if not population:
+            c2_v[sl] = second_order_coefficient(lam, F, D1, D2, model, kappa)
         scale_v[sl] = s_blk.n_samples_scale(lam, flat[0][sl], per_mode=model != "full")
         avail_v[sl] = np.broadcast_to(s_blk.optimization_theory, flat[0][sl].shape)
-    b, g_sum, scale, available_side = (_on(tpl, v) for v in (b_v, g_v, scale_v, avail_v))
+    b, g_sum, scale, available_side, c2 = (_on(tpl, v) for v in (b_v, g_v, scale_v, avail_v, c2_v))
     g = g_sum / N  # N = inf: 0 (the population score does not generalize: nothing is learned)
     # optimization (R8): stationary ULA only; on the (sigma, gamma, tau) grid
     tpl_o, (so, go, to) = _flat(sig, gam, ta)
@@ -310,7 +316,8 @@ def error_terms(
     valid = np.isfinite(total)
     with np.errstate(divide="ignore", invalid="ignore"):
         tau_ok = (ta == 0) | (loss_factor * ta / sig**2 <= REGIME_TAU)
-    in_regime = valid & (np.isinf(N) | (N >= REGIME_FACTOR * np.maximum(regime_dimension(d, model), scale))) & tau_ok
+    second = xr.where(np.isinf(N), 0.0, c2 / N.astype(float) ** 2).where(valid)
+    in_regime = valid & (second <= REGIME_BOUND * total) & tau_ok
     ds = xr.Dataset(
         {
             "bias": b.assign_attrs(attrs("bias")),
@@ -321,6 +328,7 @@ def error_terms(
             "in_regime": in_regime.astype(np.int8).assign_attrs(attrs("in_regime")),
             "optimization_available": available.astype(np.int8).assign_attrs(attrs("optimization_available")),
             "n_samples_scale": scale.assign_attrs(attrs("n_samples_scale")),
+            "second_order": second.assign_attrs(attrs("second_order")),
         }
     )
     coords = {"n_samples": N, "sigma": sig, "gamma": gam, "tau": ta, "n_steps": ns, "friction": fr}
@@ -331,7 +339,21 @@ def error_terms(
                     **SamplerSpec(sampler, {}, {"init_var": float(init_var)}).to_attrs())
     if m.name != "w2":  # W2's datasets keep their historical attributes exactly
         ds.attrs["metric"] = m.name
-    return ds.transpose(*[n for n in AXES if n in ds.dims])
+    return _with_reasons(lam, ds.transpose(*[n for n in AXES if n in ds.dims]))
+
+
+def _with_reasons(lam, ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with ``reason``: at every point whose total is not finite, why (:func:`diagnose`, one sentence per
+    line); empty elsewhere.  Only those points are diagnosed."""
+    total = ds["total"]
+    why = np.full(total.shape, "", dtype=object)
+    undefined = ~np.isfinite(total.values)
+    for idx in np.ndindex(total.shape):
+        if undefined[idx]:
+            said = diagnose(lam, ds.isel(dict(zip(total.dims, idx))))["valid"]
+            why[idx] = "\n".join(said) or "a term is not finite here (no diagnosis for this case)"
+    ds["reason"] = xr.DataArray(why.astype(str), dims=total.dims, coords=total.coords, attrs=attrs("reason"))
+    return ds
 
 
 def diagnose(lam, point: xr.Dataset) -> dict[str, list[str]]:
@@ -372,9 +394,7 @@ def diagnose(lam, point: xr.Dataset) -> dict[str, list[str]]:
                      f"SGD is unstable at tau = {tau:g} (second moments diverge, R6b): lower tau")
     if valid:
         return {"valid": valid, "regime": regime}
-    regime += _regime_note(d, N, point, "2 (lam_max / m)^2, m = the distance of lam_min + sigma^2 to the sampler's "
-                           "stability bound", "max_i 2 (lam_i / m_i)^2, m_i = the distance of lam_i + sigma^2 to the "
-                           "stability bound: the diagonal models' modes do not interact")
+    regime += _regime_note(N, point)
     c = float(point.attrs.get("loss_factor", 1.0))
     if tau > 0 and c * tau / sigma**2 > REGIME_TAU:
         regime.append(f"c tau / sigma^2 = {c * tau / sigma**2:.3g} > {REGIME_TAU:g}: R8 (first order in it) undershoots "
@@ -382,16 +402,16 @@ def diagnose(lam, point: xr.Dataset) -> dict[str, list[str]]:
     return {"valid": valid, "regime": regime}
 
 
-def _regime_note(d: int, N: float, point: xr.Dataset, rule_full: str, rule_diagonal: str) -> list[str]:
-    """The sentence for N below the expansion's regime (REGIME_FACTOR x max(d, n_samples_scale)), or nothing."""
-    scale = float(point["n_samples_scale"])
-    full = point.attrs.get("model", "full") == "full"
-    need = REGIME_FACTOR * max(regime_dimension(d, point.attrs.get("model", "full")), scale)
-    if not (np.isfinite(N) and N < need):
+def _regime_note(N: float, point: xr.Dataset) -> list[str]:
+    """The sentence for a point whose neglected second-order term is estimated above ``REGIME_BOUND`` of its total
+    (:mod:`gaussdsm.theory._regime`), or nothing."""
+    second, total = float(point["second_order"]), float(point["total"])
+    if not (np.isfinite(N) and np.isfinite(second) and second > REGIME_BOUND * total):
         return []
-    both = f"max(d = {d}, n_samples_scale = {scale:.3g})" if full else f"n_samples_scale = {scale:.3g}"
-    return [f"N = {N:g} is below {REGIME_FACTOR:g} x {both} = {need:.3g}: the 1/N expansion needs N far above "
-            f"{'both' if full else 'it'} (n_samples_scale = {rule_full if full else rule_diagonal})"]
+    share = f"{100 * second / total:.3g} % of the total" if total > 0 else "above the total"
+    return [f"N = {N:g} is too small for the 1/N expansion: the neglected O(1/N^2) term is estimated at "
+            f"{second:.3g} = {share} (> {100 * REGIME_BOUND:g} %: the first order may be off by more than "
+            f"{100 * REGIME_TOL:g} %; second_order)"]
 
 
 def _diagnose_diffusion(lam: np.ndarray, point: xr.Dataset) -> dict[str, list[str]]:
@@ -411,6 +431,4 @@ def _diagnose_diffusion(lam: np.ndarray, point: xr.Dataset) -> dict[str, list[st
                          "a step is too long for the stiffness of the reverse dynamics (raise n_steps or t_min"
                          + (", or use the ei scheme" if scheme == "em" else "") + ")")
         return {"valid": valid, "regime": []}
-    return {"valid": [], "regime": _regime_note(
-        lam.size, N, point, "2 (lam_max / m)^2, m = the smallest variance lam_i m_t^2 + sigma_t^2 the score is used at",
-        "max_i 2 (lam_i / m_i)^2, m_i = the smallest variance of mode i the score is used at")}
+    return {"valid": [], "regime": _regime_note(N, point)}

@@ -17,7 +17,7 @@ import xarray as xr
 from .. import _jet
 from ..samplers.spec import SamplerSpec, build
 from ..vocabulary import attrs
-from ._regime import REGIME_FACTOR, regime_dimension
+from ._regime import REGIME_BOUND, second_order_coefficient
 
 __all__ = ["diffusion_terms"]
 
@@ -63,7 +63,7 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
     vals = {k: np.atleast_1d(np.asarray(v)) for k, v in axes.items()}
     shape = tuple(v.size for v in vals.values())
     names = ("bias", "bias_init", "bias_discretization", "bias_stopping", "generalization_sum", "n_samples_scale",
-             "nfe")
+             "nfe", "second_order")
     out = {k: np.full(shape, np.nan) for k in names}
     population = bool(np.all(np.isinf(N)))
     for idx in itertools.product(*(enumerate(v) for v in vals.values())):
@@ -89,6 +89,7 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
         out["bias_discretization"][at] = m.commuting(F_exact, r)
         out["bias_stopping"][at] = m.commuting(r, lam)
         out["generalization_sum"][at] = 0.0 if population else m.generalization_sum(lam, F, D, D1, D2, model, kappa)
+        out["second_order"][at] = 0.0 if population else second_order_coefficient(lam, F, D1, D2, model, kappa)
     dims = [a for a in axis_names if vals[a].size > 1 or np.ndim(axes[a]) > 0]
     coords = {a: _coord(a, axes[a]) for a in axis_names}
 
@@ -110,7 +111,8 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
     total = b + g + o
     valid = np.isfinite(total)
     scale = da("n_samples_scale")
-    in_regime = valid & (np.isinf(Nda) | (Nda >= REGIME_FACTOR * np.maximum(regime_dimension(d, model), scale)))
+    second = xr.where(np.isinf(Nda), 0.0, da("second_order") / Nda.astype(float) ** 2).where(valid)
+    in_regime = valid & (second <= REGIME_BOUND * total)
     ds = xr.Dataset({
         "bias": b.assign_attrs(attrs("bias")),
         "bias_init": da("bias_init").assign_attrs(attrs("bias_init")),
@@ -123,6 +125,7 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
         "in_regime": in_regime.astype(np.int8).assign_attrs(attrs("in_regime")),
         "optimization_available": xr.ones_like(valid, dtype=np.int8).assign_attrs(attrs("optimization_available")),
         "n_samples_scale": scale.assign_attrs(attrs("n_samples_scale")),
+        "second_order": second.assign_attrs(attrs("second_order")),
         "nfe": da("nfe").assign_attrs(attrs("nfe")),
     })
     for a in axis_names:

@@ -36,5 +36,6 @@ def _fill(sampler, c, tk, tn, h):
     c[:, L.U0], c[:, L.U1] = ms * mk, ss * sk
 
 
-SCHEME = Scheme("dpm_2", "ode", 2, 2, step, "DPM-Solver-2, Lu et al. 2022", needs_signal=True,
+# evaluates_at_t_min: its midpoint in log-SNR is t = 0 on a step to t_min = 0 (lambda = inf there): refused
+SCHEME = Scheme("dpm_2", "ode", 2, 2, step, "DPM-Solver-2, Lu et al. 2022", needs_signal=True, evaluates_at_t_min=True,
                 fast=FastPath(L.DPM2, _fill))
