@@ -146,16 +146,20 @@ def test_diffusion_summaries(figures_run):
 
 def test_trained_diffusion_summary(figures_run):
     """A study with fit.method gradient_flow: train_time is a grid axis of the summary and the provenance of its
-    theory, Monte Carlo over training sets agrees with the first-order theory within 4 standard errors where it is in
-    its regime, and long training approaches the exact fit's error."""
+    theory, Monte Carlo over training sets agrees with the first-order theory where it is in its regime -- within 4
+    standard errors plus the regime's stated accuracy (theory/_regime.py: REGIME_TOL of the error) --, and long
+    training approaches the exact fit's error."""
     with xr.open_dataset(figures_run / "results" / "dtr" / "summary.nc", engine="netcdf4") as s:
         assert "train_time" in s["mc_mean"].dims
         np.testing.assert_array_equal(s["train_time"].values, [0.3, 3.0, 30.0])
         assert s.attrs["theory_fit_method"] == "gradient_flow" and s.attrs["theory_fit_init"] == "zero"
+        from gaussdsm.theory._regime import REGIME_TOL
+
         ok = (s["diverged"] == 0) & (s["theory_in_regime"] == 1)
-        z = s["zscore"].where(ok).values
-        z = z[np.isfinite(z)]
-        assert z.size >= 3 and np.all(np.abs(z) <= 4), z
+        gap = np.abs(s["mc_mean"] - s["theory_total"]).where(ok).values
+        allowed = (4 * s["mc_stderr"] + REGIME_TOL * s["theory_total"]).where(ok).values
+        sel = np.isfinite(gap)
+        assert sel.sum() >= 3 and np.all(gap[sel] <= allowed[sel]), (gap[sel], allowed[sel])
         lam, long = s["lam"].values, float(s["theory_total"].sel(n_samples=400, t_min=0.1, train_time=30.0).squeeze())
     from gaussdsm import theory
 
