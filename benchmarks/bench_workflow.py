@@ -33,9 +33,10 @@ SMALL = ("spectra", "analytic_error", "aggregate")  # jobs whose own work is mil
 
 
 def _rule_of(tsv: Path) -> str:
-    """``logs/benchmarks/<study>/<name>.tsv`` -> rule name (``chunk-000`` files are the Monte-Carlo chunks)."""
+    """``logs/benchmarks/<study>/<name>.tsv`` -> rule name (``chunk-000`` and ``chunk-000.n_steps-30`` files are the
+    Monte-Carlo chunks)."""
     name = tsv.stem
-    if re.fullmatch(r"chunk-\d{3}", name):
+    if re.fullmatch(r"chunk-\d{3}(\..+)?", name):
         return tsv.parent.name  # fit_scores or run_sampler
     return name
 
