@@ -372,7 +372,7 @@ def diagnose(lam, point: xr.Dataset) -> dict[str, list[str]]:
         return _diagnose_diffusion(lam, point)
     p = {k: float(point[k]) for k in AXES if k in point.coords and point[k].ndim == 0}
     sigma, gamma, tau, N = p["sigma"], p["gamma"], p.get("tau", 0.0), p["n_samples"]
-    lam_min, lam_max, d = float(lam.min()), float(lam.max()), lam.size
+    lam_min, lam_max = float(lam.min()), float(lam.max())
     valid, regime = [], []
     metric = point.attrs.get("metric", "w2")
     if np.isinf(float(point["bias"])) and metric != "w2" and lam_min == 0:

@@ -53,7 +53,6 @@ def diffusion_terms(lam, n_samples, *, model: str = "full", scheme="em", init="s
 
     m = _metric(metric)
     lam = np.asarray(lam, dtype=float)
-    d = lam.size
     N = np.asarray(n_samples, dtype=float)
     axes = {"scheme": scheme, "init": init, "n_steps": n_steps, "t_min": t_min}
     trained = fit_method != "exact"
