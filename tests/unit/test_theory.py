@@ -160,3 +160,20 @@ def test_kernel_numpy_sum_equals_compiled_loop(model):
     fin = np.isfinite(m_loop[4])
     np.testing.assert_array_equal(np.isfinite(m_np[4]), fin)
     np.testing.assert_allclose(m_np[4][fin], m_loop[4][fin], rtol=1e-13, atol=1e-300)
+
+
+def test_the_kernel_loop_over_grid_points_in_threads_is_bitwise_one_thread(monkeypatch):
+    """The compiled kernel sum runs grid points in parallel threads (it releases the GIL); each point's arithmetic is
+    the same, so sums and matrices are bitwise those of one thread."""
+    from gaussdsm.theory import kernels
+
+    lam = 1.0 / np.arange(1, 301)
+    rng = np.random.default_rng(0)
+    F = lam * (1 + 0.1 * rng.random((5, lam.size)))
+    D, D1, D2 = F - lam, rng.random((5, lam.size)), rng.random((5, lam.size))
+    monkeypatch.setattr(kernels, "_threads", lambda points: min(points, 3))
+    many = kernels._kernel(lam, F, D, D1, D2, "full", True, engine="loop")
+    monkeypatch.setattr(kernels, "_threads", lambda points: 1)
+    one = kernels._kernel(lam, F, D, D1, D2, "full", True, engine="loop")
+    np.testing.assert_array_equal(many[0], one[0])
+    np.testing.assert_array_equal(many[1], one[1])

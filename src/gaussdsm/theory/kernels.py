@@ -202,8 +202,39 @@ def _kernel(lam, F, D, D1, D2, model, want_matrix, kappa=None, engine=None):
     P = F2.shape[0]
     sums = np.zeros(P)
     mat = np.zeros((P, d, d)) if want_matrix else np.zeros((1, 1, 1))
-    _LOOP[0](lam, _kappa(model, kappa, d), F2, D_, D1_, D2_, model != "full", CLOSE, sums, mat, want_matrix)
+    kap, diagonal = _kappa(model, kappa, d), model != "full"
+
+    def run(a: int, b: int) -> None:  # points a..b-1: each point's sum is the same arithmetic whoever runs it
+        _LOOP[0](lam, kap, F2[a:b], D_[a:b], D1_[a:b], D2_[a:b], diagonal, CLOSE, sums[a:b],
+                 mat[a:b] if want_matrix else mat, want_matrix)
+
+    n = _threads(P)
+    if n == 1:
+        run(0, P)
+    else:  # the loop releases the GIL: grid points in parallel, the results bitwise those of one thread
+        from concurrent.futures import ThreadPoolExecutor
+
+        cuts = np.linspace(0, P, n + 1).astype(int)
+        with ThreadPoolExecutor(n) as pool:
+            list(pool.map(run, cuts[:-1], cuts[1:]))
     return sums.reshape(shape[:-1]), (mat.reshape(shape + (d,)) if want_matrix else None)
+
+
+def _threads(points: int) -> int:
+    """Threads for the compiled loop over ``points`` grid points: the CPUs this process may use, at most the BLAS
+    thread limit in force (a workflow job's ``threads``, set with threadpoolctl by :func:`gaussdsm.stages.job`)."""
+    import os
+
+    if points < 2:
+        return 1
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        from threadpoolctl import threadpool_info
+
+        limits = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+    except Exception:  # noqa: BLE001 -- no BLAS information: the CPUs alone
+        limits = []
+    return max(1, min([n, points, *limits]))
 
 
 def kernel_sums(lam, F, D, D1, D2, model: str = "full", kappa=None) -> np.ndarray:
