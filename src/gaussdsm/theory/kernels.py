@@ -24,7 +24,7 @@ Taylor forms :math:`F^{[1]} \\approx (F'(a) + F'(b))/2` and :math:`F^{[2]} \\app
 :math:`\\lambda_i\\lambda_k = 0` are 0 (their limit).
 
 The double sum runs in a compiled loop (O(d²) time, O(d) memory per grid point: no ``(grid, d, d)``
-temporaries); :func:`kernel_matrix` returns the matrix itself for figures.  Small problems -- at most
+temporaries; grid points in parallel threads, :func:`_threads`); :func:`kernel_matrix` returns the matrix itself for figures.  Small problems -- at most
 :data:`NUMPY_MAX_ELEMENTS` terms (grid points x d², or x d for the diagonal models) -- take the same arithmetic in
 numpy, in blocks of at most :data:`NUMPY_BLOCK_ELEMENTS`: the loop's first call costs 0.6-0.7 s of numba import and
 cache loading, more than the whole sum of a small study, while numpy's temporaries make it ~10x slower per term than
