@@ -85,7 +85,7 @@ class _Coordinate:
     """The monotone variable u(t) of the parametrisation: log sigma~ where finite at both ends, else t."""
 
     def __init__(self, process, t_min):
-        self.process = process
+        self.process, self.t_min = process, float(t_min)
         m2T = float(process.m2(process.T))
         r_min = float(process.s2(t_min) / process.m2(t_min)) if float(process.m2(t_min)) > 0 else math.inf
         self.log_sigma = m2T > 0 and 0 < r_min < math.inf
@@ -106,7 +106,7 @@ class _Coordinate:
         w = np.exp(z - z.max())
         c = np.concatenate([[0.0], np.cumsum(w / w.sum())])
         t = self.t(a + (b - a) * c)
-        t[0], t[-1] = self.process.T, self.t(np.array([b]))[0] if self.log_sigma else b
+        t[0], t[-1] = self.process.T, self.t_min
         return t
 
     def z(self, times):
