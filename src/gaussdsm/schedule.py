@@ -14,8 +14,9 @@ finite at T and :math:`t_{\min}`, else :math:`u = t`; with K free reals :math:`z
 
 so the increments are positive and sum to the whole range (one redundant direction, the common shift of z, which
 the objective does not see).  The objective is minimised by :func:`scipy.optimize.minimize` (L-BFGS-B, forward
-finite-difference gradients: the exact laws are smooth in the grid), from the best of the baselines ``karras``,
-``exponential``, ``kl_optimal`` (and ``uniform`` in u).  The result is never worse than its start.
+finite-difference gradients: the exact laws are smooth in the grid), from the best of the baselines :data:`BASELINES`
+(``karras``, ``exponential``, ``kl_optimal``, the AYS lists) and a grid uniform in u.  The result is never worse
+than its start, hence than any baseline.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ __all__ = ["optimal_grid", "OptimalGrid", "BASELINES", "grid_error", "library_fo
 
 BASELINES = ("karras", "exponential", "kl_optimal", "ays_sd15", "ays_sdxl")
 """The named grids reported beside the optimum (at the same number of steps)."""
-STARTS = ("karras", "exponential", "kl_optimal")
-"""The named grids the optimiser may start from (the best of them)."""
+STARTS = BASELINES
+"""The named grids the optimiser may start from (the best of them, or a grid uniform in the parametrisation's u)."""
 
 
 @dataclass
@@ -148,6 +149,7 @@ def optimal_grid(lam, *, n_samples=math.inf, process: str = "vp", scheme: str = 
     from scipy.optimize import minimize
 
     from . import _checks
+    from .engine import check_metric
     from .samplers.diffusion import Diffusion
 
     lam = np.asarray(lam, dtype=float)
@@ -155,6 +157,7 @@ def optimal_grid(lam, *, n_samples=math.inf, process: str = "vp", scheme: str = 
         raise ValueError("spectrum: the eigenvalues must be a non-empty 1-D array of finite values >= 0")
     K = _checks.integer("sampler.n_steps", n_steps, ge=1)
     n_samples = _checks.number("n_samples", n_samples, gt=0, allow_inf=True)
+    metric = check_metric(metric)
     params = dict(params or {})
     kw = dict(n_samples=n_samples, process=process, scheme=scheme, metric=metric, model=model, kappa=kappa,
               params=params)
@@ -176,7 +179,7 @@ def optimal_grid(lam, *, n_samples=math.inf, process: str = "vp", scheme: str = 
                     for n in (*STARTS, "uniform_u") if n in grids}
     start_values = {n: v for n, v in start_values.items() if v is not None and np.isfinite(v)}
     if not start_values:
-        raise ValueError(f"sampler.scheme {scheme} diverges on every starting grid (karras, exponential, kl_optimal, "
+        raise ValueError(f"sampler.scheme {scheme} diverges on every starting grid ({', '.join(STARTS)}, "
                          f"uniform) with process {process}, n_steps {K}, t_min {t_min:g}")
     start = min(start_values, key=start_values.get)
     z0 = coord.z(grids[start])
