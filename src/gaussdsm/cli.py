@@ -399,14 +399,17 @@ def _cmd_schedule(args) -> int:
     """``gaussdsm schedule``: the time grid minimising the expected error for a spectrum
     (:func:`gaussdsm.schedule.optimal_grid`), its value and the named grids' at the same number of steps; with
     ``--format``, the grid as k-diffusion, ComfyUI or diffusers take it."""
-    from .engine import SPECTRUM_KEYS, _spectrum
+    from .engine import SPECTRUM_KEYS
     from .schedule import library_format, optimal_grid
+    from .spectra import SOURCES, spectrum
 
-    params = {k: getattr(args, k) for k in ("beta_min", "beta_max", "sigma_min", "sigma_max", "eta", "rho")
+    params = {k: getattr(args, k) for k in ("init", "beta_min", "beta_max", "sigma_min", "sigma_max", "eta", "rho")
               if getattr(args, k) is not None}
     try:
-        sp, info = _spectrum({"spectrum": args.spectrum, "d": args.d, **{k: getattr(args, k) for k in SPECTRUM_KEYS}},
-                             {})
+        given = {k: getattr(args, k) for k in SPECTRUM_KEYS if getattr(args, k) not in (None, False)}
+        d = args.d if args.d is not None or not SOURCES[args.spectrum].needs_d else 16  # gaussdsm error's default
+        sp = spectrum(args.spectrum, d, **given)
+        info = {"kind": args.spectrum, **given, **({"source": sp.info} if sp.info else {})}
         kappa = sp.kappa if args.model == "fourier" else None
         if args.model == "fourier" and kappa is None:
             raise ValueError(f"fit.model fourier needs a stationary spectrum (spectrum.kind {args.spectrum} has none)")
@@ -576,6 +579,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--n-steps", type=_positive_int, default=10, help="number of steps K (default 10)")
     g.add_argument("--t-min", type=_nonneg_float, default=1e-3, help="stopping time (default 1e-3)")
     g.add_argument("--T", type=_positive_float, default=None, help="horizon (default the process's)")
+    g.add_argument("--init", type=_one_of(list(allowed["init"])), metavar=_choices(allowed["init"]), default=None,
+                   help="standard (reference Gaussian, default) or exact (p_T)")
     g.add_argument("--beta-min", type=_positive_float, default=None, help="vp: beta(0) (default 0.1)")
     g.add_argument("--beta-max", type=_positive_float, default=None, help="vp: beta(T) (default 20)")
     g.add_argument("--sigma-min", type=_positive_float, default=None, help="ve (default 0.01)")
