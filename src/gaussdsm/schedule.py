@@ -7,8 +7,8 @@ process, a scheme, K steps, a stopping time :math:`t_{\min}` and a horizon T, th
 N = inf, bias + generalization (the 1/N term) at finite N, in the metric ``metric``.
 
 Parametrisation (unconstrained, strictly decreasing by construction): the grid is written on a monotone variable
-:math:`u(t)`, :math:`u = \log\tilde\sigma_t` (:math:`\tilde\sigma_t = \sigma_t/m_t`, k-diffusion's noise level) where it is
-finite at T and :math:`t_{\min}`, else :math:`u = t`; with K free reals :math:`z_1 \dots z_K`,
+:math:`u(t)`, :math:`u = \log\tilde\sigma_t` (:math:`\tilde\sigma_t = \sigma_t/m_t`, k-diffusion's noise level)
+where it is finite at T and :math:`t_{\min}`, else :math:`u = t`; with K free reals :math:`z_1 \dots z_K`,
 
 .. math:: u_k = u(T) + (u(t_{\min}) - u(T))\sum_{j \le k}\operatorname{softmax}(z)_j,
 
@@ -206,9 +206,9 @@ def optimal_grid(lam, *, n_samples=math.inf, process: str = "vp", scheme: str = 
 
 
 FORMATS = ("k-diffusion", "comfyui", "diffusers")
-r"""``gaussdsm schedule --format``: k-diffusion and ComfyUI take the noise levels :math:`\tilde\sigma_k = \sigma_{t_k}/m_{t_k}`
-of the grid, decreasing, with a final 0 appended (their step to σ = 0; here the grid's last level is
-:math:`\tilde\sigma(t_{\min})`, and the library's last step from it to 0 is the data prediction, gaussdsm's
+r"""``gaussdsm schedule --format``: k-diffusion and ComfyUI take the noise levels
+:math:`\tilde\sigma_k = \sigma_{t_k}/m_{t_k}` of the grid, decreasing, with a final 0 appended (their step to σ = 0;
+here the grid's last level is :math:`\tilde\sigma(t_{\min})`, and the library's last step from it to 0 is the data prediction, gaussdsm's
 ``denoise``); diffusers takes ``timesteps`` on its 1000-step table: the grid's times scaled to the table,
 :math:`1000\,t_k/T` (continuous, for a scheduler built with ``timesteps=`` of floats; the VP process with
 diffusers' default linear β matches ``process vp`` only in its continuous-time limit), without a final 0."""

@@ -6,8 +6,9 @@ its gain is :math:`(\lambda + \tilde\sigma_k\tilde\sigma_{k+1})/(\lambda + \tild
 :math:`\sqrt{(\lambda + \tilde\sigma_{k+1}^2)/(\lambda + \tilde\sigma_k^2)}` times
 :math:`\cos(\theta_k - \theta_{k+1})`, :math:`\theta = \arctan(\tilde\sigma/\sqrt\lambda)`.  From the exact start the
 output variance is :math:`\lambda_{t_{\min}}\prod_k\cos^2\Delta_k` with :math:`\sum_k\Delta_k = \theta_0 - \theta_K`
-fixed; for λ > 1 on VP, :math:`\lambda_{t_{\min}} < \lambda`, so the W₂² to the data is smallest where the product is
-largest: by concavity of :math:`\log\cos`, equal :math:`\Delta_k`, a grid uniform in :math:`\arctan(\tilde\sigma/\sqrt\lambda)`
+fixed; for λ > 1 on VP, :math:`\lambda_{t_{\min}} < \lambda`, so the W₂² to the data is smallest where the product
+is largest: by concavity of :math:`\log\cos`, equal :math:`\Delta_k`, a grid uniform in
+:math:`\arctan(\tilde\sigma/\sqrt\lambda)`
 (kl_optimal is its λ = 1 case).
 """
 
