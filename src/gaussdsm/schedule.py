@@ -208,7 +208,8 @@ def optimal_grid(lam, *, n_samples=math.inf, process: str = "vp", scheme: str = 
 FORMATS = ("k-diffusion", "comfyui", "diffusers")
 r"""``gaussdsm schedule --format``: k-diffusion and ComfyUI take the noise levels
 :math:`\tilde\sigma_k = \sigma_{t_k}/m_{t_k}` of the grid, decreasing, with a final 0 appended (their step to σ = 0;
-here the grid's last level is :math:`\tilde\sigma(t_{\min})`, and the library's last step from it to 0 is the data prediction, gaussdsm's
+here the grid's last level is :math:`\tilde\sigma(t_{\min})`, and the library's last step from it to 0 is the
+data prediction, gaussdsm's
 ``denoise``); diffusers takes ``timesteps`` on its 1000-step table: the grid's times scaled to the table,
 :math:`1000\,t_k/T` (continuous, for a scheduler built with ``timesteps=`` of floats; the VP process with
 diffusers' default linear β matches ``process vp`` only in its continuous-time limit), without a final 0."""
