@@ -28,7 +28,7 @@ def _one(scheme, n_samples):
     s = best(f, repeats=1)
     r = out["r"]
     base = min(v for v in r.baselines.values() if v is not None)
-    return {"seconds": s, "value": r.value, "best_baseline": base, "nfev": r.nfev, "start": r.start}
+    return {"seconds": s, "value": r.value, "best_baseline": base, "nfev": r.nfev, "start": r.start}  # start: the grid the optimiser began from
 
 
 def run() -> dict:
