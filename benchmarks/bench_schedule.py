@@ -39,7 +39,7 @@ def report(res: dict) -> None:
     for part, rows in res.items():
         for scheme, r in rows.items():
             print(f"{part:13} {scheme:6} {r['seconds']:7.2f} s  value {r['value']:.4e}  best baseline "
-                  f"{r['best_baseline']:.4e} ({r['start']})  {r['nfev']} evaluations")
+                  f"{r['best_baseline']:.4e}, started from {r['start']}, {r['nfev']} evaluations")
 
 
 if __name__ == "__main__":
