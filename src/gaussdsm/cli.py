@@ -1,4 +1,5 @@
-"""Command line: ``gaussdsm error ...`` (quick look at the error breakdown) and ``gaussdsm provenance FILE``."""
+"""Command line: ``gaussdsm error ...`` (quick look at the error breakdown), ``gaussdsm schedule ...`` (the best time
+grid of a diffusion sampler for a spectrum) and ``gaussdsm provenance FILE``."""
 
 from __future__ import annotations
 
@@ -394,6 +395,81 @@ def _cmd_provenance(args) -> int:
     return 0
 
 
+def _cmd_schedule(args) -> int:
+    """``gaussdsm schedule``: the time grid minimising the expected error for a spectrum
+    (:func:`gaussdsm.schedule.optimal_grid`), its value and the named grids' at the same number of steps; with
+    ``--format``, the grid as k-diffusion, ComfyUI or diffusers take it."""
+    from .engine import SPECTRUM_KEYS
+    from .schedule import library_format, optimal_grid
+    from .spectra import SOURCES, spectrum
+
+    params = {k: getattr(args, k) for k in ("init", "beta_min", "beta_max", "sigma_min", "sigma_max", "eta", "rho")
+              if getattr(args, k) is not None}
+    try:
+        given = {k: getattr(args, k) for k in SPECTRUM_KEYS if getattr(args, k) not in (None, False)}
+        d = args.d if args.d is not None or not SOURCES[args.spectrum].needs_d else 16  # gaussdsm error's default
+        sp = spectrum(args.spectrum, d, **given)
+        info = {"kind": args.spectrum, **given, **({"source": sp.info} if sp.info else {})}
+        kappa = sp.kappa if args.model == "fourier" else None
+        if args.model == "fourier" and kappa is None:
+            raise ValueError(f"fit.model fourier needs a stationary spectrum (spectrum.kind {args.spectrum} has none)")
+        res = optimal_grid(sp.lam, n_samples=args.n_samples, process=args.process, scheme=args.scheme,
+                           n_steps=args.n_steps, t_min=args.t_min, T=args.T, metric=args.metric, model=args.model,
+                           kappa=kappa, params=params)
+        if args.format is not None:
+            from .samplers.diffusion.processes import make_process
+
+            levels = library_format(make_process(args.process, res.grid[0], **params), res.grid, args.format)
+    except ValueError as err:
+        print(f"gaussdsm schedule: {_as_options(str(err))}", file=sys.stderr)
+        return 2
+    if args.format is not None:
+        print(json.dumps(levels) if args.json else " ".join(f"{x:.10g}" for x in levels))
+        return 0
+    if args.json:
+        out = {"grid": res.grid.tolist(), "value": _json_term(res.value),
+               "baselines": {k: (None if v is None else _json_term(v)) for k, v in res.baselines.items()},
+               "skipped": res.skipped, "start": res.start,
+               "sigmas": None if res.sigmas is None else res.sigmas.tolist(),
+               "params": {"spectrum": {**info, "d": int(sp.d)}, "n_samples": _json_number(args.n_samples),
+                          "process": args.process, "scheme": args.scheme, "n_steps": args.n_steps,
+                          "t_min": args.t_min, "T": float(res.grid[0]), "metric": args.metric, "model": args.model}}
+        print(json.dumps(out, sort_keys=True))
+        return 0
+    lines = [f"spectrum {args.spectrum}, d = {sp.d}, N = {args.n_samples:g}, process {args.process}, scheme "
+             f"{args.scheme}, {args.n_steps} steps, t_min = {args.t_min:g}, T = {res.grid[0]:g}, metric {args.metric}",
+             "  optimal grid (t): " + " ".join(f"{x:.6g}" for x in res.grid),
+             f"  expected error: {res.value:.6e} (started from {res.start})"]
+    for k, v in res.baselines.items():
+        lines.append(f"  {k:<12} {v:.6e}  x{v / res.value:.3g}" if v is not None and res.value > 0 else
+                     f"  {k:<12} {v:.6e}" if v is not None else f"  {k:<12} undefined: {res.skipped[k]}")
+    print("\n".join(lines))
+    return 0
+
+
+def _spectrum_options(parser, allowed, wrap) -> None:
+    """The spectrum options (``gaussdsm error``, ``gaussdsm schedule``); ``wrap`` makes each type take one value or
+    several (:func:`_several`)."""
+    g = parser.add_argument_group("spectrum")
+    g.add_argument("--spectrum", default="power_law", type=wrap(_one_of(list(allowed["spectrum"]))), metavar=_choices(allowed["spectrum"]))
+    g.add_argument("--d", type=wrap(_positive_int), default=None,
+                   help="dimension (default 16; texture, pca, custom: from the data, checked when given)")
+    g.add_argument("--alpha", type=wrap(_float), default=None, help="power_law exponent (default 1)")
+    g.add_argument("--scale", type=wrap(_float), default=None, help="largest eigenvalue (default 1)")
+    g.add_argument("--beta", type=wrap(_float), default=None, help="stationary spectrum exponent (default 1)")
+    g.add_argument("--omega0", type=wrap(_float), default=None, help="stationary corner frequency (default 0.5)")
+    g.add_argument("--values", type=float, nargs="+", default=None, metavar="LAM", help="custom: the eigenvalues")
+    g.add_argument("--file", default=None, help="custom: eigenvalues from a .npy, .txt or .nc (variable lam) file")
+    g.add_argument("--image", type=wrap(str), default=None,
+                   help="texture: an image file (PNG, JPEG, ... or .npy) or a bundled scikit-image name (brick, grass, "
+                   "gravel, camera, astronaut, ...)")
+    g.add_argument("--side", type=wrap(_positive_int), default=None, help="texture: centre crop to side x side pixels")
+    g.add_argument("--resize", action="store_true", help="texture: shrink the largest centred square to --side")
+    g.add_argument("--grayscale", action="store_true", help="texture: convert RGB to luminance")
+    g.add_argument("--data", type=wrap(str), default=None,
+                   help="pca: an .npy array (n, ...) or a bundled data set (digits, lfw_subset)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .metrics import METRICS
 
@@ -407,24 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .sweep import COSTS, REFERENCES
 
     allowed = choices()  # the registries' names
-    g = e.add_argument_group("spectrum")
-    g.add_argument("--spectrum", default="power_law", type=_several(_one_of(list(allowed["spectrum"]))), metavar=_choices(allowed["spectrum"]))
-    g.add_argument("--d", type=_several(_positive_int), default=None,
-                   help="dimension (default 16; texture, pca, custom: from the data, checked when given)")
-    g.add_argument("--alpha", type=_several(_float), default=None, help="power_law exponent (default 1)")
-    g.add_argument("--scale", type=_several(_float), default=None, help="largest eigenvalue (default 1)")
-    g.add_argument("--beta", type=_several(_float), default=None, help="stationary spectrum exponent (default 1)")
-    g.add_argument("--omega0", type=_several(_float), default=None, help="stationary corner frequency (default 0.5)")
-    g.add_argument("--values", type=float, nargs="+", default=None, metavar="LAM", help="custom: the eigenvalues")
-    g.add_argument("--file", default=None, help="custom: eigenvalues from a .npy, .txt or .nc (variable lam) file")
-    g.add_argument("--image", type=_several(str), default=None,
-                   help="texture: an image file (PNG, JPEG, ... or .npy) or a bundled scikit-image name (brick, grass, "
-                   "gravel, camera, astronaut, ...)")
-    g.add_argument("--side", type=_several(_positive_int), default=None, help="texture: centre crop to side x side pixels")
-    g.add_argument("--resize", action="store_true", help="texture: shrink the largest centred square to --side")
-    g.add_argument("--grayscale", action="store_true", help="texture: convert RGB to luminance")
-    g.add_argument("--data", type=_several(str), default=None,
-                   help="pca: an .npy array (n, ...) or a bundled data set (digits, lfw_subset)")
+    _spectrum_options(e, allowed, _several)
     g = e.add_argument_group("score matching")
     g.add_argument("--n-samples", type=_several(_count), required=True,
                    help="number N of training samples, or inf (the population score)")
@@ -501,6 +560,41 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--minimise", "--minimize", choices=list(COSTS), default="nfe",
                    help="the cost of --within's settings (default nfe: score evaluations; Langevin: n_steps)")
     e.set_defaults(func=_cmd_error)
+    sc = sub.add_parser("schedule", help="the time grid minimising a diffusion sampler's expected error for a spectrum",
+                        description="The decreasing time grid T .. t_min of --n-steps steps minimising the first-order "
+                        "expected error (bias, and generalization at finite --n-samples) of a diffusion scheme on a "
+                        "spectrum, beside the named grids at the same number of steps (gaussdsm.schedule).")
+    _spectrum_options(sc, allowed, lambda convert: convert)
+    from .schedule import FORMATS
+
+    g = sc.add_argument_group("sampler")
+    g.add_argument("--n-samples", type=_count, required=True,
+                   help="number N of training samples, or inf (the population score: the bias alone)")
+    g.add_argument("--model", type=_one_of(list(allowed["model"])), metavar=_choices(allowed["model"]), default="full",
+                   help="denoiser of the generalization term (default full)")
+    g.add_argument("--process", type=_one_of(list(allowed["process"])), metavar=_choices(allowed["process"]),
+                   default="vp", help="forward process (default vp)")
+    g.add_argument("--scheme", type=_one_of(list(allowed["scheme"])), metavar=_choices(allowed["scheme"]),
+                   default="euler", help="reverse scheme (default euler)")
+    g.add_argument("--n-steps", type=_positive_int, default=10, help="number of steps K (default 10)")
+    g.add_argument("--t-min", type=_nonneg_float, default=1e-3, help="stopping time (default 1e-3)")
+    g.add_argument("--T", type=_positive_float, default=None, help="horizon (default the process's)")
+    g.add_argument("--init", type=_one_of(list(allowed["init"])), metavar=_choices(allowed["init"]), default=None,
+                   help="standard (reference Gaussian, default) or exact (p_T)")
+    g.add_argument("--beta-min", type=_positive_float, default=None, help="vp: beta(0) (default 0.1)")
+    g.add_argument("--beta-max", type=_positive_float, default=None, help="vp: beta(T) (default 20)")
+    g.add_argument("--sigma-min", type=_positive_float, default=None, help="ve (default 0.01)")
+    g.add_argument("--sigma-max", type=_positive_float, default=None, help="ve (default 50)")
+    g.add_argument("--eta", type=_nonneg_float, default=None, help="ancestral and SDE samplers: eta (default 1)")
+    g.add_argument("--rho", type=_positive_float, default=None, help="the karras baseline's rho (default 7)")
+    g = sc.add_argument_group("output")
+    g.add_argument("--metric", type=_one_of(list(METRICS)), metavar=_choices(METRICS), default="w2",
+                   help="error metric (default w2)")
+    g.add_argument("--json", action="store_true", help="one JSON object: grid, value, baselines, skipped, ...")
+    g.add_argument("--format", type=_one_of(list(FORMATS)), metavar=_choices(FORMATS), default=None,
+                   help="print the grid as the library takes it: k-diffusion, comfyui: sigmas sigma_t/m_t with a final "
+                   "0; diffusers: timesteps 1000 t/T (gaussdsm.schedule.FORMATS)")
+    sc.set_defaults(func=_cmd_schedule)
     pr = sub.add_parser("provenance", help="print the provenance recorded in a result NetCDF file")
     pr.add_argument("file")
     pr.add_argument("--config", action="store_true", help="print only the config, as YAML (a --configfile)")

@@ -1,0 +1,242 @@
+r"""The best time grid of a diffusion sampler for a spectrum (``gaussdsm schedule``, :func:`optimal_grid`).
+
+For a spectrum :math:`\lambda` (shape ``(d,)``), a number of training samples N (``inf``: the population score), a
+process, a scheme, K steps, a stopping time :math:`t_{\min}` and a horizon T, the grid
+:math:`T = t_0 > t_1 > \dots > t_K = t_{\min}` minimising the expected error of the first-order theory
+(:func:`gaussdsm.theory.error_terms`): the population-score bias :math:`\mathcal M(F(\lambda), \lambda)` at
+N = inf, bias + generalization (the 1/N term) at finite N, in the metric ``metric``.
+
+Parametrisation (unconstrained, strictly decreasing by construction): the grid is written on a monotone variable
+:math:`u(t)`, :math:`u = \log\tilde\sigma_t` (:math:`\tilde\sigma_t = \sigma_t/m_t`, k-diffusion's noise level)
+where it is finite at T and :math:`t_{\min}`, else :math:`u = t`; with K free reals :math:`z_1 \dots z_K`,
+
+.. math:: u_k = u(T) + (u(t_{\min}) - u(T))\sum_{j \le k}\operatorname{softmax}(z)_j,
+
+so the increments are positive and sum to the whole range (one redundant direction, the common shift of z, which
+the objective does not see).  The objective is minimised by :func:`scipy.optimize.minimize` (L-BFGS-B, forward
+finite-difference gradients: the exact laws are smooth in the grid), from the best of the baselines :data:`BASELINES`
+(``karras``, ``exponential``, ``kl_optimal``, the AYS lists), a grid uniform in u and, at finite N, the population
+optimum.  The result is never worse
+than its start, hence than any baseline.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["optimal_grid", "OptimalGrid", "BASELINES", "grid_error", "library_format", "FORMATS"]
+
+BASELINES = ("karras", "exponential", "kl_optimal", "ays_sd15", "ays_sdxl")
+"""The named grids reported beside the optimum (at the same number of steps)."""
+STARTS = BASELINES
+"""The named grids the optimiser may start from (the best of them, or a grid uniform in the parametrisation's u)."""
+
+
+@dataclass
+class OptimalGrid:
+    """The result of :func:`optimal_grid`: ``grid`` (shape ``(K + 1,)``, T down to t_min), its ``value`` (the expected
+    error), the ``baselines`` ``{name: value}`` (``None`` where undefined) and ``skipped`` ``{name: reason}``,
+    ``start`` (the baseline it started from), ``nfev`` (objective evaluations) and ``sigmas`` (:math:`\\tilde\\sigma`
+    of the grid, where defined)."""
+
+    grid: np.ndarray
+    value: float
+    baselines: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)
+    start: str = ""
+    nfev: int = 0
+    sigmas: np.ndarray | None = None
+
+
+def _sampler(process, scheme, grid, n_steps, t_min, T, params):
+    from .samplers.diffusion import Diffusion
+
+    return Diffusion(process=process, scheme=scheme, grid=grid, n_steps=n_steps, t_min=t_min, T=T, **params)
+
+
+def grid_error(lam, times, *, n_samples=math.inf, process="vp", scheme="euler", metric="w2", model="full",
+               kappa=None, params=None) -> float:
+    r"""The expected error of the scheme on the explicit grid ``times`` (shape ``(K + 1,)``, decreasing): the bias
+    :math:`\mathcal M(F(\lambda), \lambda)` at ``n_samples = inf``, else the total of
+    :func:`gaussdsm.theory.error_terms` (bias + generalization / N); ``inf`` where the sampler diverges."""
+    from .metrics import get
+
+    params = dict(params or {})
+    times = [float(x) for x in times]
+    lam = np.asarray(lam, dtype=float)
+    if math.isinf(float(n_samples)):
+        s = _sampler(process, scheme, times, len(times) - 1, times[-1], times[0], params)
+        F, bad = s.variance_and_flags(lam)
+        if np.any(bad) or not np.all(np.isfinite(F)):
+            return math.inf
+        v = float(get(metric).bias(lam, F, F - lam))
+    else:
+        from .theory import error_terms
+
+        ds = error_terms(lam, float(n_samples), sampler="diffusion", model=model, kappa=kappa, scheme=scheme,
+                         process=process, grid=times, n_steps=len(times) - 1, t_min=times[-1], metric=metric,
+                         **{k: v for k, v in params.items() if k != "T"})
+        v = float(ds["total"])
+    return v if np.isfinite(v) else math.inf
+
+
+class _Coordinate:
+    """The monotone variable u(t) of the parametrisation: log sigma~ where finite at both ends, else t."""
+
+    def __init__(self, process, t_min):
+        self.process, self.t_min = process, float(t_min)
+        m2T = float(process.m2(process.T))
+        r_min = float(process.s2(t_min) / process.m2(t_min)) if float(process.m2(t_min)) > 0 else math.inf
+        self.log_sigma = m2T > 0 and 0 < r_min < math.inf
+        self.ends = (self.u(np.array([process.T]))[0], self.u(np.array([t_min]))[0])
+
+    def u(self, t):
+        if not self.log_sigma:
+            return np.asarray(t, dtype=float)
+        return 0.5 * np.log(np.asarray(self.process.s2(t) / self.process.m2(t), dtype=float))
+
+    def t(self, u):
+        if not self.log_sigma:
+            return np.asarray(u, dtype=float)
+        return np.asarray(self.process.t_of_ratio(np.exp(2 * np.asarray(u, dtype=float))), dtype=float)
+
+    def grid(self, z):
+        a, b = self.ends
+        w = np.exp(z - z.max())
+        c = np.concatenate([[0.0], np.cumsum(w / w.sum())])
+        t = self.t(a + (b - a) * c)
+        t[0], t[-1] = self.process.T, self.t_min
+        return t
+
+    def z(self, times):
+        du = np.abs(np.diff(self.u(np.asarray(times, dtype=float))))
+        return np.log(np.maximum(du, 1e-300))
+
+
+def optimal_grid(lam, *, n_samples=math.inf, process: str = "vp", scheme: str = "euler", n_steps: int = 10,
+                 t_min: float = 1e-3, T: float | None = None, metric: str = "w2", model: str = "full", kappa=None,
+                 params: dict | None = None, maxiter: int = 200, ftol: float | None = None) -> OptimalGrid:
+    r"""The decreasing time grid (K + 1 points, T down to ``t_min``) minimising the scheme's expected error on the
+    spectrum ``lam`` (module docstring: objective, parametrisation, optimiser).
+
+    Parameters
+    ----------
+    lam : array_like, shape ``(d,)``
+        Data spectrum (``>= 0``).
+    n_samples : float
+        N, or ``inf`` (the population score: the bias alone).
+    process, scheme : str
+        :class:`gaussdsm.samplers.Diffusion`'s.
+    n_steps : int
+        K >= 1.
+    t_min, T : float
+        Stopping time and horizon (default the process's).
+    metric : str
+        A :data:`gaussdsm.metrics.METRICS` name.
+    model, kappa :
+        The denoiser model of the generalization term (finite N).
+    params : dict, optional
+        Other :class:`~gaussdsm.samplers.Diffusion` parameters (``beta_min``, ``rho``, ``eta``, ...).
+    maxiter, ftol :
+        L-BFGS-B's; ``ftol`` default 1e-10 at N = inf, 1e-6 at finite N (each evaluation there is the theory's
+        generalization term; the optimum's value moves by ~1e-7 relative between the two).
+
+    Returns
+    -------
+    OptimalGrid
+        ``grid`` shape ``(K + 1,)``, ``value``, ``baselines`` at the same K (``None`` where undefined, the reason in
+        ``skipped``).
+    """
+    from scipy.optimize import minimize
+
+    from . import _checks
+    from .engine import check_metric
+    from .samplers.diffusion import Diffusion
+
+    lam = np.asarray(lam, dtype=float)
+    if lam.ndim != 1 or lam.size == 0 or np.any(~np.isfinite(lam)) or np.any(lam < 0):
+        raise ValueError("spectrum: the eigenvalues must be a non-empty 1-D array of finite values >= 0")
+    K = _checks.integer("sampler.n_steps", n_steps, ge=1)
+    n_samples = _checks.number("n_samples", n_samples, gt=0, allow_inf=True)
+    metric = check_metric(metric)
+    params = dict(params or {})
+    kw = dict(n_samples=n_samples, process=process, scheme=scheme, metric=metric, model=model, kappa=kappa,
+              params=params)
+    probe = Diffusion(process=process, scheme=scheme, grid="uniform", n_steps=K, t_min=t_min, T=T, **params)
+    proc = probe.process
+    baselines, skipped, grids = {}, {}, {}
+    for name in BASELINES:
+        try:
+            t = Diffusion(process=process, scheme=scheme, grid=name, n_steps=K, t_min=t_min, T=T, **params).times
+            grids[name] = t
+            baselines[name] = grid_error(lam, t, **kw)
+        except ValueError as err:
+            baselines[name], skipped[name] = None, str(err)
+    coord = _Coordinate(proc, probe.t_min)
+    a, b = coord.ends
+    grids["uniform_u"] = coord.t(a + (b - a) * np.arange(K + 1) / K)
+    grids["uniform_u"][0], grids["uniform_u"][-1] = proc.T, probe.t_min
+    if math.isfinite(n_samples):  # the population optimum (cheap: no generalization term) as one more start
+        try:
+            grids["population_optimum"] = optimal_grid(lam, process=process, scheme=scheme, n_steps=K, t_min=t_min,
+                                                       T=T, metric=metric, params=params, maxiter=maxiter).grid
+        except ValueError:
+            pass
+    start_values = {n: (baselines[n] if n in baselines else grid_error(lam, grids[n], **kw))
+                    for n in (*STARTS, "uniform_u", "population_optimum") if n in grids}
+    start_values = {n: v for n, v in start_values.items() if v is not None and np.isfinite(v)}
+    if not start_values:
+        raise ValueError(f"sampler.scheme {scheme} diverges on every starting grid ({', '.join(STARTS)}, "
+                         f"uniform) with process {process}, n_steps {K}, t_min {t_min:g}")
+    start = min(start_values, key=start_values.get)
+    z0 = coord.z(grids[start])
+    scale = max(start_values[start], 1e-300)
+    count = [0]
+
+    def f(z):
+        count[0] += 1
+        t = coord.grid(z)
+        if not (np.all(np.isfinite(t)) and np.all(np.diff(t) < 0)):
+            return 1e30
+        v = grid_error(lam, t, **kw)
+        return v / scale if np.isfinite(v) else 1e30
+
+    if ftol is None:
+        ftol = 1e-10 if math.isinf(n_samples) else 1e-6
+    res = minimize(f, z0, method="L-BFGS-B", options={"maxiter": maxiter, "ftol": ftol, "eps": 1e-7})
+    best_t, best_v = coord.grid(res.x), res.fun * scale
+    if not (np.isfinite(best_v) and best_v <= start_values[start]) or not np.all(np.diff(best_t) < 0):
+        best_t, best_v = grids[start], start_values[start]
+    sig = None
+    if coord.log_sigma:
+        sig = np.sqrt(np.asarray(proc.s2(best_t) / proc.m2(best_t), dtype=float))
+    return OptimalGrid(grid=np.asarray(best_t, dtype=float), value=float(best_v), baselines=baselines,
+                       skipped=skipped, start=start, nfev=count[0], sigmas=sig)
+
+
+FORMATS = ("k-diffusion", "comfyui", "diffusers")
+r"""``gaussdsm schedule --format``: k-diffusion and ComfyUI take the noise levels
+:math:`\tilde\sigma_k = \sigma_{t_k}/m_{t_k}` of the grid, decreasing, with a final 0 appended (their step to σ = 0;
+here the grid's last level is :math:`\tilde\sigma(t_{\min})`, and the library's last step from it to 0 is the
+data prediction, gaussdsm's
+``denoise``); diffusers takes ``timesteps`` on its 1000-step table: the grid's times scaled to the table,
+:math:`1000\,t_k/T` (continuous, for a scheduler built with ``timesteps=`` of floats; the VP process with
+diffusers' default linear β matches ``process vp`` only in its continuous-time limit), without a final 0."""
+
+
+def library_format(process, times, fmt: str) -> list[float]:
+    """The grid ``times`` (shape ``(K + 1,)``) as the library ``fmt`` of :data:`FORMATS` takes it (mapping:
+    :data:`FORMATS`)."""
+    t = np.asarray(times, dtype=float)
+    if fmt in ("k-diffusion", "comfyui"):
+        m2 = np.asarray(process.m2(t), dtype=float)
+        if np.any(m2 <= 0):
+            raise ValueError(f"--format {fmt}: the noise level sigma_t/m_t is infinite at t = T = {process.T:g} for "
+                             f"process {process.name} (m_T = 0): take --T < {process.T:g}")
+        return [*np.sqrt(np.asarray(process.s2(t), dtype=float) / m2).tolist(), 0.0]
+    if fmt == "diffusers":
+        return (1000.0 * t / process.T).tolist()
+    raise ValueError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
