@@ -55,6 +55,10 @@ STEP = 0.25
 below 1e-12 at every N >= 1 (tests/unit/test_exact_n.py); the error falls like :math:`e^{-\\pi^2/h}`."""
 N_MIN = 64
 """Fewest quadrature points (a chi-square law with many degrees of freedom is narrow in s)."""
+REFINE_RTOL = 1e-10
+"""The step is halved until the total changes by at most this (relative)."""
+MAX_REFINE = 5
+"""At most this many halvings (32 times the points)."""
 N_QUAD = None
 """Default ``n_quad``: chosen from the range and :data:`STEP`."""
 TAIL = 1e-20
@@ -70,7 +74,8 @@ class ExactError:
     ``mean``: :math:`\\mathbb E[\\text{error} \\mid \\text{stable}]` (what the Monte Carlo estimates);
     ``p_unstable``: the probability that some mode of a replicate is unstable (or its metric infinite);
     ``per_mode (d,)``: :math:`\\mathbb E[g_k \\mid S_k]`; ``p_stable_mode (d,)``: :math:`P(S_k)`; ``reason``: why
-    ``mean`` is infinite or NaN ('' when finite).
+    ``mean`` is infinite or NaN, or not converged ('' otherwise); ``quad_error``: the estimated relative error of
+    the quadrature (the change in the last halving of the step).
     """
 
     mean: float
@@ -78,6 +83,7 @@ class ExactError:
     per_mode: np.ndarray
     p_stable_mode: np.ndarray
     reason: str = ""
+    quad_error: float = 0.0
 
 
 def mode_dof(n_samples: int, d: int, model: str = "diagonal", kappa=None) -> np.ndarray:
@@ -189,8 +195,35 @@ def _singular_order(s, sigma, m, mu_c: float, lam) -> np.ndarray:
         return np.log(np.abs(g[1]) / np.abs(g[0])) / math.log(1e4)
 
 
+def _group(s, sigma, m, lam, nu: float, mu_c: float, q: int):
+    """``(E[g_k | S_k], P(S_k))`` for modes of one degrees of freedom ``nu``, ``q`` points, in blocks."""
+    per_mode, p_stable = np.empty(lam.size), np.empty(lam.size)
+    if mu_c == 0.0:
+        x, w = chi2_rule(nu, q)
+    step = max(1, BLOCK_ELEMENTS // q)
+    for j in range(0, lam.size, step):
+        lk = lam[j:j + step]
+        if mu_c == 0.0:
+            X, W = x[:, None], w[:, None]
+            p = np.ones(lk.size)
+        else:
+            u_c = 0.5 * nu * mu_c / lk
+            X, W = _truncated_rule(nu, u_c, q)
+            p = special.gammaincc(0.5 * nu, u_c)
+        with np.errstate(all="ignore"):
+            F, ok = s.variance_and_stable(X * lk, sigma)
+            g = m.per_mode(F, lk)
+        good = ok & np.isfinite(g)
+        # nodes flagged though above the threshold (a metric infinite there): their mass counts as unstable
+        p = p - np.sum(np.where(good, 0.0, W), axis=0)
+        with np.errstate(all="ignore"):
+            per_mode[j:j + step] = np.sum(np.where(good, W * g, 0.0), axis=0) / p
+        p_stable[j:j + step] = p
+    return per_mode, p_stable
+
+
 def exact_error(lam, n_samples, sigma=None, gamma=None, *, sampler="ula", model: str = "diagonal", kappa=None,
-                metric: str = "w2", n_quad: int | None = N_QUAD, **params) -> ExactError:
+                metric: str = "w2", n_quad: int | None = N_QUAD, refine: bool = True, **params) -> ExactError:
     r"""The exact expected error :math:`\mathbb E[\sum_k m(F(\hat\mu_k), \lambda_k) \mid \text{stable}]` at any N.
 
     Parameters
@@ -212,7 +245,10 @@ def exact_error(lam, n_samples, sigma=None, gamma=None, *, sampler="ula", model:
     metric : str
         A :data:`gaussdsm.metrics.METRICS` name.
     n_quad : int, optional
-        Quadrature points per mode (default: from the chi-square law's range in log scale and :data:`STEP`).
+        Initial quadrature points per mode (default: from the chi-square law's range in log scale and :data:`STEP`);
+        halved steps until :data:`REFINE_RTOL`.
+    refine : bool
+        False: one pass with ``n_quad`` points (to study the rule's convergence).
 
     Returns
     -------
@@ -242,36 +278,27 @@ def exact_error(lam, n_samples, sigma=None, gamma=None, *, sampler="ula", model:
     mu_c = _threshold(s, sg, float(lam.max()))
     per_mode = np.empty(d)
     p_stable = np.empty(d)
+    if math.isinf(mu_c):
+        per_mode[:], p_stable[:] = math.nan, 0.0
+    quad_error = 0.0
     for v in np.unique(nu):
         idx = np.flatnonzero(nu == v)
-        if mu_c == 0.0:
-            x, w = chi2_rule(v, n_quad)
-            q = x.size
-        else:
-            q = n_quad or max(N_MIN, math.ceil(np.subtract(*_log_range(0.5 * v)[::-1]) / STEP) + 1)
-        step = max(1, BLOCK_ELEMENTS // q)
-        for j in range(0, idx.size, step):
-            k = idx[j:j + step]
-            lk = lam[k]
-            if mu_c == 0.0:
-                X, W = x[:, None], np.broadcast_to(w[:, None], (q, k.size))
-                p = np.ones(k.size)
-            elif math.isinf(mu_c):
-                per_mode[k], p_stable[k] = np.nan, 0.0
-                continue
-            else:
-                u_c = 0.5 * v * mu_c / lk
-                X, W = _truncated_rule(v, u_c, q)
-                p = special.gammaincc(0.5 * v, u_c)
-            with np.errstate(all="ignore"):
-                F, ok = s.variance_and_stable(X * lk, sg)
-                g = m.per_mode(F, lk)
-            good = ok & np.isfinite(g)
-            # nodes flagged though above the threshold (a metric infinite there): their mass counts as unstable
-            p = p - np.sum(np.where(good, 0.0, W), axis=0)
-            with np.errstate(all="ignore"):
-                per_mode[k] = np.sum(np.where(good, W * g, 0.0), axis=0) / p
-            p_stable[k] = p
+        q = n_quad or max(N_MIN, math.ceil(np.subtract(*_log_range(0.5 * v)[::-1]) / STEP) + 1)
+        if math.isinf(mu_c):
+            break
+        prev, change = None, 0.0
+        for _ in range(MAX_REFINE + 1 if refine else 1):
+            pm, ps = _group(s, sg, m, lam[idx], v, mu_c, q)
+            total = float(np.sum(pm))
+            if prev is not None:
+                with np.errstate(invalid="ignore"):
+                    change = abs(total - prev) / max(abs(total), np.finfo(float).tiny)
+                if not change > REFINE_RTOL:  # converged (or infinite/NaN: nothing to refine)
+                    break
+            prev, q = total, 2 * q - 1
+        per_mode[idx], p_stable[idx] = pm, ps
+        if np.isfinite(change):
+            quad_error = max(quad_error, change)
     reason = ""
     if 0.0 < mu_c < math.inf:
         singular = (_singular_order(s, sg, m, mu_c, lam) >= SINGULAR_ORDER) & (p_stable > 0)
@@ -288,4 +315,7 @@ def exact_error(lam, n_samples, sigma=None, gamma=None, *, sampler="ula", model:
     else:
         mean = math.nan
         reason = "some mode is never stable"
-    return ExactError(mean, p_unstable, per_mode, p_stable, reason)
+    if quad_error > REFINE_RTOL and not reason:
+        reason = (f"quadrature not converged to {REFINE_RTOL:g} after {MAX_REFINE} refinements (estimated relative "
+                  f"error {quad_error:.2g}): the error is not smooth in log mu (the variance map nearly vanishes?)")
+    return ExactError(mean, p_unstable, per_mode, p_stable, reason, quad_error)
