@@ -53,7 +53,7 @@ __all__ = ["ExactError", "exact_error", "chi2_rule", "mode_dof", "N_QUAD", "STEP
 STEP = 0.25
 """Default trapezoidal step in :math:`s = \\log u` (points ``max(N_MIN, range / STEP)``): measured relative error
 below 1e-12 at every N >= 1 (tests/unit/test_exact_n.py); the error falls like :math:`e^{-\\pi^2/h}`."""
-N_MIN = 64
+N_MIN = 32
 """Fewest quadrature points (a chi-square law with many degrees of freedom is narrow in s)."""
 REFINE_RTOL = 1e-10
 """The step is halved until the total changes by at most this (relative)."""
