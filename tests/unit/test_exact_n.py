@@ -9,7 +9,8 @@ from scipy import special
 
 from gaussdsm import theory
 from gaussdsm.montecarlo import monte_carlo_error
-from gaussdsm.theory.exact_n import chi2_rule, exact_error, mode_dof
+from gaussdsm.theory import exact_error
+from gaussdsm.theory.exact_n import chi2_rule, mode_dof
 
 D = 16
 LAM = 1.0 / np.arange(1, D + 1)
