@@ -38,6 +38,7 @@ from .. import _checks, samplers
 from ..samplers.spec import SamplerSpec, build
 from ..vocabulary import attrs
 from . import _diffusion, kernels, langevin
+from .exact_n import ExactError, exact_error
 from ._regime import REGIME_BOUND, REGIME_TAU, REGIME_TOL, second_order_coefficient
 from .langevin import (
     optimization_sum,
@@ -72,6 +73,8 @@ __all__ = [
     "kernel",
     "error_terms",
     "diagnose",
+    "exact_error",
+    "ExactError",
 ]
 
 MODELS = ("full", "diagonal", "fourier")
