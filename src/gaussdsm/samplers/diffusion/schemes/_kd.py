@@ -61,3 +61,23 @@ def brownian_pair(s, sig, sig_mid, sig_next):
     d1, d2 = sig - sig_mid, sig_mid - sig_next
     xi1, xi2 = s.noise(), s.noise()
     return xi1, (np.sqrt(d1) * xi1 + np.sqrt(d2) * xi2) / np.sqrt(d1 + d2)
+
+
+def lagrange_integrals(sig, order: int, nodes, weights, warp=None):
+    r"""``(..., order)``: :math:`c_j = \int_{\sigma_i}^{\sigma_{i+1}}\prod_{k \ne j}(w(\varsigma) - w_{i-k})/(w_{i-j} -
+    w_{i-k})\,d\varsigma`, j = 0 … order - 1, the Adams-Bashforth weights of past slopes integrated over the step in
+    the noise level, the Lagrange basis taken in :math:`w` = ``warp`` (identity: k-diffusion's ``lms``; DEIS: its
+    time variable), by Gauss-Legendre ``nodes``/``weights`` on the step; ``sig`` ``(..., order + 1)`` =
+    :math:`(\sigma_{i+1}, \sigma_i, \sigma_{i-1}, \dots)`, vectorised over the leading axes."""
+    a, b = sig[..., 1:2], sig[..., 0:1]
+    x = 0.5 * (a + b) + 0.5 * (b - a) * nodes  # (..., q)
+    wx = x if warp is None else warp(x)
+    past = sig[..., 1:order + 1] if warp is None else warp(sig[..., 1:order + 1])
+    out = []
+    for j in range(order):
+        prod = np.ones_like(wx)
+        for k in range(order):
+            if k != j:
+                prod = prod * (wx - past[..., k:k + 1]) / (past[..., j:j + 1] - past[..., k:k + 1])
+        out.append(0.5 * (b[..., 0] - a[..., 0]) * np.sum(weights * prod, axis=-1))
+    return np.stack(out, axis=-1)

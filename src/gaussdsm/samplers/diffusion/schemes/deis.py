@@ -36,18 +36,7 @@ def coefficients(sig, order: int):
     r"""``(..., order)``: :math:`C_j = \int_{\tilde\sigma_i}^{\tilde\sigma_{i+1}} \prod_{k \ne j}(\tau(\varsigma) - \tau_{i-k})
     /(\tau_{i-j} - \tau_{i-k})\,d\varsigma`, from ``sig`` ``(..., order + 1)`` = :math:`(\tilde\sigma_{i+1},
     \tilde\sigma_i, \tilde\sigma_{i-1}, \dots)`."""
-    a, b = sig[..., 1:2], sig[..., 0:1]
-    x = 0.5 * (a + b) + 0.5 * (b - a) * _NODES
-    tx = tau(x)
-    nodes = tau(sig[..., 1:order + 1])
-    out = []
-    for j in range(order):
-        prod = np.ones_like(tx)
-        for k in range(order):
-            if k != j:
-                prod = prod * (tx - nodes[..., k:k + 1]) / (nodes[..., j:j + 1] - nodes[..., k:k + 1])
-        out.append(0.5 * (b[..., 0] - a[..., 0]) * np.sum(_WEIGHTS * prod, axis=-1))
-    return np.stack(out, axis=-1)
+    return _kd.lagrange_integrals(sig, order, _NODES, _WEIGHTS, warp=tau)
 
 
 def step(s, y):

@@ -22,17 +22,7 @@ def coefficients(sig, order: int):
     r"""``(..., order)``: :math:`c_j = \int_{\sigma_i}^{\sigma_{i+1}}\prod_{k \ne j}(\tau - \sigma_{i-k})/(\sigma_{i-j} -
     \sigma_{i-k})\,d\tau`, j = 0 … order - 1, from ``sig`` ``(..., order + 1)`` = :math:`(\sigma_{i+1}, \sigma_i,
     \sigma_{i-1}, \dots)` (vectorised over the leading axes)."""
-    a, b = sig[..., 1:2], sig[..., 0:1]
-    tau = 0.5 * (a + b) + 0.5 * (b - a) * _NODES  # (..., q)
-    nodes = sig[..., 1:order + 1]
-    out = []
-    for j in range(order):
-        prod = np.ones_like(tau)
-        for k in range(order):
-            if k != j:
-                prod = prod * (tau - nodes[..., k:k + 1]) / (nodes[..., j:j + 1] - nodes[..., k:k + 1])
-        out.append(0.5 * (b[..., 0] - a[..., 0]) * np.sum(_WEIGHTS * prod, axis=-1))
-    return np.stack(out, axis=-1)
+    return _kd.lagrange_integrals(sig, order, _NODES, _WEIGHTS)
 
 
 def step(s, y):
