@@ -341,7 +341,10 @@ def _tilde_sigma(sched, t):
         return math.sqrt((1.0 - a) / a)
     i = sched.step_index if sched.step_index is not None else 0
     if hasattr(sched, "sigmas_interpol") and not sched.state_in_first_order:
-        return float(sched.sigmas_interpol[i])
+        # KDPM2Discrete reads its interpolated σ at the step counter, KDPM2AncestralDiscrete at the counter - 1
+        # (its scale_model_input and step; its interleaved timesteps agree)
+        j = i - 1 if type(sched).__name__ == "KDPM2AncestralDiscreteScheduler" else i
+        return float(sched.sigmas_interpol[j])
     return float(sched.sigmas[i])
 
 

@@ -55,19 +55,27 @@ def _rhos(h, r1, r2, p, bh2: bool):
 
 
 def _step(s, y, bh2: bool):
-    r"""Update u = k + 1 of K from :math:`t_k` to :math:`t_{k+1}` with the model values :math:`m_0, m_1, m_2` at
-    :math:`t_k, t_{k-1}, t_{k-2}` (:math:`m_0` the data prediction at the start for k = 0, else the previous
-    corrector's evaluation at its predicted point), :math:`h = \lambda_{k+1} - \lambda_k`, :math:`r_i = (\lambda_{k-i} -
-    \lambda_k)/h`, :math:`D_i = (m_i - m_0)/r_i`: :math:`\bar z = (\tilde\sigma_{k+1}/\tilde\sigma_k)z - (e^{-h} - 1)m_0`,
-    the predictor :math:`z_p = \bar z - B(h)\sum_i\rho^p_iD_i`, the corrector :math:`z' = \bar z - B(h)(\sum_i\rho^c_iD_i
-    + \rho^c_p(m_t - m_0))` with :math:`m_t = \hat x_0(z_p, t_{k+1})`, the weights solving UniPC's
-    :math:`R\rho = b` (:func:`_rhos`), order p = u while u < P = min(3, K - 1), then min(P, K + 1 - u); no corrector at the last step."""
+    r"""ComfyUI's orders: update u = k + 1 of K has order p = u while u < P = min(3, K - 1), then min(P, K + 1 - u);
+    no corrector at the last step (:func:`update`)."""
     K = s.n_steps
     k = np.asarray(s.index)
     u = k + 1
     P = max(1, min(ORDER, K - 1))
     p = np.where(u < P, u, np.minimum(P, K + 1 - u))
     corrector = np.asarray(u != K, dtype=float)
+    return update(s, y, p, corrector, bh2)
+
+
+def update(s, y, p, corrector, bh2: bool):
+    r"""The UniPC update from :math:`t_k` to :math:`t_{k+1}` (k = ``s.index``) of order ``p`` (1 … 3, per step) with the
+    corrector where ``corrector`` is 1 (0: the predictor's point is returned).  With the model values
+    :math:`m_0, m_1, m_2` at :math:`t_k, t_{k-1}, t_{k-2}` (:math:`m_0` the data prediction at the start for k = 0,
+    else the previous corrector's evaluation at its predicted point), :math:`h = \lambda_{k+1} - \lambda_k`,
+    :math:`r_i = (\lambda_{k-i} - \lambda_k)/h`, :math:`D_i = (m_i - m_0)/r_i`: :math:`\bar z =
+    (\tilde\sigma_{k+1}/\tilde\sigma_k)z - (e^{-h} - 1)m_0`, the predictor :math:`z_p = \bar z - B(h)\sum_i\rho^p_iD_i`,
+    the corrector :math:`z' = \bar z - B(h)(\sum_i\rho^c_iD_i + \rho^c_p(m_t - m_0))` with :math:`m_t = \hat x_0(z_p,
+    t_{k+1})`, the weights solving UniPC's :math:`R\rho = b` (:func:`_rhos`)."""
+    k = np.asarray(s.index)
     m, sig = _kd.levels(s, s.t)
     mn, sig_next = _kd.levels(s, s.t_next)
     sig1 = _kd.levels(s, _kd.past_time(s, 1))[1]
