@@ -112,6 +112,8 @@ MAP = {
     ("diffusers", "dpmpp_2m_sde_heun"): ("dpmpp_2m_sde_heun", (), "denoise"),
     ("diffusers", "uni_pc_bh1"): ("unipc_bh1", (), "denoise"),  # solver_order 2 (diffusers' default)
     ("diffusers", "uni_pc_bh2"): ("unipc_bh2", (), "denoise"),
+    ("diffusers", "uni_pc_bh1_3"): ("unipc_bh1_3", (), "denoise"),  # make_reference.unipc_order3_cases
+    ("diffusers", "uni_pc_bh2_3"): ("unipc_bh2_3", (), "denoise"),
     ("diffusers", "deis"): ("deis_logrho", (), "denoise"),  # solver_order 2
     ("diffusers", "deis_3"): ("deis_logrho_3", (), "denoise"),
     ("diffusers", "edm_euler"): ("euler", (), "denoise"),
