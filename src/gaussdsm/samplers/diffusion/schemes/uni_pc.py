@@ -2,8 +2,9 @@ r"""``uni_pc`` and ``uni_pc_bh2``: UniPC (Zhao et al. 2023), the multistep unifi
 prediction, B(h) = h (bh1) or :math:`e^h - 1` (bh2), order 3 with lower orders at the start and the end, as ComfyUI's
 ``uni_pc`` / ``uni_pc_bh2`` (its ``sample_unipc``: ``order = min(3, len(timesteps) - 2)`` = min(3, K - 1),
 ``lower_order_final``, the corrector at every step but the last; a last sigma of 0 is replaced there by 0.001) and
-diffusers' ``UniPCMultistepScheduler(solver_order=3, predict_x0=True, solver_type='bh1'|'bh2')`` (its defaults differ:
-solver_order 2, bh2).
+diffusers' ``UniPCMultistepScheduler(solver_order=3, predict_x0=True, solver_type='bh1'|'bh2',
+final_sigmas_type='sigma_min')`` (:mod:`.unipc`'s ``unipc_bh1_3``/``unipc_bh2_3`` without ``denoise``; diffusers'
+defaults, solver_order 2 with its step to 0, are ``unipc_bh2`` with ``denoise``).
 One model evaluation per step: the corrector's evaluation at the predicted point is the next step's model value.
 
 Order: the corrector raises UniPC-3 to order 4 (measured slopes -3.89 on edm's grid, -4.1 on ve geometric, K = 128 ->
