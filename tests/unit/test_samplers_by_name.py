@@ -398,6 +398,38 @@ def test_continuous_time_law_of_the_ancestral_samplers_is_the_reverse_sde():
         assert gaps[1] < 3e-2 and abs(gaps[0] / gaps[1] - 2**order) < 0.1 * 2**order, (name, gaps)
 
 
+def test_dpmpp_3m_is_second_order_by_its_formula_not_its_start():
+    """sample_dpmpp_3m_sde at eta = 0 (DPM-Solver++(3M)): one step from exact history on dx/dlambda = D - x with a
+    quadratic D has exactly half the D'' part of the exact step as error (-phi_3 d_2 = (h^2 - 2h + 2 - 2e^-h)/4 x
+    D''/2 of the needed /2); and gaussdsm's law keeps its slope -2 when its two start-up steps are made O(h^2) short."""
+    h, lam0, c = 0.3, 0.7, 1.3  # D(lam) = c lam^2, equal steps
+    Dq = lambda lam: c * lam**2  # noqa: E731
+    m0, m1, m2 = Dq(lam0), Dq(lam0 - h), Dq(lam0 - 2 * h)
+    d1_0, d1_1 = m0 - m1, m1 - m2
+    d1, d2 = d1_0 + (d1_0 - d1_1) / 2, (d1_0 - d1_1) / 2
+    phi_2 = math.expm1(-h) / h + 1
+    phi_3 = phi_2 / h - 0.5
+    step = -math.expm1(-h) * m0 + phi_2 * d1 - phi_3 * d2  # the step's part beyond e^-h x
+    e0, e1, e2 = -math.expm1(-h), h + math.expm1(-h), h**2 - 2 * h - 2 * math.expm1(-h)  # int e^-(h-u) u^n du
+    exact = c * (lam0**2 * e0 + 2 * lam0 * e1 + e2)  # int_0^h e^-(h-u) D(lam0 + u) du
+    second = c * e2  # the D'' = 2c part of the exact step
+    assert exact - step == pytest.approx(second / 2, rel=1e-8)
+    lam = np.array([1.0, 0.3, 0.05])
+    ref = Diffusion("vp", "euler", "uniform", 10, 0.05).reference(lam)
+    slopes = []
+    for short in (False, True):
+        w = []
+        for K in (200, 400):
+            t = np.linspace(1.0, 0.05, K + 1)
+            if short:
+                d = (t[0] - t[1]) ** 2
+                t = np.concatenate([[1.0, 1.0 - d, 1.0 - 2 * d], t[1:]])
+            F = Diffusion("vp", "dpmpp_3m_sde", list(t), init="exact", eta=0.0).variance(lam)
+            w.append(np.sqrt(np.sum((np.sqrt(F) - np.sqrt(ref)) ** 2)))
+        slopes.append(math.log2(w[1] / w[0]))
+    assert abs(slopes[0] + 2) < 0.1 and abs(slopes[1] - slopes[0]) < 0.02, slopes
+
+
 # ----------------------------------------------------------------------- ComfyUI's uni_pc and deis
 
 def _sigma_convert(sig):
