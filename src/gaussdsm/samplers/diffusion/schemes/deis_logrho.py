@@ -23,11 +23,6 @@ LOWER_ORDER_BELOW = 15
 """diffusers' ``lower_order_final`` applies below this many steps."""
 
 
-def _log(x):
-    with np.errstate(divide="ignore"):
-        return np.log(x)
-
-
 def ind2(t, b, c):
     r"""diffusers' second-order ``ind_fn``: :math:`\int (\log t - \log c)/(\log b - \log c)\,dt =
     t(\log t - \log c - 1)/(\log b - \log c)` (0 at t = 0)."""
