@@ -40,6 +40,21 @@ Conventions (the mapping from a library case to a :class:`gaussdsm.samplers.Diff
   (:meth:`Diffusion.affine`), then the final Tweedie step.  The output is stored in the library's own variable,
   ``output_m2`` = :math:`\bar\alpha` of its last level (DDIM with ``set_alpha_to_one=False`` ends at
   :math:`\bar\alpha_0 = 1 - \beta_0`): the variance in z is ``variance / output_m2``.
+* **diffusers' own algorithms.** ``UniPCMultistepScheduler`` (``solver_order`` 2, its default) is gaussdsm's
+  ``unipc_bh1``/``unipc_bh2`` (``unipc_bh1_3``/``unipc_bh2_3`` for order 3; ComfyUI's UniPC, gaussdsm's ``uni_pc``, is
+  order 3): its orders :math:`\min(P, K - j, j + 1)` count the step to σ = 0 of ``final_sigmas_type="zero"`` (a
+  first-order step returning the data prediction of the predicted point: ``denoise``), so the scheme takes
+  :math:`K + 1` with ``denoise`` — the step before the denoising is of order 2, not 1.  bh1 with
+  ``final_sigmas_type="zero"`` is NaN in the library (B(h) = -h = -∞ at that step): its cases end at
+  ``"sigma_min"``, σ̃ of the table's first level, with no final step (a grid ending at t_min = σ̃_0 without
+  ``denoise``).  ``DEISMultistepScheduler`` (``logrho``) is ``deis_logrho`` (order 2, its default) and
+  ``deis_logrho_3``: Lagrange interpolation of the noise prediction in log σ̃ integrated in σ̃ (ComfyUI's ``deis``
+  interpolates in a fitted VP time), the last step of order 1 and the one before of order ≤ 2 below 15 steps, ending
+  at σ̃_0 > 0 (no step to 0).  ``KDPM2AncestralDiscreteScheduler`` is k-diffusion's ``sample_dpm_2_ancestral``
+  with η = 1 on the de-duplicated σ list: its log-space midpoint :math:`\sqrt{\sigma_i\sigma_{down}}` (which is
+  :math:`\sigma_{i+1}` at η = 1) and its noise :math:`\sigma_{up}` are k-diffusion's, its last step (to 0) is
+  Euler; its second stage's model σ is ``sigmas_interpol[step_index - 1]`` (KDPM2Discrete's is
+  ``sigmas_interpol[step_index]``), the σ its interleaved timesteps carry.
 * **Churn.** k-diffusion's ``sample_heun`` with ``s_churn`` on a grid without the final 0 is gaussdsm's
   ``heun_churn`` (γ = min(S_churn/K, √2 - 1), K = len(sigmas) - 1 steps; the same S_tmin, S_tmax, S_noise).  With
   the final 0, k-diffusion divides by the K steps including the step to 0 while gaussdsm's grid has K - 1: the same
@@ -89,16 +104,18 @@ MAP = {
     ("diffusers", "euler_ancestral"): ("euler_ancestral", (), "denoise"),
     ("diffusers", "heun"): ("heun", (), "denoise"),
     ("diffusers", "dpm_2"): ("dpm_2", (), "denoise"),
-    ("diffusers", "dpm_2_ancestral"): ("diffusers_kdpm2_ancestral", (), "denoise"),  # see DIFFUSERS_VARIANTS
+    ("diffusers", "dpm_2_ancestral"): ("dpm_2_ancestral", (), "denoise"),  # k-diffusion's, eta = 1
     ("diffusers", "lms"): ("lms", (), "grid"),
     ("diffusers", "dpmpp_2m"): ("dpmpp_2m", (), "denoise"),
     ("diffusers", "dpmpp_2m_karras"): ("dpmpp_2m", (), "denoise"),
     ("diffusers", "dpmpp_2m_sde"): ("dpmpp_2m_sde", (), "denoise"),
     ("diffusers", "dpmpp_2m_sde_heun"): ("dpmpp_2m_sde_heun", (), "denoise"),
-    ("diffusers", "uni_pc_bh1"): ("diffusers_unipc_bh1", (), "denoise"),
-    ("diffusers", "uni_pc_bh2"): ("diffusers_unipc_bh2", (), "denoise"),
-    ("diffusers", "deis"): ("diffusers_deis", (), "denoise"),
-    ("diffusers", "deis_3"): ("diffusers_deis", (), "denoise"),
+    ("diffusers", "uni_pc_bh1"): ("unipc_bh1", (), "denoise"),  # solver_order 2 (diffusers' default)
+    ("diffusers", "uni_pc_bh2"): ("unipc_bh2", (), "denoise"),
+    ("diffusers", "uni_pc_bh1_3"): ("unipc_bh1_3", (), "denoise"),  # make_reference.unipc_order3_cases
+    ("diffusers", "uni_pc_bh2_3"): ("unipc_bh2_3", (), "denoise"),
+    ("diffusers", "deis"): ("deis_logrho", (), "denoise"),  # solver_order 2
+    ("diffusers", "deis_3"): ("deis_logrho_3", (), "denoise"),
     ("diffusers", "edm_euler"): ("euler", (), "denoise"),
     ("diffusers", "edm_dpmpp_2m"): ("dpmpp_2m", (), "denoise"),
     ("diffusers", "edm_dpmpp_2m_sde"): ("dpmpp_2m_sde", (), "denoise"),
@@ -106,15 +123,8 @@ MAP = {
     ("diffusers", "ddim_eta1"): ("euler_ancestral", ("eta",), None),  # DDIM with eta = euler_ancestral
 }
 
-DIFFUSERS_VARIANTS = {"diffusers_kdpm2_ancestral", "diffusers_unipc_bh1", "diffusers_unipc_bh2", "diffusers_deis"}
-"""diffusers' own algorithms behind names gaussdsm has from k-diffusion or ComfyUI, not yet schemes of gaussdsm:
-KDPM2AncestralDiscrete (sigmas interpolated in log space, its own noise split; 18-100 % from gaussdsm's dpm_2_ancestral,
-which is k-diffusion's and matches it), UniPCMultistep bh1/bh2 (0.3e-5 to 9e-2 from ComfyUI's sample_unipc, which is
-gaussdsm's uni_pc/uni_pc_bh2), DEISMultistep orders 2 and 3 (0.6-69 % from ComfyUI's tAB DEIS, gaussdsm's deis).
-Measured with the stored cases; each is a scheme to add under its own name."""
-
 #: what gaussdsm does not have yet (a scheme, or a scheme's parameter): the cases needing them are skipped, by name
-NOT_IMPLEMENTED = DIFFUSERS_VARIANTS
+NOT_IMPLEMENTED: set[str] = set()
 
 
 def _load():
@@ -207,7 +217,7 @@ def test_every_case_is_mapped_and_the_pending_list_is_current():
     schemes = {MAP[(c["library"], c["sampler"])][0] for c in compared}
     assert {"euler", "heun", "dpm_2", "dpmpp_2m", "ddim", "euler_ancestral", "k_heun", "k_euler", "k_dpm_2", "lms",
             "dpm_2_ancestral", "dpmpp_2s_ancestral", "dpmpp_sde", "dpmpp_2m_sde", "dpmpp_2m_sde_heun",
-            "dpmpp_3m_sde"} <= schemes
+            "dpmpp_3m_sde", "unipc_bh1", "unipc_bh2", "deis_logrho", "deis_logrho_3"} <= schemes
 
 
 def test_the_reference_is_sound():

@@ -398,6 +398,38 @@ def test_continuous_time_law_of_the_ancestral_samplers_is_the_reverse_sde():
         assert gaps[1] < 3e-2 and abs(gaps[0] / gaps[1] - 2**order) < 0.1 * 2**order, (name, gaps)
 
 
+def test_dpmpp_3m_is_second_order_by_its_formula_not_its_start():
+    """sample_dpmpp_3m_sde at eta = 0 (DPM-Solver++(3M)): one step from exact history on dx/dlambda = D - x with a
+    quadratic D has exactly half the D'' part of the exact step as error (-phi_3 d_2 = (h^2 - 2h + 2 - 2e^-h)/4 x
+    D''/2 of the needed /2); and gaussdsm's law keeps its slope -2 when its two start-up steps are made O(h^2) short."""
+    h, lam0, c = 0.3, 0.7, 1.3  # D(lam) = c lam^2, equal steps
+    Dq = lambda lam: c * lam**2  # noqa: E731
+    m0, m1, m2 = Dq(lam0), Dq(lam0 - h), Dq(lam0 - 2 * h)
+    d1_0, d1_1 = m0 - m1, m1 - m2
+    d1, d2 = d1_0 + (d1_0 - d1_1) / 2, (d1_0 - d1_1) / 2
+    phi_2 = math.expm1(-h) / h + 1
+    phi_3 = phi_2 / h - 0.5
+    step = -math.expm1(-h) * m0 + phi_2 * d1 - phi_3 * d2  # the step's part beyond e^-h x
+    e0, e1, e2 = -math.expm1(-h), h + math.expm1(-h), h**2 - 2 * h - 2 * math.expm1(-h)  # int e^-(h-u) u^n du
+    exact = c * (lam0**2 * e0 + 2 * lam0 * e1 + e2)  # int_0^h e^-(h-u) D(lam0 + u) du
+    second = c * e2  # the D'' = 2c part of the exact step
+    assert exact - step == pytest.approx(second / 2, rel=1e-8)
+    lam = np.array([1.0, 0.3, 0.05])
+    ref = Diffusion("vp", "euler", "uniform", 10, 0.05).reference(lam)
+    slopes = []
+    for short in (False, True):
+        w = []
+        for K in (200, 400):
+            t = np.linspace(1.0, 0.05, K + 1)
+            if short:
+                d = (t[0] - t[1]) ** 2
+                t = np.concatenate([[1.0, 1.0 - d, 1.0 - 2 * d], t[1:]])
+            F = Diffusion("vp", "dpmpp_3m_sde", list(t), init="exact", eta=0.0).variance(lam)
+            w.append(np.sqrt(np.sum((np.sqrt(F) - np.sqrt(ref)) ** 2)))
+        slopes.append(math.log2(w[1] / w[0]))
+    assert abs(slopes[0] + 2) < 0.1 and abs(slopes[1] - slopes[0]) < 0.02, slopes
+
+
 # ----------------------------------------------------------------------- ComfyUI's uni_pc and deis
 
 def _sigma_convert(sig):
@@ -582,6 +614,228 @@ def test_deis_is_comfyuis_sample_deis(case):
     assert 1e-7 < rel < 1e-3, rel
 
 
+# ----------------------------------------------------------------------- diffusers' UniPC and DEIS
+
+def _alpha_sigma(sig):
+    """diffusers' _sigma_to_alpha_sigma_t: (alpha_t, sigma_t) of the VP variable x_t = alpha_t z."""
+    alpha = 1.0 / np.sqrt(sig**2 + 1.0)
+    return alpha, sig * alpha
+
+
+def _lambda(sig):
+    alpha, sigma = _alpha_sigma(np.float64(sig))
+    with np.errstate(divide="ignore"):
+        return np.log(alpha) - np.log(sigma)
+
+
+def _eps_model(x, sig):
+    """The exact noise prediction of the VP sample x_t at noise level sig: (x_t - alpha_t D(z, sig))/sigma_t."""
+    alpha, sigma = _alpha_sigma(sig)
+    return (x - alpha * model(x / alpha, sig)) / sigma
+
+
+class UniPCMultistep:
+    """diffusers' UniPCMultistepScheduler.step (predict_x0, lower_order_final, disable_corrector []) on a σ̃ list
+    ``sigmas`` (its ``self.sigmas``: K levels then the final one), for the VP sample."""
+
+    def __init__(self, sigmas, solver_order, solver_type):
+        self.sigmas, self.solver_order, self.solver_type = [np.float64(v) for v in sigmas], solver_order, solver_type
+        self.model_outputs = [None] * solver_order
+        self.lower_order_nums, self.last_sample, self.this_order = 0, None, None
+
+    def convert_model_output(self, eps, sample, j):
+        alpha_t, sigma_t = _alpha_sigma(self.sigmas[j])
+        return (sample - sigma_t * eps) / alpha_t
+
+    def _phi(self, h, order, rks):
+        hh = -h
+        h_phi_1 = np.expm1(hh)
+        h_phi_k = h_phi_1 / hh - 1
+        factorial_i = 1
+        B_h = hh if self.solver_type == "bh1" else np.expm1(hh)
+        R, b = [], []
+        for i in range(1, order + 1):
+            R.append(np.asarray(rks) ** (i - 1))
+            b.append(h_phi_k * factorial_i / B_h)
+            factorial_i *= i + 1
+            h_phi_k = h_phi_k / hh - 1 / factorial_i
+        return np.stack(R), np.array(b), h_phi_1, B_h
+
+    def uni_p(self, x, order, j):
+        m0 = self.model_outputs[-1]
+        alpha_t, sigma_t = _alpha_sigma(self.sigmas[j + 1])
+        alpha_s0, sigma_s0 = _alpha_sigma(self.sigmas[j])
+        lambda_s0 = _lambda(self.sigmas[j])
+        h = _lambda(self.sigmas[j + 1]) - lambda_s0
+        rks, D1s = [], []
+        for i in range(1, order):
+            rk = (_lambda(self.sigmas[j - i]) - lambda_s0) / h
+            rks.append(rk)
+            D1s.append((self.model_outputs[-(i + 1)] - m0) / rk)
+        R, b, h_phi_1, B_h = self._phi(h, order, rks + [1.0])
+        x_t_ = sigma_t / sigma_s0 * x - alpha_t * h_phi_1 * m0
+        pred_res = 0.0
+        if D1s:
+            rhos_p = np.array([0.5]) if order == 2 else np.linalg.solve(R[:-1, :-1], b[:-1])
+            pred_res = sum(r * d for r, d in zip(rhos_p, D1s))
+        return x_t_ - alpha_t * B_h * pred_res
+
+    def uni_c(self, model_t, last_sample, order, j):
+        m0 = self.model_outputs[-1]
+        alpha_t, sigma_t = _alpha_sigma(self.sigmas[j])
+        alpha_s0, sigma_s0 = _alpha_sigma(self.sigmas[j - 1])
+        lambda_s0 = _lambda(self.sigmas[j - 1])
+        h = _lambda(self.sigmas[j]) - lambda_s0
+        rks, D1s = [], []
+        for i in range(1, order):
+            rk = (_lambda(self.sigmas[j - (i + 1)]) - lambda_s0) / h
+            rks.append(rk)
+            D1s.append((self.model_outputs[-(i + 1)] - m0) / rk)
+        R, b, h_phi_1, B_h = self._phi(h, order, rks + [1.0])
+        rhos_c = np.array([0.5]) if order == 1 else np.linalg.solve(R, b)
+        x_t_ = sigma_t / sigma_s0 * last_sample - alpha_t * h_phi_1 * m0
+        corr_res = sum(r * d for r, d in zip(rhos_c[:-1], D1s)) if D1s else 0
+        return x_t_ - alpha_t * B_h * (corr_res + rhos_c[-1] * (model_t - m0))
+
+    def step(self, eps, sample, j):
+        n = len(self.sigmas) - 1
+        use_corrector = j > 0 and self.last_sample is not None
+        m = self.convert_model_output(eps, sample, j)
+        if use_corrector:
+            sample = self.uni_c(m, self.last_sample, self.this_order, j)
+        for i in range(self.solver_order - 1):
+            self.model_outputs[i] = self.model_outputs[i + 1]
+        self.model_outputs[-1] = m
+        self.this_order = min(min(self.solver_order, n - j), self.lower_order_nums + 1)
+        self.last_sample = sample
+        prev = self.uni_p(sample, self.this_order, j)
+        self.lower_order_nums = min(self.lower_order_nums + 1, self.solver_order)
+        return prev
+
+
+class DEISMultistep:
+    """diffusers' DEISMultistepScheduler.step (deis, logrho, lower_order_final) on a σ̃ list, for the VP sample."""
+
+    def __init__(self, sigmas, solver_order):
+        self.sigmas, self.solver_order = [np.float64(v) for v in sigmas], solver_order
+        self.model_outputs = [None] * solver_order
+        self.lower_order_nums = 0
+
+    def step(self, eps, sample, j):
+        n = len(self.sigmas) - 1
+        lower_order_final = j == n - 1 and n < 15
+        lower_order_second = j == n - 2 and n < 15
+        alpha_s, sigma_s = _alpha_sigma(self.sigmas[j])
+        x0 = (sample - sigma_s * eps) / alpha_s
+        eps = (sample - alpha_s * x0) / sigma_s
+        for i in range(self.solver_order - 1):
+            self.model_outputs[i] = self.model_outputs[i + 1]
+        self.model_outputs[-1] = eps
+        rho = [self.sigmas[j + 1], self.sigmas[j]] + [self.sigmas[j - i] for i in (1, 2) if j - i >= 0]
+        alpha_t, sigma_t = _alpha_sigma(rho[0])
+        if self.solver_order == 1 or self.lower_order_nums < 1 or lower_order_final:
+            h = _lambda(rho[0]) - _lambda(rho[1])
+            prev = (alpha_t / alpha_s) * sample - (sigma_t * (np.exp(h) - 1.0)) * eps
+        elif self.solver_order == 2 or self.lower_order_nums < 2 or lower_order_second:
+            def ind_fn(t, b, c):
+                return t * (-np.log(c) + np.log(t) - 1) / (np.log(b) - np.log(c))
+            m0, m1 = self.model_outputs[-1], self.model_outputs[-2]
+            rho_t, rho_s0, rho_s1 = rho[:3]
+            coef1 = ind_fn(rho_t, rho_s0, rho_s1) - ind_fn(rho_s0, rho_s0, rho_s1)
+            coef2 = ind_fn(rho_t, rho_s1, rho_s0) - ind_fn(rho_s0, rho_s1, rho_s0)
+            prev = alpha_t * (sample / alpha_s + coef1 * m0 + coef2 * m1)
+        else:
+            def ind_fn(t, b, c, d):
+                numerator = t * (np.log(c) * (np.log(d) - np.log(t) + 1) - np.log(d) * np.log(t) + np.log(d)
+                                 + np.log(t) ** 2 - 2 * np.log(t) + 2)
+                return numerator / ((np.log(b) - np.log(c)) * (np.log(b) - np.log(d)))
+            m0, m1, m2 = self.model_outputs[-1], self.model_outputs[-2], self.model_outputs[-3]
+            rho_t, rho_s0, rho_s1, rho_s2 = rho
+            coef1 = ind_fn(rho_t, rho_s0, rho_s1, rho_s2) - ind_fn(rho_s0, rho_s0, rho_s1, rho_s2)
+            coef2 = ind_fn(rho_t, rho_s1, rho_s2, rho_s0) - ind_fn(rho_s0, rho_s1, rho_s2, rho_s0)
+            coef3 = ind_fn(rho_t, rho_s2, rho_s0, rho_s1) - ind_fn(rho_s0, rho_s2, rho_s0, rho_s1)
+            prev = alpha_t * (sample / alpha_s + coef1 * m0 + coef2 * m1 + coef3 * m2)
+        self.lower_order_nums = min(self.lower_order_nums + 1, self.solver_order)
+        return prev
+
+
+def _diffusers_loop(scheduler, s, final):
+    """gaussdsm's law of sampler ``s`` and the variance of the diffusers scheduler's loop on the same σ̃ levels
+    (``final``: 'zero' appends diffusers' step to σ = 0, gaussdsm's ``denoise``, whose output is x_0; 'sigma_min' ends
+    at t_min, y = m z)."""
+    t, p = s.times, s.process
+    m = np.sqrt(p.m2(t))
+    sig = np.sqrt(p.s2(t)) / m
+    sigmas = list(sig) + ([0.0] if final == "zero" else [])
+    sched = scheduler(sigmas)
+    x = Sources(MU.size).start(math.sqrt(s.start_variance(MU)) / m[0]) * _alpha_sigma(sig[0])[0]  # x_T = alpha z_T
+    for j in range(len(sigmas) - 1):
+        x = sched.step(_eps_model(x, sigmas[j]), x, j)
+    z = x / _alpha_sigma(np.float64(sigmas[-1]))[0]
+    scale = 1.0 if final == "zero" else m[-1] ** 2  # the data prediction is x_0 itself (gaussdsm's denoise)
+    return s.variance(MU), scale * Sources.variance(z)
+
+
+@pytest.mark.parametrize("process, grid, t_min", [("edm", "edm", 0.002), ("vp", "uniform", 0.01)])
+@pytest.mark.parametrize("name", ["unipc_bh1", "unipc_bh2", "unipc_bh1_3", "unipc_bh2_3"])
+def test_unipc_is_diffusers_unipc_multistep(name, process, grid, t_min):
+    """Orders 2 and 3, bh1 and bh2, K = 1 … 5 and 13, with diffusers' final step to σ = 0 (``final_sigmas_type``
+    'zero' = ``denoise``; bh1 is NaN there in diffusers, B(h) = -h = -inf, so bh2 only) and without ('sigma_min')."""
+    order, bh = (3 if name.endswith("_3") else 2), name.split("_")[1]
+    for K in (1, 2, 3, 4, 5, 13):
+        for final in ("sigma_min", "zero") if bh == "bh2" else ("sigma_min",):
+            s = Diffusion(process, name, grid, K, t_min, "standard", denoise=final == "zero")
+            got, ref = _diffusers_loop(lambda sg: UniPCMultistep(sg, order, bh), s, final)
+            np.testing.assert_allclose(got, ref, rtol=1e-11, err_msg=f"{name} {process} K={K} {final}")
+
+
+def test_diffusers_unipc_bh1_to_zero_is_nan_and_its_limit_is_the_denoising():
+    """diffusers' bh1 with ``final_sigmas_type='zero'``: NaN (its library issue); gaussdsm's ``denoise`` is the limit
+    of its step to σ → 0, which is bh2's (the predictor of order 1 returns the data prediction for either B(h))."""
+    s = Diffusion("edm", "unipc_bh1", "edm", 6, 0.002, denoise=True)
+    with np.errstate(invalid="ignore"):
+        assert np.all(np.isnan(_diffusers_loop(lambda sg: UniPCMultistep(sg, 2, "bh1"), s, "zero")[1]))
+    tiny = list(s.times) + [1e-12]
+    np.testing.assert_allclose(s.variance(MU), _diffusers_loop(lambda sg: UniPCMultistep(sg, 2, "bh1"),
+                                                               Diffusion("edm", "unipc_bh1", tiny), "sigma_min")[1],
+                               rtol=1e-9)
+
+
+def test_comfyuis_uni_pc_is_diffusers_order_3_without_the_step_to_zero():
+    for bh, comfy in (("bh1", "uni_pc"), ("bh2", "uni_pc_bh2")):
+        for K in (2, 3, 7):
+            a = Diffusion("vp", comfy, "karras", K, 0.01).variance(MU)
+            np.testing.assert_array_equal(a, Diffusion("vp", f"unipc_{bh}_3", "karras", K, 0.01).variance(MU))
+            assert not np.allclose(Diffusion("vp", comfy, "karras", K, 0.01, denoise=True).variance(MU),
+                                   Diffusion("vp", f"unipc_{bh}_3", "karras", K, 0.01, denoise=True).variance(MU),
+                                   rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("process, grid, t_min", [("edm", "edm", 0.002), ("vp", "uniform", 0.01)])
+@pytest.mark.parametrize("name", ["deis_logrho", "deis_logrho_3"])
+def test_deis_logrho_is_diffusers_deis_multistep(name, process, grid, t_min):
+    """Orders 2 and 3 with diffusers' lower orders at the start and (below 15 steps) at the end: K = 1 … 4, 14, 15,
+    16."""
+    order = 3 if name.endswith("_3") else 2
+    for K in (1, 2, 3, 4, 14, 15, 16):
+        s = Diffusion(process, name, grid, K, t_min)
+        got, ref = _diffusers_loop(lambda sg: DEISMultistep(sg, order), s, "sigma_min")
+        # 7e-11 measured at K = 1 on edm (80 -> 0.002): the VP variable's (alpha_t/alpha_s) x - sigma_t (e^h - 1) eps
+        # with e^h = 4e4 cancels where gaussdsm's z + (rho_t - rho_s) eps does not
+        np.testing.assert_allclose(got, ref, rtol=1e-9, err_msg=f"{name} {process} K={K}")
+
+
+def test_deis_logrho_to_zero_takes_the_limits():
+    """A grid ending at t_min = 0: the integrals' limits at ρ = 0 (diffusers never steps to 0), equal to the limit of
+    grids ending at ρ → 0."""
+    for name in ("deis_logrho", "deis_logrho_3"):
+        t = list(Diffusion("edm", name, "edm", 20, 0.002).times)
+        at0 = Diffusion("edm", name, t + [0.0]).variance(MU)
+        assert np.all(np.isfinite(at0))
+        near = Diffusion("edm", name, t + [1e-9]).variance(MU)
+        np.testing.assert_allclose(at0, near, rtol=1e-6)
+
+
 # ----------------------------------------------------------------------- schedules by their names
 
 def get_sigmas_karras(n, sigma_min, sigma_max, rho=7.0):
@@ -693,7 +947,8 @@ def test_bad_schedules_name_the_key(kw, key):
 
 
 NEW = ["euler_ancestral", "k_euler", "k_heun", "k_dpm_2", "dpm_2_ancestral", "dpmpp_2s_ancestral", "dpmpp_sde",
-       "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde", "lms", "uni_pc", "uni_pc_bh2", "deis"]
+       "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde", "lms", "uni_pc", "uni_pc_bh2", "deis", "unipc_bh1",
+       "unipc_bh2", "unipc_bh1_3", "unipc_bh2_3", "deis_logrho", "deis_logrho_3"]
 
 
 @pytest.mark.parametrize("name", NEW)

@@ -59,7 +59,8 @@ class Diffusion(Sampler):
         A name of :data:`~.schemes.SCHEMES`: 'em', 'ei', 'ddpm', 'euler', 'ddim', 'heun', 'rk4', 'dpm_2', 'dpmpp_2m',
         'heun_churn', 'annealed_langevin', and by their practitioners' names (docs: samplers by name)
         'euler_ancestral', 'ipndm', 'k_euler', 'k_heun', 'k_dpm_2', 'dpm_2_ancestral', 'dpmpp_2s_ancestral',
-        'dpmpp_sde', 'dpmpp_2m_sde', 'dpmpp_2m_sde_heun', 'dpmpp_3m_sde', 'lms', 'uni_pc', 'uni_pc_bh2', 'deis'.
+        'dpmpp_sde', 'dpmpp_2m_sde', 'dpmpp_2m_sde_heun', 'dpmpp_3m_sde', 'lms', 'uni_pc', 'uni_pc_bh2', 'deis',
+        and diffusers' 'unipc_bh1', 'unipc_bh2', 'unipc_bh1_3', 'unipc_bh2_3', 'deis_logrho', 'deis_logrho_3'.
     grid : str or sequence of float
         A name of :data:`~.grids.GRIDS` ('uniform', 'geometric', 'edm'; the schedules 'karras', 'exponential',
         'polyexponential', 'vp', 'kl_optimal', 'linear_quadratic', 'ays_sd15', 'ays_sdxl', 'ays_svd'; on the SD

@@ -4,7 +4,7 @@ a sampler) and its :class:`~.record.Scheme` record.  A new scheme is one module 
 
 from . import (annealed_langevin, ddim, ddpm, dpm_2, dpm_2_ancestral, dpmpp_2m, dpmpp_2m_sde, dpmpp_2s_ancestral,
                dpmpp_3m_sde, dpmpp_sde, ei, em, euler, euler_ancestral, heun, heun_churn, ipndm, k_churn, lms, rk4,
-               deis, uni_pc)
+               deis, deis_logrho, uni_pc, unipc)
 from .record import FastPath, Scheme
 
 __all__ = ["Scheme", "FastPath", "SCHEMES", "scheme_record"]
@@ -36,6 +36,12 @@ SCHEME_LIST = (
     uni_pc.SCHEME,
     uni_pc.SCHEME_BH2,
     deis.SCHEME,
+    unipc.BH1,
+    unipc.BH2,
+    unipc.BH1_3,
+    unipc.BH2_3,
+    deis_logrho.SCHEME,
+    deis_logrho.SCHEME_3,
 )
 SCHEMES: dict[str, Scheme] = {s.name: s for s in SCHEME_LIST}
 """The reverse schemes by config name (``sampler.scheme``)."""

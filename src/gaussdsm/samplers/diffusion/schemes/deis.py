@@ -1,6 +1,7 @@
 r"""``deis``: DEIS (Zhang & Chen 2023), the multistep exponential integrator with the noise prediction extrapolated
 polynomially in time ("tAB"), as ComfyUI's ``deis`` (its ``sample_deis``, after zju-pi/diff-sampler: ``max_order`` 3,
-``deis_mode='tab'``; diffusers ``DEISMultistepScheduler`` is the same method in the model's own time).
+``deis_mode='tab'``; diffusers' ``DEISMultistepScheduler`` interpolates in :math:`\log\tilde\sigma` instead:
+:mod:`.deis_logrho`).
 
 ComfyUI's time is that of a VP schedule fitted to :math:`\sigma \in [0.002, 80]` with :math:`\epsilon_s = 10^{-3}`
 (its ``edm2t``), whatever the model: :math:`\tilde\sigma(\tau)^2 = e^{\beta_d\tau^2/2 + \beta_{\min}\tau} - 1` (:func:`tau`).

@@ -2,8 +2,9 @@ r"""``uni_pc`` and ``uni_pc_bh2``: UniPC (Zhao et al. 2023), the multistep unifi
 prediction, B(h) = h (bh1) or :math:`e^h - 1` (bh2), order 3 with lower orders at the start and the end, as ComfyUI's
 ``uni_pc`` / ``uni_pc_bh2`` (its ``sample_unipc``: ``order = min(3, len(timesteps) - 2)`` = min(3, K - 1),
 ``lower_order_final``, the corrector at every step but the last; a last sigma of 0 is replaced there by 0.001) and
-diffusers' ``UniPCMultistepScheduler(solver_order=3, predict_x0=True, solver_type='bh1'|'bh2')`` (its defaults differ:
-solver_order 2, bh2).
+diffusers' ``UniPCMultistepScheduler(solver_order=3, predict_x0=True, solver_type='bh1'|'bh2',
+final_sigmas_type='sigma_min')`` (:mod:`.unipc`'s ``unipc_bh1_3``/``unipc_bh2_3`` without ``denoise``; diffusers'
+defaults, solver_order 2 with its step to 0, are ``unipc_bh2`` with ``denoise``).
 One model evaluation per step: the corrector's evaluation at the predicted point is the next step's model value.
 
 Order: the corrector raises UniPC-3 to order 4 (measured slopes -3.89 on edm's grid, -4.1 on ve geometric, K = 128 ->
@@ -55,19 +56,27 @@ def _rhos(h, r1, r2, p, bh2: bool):
 
 
 def _step(s, y, bh2: bool):
-    r"""Update u = k + 1 of K from :math:`t_k` to :math:`t_{k+1}` with the model values :math:`m_0, m_1, m_2` at
-    :math:`t_k, t_{k-1}, t_{k-2}` (:math:`m_0` the data prediction at the start for k = 0, else the previous
-    corrector's evaluation at its predicted point), :math:`h = \lambda_{k+1} - \lambda_k`, :math:`r_i = (\lambda_{k-i} -
-    \lambda_k)/h`, :math:`D_i = (m_i - m_0)/r_i`: :math:`\bar z = (\tilde\sigma_{k+1}/\tilde\sigma_k)z - (e^{-h} - 1)m_0`,
-    the predictor :math:`z_p = \bar z - B(h)\sum_i\rho^p_iD_i`, the corrector :math:`z' = \bar z - B(h)(\sum_i\rho^c_iD_i
-    + \rho^c_p(m_t - m_0))` with :math:`m_t = \hat x_0(z_p, t_{k+1})`, the weights solving UniPC's
-    :math:`R\rho = b` (:func:`_rhos`), order p = u while u < P = min(3, K - 1), then min(P, K + 1 - u); no corrector at the last step."""
+    r"""ComfyUI's orders: update u = k + 1 of K has order p = u while u < P = min(3, K - 1), then min(P, K + 1 - u);
+    no corrector at the last step (:func:`update`)."""
     K = s.n_steps
     k = np.asarray(s.index)
     u = k + 1
     P = max(1, min(ORDER, K - 1))
     p = np.where(u < P, u, np.minimum(P, K + 1 - u))
     corrector = np.asarray(u != K, dtype=float)
+    return update(s, y, p, corrector, bh2)
+
+
+def update(s, y, p, corrector, bh2: bool):
+    r"""The UniPC update from :math:`t_k` to :math:`t_{k+1}` (k = ``s.index``) of order ``p`` (1 … 3, per step) with the
+    corrector where ``corrector`` is 1 (0: the predictor's point is returned).  With the model values
+    :math:`m_0, m_1, m_2` at :math:`t_k, t_{k-1}, t_{k-2}` (:math:`m_0` the data prediction at the start for k = 0,
+    else the previous corrector's evaluation at its predicted point), :math:`h = \lambda_{k+1} - \lambda_k`,
+    :math:`r_i = (\lambda_{k-i} - \lambda_k)/h`, :math:`D_i = (m_i - m_0)/r_i`: :math:`\bar z =
+    (\tilde\sigma_{k+1}/\tilde\sigma_k)z - (e^{-h} - 1)m_0`, the predictor :math:`z_p = \bar z - B(h)\sum_i\rho^p_iD_i`,
+    the corrector :math:`z' = \bar z - B(h)(\sum_i\rho^c_iD_i + \rho^c_p(m_t - m_0))` with :math:`m_t = \hat x_0(z_p,
+    t_{k+1})`, the weights solving UniPC's :math:`R\rho = b` (:func:`_rhos`)."""
+    k = np.asarray(s.index)
     m, sig = _kd.levels(s, s.t)
     mn, sig_next = _kd.levels(s, s.t_next)
     sig1 = _kd.levels(s, _kd.past_time(s, 1))[1]
