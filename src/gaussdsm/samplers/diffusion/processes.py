@@ -421,10 +421,11 @@ class SDDiscrete(VariancePreserving):
 
     Time: Ho et al.'s t = 1 … 1000 is table entry i = t − 1 (diffusers' and ComfyUI's 0-based timestep), so that
     :math:`m_t^2 = \bar\alpha_{t-1}` and :math:`\sigma_t^2 = 1 - \bar\alpha_{t-1}` there; t = 0 is the data (T = 1000,
-    the table's top, and t ≤ 1000).  Between entries, for t in [1, 1000], :math:`\log\tilde\sigma` is linear in t
+    the table's top, and T ≤ 1000).  Between entries, for t in [1, 1000], :math:`\log\tilde\sigma` is linear in t
     (k-diffusion's ``DiscreteSchedule.t_to_sigma`` and ComfyUI's ``ModelSamplingDiscrete.sigma``:
     :math:`(1 - w)\log\tilde\sigma_{\lfloor\tau\rfloor} + w\log\tilde\sigma_{\lceil\tau\rceil}`, τ = t − 1, w its
-    fractional part), and :math:`m_t^2 = 1/(1 + \tilde\sigma^2)`, :math:`\sigma_t^2 = \tilde\sigma^2/(1 + \tilde\sigma^2)`.
+    fractional part; above t = 1000, where only a churn's inflated levels are evaluated, the last interval's slope
+    continues), and :math:`m_t^2 = 1/(1 + \tilde\sigma^2)`, :math:`\sigma_t^2 = \tilde\sigma^2/(1 + \tilde\sigma^2)`.
     On [0, 1] (the first DDPM step, from the data) β is constant: :math:`m_t^2 = (1 - \beta_0)^t`.  So
     :math:`B(t) = \log(1 + \tilde\sigma(t)^2)` and :math:`\beta(t) = 2\tilde\sigma'/\tilde\sigma\cdot\sigma_t^2` on each
     interval; at a table point β is the rate of the interval below it (left-continuous; :math:`-\log(1 - \beta_0)` on
@@ -447,14 +448,18 @@ class SDDiscrete(VariancePreserving):
         return np.asarray(i, dtype=float) + 1.0
 
     def _parts(self, t):
-        """``(first, log sigma~)``: where t is on [0, 1] (constant β), and log σ̃ on [1, 1000] (k-diffusion's
-        interpolation)."""
-        tau = np.clip(np.asarray(t, dtype=float) - 1.0, 0.0, self.N_TABLE - 1.0)
-        lo = np.floor(tau)
+        r"""``(first, log sigma~)``: where t is on [0, 1) (constant β), and log σ̃ from t = 1 on (k-diffusion's
+        interpolation :math:`(1 - w)\log\tilde\sigma_{lo} + w\log\tilde\sigma_{lo + 1}`; above the table's top, where
+        only a churn's inflated levels go, its last interval's slope continued)."""
+        t = np.asarray(t, dtype=float)
+        tau = np.maximum(t - 1.0, 0.0)
+        ok = np.isfinite(tau)
+        tau = np.where(ok, tau, 0.0)
+        lo = np.minimum(np.floor(tau), self.N_TABLE - 2.0)
         w = tau - lo
         lo = lo.astype(int)
-        hi = np.ceil(tau).astype(int)
-        return np.asarray(t, dtype=float) < 1.0, (1.0 - w) * TABLE_LOG_SIGMAS[lo] + w * TABLE_LOG_SIGMAS[hi]
+        L = (1.0 - w) * TABLE_LOG_SIGMAS[lo] + w * TABLE_LOG_SIGMAS[lo + 1]
+        return t < 1.0, np.where(ok, L, np.nan)
 
     def ratio(self, t):
         r""":math:`\tilde\sigma(t)^2 = \sigma_t^2/m_t^2`."""
@@ -483,13 +488,15 @@ class SDDiscrete(VariancePreserving):
         return np.where(seg == 0, B_FIRST, 2.0 * slope * self.s2(t))
 
     def t_of_ratio(self, r):
-        """Inverse of :meth:`ratio`: log σ̃ linear between the table's times (NaN above its top)."""
+        """Inverse of :meth:`ratio`: log σ̃ linear between the table's times (and beyond its top)."""
         r = np.asarray(r, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            on_table = np.interp(0.5 * np.log(r), TABLE_LOG_SIGMAS, TABLE_TIMES)
+            L = 0.5 * np.log(r)
+            on_table = np.interp(L, TABLE_LOG_SIGMAS, TABLE_TIMES)
+            above = self.N_TABLE + (L - TABLE_LOG_SIGMAS[-1]) / (TABLE_LOG_SIGMAS[-1] - TABLE_LOG_SIGMAS[-2])
             first = np.log1p(r) / B_FIRST
         t = np.where(r <= TABLE_SIGMAS[0] ** 2, first, on_table)
-        return np.where(r > TABLE_SIGMAS[-1] ** 2, np.nan, t)
+        return np.where(L > TABLE_LOG_SIGMAS[-1], above, t)
 
     def t_of_s2(self, s2):
         s2 = np.asarray(s2, dtype=float)
