@@ -155,3 +155,13 @@ def test_the_libraries_start_laws():
     np.testing.assert_allclose(s.variance(LAM), Phi * p.s2(p.T) + Psi, rtol=1e-14)
     with pytest.raises(ValueError, match="sampler.init must be standard or exact with scheme annealed_langevin"):
         Diffusion("ve", "annealed_langevin", n_steps=10, init="k_diffusion")
+
+
+def test_diffusers_format_of_a_grid_on_the_table_is_its_timesteps():
+    """``gaussdsm schedule --format diffusers`` on sd_discrete prints the table's own timesteps, t − 1."""
+    from gaussdsm.schedule import library_format
+
+    s = Diffusion("sd_discrete", "ddim", "trailing", 5, 0.0)
+    assert library_format(s.process, s.times[:-1], "diffusers") == [999.0, 799.0, 599.0, 399.0, 199.0]
+    v = Diffusion("vp", "ddim", "uniform", 4, 0.0)
+    assert library_format(v.process, v.times, "diffusers") == [1000.0, 750.0, 500.0, 250.0, 0.0]

@@ -447,6 +447,10 @@ class SDDiscrete(VariancePreserving):
         """The time t = i + 1 of table entry (timestep) ``i``, integer or fractional."""
         return np.asarray(i, dtype=float) + 1.0
 
+    def index_of_time(self, t):
+        """The table's (diffusers', ComfyUI's) timestep i = t − 1 of time ``t``."""
+        return np.asarray(t, dtype=float) - 1.0
+
     def _parts(self, t):
         r"""``(first, log sigma~)``: where t is on [0, 1) (constant β), and log σ̃ from t = 1 on (k-diffusion's
         interpolation :math:`(1 - w)\log\tilde\sigma_{lo} + w\log\tilde\sigma_{lo + 1}`; above the table's top, where
