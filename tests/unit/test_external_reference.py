@@ -47,6 +47,10 @@ Conventions (the mapping from a library case to a :class:`gaussdsm.samplers.Diff
   ``k_heun``, ``k_euler`` and ``k_dpm_2`` take k-diffusion's count on its own grid (the final 0 included, that step
   churned too) and match every churn case.  The fresh churn noise is ``torch.randn_like`` inside the
   sampler (the script replaces it for the superposition).
+* **Named schedules** (:data:`NAMED_GRIDS`): diffusers' EulerDiscreteScheduler with each ``timestep_spacing`` and
+  FlowMatchEulerDiscreteScheduler with SD3's and Flux's shifts are compared with gaussdsm's grids of the same names on
+  their own processes (``sd_discrete``: time = timestep + 1; ``flow``: time = σ), t_min = 0 for the final 0, from the
+  library's start law (``init``), through :meth:`Diffusion.variance` — not through an explicit list of levels.
 """
 
 from __future__ import annotations
