@@ -29,6 +29,11 @@ Every sampler is linear in its start and in each of its noise draws, so the outp
   the library does).  A particle Monte Carlo with the library's own noise (its default noise sampler, its Brownian
   tree) confirms each superposition within standard errors.
 
+Named schedules (:data:`SCHEDULE_CASES`): diffusers' EulerDiscreteScheduler on SD's table with ``timestep_spacing``
+leading, trailing and linspace, and FlowMatchEulerDiscreteScheduler (rectified flow, the exact velocity) with SD3's
+``shift=3`` and Flux's dynamic shifting (μ by FluxPipeline's ``calculate_shift``, compiled from the library's source);
+each case records its process and grid, for gaussdsm's grids of the same names.
+
 Precision: k-diffusion runs in float64 (``torch.set_default_dtype(torch.float64)``, so ``get_sigmas_karras`` builds a
 float64 grid).  diffusers' schedulers hard-code float32 (their β table, σ list and a ``sample.to(torch.float32)`` in
 ``step``): each scheduler module is run with its ``torch``/``np`` names bound to proxies whose ``float32`` is float64
