@@ -487,9 +487,10 @@ class SDDiscrete(VariancePreserving):
 
     def beta(self, t):
         t = np.asarray(t, dtype=float)
-        seg = np.clip(np.ceil(t) - 1.0, 0.0, self.N_TABLE - 1.0).astype(int)  # the interval (seg, seg + 1] below t
+        seg = np.clip(np.ceil(np.where(np.isfinite(t), t, 0.0)) - 1.0, 0.0, self.N_TABLE - 1.0).astype(int)
+        # seg: the interval (seg, seg + 1] below t (the last one's slope above the top)
         slope = TABLE_LOG_SIGMAS[seg] - TABLE_LOG_SIGMAS[np.maximum(seg - 1, 0)]
-        return np.where(seg == 0, B_FIRST, 2.0 * slope * self.s2(t))
+        return np.where(np.isfinite(t), np.where(seg == 0, B_FIRST, 2.0 * slope * self.s2(t)), np.nan)
 
     def t_of_ratio(self, r):
         """Inverse of :meth:`ratio`: log σ̃ linear between the table's times (and beyond its top)."""
