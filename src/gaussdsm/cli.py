@@ -508,7 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--init", type=_several(_one_of(list(allowed["init"]))), metavar=_choices(allowed["init"]), default=None,
                    help="standard (reference Gaussian, default), exact (p_T), diffusers (z ~ N(0, sigma_max^2 + 1)) "
                    "or k_diffusion (z ~ N(0, sigma_max^2))")
-    g.add_argument("--T", type=_several(_positive_float), default=None, help="horizon (default 1; vp_cosine 0.9946; heat 100; edm 80; sd_discrete 1000)")
+    g.add_argument("--T", type=_several(_positive_float), default=None,
+                   help="horizon (default 1; vp_cosine 0.9946; heat 100; edm 80; sd_discrete 1000)")
     g.add_argument("--beta-min", type=_several(_positive_float), default=None, help="vp: beta(0) (default 0.1)")
     g.add_argument("--beta-max", type=_several(_positive_float), default=None, help="vp: beta(T) (default 20)")
     g.add_argument("--sigma-min", type=_several(_positive_float), default=None, help="ve, annealed Langevin (default 0.01)")

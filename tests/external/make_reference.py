@@ -462,7 +462,8 @@ def df_spacing_case(name, K):
     return case
 
 
-FLOW = {"flow_shift": {"shift": 3.0}, "flow_dynamic": {"image_seq_len": 4096}, "flow_dynamic_1024": {"image_seq_len": 1024}}
+FLOW = {"flow_shift": {"shift": 3.0}, "flow_dynamic": {"image_seq_len": 4096},
+        "flow_dynamic_1024": {"image_seq_len": 1024}}
 """diffusers' FlowMatchEulerDiscreteScheduler: SD3's ``shift=3`` through its own ``set_timesteps(K)``, and Flux's
 resolution-dependent shift (``use_dynamic_shifting``, μ from the image's token count by the pipeline's
 ``calculate_shift``, the pipeline's ``sigmas=np.linspace(1, 1/K, K)``)."""

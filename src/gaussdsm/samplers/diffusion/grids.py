@@ -325,7 +325,8 @@ are times of rectified flow."""
 
 
 def check_process(grid, process: Process) -> None:
-    """A ValueError naming ``sampler.grid`` and ``sampler.process`` if ``grid`` needs another process (:data:`NEEDS`)."""
+    """A ValueError naming ``sampler.grid`` and ``sampler.process`` if ``grid`` needs another process
+    (:data:`NEEDS`)."""
     need = NEEDS.get(grid) if isinstance(grid, str) else None
     if need is not None and process.name != need:
         raise ValueError(f"sampler.grid {grid} needs sampler.process {need} (its levels are that process's "

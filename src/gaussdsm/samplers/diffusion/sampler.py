@@ -60,7 +60,7 @@ class Diffusion(Sampler):
 
     Parameters
     ----------
-    process : {'vp', 'vp_cosine', 'vp_exp', 've', 'heat', 'edm', 'flow'}
+    process : {'vp', 'vp_cosine', 'vp_exp', 've', 'heat', 'edm', 'flow', 'sd_discrete'}
     scheme : str
         A name of :data:`~.schemes.SCHEMES`: 'em', 'ei', 'ddpm', 'euler', 'ddim', 'heun', 'rk4', 'dpm_2', 'dpmpp_2m',
         'heun_churn', 'annealed_langevin', and by their practitioners' names (docs: samplers by name)
@@ -69,8 +69,9 @@ class Diffusion(Sampler):
     grid : str or sequence of float
         A name of :data:`~.grids.GRIDS` ('uniform', 'geometric', 'edm'; the schedules 'karras', 'exponential',
         'polyexponential', 'vp', 'kl_optimal', 'linear_quadratic', 'ays_sd15', 'ays_sdxl', 'ays_svd'; on the SD
-        table 'simple', 'normal', 'sgm_uniform', 'ddim_uniform', 'beta').  An explicit
-        grid fixes T, n_steps and t_min.
+        table 'simple', 'normal', 'sgm_uniform', 'ddim_uniform', 'beta'; on process 'sd_discrete' only diffusers'
+        spacings 'leading', 'trailing', 'linspace'; on 'flow' only 'flow_shift', 'flow_dynamic').  An explicit
+        grid fixes T, n_steps and t_min; on 'sd_discrete' a table schedule fixes T (its first timestep's time).
     n_steps : int or inf
         K steps (annealed Langevin: the number of noise levels); ``inf``: the continuous-time law.
     t_min : float
