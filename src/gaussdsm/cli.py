@@ -506,8 +506,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--grid", type=_several(_one_of(list(allowed["grid"]))), metavar=_choices(allowed["grid"]), default=None, help="time grid (default uniform)")
     g.add_argument("--t-min", type=_several(_nonneg_float), default=None, help="stopping time (default 1e-3)")
     g.add_argument("--init", type=_several(_one_of(list(allowed["init"]))), metavar=_choices(allowed["init"]), default=None,
-                   help="standard (reference Gaussian, default) or exact (p_T)")
-    g.add_argument("--T", type=_several(_positive_float), default=None, help="horizon (default 1; vp_cosine 0.9946; heat 100; edm 80)")
+                   help="standard (reference Gaussian, default), exact (p_T), diffusers (z ~ N(0, sigma_max^2 + 1)) "
+                   "or k_diffusion (z ~ N(0, sigma_max^2))")
+    g.add_argument("--T", type=_several(_positive_float), default=None,
+                   help="horizon (default 1; vp_cosine 0.9946; heat 100; edm 80; sd_discrete 1000)")
     g.add_argument("--beta-min", type=_several(_positive_float), default=None, help="vp: beta(0) (default 0.1)")
     g.add_argument("--beta-max", type=_several(_positive_float), default=None, help="vp: beta(T) (default 20)")
     g.add_argument("--sigma-min", type=_several(_positive_float), default=None, help="ve, annealed Langevin (default 0.01)")
@@ -529,6 +531,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--poly-rho", type=_several(_positive_float), default=None, help="grid polyexponential: rho (default 1)")
     g.add_argument("--beta-alpha", type=_several(_positive_float), default=None, help="grid beta: alpha (default 0.6)")
     g.add_argument("--beta-beta", type=_several(_positive_float), default=None, help="grid beta: beta (default 0.6)")
+    g.add_argument("--shift", type=_several(_positive_float), default=None,
+                   help="grid flow_shift: diffusers' FlowMatchEuler shift (default 3, SD3's)")
+    g.add_argument("--image-seq-len", type=_several(_positive_int), default=None,
+                   help="grid flow_dynamic: the image's token count (default 4096)")
     g.add_argument("--fit", type=_several(_one_of(list(allowed["fit"]))), metavar=_choices(allowed["fit"]), default="exact",
                    help="how every level's denoiser is learned: the DSM minimiser (default), gradient flow or "
                         "full-batch gradient descent for --train-time")

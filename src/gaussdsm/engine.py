@@ -48,7 +48,7 @@ DIFFUSION_AXES = ("n_samples", "scheme", "init", "n_steps", "t_min", "train_time
 """Options that :func:`gaussdsm.theory.error_terms` takes as axes for diffusion samplers."""
 DIFFUSION_ONLY = ("process", "scheme", "grid", "t_min", "init", "T", "beta_min", "beta_max", "sigma_min", "sigma_max",
                   "denoise", "steps_per_level", "eps", "exp_rate", "s_churn", "s_tmin", "s_tmax", "s_noise", "eta",
-                  "noise_scale", "rho", "poly_rho", "beta_alpha", "beta_beta")
+                  "noise_scale", "rho", "poly_rho", "beta_alpha", "beta_beta", "shift", "image_seq_len")
 """The :class:`~gaussdsm.samplers.diffusion.Diffusion` arguments besides ``n_steps`` (``test_frontdoor`` checks them
 against :data:`gaussdsm.samplers.diffusion.DEFAULTS`)."""
 FIT_KEYS = {"fit": "fit.method", "train_time": "fit.train_time", "fit_init": "fit.init", "lr": "fit.lr"}
@@ -87,7 +87,8 @@ NUMBERS = {
     "s_churn": ("number", {"ge": 0}), "s_tmin": ("number", {"ge": 0}), "s_tmax": ("number", {"ge": 0, "allow_inf": True}),
     "s_noise": ("number", {"gt": 0}), "eta": ("number", {"ge": 0}), "noise_scale": ("number", {"ge": 0}),
     "rho": ("number", {"gt": 0}), "poly_rho": ("number", {"gt": 0}), "beta_alpha": ("number", {"gt": 0}),
-    "beta_beta": ("number", {"gt": 0}), "train_time": ("number", {"ge": 0, "allow_inf": True}),
+    "beta_beta": ("number", {"gt": 0}), "shift": ("number", {"gt": 0}), "image_seq_len": ("integer", {"ge": 1}),
+    "train_time": ("number", {"ge": 0, "allow_inf": True}),
     "lr": ("number", {"ge": 0}), "alpha": ("number", {"ge": 0}), "scale": ("number", {"gt": 0}),
     "beta": ("number", {"ge": 0}), "omega0": ("number", {"gt": 0}), "mc": ("integer", {"ge": 0}),
     "seed": ("integer", {"ge": 0}), "max_time": ("number", {"gt": 0, "allow_inf": True}),
@@ -497,6 +498,8 @@ def error(
     poly_rho: float | list | None = None,
     beta_alpha: float | list | None = None,
     beta_beta: float | list | None = None,
+    shift: float | list | None = None,
+    image_seq_len: int | list | None = None,
     fit: str | list = "exact",
     train_time: float | list = math.inf,
     fit_init: str | list = "zero",
@@ -557,7 +560,7 @@ def error(
     friction : float, optional
         ULD friction :math:`\\gamma_f` (required by uld).
     process, scheme, grid, t_min, init, T, beta_min, beta_max, sigma_min, sigma_max, denoise, steps_per_level, eps, \
-exp_rate, s_churn, s_tmin, s_tmax, s_noise, eta, noise_scale, rho, poly_rho, beta_alpha, beta_beta
+exp_rate, s_churn, s_tmin, s_tmax, s_noise, eta, noise_scale, rho, poly_rho, beta_alpha, beta_beta, shift, image_seq_len
         ``sampler='diffusion'``: the :class:`gaussdsm.samplers.diffusion.Diffusion` arguments (None: its default).
     fit : {'exact', 'gradient_flow', 'gd'}
         Diffusion: how every level's denoiser is learned (the DSM minimiser, or trained for ``train_time``).

@@ -224,7 +224,8 @@ here the grid's last level is :math:`\tilde\sigma(t_{\min})`, and the library's 
 data prediction, gaussdsm's
 ``denoise``); diffusers takes ``timesteps`` on its 1000-step table: the grid's times scaled to the table,
 :math:`1000\,t_k/T` (continuous, for a scheduler built with ``timesteps=`` of floats; the VP process with
-diffusers' default linear β matches ``process vp`` only in its continuous-time limit), without a final 0."""
+diffusers' default linear β matches ``process vp`` only in its continuous-time limit), without a final 0; on process
+``sd_discrete``, whose times are the table's (Ho et al.'s t), diffusers' own timesteps t − 1."""
 
 
 def library_format(process, times, fmt: str) -> list[float]:
@@ -238,5 +239,6 @@ def library_format(process, times, fmt: str) -> list[float]:
                              f"process {process.name} (m_T = 0): take --T < {process.T:g}")
         return [*np.sqrt(np.asarray(process.s2(t), dtype=float) / m2).tolist(), 0.0]
     if fmt == "diffusers":
-        return (1000.0 * t / process.T).tolist()
+        index = getattr(process, "index_of_time", None)  # a process on a timestep table: its timesteps
+        return (index(t) if index is not None else 1000.0 * t / process.T).tolist()
     raise ValueError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")

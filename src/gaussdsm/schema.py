@@ -33,13 +33,13 @@ def _registry(name: str) -> list[str]:
     from .samplers import diffusion
 
     registries = {"schemes": diffusion.SCHEMES, "processes": diffusion.PROCESSES, "grids": diffusion.GRIDS,
-                  "metrics": metrics.METRICS}
+                  "start_laws": diffusion.START_LAWS, "metrics": metrics.METRICS}
     if name not in registries:
         raise ValueError(f"x-registry must be one of {', '.join(registries)}; got {name!r}")
     return list(registries[name])
 
 
-REGISTRIES = ("schemes", "processes", "grids", "metrics")
+REGISTRIES = ("schemes", "processes", "grids", "start_laws", "metrics")
 """The registries a schema may name with ``x-registry`` (:func:`load`)."""
 
 

@@ -29,6 +29,11 @@ Every sampler is linear in its start and in each of its noise draws, so the outp
   the library does).  A particle Monte Carlo with the library's own noise (its default noise sampler, its Brownian
   tree) confirms each superposition within standard errors.
 
+Named schedules (:data:`SCHEDULE_CASES`): diffusers' EulerDiscreteScheduler on SD's table with ``timestep_spacing``
+leading, trailing and linspace, and FlowMatchEulerDiscreteScheduler (rectified flow, the exact velocity) with SD3's
+``shift=3`` and Flux's dynamic shifting (μ by FluxPipeline's ``calculate_shift``, compiled from the library's source);
+each case records its process and grid, for gaussdsm's grids of the same names.
+
 Precision: k-diffusion runs in float64 (``torch.set_default_dtype(torch.float64)``, so ``get_sigmas_karras`` builds a
 float64 grid).  diffusers' schedulers hard-code float32 (their β table, σ list and a ``sample.to(torch.float32)`` in
 ``step``): each scheduler module is run with its ``torch``/``np`` names bound to proxies whose ``float32`` is float64
@@ -442,8 +447,7 @@ def library_issues():
 
 def unipc_order3_cases():
     """diffusers' UniPCMultistepScheduler at ``solver_order=3`` (gaussdsm's ``unipc_bh1_3``, ``unipc_bh2_3``; the
-    main cases use its default order 2): bh1 ending at σ̃_min (its step to 0 is NaN), bh2 with its step to 0.  Not
-    run by :func:`main` yet: its cases are to be added to the reference with the next full regeneration."""
+    main cases use its default order 2): bh1 ending at σ̃_min (its step to 0 is NaN), bh2 with its step to 0."""
     extra = {"uni_pc_bh1_3": ("scheduling_unipc_multistep", "UniPCMultistepScheduler",
                               {"solver_type": "bh1", "solver_order": 3, "final_sigmas_type": "sigma_min"}, {}, None),
              "uni_pc_bh2_3": ("scheduling_unipc_multistep", "UniPCMultistepScheduler",
@@ -457,6 +461,98 @@ def unipc_order3_cases():
     for c in cases:
         c["id"] = f"diffusers/{c['sampler']}/K{c['n_steps']}"
     return cases
+
+
+# ----------------------------------------------------------------------------------------------------------- schedules
+SPACINGS = {"euler_leading": "leading", "euler_trailing": "trailing", "euler_linspace": "linspace"}
+"""diffusers' EulerDiscreteScheduler on Stable Diffusion's table with each ``timestep_spacing`` (gaussdsm's
+``sd_discrete`` process with the grids of the same names)."""
+
+
+def df_spacing_case(name, K):
+    """One EulerDiscreteScheduler case with a timestep spacing, run by :func:`df_case` (the scheduler's own
+    ``set_timesteps``, ``init_noise_sigma`` and ``step``); the case records its spacing and timesteps."""
+    spacing = SPACINGS[name]
+    DF_SAMPLERS[name] = ("scheduling_euler_discrete", "EulerDiscreteScheduler", {"timestep_spacing": spacing}, {},
+                         None)
+    try:
+        case = df_case(name, K)
+    finally:
+        del DF_SAMPLERS[name]
+    case.update(process="sd_discrete", grid=spacing)
+    return case
+
+
+FLOW = {"flow_shift": {"shift": 3.0}, "flow_dynamic": {"image_seq_len": 4096},
+        "flow_dynamic_1024": {"image_seq_len": 1024}}
+"""diffusers' FlowMatchEulerDiscreteScheduler: SD3's ``shift=3`` through its own ``set_timesteps(K)``, and Flux's
+resolution-dependent shift (``use_dynamic_shifting``, μ from the image's token count by the pipeline's
+``calculate_shift``, the pipeline's ``sigmas=np.linspace(1, 1/K, K)``)."""
+FLUX = {"use_dynamic_shifting": True, "base_shift": 0.5, "max_shift": 1.15, "base_image_seq_len": 256,
+        "max_image_seq_len": 4096, "shift": 3.0}
+"""Flux.1's scheduler config (its ``shift`` is not used with dynamic shifting)."""
+
+
+def flux_calculate_shift():
+    """``calculate_shift`` of diffusers' FluxPipeline, from the library's source (the pipeline module itself imports
+    transformers, which the samplers do not need): its function definition compiled alone."""
+    import ast
+
+    path = Path(importlib.util.find_spec("diffusers").submodule_search_locations[0]) / "pipelines" / "flux" / \
+        "pipeline_flux.py"
+    tree = ast.parse(path.read_text())
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "calculate_shift")
+    ns = {}
+    exec(compile(ast.Module(body=[fn], type_ignores=[]), str(path), "exec"), ns)
+    return ns["calculate_shift"]
+
+
+def flow_case(name, K):
+    """FlowMatchEulerDiscreteScheduler on rectified flow x_t = (1 - t) x_0 + t eps with the exact velocity
+    v = E[eps - x_0 | x_t] = (t - (1 - t) lam) / ((1 - t)^2 lam + t^2) x_t, from x_1 ~ N(0, 1) (the scheduler has no
+    ``init_noise_sigma``: SD3's and Flux's pipelines draw the latents unscaled) to its final level 0; deterministic:
+    the gain per eigenvalue."""
+    module = widened(importlib.import_module("diffusers.schedulers.scheduling_flow_match_euler_discrete"))
+    opts = FLOW[name]
+    lam = torch.as_tensor(LAM)
+
+    def run(x):
+        if "shift" in opts:
+            cfg = {"shift": opts["shift"]}
+            sched = module.FlowMatchEulerDiscreteScheduler(**cfg)
+            sched.set_timesteps(K)
+            mu = None
+        else:
+            cfg = dict(FLUX)
+            sched = module.FlowMatchEulerDiscreteScheduler(**cfg)
+            mu = flux_calculate_shift()(opts["image_seq_len"], cfg["base_image_seq_len"], cfg["max_image_seq_len"],
+                                        cfg["base_shift"], cfg["max_shift"])
+            sched.set_timesteps(sigmas=np.linspace(1.0, 1 / K, K), mu=mu)
+        calls = 0
+        for t in sched.timesteps:
+            i = sched.step_index if sched.step_index is not None else 0
+            s = float(sched.sigmas[i])
+            v = (s - (1 - s) * lam) / ((1 - s) ** 2 * lam + s * s) * x
+            calls += 1
+            x = sched.step(v, t, x).prev_sample
+        return x, calls, sched, cfg, mu
+
+    out, calls, sched, cfg, mu = run(torch.ones(1, len(LAM)))
+    big, *_ = run(torch.full((1, len(LAM)), 1e3))
+    gain = out[0]
+    sig = [float(v) for v in sched.sigmas]
+    return {"library": "diffusers", "sampler": name, "class": "FlowMatchEulerDiscreteScheduler", "config": cfg,
+            "options": opts, "mu": mu, "process": "flow", "grid": "flow_shift" if "shift" in opts else "flow_dynamic",
+            "sigmas": sig, "final_zero": sig[-1] == 0.0, "n_steps": K, "lam": LAM,
+            "init_noise_sigma": None, "start_variance": 1.0,
+            "output_m2": 1.0, "sample_variable": "x_t", "noise": "none", "nfe": calls,
+            "timesteps": [float(t) for t in sched.timesteps], "gain": gain.tolist(),
+            "variance": (gain**2).tolist(),
+            "linearity_error": float((big[0] / 1e3 / out[0] - 1).abs().max())}
+
+
+SCHEDULE_CASES = [(df_spacing_case, name) for name in SPACINGS] + [(flow_case, name) for name in FLOW]
+"""The named-schedule cases (diffusers): each ``(function, name)`` run at every K of :data:`KS`."""
 
 
 # ----------------------------------------------------------------------------------------------------------- main
@@ -502,6 +598,17 @@ def main(argv=None):
                 except Exception as err:
                     failed[f"diffusers/{name}/K={K}"] = repr(err)
                 print("diffusers", name, K, flush=True)
+        for fn, name in SCHEDULE_CASES:
+            for K in KS:
+                try:
+                    cases.append(fn(name, K))
+                except Exception as err:
+                    failed[f"diffusers/{name}/K={K}"] = repr(err)
+                print("diffusers", name, K, flush=True)
+        try:
+            cases.extend(unipc_order3_cases())
+        except Exception as err:
+            failed["diffusers/uni_pc_order3"] = repr(err)
     for c in cases:
         c["id"] = f"{c['library']}/{c['sampler']}/K{c['n_steps']}" + ("" if c["library"] == "diffusers" else
                                                                         ("/zero" if c["final_zero"] else "/nozero"))

@@ -89,8 +89,18 @@ BAD_CONFIGS = [
     ("D", {"sampler": {"grid": "log"}},
      "studies.tiny.sampler.grid = 'log': must be uniform or geometric or edm or karras or exponential or "
      "polyexponential or vp or kl_optimal or linear_quadratic or ays_sd15 or ays_sdxl or ays_svd or simple or normal or "
-     "sgm_uniform or ddim_uniform or beta or array"),
+     "sgm_uniform or ddim_uniform or beta or leading or trailing or linspace or flow_shift or flow_dynamic or "
+     "array"),
     ("D", {"sampler": {"scheme": ["heun"], "t_min": [0.0]}}, "sampler.t_min must be > 0 with scheme heun"),
+    ("D", {"sampler": {"process": "sd_discrete", "grid": "leading", "T": 1000.0}},
+     "sampler.T must be left out with sampler.grid leading on process sd_discrete"),
+    ("D", {"sampler": {"process": "vp", "grid": "trailing"}},
+     "sampler.grid trailing needs sampler.process sd_discrete"),
+    ("D", {"sampler": {"process": "flow", "grid": "flow_shift", "shift": 0}}, "studies.tiny.sampler.shift = 0"),
+    ("D", {"sampler": {"process": "flow", "grid": "flow_dynamic", "image_seq_len": 1.5}},
+     "studies.tiny.sampler.image_seq_len = 1.5"),
+    ("D", {"sampler": {"init": ["diffusers"], "scheme": ["annealed_langevin"], "process": "ve"}},
+     "sampler.init must be standard or exact with scheme annealed_langevin"),
     ("D", {"sampler": {"scheme": ["dpmpp_2m_sde"], "eta": 0.5, "n_steps": [float("inf")]}},
      "sampler.eta must be 1 with scheme dpmpp_2m_sde and n_steps: inf"),
     ("D", {"sampler": {"process": "ve", "grid": "ays_svd", "scheme": ["euler"]}}, "sampler.grid ays_svd does not decrease"),
@@ -159,6 +169,20 @@ def test_a_diffusion_study_is_accepted(tiny_config, repo):
     assert st.fit_axes == {"n_samples": [200]}
     assert st.sampler_axes == {"scheme": ["em", "heun"], "init": ["standard", "exact"], "n_steps": [50.0],
                                "t_min": [0.001]}
+
+
+def test_a_study_on_the_sd_table_and_on_flow_shifts_is_accepted(tiny_config, repo):
+    """The libraries' schedules as study settings: diffusers' leading spacing on sd_discrete (its T set by each
+    n_steps), its start law; SD3's shift on flow."""
+    st = load(diffusion_config(tiny_config, {"sampler": {"process": "sd_discrete", "grid": "leading",
+                                                         "scheme": ["ddim", "euler_ancestral"], "n_steps": [10, 25],
+                                                         "init": ["diffusers", "k_diffusion"], "t_min": [0.0]}}),
+              repo).studies["tiny"]
+    assert st.sampler_axes["init"] == ["diffusers", "k_diffusion"]
+    st = load(diffusion_config(tiny_config, {"sampler": {"process": "flow", "grid": "flow_shift", "shift": 3.0,
+                                                         "scheme": ["euler"], "n_steps": [10], "t_min": [0.0]}}),
+              repo).studies["tiny"]
+    assert st.sampler_axes["scheme"] == ["euler"]
 
 
 def test_comparisons_of_different_spectra_are_rejected(tiny_config, repo):

@@ -62,6 +62,10 @@ Conventions (the mapping from a library case to a :class:`gaussdsm.samplers.Diff
   ``k_heun``, ``k_euler`` and ``k_dpm_2`` take k-diffusion's count on its own grid (the final 0 included, that step
   churned too) and match every churn case.  The fresh churn noise is ``torch.randn_like`` inside the
   sampler (the script replaces it for the superposition).
+* **Named schedules** (:data:`NAMED_GRIDS`): diffusers' EulerDiscreteScheduler with each ``timestep_spacing`` and
+  FlowMatchEulerDiscreteScheduler with SD3's and Flux's shifts are compared with gaussdsm's grids of the same names on
+  their own processes (``sd_discrete``: time = timestep + 1; ``flow``: time = σ), t_min = 0 for the final 0, from the
+  library's start law (``init``), through :meth:`Diffusion.variance` — not through an explicit list of levels.
 """
 
 from __future__ import annotations
@@ -121,7 +125,31 @@ MAP = {
     ("diffusers", "edm_dpmpp_2m_sde"): ("dpmpp_2m_sde", (), "denoise"),
     ("diffusers", "ddim"): ("ddim", (), None),
     ("diffusers", "ddim_eta1"): ("euler_ancestral", ("eta",), None),  # DDIM with eta = euler_ancestral
+    # named schedules (NAMED_GRIDS): the scheme; the process, grid and start are NAMED_GRIDS'
+    ("diffusers", "euler_leading"): ("ddim", (), "grid"),
+    ("diffusers", "euler_trailing"): ("ddim", (), "grid"),
+    ("diffusers", "euler_linspace"): ("ddim", (), "grid"),
+    ("diffusers", "flow_shift"): ("euler", ("shift",), "grid"),
+    ("diffusers", "flow_dynamic"): ("euler", ("image_seq_len",), "grid"),
+    ("diffusers", "flow_dynamic_1024"): ("euler", ("image_seq_len",), "grid"),
 }
+
+NAMED_GRIDS = {
+    ("diffusers", "euler_leading"): {"process": "sd_discrete", "grid": "leading", "init": "diffusers"},
+    ("diffusers", "euler_trailing"): {"process": "sd_discrete", "grid": "trailing", "init": "k_diffusion"},
+    ("diffusers", "euler_linspace"): {"process": "sd_discrete", "grid": "linspace", "init": "k_diffusion"},
+    ("diffusers", "flow_shift"): {"process": "flow", "grid": "flow_shift", "init": "standard"},
+    ("diffusers", "flow_dynamic"): {"process": "flow", "grid": "flow_dynamic", "init": "standard"},
+    ("diffusers", "flow_dynamic_1024"): {"process": "flow", "grid": "flow_dynamic", "init": "standard"},
+}
+r"""The cases run on a library's own schedule, compared with gaussdsm's grid of that name on its process, from the
+library's start, through the front door (:meth:`Diffusion.variance`): EulerDiscreteScheduler (Euler in σ̃, gaussdsm's
+``ddim``) on Stable Diffusion's table with ``timestep_spacing`` leading (``steps_offset`` 1, start
+:math:`\sqrt{\tilde\sigma_{\max}^2 + 1}`: ``init: diffusers``, on VP the reference N(0, I)), trailing and linspace
+(start σ̃_max: ``init: k_diffusion``) is ``sd_discrete`` with the grids ``leading``, ``trailing``, ``linspace`` (the
+table's final 0: t_min = 0, where σ̃ = 0); FlowMatchEulerDiscreteScheduler (Euler on the velocity, from x_1 ~ N(0, 1))
+is ``euler`` on ``flow`` with ``flow_shift`` (SD3, shift 3) and ``flow_dynamic`` (Flux, μ from the image's token
+count), its final level 0 t_min = 0."""
 
 #: what gaussdsm does not have yet (a scheme, or a scheme's parameter): the cases needing them are skipped, by name
 NOT_IMPLEMENTED: set[str] = set()
@@ -164,10 +192,13 @@ def missing(case) -> str | None:
 
 
 def gaussdsm_sampler(case) -> Diffusion:
-    """The gaussdsm sampler of a library case (module docstring)."""
-    scheme, params, final = MAP[(case["library"], case["sampler"])]
+    """The gaussdsm sampler of a library case (module docstring; :data:`NAMED_GRIDS`)."""
+    key = (case["library"], case["sampler"])
+    scheme, params, final = MAP[key]
     opts = _options(case)
     kw = {p: opts[p] for p in params}
+    if key in NAMED_GRIDS:
+        return Diffusion(scheme=scheme, n_steps=case["n_steps"], t_min=0.0, **NAMED_GRIDS[key], **kw)
     sig = case["sigmas"]
     if case["final_zero"] and final == "denoise":
         return Diffusion(process="edm", scheme=scheme, grid=sig[:-1], denoise=True, **kw)
@@ -175,8 +206,13 @@ def gaussdsm_sampler(case) -> Diffusion:
 
 
 def gaussdsm_variance(case) -> np.ndarray:
-    """gaussdsm's exact output variance from the case's start variance (in the σ̃ variable)."""
+    """gaussdsm's exact output variance from the case's start variance (in the σ̃ variable; a named grid's case: from
+    its start law, :data:`NAMED_GRIDS`)."""
     sampler, lam = gaussdsm_sampler(case), np.asarray(case["lam"])
+    if (case["library"], case["sampler"]) in NAMED_GRIDS:
+        F, bad = sampler.variance_and_flags(lam)
+        assert not np.any(bad), case["id"]
+        return F
     Phi, Psi, bad = sampler.affine(lam)
     assert not np.any(bad), case["id"]
     return sampler._finish(lam, Phi * case["start_variance"] + Psi)
@@ -268,6 +304,8 @@ def test_the_final_step_to_zero_as_t_min_zero():
     seen = set()
     for case in CASES:
         scheme = MAP[(case["library"], case["sampler"])][0]
+        if (case["library"], case["sampler"]) in NAMED_GRIDS:
+            continue
         if not case["final_zero"] or missing(case) is not None or scheme not in ("euler", "dpmpp_2m",
                                                                                  "euler_ancestral"):
             continue
@@ -296,3 +334,33 @@ def test_heun_churn_is_k_diffusion_where_the_churn_counts_agree():
         np.testing.assert_allclose(ours, np.asarray(case["variance"]) / case["output_m2"], rtol=TOL)
         n += 1
     assert n >= 6, n
+
+
+def _named(case) -> bool:
+    return (case["library"], case["sampler"]) in NAMED_GRIDS
+
+
+def test_the_named_grids_are_the_libraries_own():
+    """gaussdsm's grids ``leading``, ``trailing``, ``linspace`` on ``sd_discrete`` and ``flow_shift``, ``flow_dynamic``
+    on ``flow`` are the schedulers' own levels (σ̃ = σ_t/m_t of the times; flow: the times), their final 0 at t_min = 0;
+    leading starts below the table's top, at its first timestep (T = that timestep + 1, Ho et al.'s t); their starts
+    are the schedulers' (``init_noise_sigma`` squared in σ̃; flow: 1)."""
+    seen = set()
+    for case in CASES:
+        if not _named(case):
+            continue
+        s = gaussdsm_sampler(case)
+        t, p = s.times, s.process
+        levels = t if case["process"] == "flow" else np.sqrt(p.s2(t) / p.m2(t))
+        np.testing.assert_allclose(levels, case["sigmas"], rtol=1e-12, atol=0, err_msg=case["id"])
+        if case["process"] == "sd_discrete" and case["grid"] != "linspace":  # the timesteps' times themselves
+            np.testing.assert_array_equal(t[:-1], np.asarray(case["timesteps"]) + 1.0)
+        if case["process"] == "sd_discrete":
+            z_start = case["init_noise_sigma"] ** 2
+            np.testing.assert_allclose(s.start_variance(0.0) / float(p.m2(p.T)), z_start, rtol=1e-12)
+        else:
+            assert s.start_variance(0.0) == case["start_variance"] == 1.0
+        if case["grid"] == "flow_dynamic":
+            assert case["mu"] == pytest.approx(0.5 + (case["options"]["image_seq_len"] - 256) * 0.65 / 3840, rel=1e-12)
+        seen.add(case["grid"])
+    assert seen == {"leading", "trailing", "linspace", "flow_shift", "flow_dynamic"}

@@ -1014,10 +1014,11 @@ def beta_scheduler(s, steps, alpha=0.6, beta=0.6):
     return sigs + [0.0]
 
 
-@pytest.mark.parametrize("process", ["edm", "vp", "ve"])
+@pytest.mark.parametrize("process", ["edm", "vp", "ve", "sd_discrete"])
 def test_table_schedules_are_comfyuis(process):
     """ComfyUI's simple, normal, sgm_uniform, ddim_uniform, beta on SD's table: gaussdsm's K levels are theirs (the
-    first is T, their final 0 is t_min: with t_min = 0 and T at their first level, the library's grid exactly)."""
+    first is T, their final 0 is t_min: with t_min = 0 and T at their first level, the library's grid exactly; on
+    sd_discrete, the table's own process, T is the first timestep's time by itself)."""
     ms = ModelSamplingDiscrete()
     ref = {"simple": simple_scheduler, "normal": normal_scheduler, "sgm_uniform": lambda s, n: normal_scheduler(s, n, True),
            "ddim_uniform": ddim_scheduler, "beta": lambda s, n: beta_scheduler(s, n, 0.5, 0.7)}
@@ -1028,6 +1029,8 @@ def test_table_schedules_are_comfyuis(process):
             s = Diffusion(process, "euler", name, K, 0.0, T=1.0 if process == "vp" else None, beta_alpha=0.5,
                           beta_beta=0.7)
             np.testing.assert_allclose(_levels(s)[1:-1], lib[1:-1], rtol=1e-9, err_msg=f"{name} {K}")
+            if process == "sd_discrete":
+                np.testing.assert_allclose(_levels(s), lib, rtol=1e-12, atol=0, err_msg=f"{name} {K}")
             if process == "edm":  # T at the first level: the library's sigmas are the times
                 exact = Diffusion("edm", "euler", name, K, 0.0, T=float(lib[0]), beta_alpha=0.5, beta_beta=0.7)
                 np.testing.assert_allclose(exact.times, lib, rtol=1e-12, atol=0)

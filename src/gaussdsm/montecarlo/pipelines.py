@@ -141,8 +141,8 @@ def drawn_noise_errors(lam, n_samples: int, data_rngs, noise_rngs, sampler):
         theta = train_denoisers_drawn(X, m, s2, tr.train_time, tr.lr, noise_rngs[r], tr.init)
         A_u = (eye - m[:, None, None] * theta) / s2[:, None, None]
         A = dict(zip(times.tolist(), A_u))
-        v0 = (p.reference_variance * eye if sampler.init == "standard" else
-              float(p.m2(p.T)) * cov + float(p.s2(p.T)) * eye)
+        v0 = (float(p.m2(p.T)) * cov + float(p.s2(p.T)) * eye if sampler.init == "exact" else
+              sampler.start_variance(0.0) * eye)  # the other starts are isotropic
         V = sampler.covariance_with_scores(A.__getitem__, v0)
         mu, U = np.linalg.eigh(cov)
         F, ok = sampler.variance_and_stable(mu)

@@ -1,8 +1,8 @@
 r"""Diffusion models with a linear score (samplers.md §4–§5), one module per concern:
 
 =================  ==========================================================================================
-:mod:`.processes`  forward processes (vp, vp_cosine, vp_exp, ve, heat, edm, flow): :math:`m_t^2`, :math:`\sigma_t^2`,
-                   f, g², their inverses and closed forms
+:mod:`.processes`  forward processes (vp, vp_cosine, vp_exp, ve, heat, edm, flow, sd_discrete): :math:`m_t^2`,
+                   :math:`\sigma_t^2`, f, g², their inverses and closed forms
 :mod:`.grids`      reverse time grids (uniform, geometric, edm, explicit)
 :mod:`.schemes`    the reverse-time schemes, one module each: the scheme's ``step`` (its definition) and its record
 :mod:`.steps`      what a step sees: times, the learned model at any time, noise, history; particles, linear forms

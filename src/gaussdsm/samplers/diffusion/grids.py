@@ -26,15 +26,17 @@ import math
 
 import numpy as np
 
-from .processes import Process
+from .processes import TABLE_SIGMAS, Process
 
-__all__ = ["GRIDS", "RHO", "PARAMS", "AYS", "time_grid", "sigma_range", "loglinear_interp"]
+__all__ = ["GRIDS", "RHO", "PARAMS", "AYS", "NEEDS", "TABLE_STEPS", "time_grid", "sigma_range", "loglinear_interp",
+           "horizon", "check_process", "flow_shift", "flow_mu"]
 
 RHO = 7.0
 """Karras et al. (2022)'s ρ."""
-PARAMS = {"rho": 7.0, "poly_rho": 1.0, "beta_alpha": 0.6, "beta_beta": 0.6}
+PARAMS = {"rho": 7.0, "poly_rho": 1.0, "beta_alpha": 0.6, "beta_beta": 0.6, "shift": 3.0, "image_seq_len": 4096}
 """The grids' parameters (``sampler.<key>``) and their defaults: ``karras``'s ρ (Karras et al. 2022),
-``polyexponential``'s (k-diffusion's default 1) and ``beta``'s α, β (ComfyUI's 0.6, 0.6)."""
+``polyexponential``'s (k-diffusion's default 1), ``beta``'s α, β (ComfyUI's 0.6, 0.6), ``flow_shift``'s shift (SD3's 3;
+diffusers' class default is 1, no shift) and ``flow_dynamic``'s image token count (4096: a 1024² image)."""
 
 AYS = {  # Sabour et al. 2024 (Align Your Steps), the 10-step lists as published and in ComfyUI's AlignYourStepsScheduler
     "ays_sd15": [14.6146412293, 6.4745760956, 3.8636745985, 2.6946151520, 1.8841921177, 1.3943805092, 0.9642583904,
@@ -168,18 +170,10 @@ def _ays(name):
     return make
 
 
-def _sd_table() -> np.ndarray:
-    r"""Stable Diffusion's noise levels :math:`\tilde\sigma_i = \sqrt{(1 - \bar\alpha_i)/\bar\alpha_i}`, i = 0 … 999, of
-    its scaled-linear β (``linspace(0.00085^{1/2}, 0.012^{1/2}, 1000)^2``), as ComfyUI's ``ModelSamplingDiscrete``
-    builds them (in float64; ComfyUI keeps them in float32)."""
-    betas = np.linspace(0.00085**0.5, 0.012**0.5, 1000) ** 2
-    ac = np.cumprod(1.0 - betas)
-    return np.sqrt((1.0 - ac) / ac)
-
-
-SD_SIGMAS = _sd_table()
+SD_SIGMAS = TABLE_SIGMAS
 """The discrete table of SD 1.x/2.x/XL's noise levels that ComfyUI's ``simple``, ``sgm_uniform``, ``normal``,
-``ddim_uniform`` and ``beta`` schedulers pick from."""
+``ddim_uniform`` and ``beta`` schedulers pick from (:data:`.processes.TABLE_SIGMAS`, the table of process
+``sd_discrete``; float64 where ComfyUI keeps float32)."""
 
 
 def _sd_sigma(ts):
@@ -187,60 +181,165 @@ def _sd_sigma(ts):
     return np.exp(np.interp(ts, np.arange(SD_SIGMAS.size), np.log(SD_SIGMAS)))
 
 
-def _table_levels(process, levels, K, name):
-    """The K levels of a table schedule, then t_min (ComfyUI's final 0); their count must be K."""
-    levels = list(levels)
-    if len(levels) != K:
-        raise ValueError(f"sampler.n_steps {K} gives {len(levels)} levels with sampler.grid {name} (ComfyUI's own "
-                         "count); take another n_steps")
-    return _times(process, np.array(levels + [levels[-1] * 0.5]))
-
-
-def _simple(process, k, t_min, params):
+def _simple(K, params):
     """ComfyUI's ``simple``: every (1000/K)-th level of the SD table from the top."""
-    K = k.size - 1
-    return _table_levels(process, [SD_SIGMAS[-(1 + int(x * SD_SIGMAS.size / K))] for x in range(K)], K, "simple")
+    taus = [SD_SIGMAS.size - 1 - int(x * SD_SIGMAS.size / K) for x in range(K)]
+    return taus, [SD_SIGMAS[-(1 + int(x * SD_SIGMAS.size / K))] for x in range(K)]
 
 
-def _normal(process, k, t_min, params):
+def _normal(K, params):
     """ComfyUI's ``normal``: uniform in the SD table's timestep, 999 down to 0 in K levels."""
-    K = k.size - 1
-    return _table_levels(process, _sd_sigma(np.linspace(SD_SIGMAS.size - 1, 0, K)), K, "normal")
+    taus = np.linspace(SD_SIGMAS.size - 1, 0, K)
+    return taus, _sd_sigma(taus)
 
 
-def _sgm_uniform(process, k, t_min, params):
+def _sgm_uniform(K, params):
     """ComfyUI's ``sgm_uniform``: ``normal`` on K + 1 timesteps without the last."""
-    K = k.size - 1
-    return _table_levels(process, _sd_sigma(np.linspace(SD_SIGMAS.size - 1, 0, K + 1)[:-1]), K, "sgm_uniform")
+    taus = np.linspace(SD_SIGMAS.size - 1, 0, K + 1)[:-1]
+    return taus, _sd_sigma(taus)
 
 
-def _ddim_uniform(process, k, t_min, params):
+def _ddim_uniform(K, params):
     """ComfyUI's ``ddim_uniform``: the table's levels 1, 1 + s, 1 + 2s, … (s = 1000 // K), from the top (it does not
     start at the table's top: T is its first level)."""
-    K = k.size - 1
     ss = max(SD_SIGMAS.size // K, 1)
-    return _table_levels(process, SD_SIGMAS[1::ss][::-1], K, "ddim_uniform")
+    return np.arange(1, SD_SIGMAS.size, ss)[::-1], SD_SIGMAS[1::ss][::-1]
 
 
-def _beta(process, k, t_min, params):
+def _beta(K, params):
     r"""ComfyUI's ``beta`` (Lee et al. 2024): the table's timesteps at the quantiles :math:`1 - j/K` of
     Beta(``beta_alpha``, ``beta_beta``), rounded, repeats dropped."""
     from scipy import stats
 
-    K = k.size - 1
     ts = np.rint(stats.beta.ppf(1 - np.linspace(0, 1, K, endpoint=False), params["beta_alpha"], params["beta_beta"])
                  * (SD_SIGMAS.size - 1))
     keep = np.concatenate([[True], ts[1:] != ts[:-1]])
-    return _table_levels(process, SD_SIGMAS[ts[keep].astype(int)], K, "beta")
+    return ts[keep].astype(int), SD_SIGMAS[ts[keep].astype(int)]
+
+
+STEPS_OFFSET = 1
+"""diffusers' ``steps_offset`` of Stable Diffusion's scheduler configs (SD 1.x, 2.x, XL), added by ``leading``."""
+
+
+def _leading(K, params):
+    """diffusers' ``timestep_spacing="leading"`` (Stable Diffusion's): timesteps j (1000 // K) + ``steps_offset``,
+    j = K - 1 … 0 (its first below the table's top: T is its time)."""
+    taus = (np.arange(0, K) * (SD_SIGMAS.size // K)).round()[::-1] + STEPS_OFFSET
+    return taus.astype(int), SD_SIGMAS[taus.astype(int)]
+
+
+def _trailing(K, params):
+    """diffusers' ``timestep_spacing="trailing"`` (Lin et al. 2024, Table 2): timesteps round(1000 - j 1000/K) - 1,
+    j = 0 … K - 1 (numpy's rounding, half to even)."""
+    taus = np.arange(SD_SIGMAS.size, 0, -SD_SIGMAS.size / K).round() - 1
+    return taus.astype(int), SD_SIGMAS[taus.astype(int)]
+
+
+def _linspace(K, params):
+    """diffusers' ``timestep_spacing="linspace"`` as EulerDiscreteScheduler has it: K fractional timesteps from 999 to
+    0, their levels interpolated linearly in σ̃ between the table's (its ``interpolation_type="linear"``), not in log
+    σ̃ as the process: the grid carries diffusers' levels, at the times of the process where σ̃ takes them."""
+    taus = np.linspace(0, SD_SIGMAS.size - 1, K)[::-1]
+    return None, np.interp(taus, np.arange(SD_SIGMAS.size), SD_SIGMAS)
+
+
+TABLE_STEPS = {"simple": _simple, "normal": _normal, "sgm_uniform": _sgm_uniform, "ddim_uniform": _ddim_uniform,
+               "beta": _beta, "leading": _leading, "trailing": _trailing, "linspace": _linspace}
+"""The schedules on SD's table: ``f(K, params) -> (timesteps, levels)``, the K timesteps (0-based, as the libraries
+number them; None where the levels are not the process's at those timesteps) and their noise levels σ̃."""
+
+
+def _on_table(name):
+    def make(process, k, t_min, params):
+        """A schedule on SD's table (:data:`TABLE_STEPS`): on a process with that table (``sd_discrete``), the times
+        of its timesteps themselves; on another, its K levels as noise levels σ̃ of the process; then t_min
+        (ComfyUI's and diffusers' final 0).  Their count must be K."""
+        K = k.size - 1
+        taus, levels = TABLE_STEPS[name](K, params)
+        levels = list(levels)
+        if len(levels) != K:
+            raise ValueError(f"sampler.n_steps {K} gives {len(levels)} levels with sampler.grid {name} (ComfyUI's own "
+                             "count); take another n_steps")
+        at = getattr(process, "time_of_index", None)
+        if at is not None and taus is not None:
+            return np.append(at(taus), 0.0)
+        return _times(process, np.array(levels + [levels[-1] * 0.5]))
+    make.__name__ = f"_{name}_grid"
+    return make
+
+
+def horizon(process: Process, grid, n_steps, params: dict | None = None) -> float | None:
+    """The horizon T a named grid fixes on ``process`` (None: it starts at the process's T): a schedule on SD's table
+    starts at its first timestep's time on a process with that table (``leading``, ``ddim_uniform`` below the top)."""
+    if not isinstance(grid, str) or grid not in TABLE_STEPS or math.isinf(n_steps):
+        return None
+    at = getattr(process, "time_of_index", None)
+    taus, _ = TABLE_STEPS[grid](int(n_steps), {**PARAMS, **(params or {})})
+    return None if at is None or taus is None else float(at(taus[0]))
+
+
+FLOW_TRAIN_STEPS = 1000
+"""diffusers' ``num_train_timesteps`` of FlowMatchEulerDiscreteScheduler (its smallest unshifted level 1/1000)."""
+BASE_SEQ_LEN, MAX_SEQ_LEN, BASE_SHIFT, MAX_SHIFT = 256, 4096, 0.5, 1.15
+"""diffusers' resolution-dependent shift (Flux's scheduler config and ``calculate_shift``): μ linear in the image's
+token count, from ``base_shift`` at ``base_image_seq_len`` to ``max_shift`` at ``max_image_seq_len``."""
+
+
+def flow_shift(sig, shift: float):
+    r"""SD3's time shift (Esser et al. 2024): :math:`\sigma' = s\sigma/(1 + (s - 1)\sigma)`."""
+    return shift * sig / (1 + (shift - 1) * sig)
+
+
+def flow_mu(image_seq_len: float) -> float:
+    r"""diffusers' ``calculate_shift``: :math:`\mu = m\,n + b`, the line through (256, 0.5) and (4096, 1.15)."""
+    m = (MAX_SHIFT - BASE_SHIFT) / (MAX_SEQ_LEN - BASE_SEQ_LEN)
+    b = BASE_SHIFT - m * BASE_SEQ_LEN
+    return image_seq_len * m + b
+
+
+def _flow_shift(process, k, t_min, params):
+    r"""diffusers' FlowMatchEulerDiscreteScheduler with ``shift`` s (``sampler.shift``; SD3's 3) and
+    ``set_timesteps(K)``: K levels uniform between its shifted ends :math:`\sigma'(1) = 1` and :math:`\sigma'(1/1000)`,
+    each shifted (the smallest is shifted twice, as the library does), then t_min (its final 0); on ``flow`` levels
+    are times (σ = t)."""
+    K, s = k.size - 1, params["shift"]
+    smax, smin = flow_shift(1.0, s), flow_shift(1.0 / FLOW_TRAIN_STEPS, s)
+    base = np.linspace(smax * FLOW_TRAIN_STEPS, smin * FLOW_TRAIN_STEPS, K) / FLOW_TRAIN_STEPS
+    return np.append(flow_shift(base, s), 0.0)
+
+
+def _flow_dynamic(process, k, t_min, params):
+    r"""Flux's resolution-dependent shift (diffusers' FluxPipeline with ``use_dynamic_shifting``): the levels
+    :math:`\sigma_j = 1 - j(1 - 1/K)/(K - 1)` (``np.linspace(1, 1/K, K)``) shifted to :math:`e^\mu/(e^\mu + 1/\sigma -
+    1)`, μ = :func:`flow_mu` of ``sampler.image_seq_len`` (4096: a 1024² image, μ = 1.15), then t_min."""
+    K = k.size - 1
+    mu = flow_mu(params["image_seq_len"])
+    sig = np.linspace(1.0, 1 / K, K)
+    return np.append(math.exp(mu) / (math.exp(mu) + (1 / sig - 1) ** 1.0), 0.0)
+
+
+NEEDS = {"leading": "sd_discrete", "trailing": "sd_discrete", "linspace": "sd_discrete", "flow_shift": "flow",
+         "flow_dynamic": "flow"}
+"""The grids defined on one process only: diffusers' timestep spacings pick timesteps of SD's table, the flow shifts
+are times of rectified flow."""
+
+
+def check_process(grid, process: Process) -> None:
+    """A ValueError naming ``sampler.grid`` and ``sampler.process`` if ``grid`` needs another process
+    (:data:`NEEDS`)."""
+    need = NEEDS.get(grid) if isinstance(grid, str) else None
+    if need is not None and process.name != need:
+        raise ValueError(f"sampler.grid {grid} needs sampler.process {need} (its levels are that process's "
+                         f"{'timesteps' if need == 'sd_discrete' else 'times'}); got {process.name}")
 
 
 GRIDS = {"uniform": _uniform, "geometric": _geometric, "edm": _edm, "karras": _karras, "exponential": _exponential,
          "polyexponential": _polyexponential, "vp": _vp, "kl_optimal": _kl_optimal,
-         "linear_quadratic": _linear_quadratic, **{name: _ays(name) for name in AYS}, "simple": _simple,
-         "normal": _normal, "sgm_uniform": _sgm_uniform, "ddim_uniform": _ddim_uniform, "beta": _beta}
+         "linear_quadratic": _linear_quadratic, **{name: _ays(name) for name in AYS},
+         **{name: _on_table(name) for name in TABLE_STEPS}, "flow_shift": _flow_shift, "flow_dynamic": _flow_dynamic}
 """The named grids (``sampler.grid``), each ``f(process, k, t_min, params)`` of the fractions k = 0, 1/K, …, 1."""
-SCHEDULES = ("karras", "exponential", "polyexponential", "vp", "kl_optimal", "linear_quadratic", *AYS, "simple",
-             "normal", "sgm_uniform", "ddim_uniform", "beta")
+SCHEDULES = ("karras", "exponential", "polyexponential", "vp", "kl_optimal", "linear_quadratic", *AYS, *TABLE_STEPS,
+             "flow_shift", "flow_dynamic")
 """The grids given as noise levels (checked to decrease strictly once mapped to times)."""
 
 
@@ -252,6 +351,7 @@ def time_grid(process: Process, grid, n_steps: int, t_min: float, params: dict |
     make = GRIDS.get(grid)
     if make is None:
         raise ValueError(f"sampler.grid must be one of {', '.join(GRIDS)} or a list of times; got {grid!r}")
+    check_process(grid, process)
     K = int(n_steps)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t = np.asarray(make(process, np.arange(K + 1) / K, t_min, {**PARAMS, **(params or {})}), dtype=float).copy()

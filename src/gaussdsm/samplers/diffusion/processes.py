@@ -9,6 +9,8 @@ r"""Forward processes: a linear SDE :math:`dx = f(t)x\,dt + g(t)\,dW` given by i
 ``heat`` (Perbost, Bach & Marion 2026): :math:`f = 0`, :math:`g = 1`, :math:`\sigma_t^2 = t`; reference N(0, T I).
 ``edm`` (Karras et al. 2022): :math:`f = 0`, :math:`\sigma_t = t`, :math:`g^2 = 2t`; reference N(0, T² I), T = 80.
 ``flow`` (flow matching): :math:`m_t = 1 - t`, :math:`\sigma_t = t`; reference N(0, I).
+``sd_discrete`` (Stable Diffusion's discrete DDPM table, scaled-linear β): :math:`\bar\alpha` of Ho et al.'s
+t = 1 … 1000 (diffusers' and ComfyUI's timestep t − 1), log σ̃ linear in t between them; reference N(0, I).
 
 A new process is one subclass of :class:`Process` and one entry in :data:`PROCESSES`.
 """
@@ -22,8 +24,8 @@ from typing import ClassVar
 
 import numpy as np
 
-__all__ = ["Process", "VariancePreserving", "VP", "VPCosine", "VPExp", "VE", "Heat", "EDM", "Flow", "PROCESSES",
-           "DEFAULT_T", "make_process"]
+__all__ = ["Process", "VariancePreserving", "VP", "VPCosine", "VPExp", "VE", "Heat", "EDM", "Flow", "SDDiscrete",
+           "PROCESSES", "DEFAULT_T", "make_process"]
 
 
 def _bisect(above, like, T: float):
@@ -411,7 +413,118 @@ class Flow(Process):
         return mn / mk, A1, (mn * tk / mk) ** 2 - tn * tn
 
 
-PROCESSES: dict[str, type[Process]] = {c.name: c for c in (VP, VPCosine, VPExp, VE, Heat, EDM, Flow)}
+class SDDiscrete(VariancePreserving):
+    r"""Stable Diffusion's discrete DDPM table as a process (SD 1.x, 2.x, XL; diffusers' ``beta_schedule=
+    "scaled_linear"``, ComfyUI's ``ModelSamplingDiscrete``): :math:`\beta_i = (\sqrt{0.00085} + \tfrac{i}{999}
+    (\sqrt{0.012} - \sqrt{0.00085}))^2`, :math:`\bar\alpha_i = \prod_{j \le i}(1 - \beta_j)`, i = 0 … 999, and the noise
+    levels :math:`\tilde\sigma_i = \sqrt{(1 - \bar\alpha_i)/\bar\alpha_i}` (:data:`TABLE_SIGMAS`).
+
+    Time: Ho et al.'s t = 1 … 1000 is table entry i = t − 1 (diffusers' and ComfyUI's 0-based timestep), so that
+    :math:`m_t^2 = \bar\alpha_{t-1}` and :math:`\sigma_t^2 = 1 - \bar\alpha_{t-1}` there; t = 0 is the data (T = 1000,
+    the table's top, and T ≤ 1000).  Between entries, for t in [1, 1000], :math:`\log\tilde\sigma` is linear in t
+    (k-diffusion's ``DiscreteSchedule.t_to_sigma`` and ComfyUI's ``ModelSamplingDiscrete.sigma``:
+    :math:`(1 - w)\log\tilde\sigma_{\lfloor\tau\rfloor} + w\log\tilde\sigma_{\lceil\tau\rceil}`, τ = t − 1, w its
+    fractional part; above t = 1000, where only a churn's inflated levels are evaluated, the last interval's slope
+    continues), and :math:`m_t^2 = 1/(1 + \tilde\sigma^2)`, :math:`\sigma_t^2 = \tilde\sigma^2/(1 + \tilde\sigma^2)`.
+    On [0, 1] (the first DDPM step, from the data) β is constant: :math:`m_t^2 = (1 - \beta_0)^t`.  So
+    :math:`B(t) = \log(1 + \tilde\sigma(t)^2)` and :math:`\beta(t) = 2\tilde\sigma'/\tilde\sigma\cdot\sigma_t^2` on each
+    interval; at a table point β is the rate of the interval below it (left-continuous; :math:`-\log(1 - \beta_0)` on
+    [0, 1]).  The levels, the exponential integrator (:math:`B(t_k) - B(t_n)`) and the inverse
+    :meth:`t_of_ratio` (linear in log σ̃) are exact at every time; a schedule on the table (``sampler.grid`` simple,
+    normal, …, leading, trailing) gives its timesteps' times themselves.
+    """
+
+    name = "sd_discrete"
+    default_T = 1000.0
+    BETA_START, BETA_END, N_TABLE = 0.00085, 0.012, 1000
+
+    def check(self):
+        if self.T > self.N_TABLE:
+            raise ValueError(f"sampler.T must be <= {self.N_TABLE} with process sd_discrete (its table ends at Ho et "
+                             f"al.'s t = {self.N_TABLE}, diffusers' timestep {self.N_TABLE - 1}); got {self.T:g}")
+
+    def time_of_index(self, i):
+        """The time t = i + 1 of table entry (timestep) ``i``, integer or fractional."""
+        return np.asarray(i, dtype=float) + 1.0
+
+    def index_of_time(self, t):
+        """The table's (diffusers', ComfyUI's) timestep i = t − 1 of time ``t``."""
+        return np.asarray(t, dtype=float) - 1.0
+
+    def _parts(self, t):
+        r"""``(first, log sigma~)``: where t is on [0, 1) (constant β), and log σ̃ from t = 1 on (k-diffusion's
+        interpolation :math:`(1 - w)\log\tilde\sigma_{lo} + w\log\tilde\sigma_{lo + 1}`; above the table's top, where
+        only a churn's inflated levels go, its last interval's slope continued)."""
+        t = np.asarray(t, dtype=float)
+        tau = np.maximum(t - 1.0, 0.0)
+        ok = np.isfinite(tau)
+        tau = np.where(ok, tau, 0.0)
+        lo = np.minimum(np.floor(tau), self.N_TABLE - 2.0)
+        w = tau - lo
+        lo = lo.astype(int)
+        L = (1.0 - w) * TABLE_LOG_SIGMAS[lo] + w * TABLE_LOG_SIGMAS[lo + 1]
+        return t < 1.0, np.where(ok, L, np.nan)
+
+    def ratio(self, t):
+        r""":math:`\tilde\sigma(t)^2 = \sigma_t^2/m_t^2`."""
+        first, L = self._parts(t)
+        t = np.asarray(t, dtype=float)
+        with np.errstate(over="ignore"):
+            return np.where(first, np.expm1(t * B_FIRST), np.exp(2.0 * L))
+
+    def B(self, t):
+        first, L = self._parts(t)
+        return np.where(first, np.asarray(t, dtype=float) * B_FIRST, np.log1p(np.exp(2.0 * L)))
+
+    def m2(self, t):
+        first, L = self._parts(t)
+        return np.where(first, np.exp(-np.asarray(t, dtype=float) * B_FIRST), 1.0 / (1.0 + np.exp(2.0 * L)))
+
+    def s2(self, t):
+        first, L = self._parts(t)
+        r = np.exp(2.0 * L)
+        return np.where(first, -np.expm1(-np.asarray(t, dtype=float) * B_FIRST), r / (1.0 + r))
+
+    def beta(self, t):
+        t = np.asarray(t, dtype=float)
+        seg = np.clip(np.ceil(np.where(np.isfinite(t), t, 0.0)) - 1.0, 0.0, self.N_TABLE - 1.0).astype(int)
+        # seg: the interval (seg, seg + 1] below t (the last one's slope above the top)
+        slope = TABLE_LOG_SIGMAS[seg] - TABLE_LOG_SIGMAS[np.maximum(seg - 1, 0)]
+        return np.where(np.isfinite(t), np.where(seg == 0, B_FIRST, 2.0 * slope * self.s2(t)), np.nan)
+
+    def t_of_ratio(self, r):
+        """Inverse of :meth:`ratio`: log σ̃ linear between the table's times (and beyond its top)."""
+        r = np.asarray(r, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            L = 0.5 * np.log(r)
+            on_table = np.interp(L, TABLE_LOG_SIGMAS, TABLE_TIMES)
+            above = self.N_TABLE + (L - TABLE_LOG_SIGMAS[-1]) / (TABLE_LOG_SIGMAS[-1] - TABLE_LOG_SIGMAS[-2])
+            first = np.log1p(r) / B_FIRST
+        t = np.where(r <= TABLE_SIGMAS[0] ** 2, first, on_table)
+        return np.where(L > TABLE_LOG_SIGMAS[-1], above, t)
+
+    def t_of_s2(self, s2):
+        s2 = np.asarray(s2, dtype=float)
+        return self.t_of_ratio(s2 / (1.0 - s2))
+
+
+def _sd_table():
+    r"""Stable Diffusion's :math:`\bar\alpha_i` and :math:`\tilde\sigma_i`, i = 0 … 999, in float64 (the libraries keep
+    float32)."""
+    betas = np.linspace(SDDiscrete.BETA_START**0.5, SDDiscrete.BETA_END**0.5, SDDiscrete.N_TABLE) ** 2
+    ac = np.cumprod(1.0 - betas)
+    return betas, ac, np.sqrt((1.0 - ac) / ac)
+
+
+TABLE_BETAS, TABLE_ALPHAS_CUMPROD, TABLE_SIGMAS = _sd_table()
+"""Stable Diffusion's β, ᾱ and noise levels σ̃ = √((1 − ᾱ)/ᾱ) (timesteps 0 … 999; :class:`SDDiscrete`)."""
+TABLE_LOG_SIGMAS = np.log(TABLE_SIGMAS)
+TABLE_TIMES = np.arange(1.0, SDDiscrete.N_TABLE + 1.0)
+B_FIRST = -math.log1p(-float(TABLE_BETAS[0]))
+r""":math:`-\log(1 - \beta_0)`, the constant β of :class:`SDDiscrete` on [0, 1]."""
+
+
+PROCESSES: dict[str, type[Process]] = {c.name: c for c in (VP, VPCosine, VPExp, VE, Heat, EDM, Flow, SDDiscrete)}
 """The forward processes by config name (``sampler.process``)."""
 DEFAULT_T = {k: c.default_T for k, c in PROCESSES.items()}
 

@@ -28,14 +28,20 @@ from ... import _checks, _jet, rules
 from ...dsm import Training
 from .._base import Sampler
 from . import fast, law
-from .grids import SCHEDULES, time_grid
+from .grids import PARAMS, SCHEDULES, check_process, horizon, time_grid
 from .processes import DEFAULT_T, PROCESSES, make_process
 from .schemes import SCHEMES, scheme_record
 
 __all__ = ["Diffusion", "START_LAWS", "BLOWUP", "DEFAULTS", "FIXED_PARAMS", "compatible"]
 
-START_LAWS = ("standard", "exact")
-"""``sampler.init``: the reference Gaussian, or :math:`p_T` itself."""
+START_LAWS = ("standard", "exact", "diffusers", "k_diffusion")
+r"""``sampler.init``: the reference Gaussian, :math:`p_T` itself, or the libraries' starts in k-diffusion's variable
+:math:`z = y/m_T` with noise level :math:`\tilde\sigma_{\max} = \sigma_T/m_T`: ``diffusers`` :math:`z_T \sim
+\mathcal N(0, (\tilde\sigma_{\max}^2 + 1) I)` (diffusers' ``init_noise_sigma`` of EulerDiscrete and the other σ̃
+schedulers with ``timestep_spacing="leading"``, and of its EDM schedulers), i.e. :math:`y_T \sim \mathcal N(0, (m_T^2
++ \sigma_T^2) I)`, the reference N(0, I) on variance-preserving processes; ``k_diffusion`` :math:`z_T \sim \mathcal N(0,
+\tilde\sigma_{\max}^2 I)` (k-diffusion's ``noise * sigmas[0]``; diffusers' with ``"linspace"`` or ``"trailing"``), i.e.
+:math:`y_T \sim \mathcal N(0, \sigma_T^2 I)`, the reference on ``edm``."""
 BLOWUP = 1e8
 
 
@@ -54,7 +60,7 @@ class Diffusion(Sampler):
 
     Parameters
     ----------
-    process : {'vp', 'vp_cosine', 'vp_exp', 've', 'heat', 'edm', 'flow'}
+    process : {'vp', 'vp_cosine', 'vp_exp', 've', 'heat', 'edm', 'flow', 'sd_discrete'}
     scheme : str
         A name of :data:`~.schemes.SCHEMES`: 'em', 'ei', 'ddpm', 'euler', 'ddim', 'heun', 'rk4', 'dpm_2', 'dpmpp_2m',
         'heun_churn', 'annealed_langevin', and by their practitioners' names (docs: samplers by name)
@@ -64,13 +70,15 @@ class Diffusion(Sampler):
     grid : str or sequence of float
         A name of :data:`~.grids.GRIDS` ('uniform', 'geometric', 'edm'; the schedules 'karras', 'exponential',
         'polyexponential', 'vp', 'kl_optimal', 'linear_quadratic', 'ays_sd15', 'ays_sdxl', 'ays_svd'; on the SD
-        table 'simple', 'normal', 'sgm_uniform', 'ddim_uniform', 'beta').  An explicit
-        grid fixes T, n_steps and t_min.
+        table 'simple', 'normal', 'sgm_uniform', 'ddim_uniform', 'beta'; on process 'sd_discrete' only diffusers'
+        spacings 'leading', 'trailing', 'linspace'; on 'flow' only 'flow_shift', 'flow_dynamic').  An explicit
+        grid fixes T, n_steps and t_min; on 'sd_discrete' a table schedule fixes T (its first timestep's time).
     n_steps : int or inf
         K steps (annealed Langevin: the number of noise levels); ``inf``: the continuous-time law.
     t_min : float
         Stopping time (``>= 0``; 0 only for schemes that never evaluate the score at t = 0).
-    init : {'standard', 'exact'}
+    init : {'standard', 'exact', 'diffusers', 'k_diffusion'}
+        The start (:data:`START_LAWS`).
     T : float, optional
         Horizon (default :data:`DEFAULT_T` of the process).
     beta_min, beta_max : float
@@ -97,6 +105,9 @@ class Diffusion(Sampler):
     rho, poly_rho, beta_alpha, beta_beta : float
         The grids ``karras`` (ρ, default 7), ``polyexponential`` (default 1, k-diffusion's) and ``beta`` (α, β, default
         0.6, 0.6, ComfyUI's).
+    shift, image_seq_len : float, int
+        The grids ``flow_shift`` (diffusers' FlowMatchEulerDiscreteScheduler ``shift``, default 3, SD3's) and
+        ``flow_dynamic`` (Flux's image token count, default 4096).
     """
 
     kind = "diffusion"
@@ -105,10 +116,11 @@ class Diffusion(Sampler):
     def __init__(self, process="vp", scheme="em", grid="uniform", n_steps=100, t_min=1e-3, init="standard", T=None,
                  beta_min=0.1, beta_max=20.0, sigma_min=0.01, sigma_max=50.0, denoise=False, steps_per_level=100,
                  eps=2e-5, exp_rate=2.0, s_churn=80.0, s_tmin=0.05, s_tmax=50.0, s_noise=1.003, eta=1.0,
-                 noise_scale=1.0, rho=7.0, poly_rho=1.0, beta_alpha=0.6, beta_beta=0.6):
+                 noise_scale=1.0, rho=7.0, poly_rho=1.0, beta_alpha=0.6, beta_beta=0.6, shift=3.0, image_seq_len=4096):
         _checks.choice("sampler.process", process, PROCESSES)
         self.record = scheme_record(scheme_name := scheme)
         _checks.choice("sampler.init", init, START_LAWS)
+        T_given = T is not None and isinstance(grid, str)
         T = DEFAULT_T[process] if T is None else _checks.number("sampler.T", T, gt=0)
         if not isinstance(grid, str):
             t = np.asarray(grid, dtype=float)
@@ -134,6 +146,8 @@ class Diffusion(Sampler):
         self.poly_rho = _checks.number("sampler.poly_rho", poly_rho, gt=0)
         self.beta_alpha = _checks.number("sampler.beta_alpha", beta_alpha, gt=0)
         self.beta_beta = _checks.number("sampler.beta_beta", beta_beta, gt=0)
+        self.shift = _checks.number("sampler.shift", shift, gt=0)
+        self.image_seq_len = _checks.integer("sampler.image_seq_len", image_seq_len)
         if self.s_tmin > self.s_tmax:
             raise ValueError(f"sampler.s_tmin must be <= sampler.s_tmax; got {s_tmin} > {s_tmax}")
         self.process = make_process(process, T, beta_min=self.beta_min, beta_max=self.beta_max,
@@ -141,6 +155,15 @@ class Diffusion(Sampler):
         self.scheme, self.grid, self.init, self.denoise = scheme_name, grid, init, bool(denoise)
         self.training = None
         self.n_steps = _checks.integer("sampler.n_steps", n_steps, allow_inf=True)
+        check_process(grid, self.process)
+        own = horizon(self.process, grid, self.n_steps, self.grid_params)
+        if own is not None and own != self.process.T:  # a table schedule starting below the top: T is its start
+            if T_given:
+                raise ValueError(f"sampler.T must be left out with sampler.grid {grid} on process {process}: the grid "
+                                 f"starts at its first timestep, t = {own:g} with n_steps {self.n_steps:g}; got {T:g}")
+            T = own
+            self.process = make_process(process, T, beta_min=self.beta_min, beta_max=self.beta_max,
+                                        sigma_min=self.sigma_min, sigma_max=self.sigma_max, exp_rate=self.exp_rate)
         self.t_min = _checks.number("sampler.t_min", t_min, ge=0)
         if not self.t_min < T:
             raise ValueError(f"sampler.T must be > sampler.t_min; got T = {T:g}, t_min = {self.t_min:g}")
@@ -152,6 +175,8 @@ class Diffusion(Sampler):
             raise ValueError(f"sampler.scheme {rec.name}{f' ({rec.cite})' if rec.cite else ''} needs sampler.process: "
                              f"{' or '.join(names)}")
         annealed = rec.integrates == "langevin"
+        if annealed and init not in ("standard", "exact"):
+            raise ValueError(f"sampler.init must be standard or exact with scheme {rec.name}; got {init}")
         if rec.needs_finite_steps and math.isinf(self.n_steps):
             raise ValueError(f"sampler.scheme {rec.name} needs a finite n_steps ({rec.needs_finite_steps})")
         if math.isinf(self.n_steps) and rec.integrates == "sde":
@@ -210,10 +235,13 @@ class Diffusion(Sampler):
 
     # -------------------------------------------------------------------- the grid and its coefficients
     @property
+    def grid_params(self) -> dict:
+        """The named grids' parameters (:data:`~.grids.PARAMS`) of this sampler."""
+        return {k: getattr(self, k) for k in PARAMS}
+
+    @property
     def times(self) -> np.ndarray:
-        return time_grid(self.process, self.grid, self.n_steps, self.t_min,
-                         {"rho": self.rho, "poly_rho": self.poly_rho, "beta_alpha": self.beta_alpha,
-                          "beta_beta": self.beta_beta})
+        return time_grid(self.process, self.grid, self.n_steps, self.t_min, self.grid_params)
 
     @property
     def nfe(self) -> float:
@@ -238,7 +266,9 @@ class Diffusion(Sampler):
             return p.reference_variance if not annealed else self.sigma_max**2
         if annealed:
             return mu + self.sigma_max**2
-        return float(p.m2(p.T)) * mu + float(p.s2(p.T))
+        if self.init == "exact":
+            return float(p.m2(p.T)) * mu + float(p.s2(p.T))
+        return float(p.s2(p.T)) + (float(p.m2(p.T)) if self.init == "diffusers" else 0.0)
 
     @property
     def compiled(self) -> bool:
