@@ -170,6 +170,8 @@ PANELS: dict[str, Panel] = {
               check=_diffusion("trajectory")),
         Panel("error_vs_train_time", "P11: error against the training time of the denoisers, N below and above d",
               "error_vs_train_time.rst", check=_needs_training, metric_aware=True),
+        Panel("which_sampler", "P12: which sampler for my data, every scheme against NFE, the best three marked",
+              "which_sampler.rst", check=_diffusion("which_sampler")),
         Panel("spectrum_shape", "error terms against sigma for several spectra", "comparison.rst", kind="comparison"),
         Panel("full_vs_diagonal", "full-matrix vs Fourier-diagonal denoiser, error against N", "comparison.rst",
               kind="comparison", check=_same_spectrum),
