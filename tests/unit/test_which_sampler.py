@@ -155,8 +155,8 @@ def test_the_sweep_at_fixed_nfe_prints_a_ranking(capsys):
     assert re.match(r"\s+rank\s+scheme\s+n_steps\s+total\s+x best\s+regime", out[1])
     rows = [line.split() for line in out[2:4]]
     assert [r[0] for r in rows] == ["1", "2"] and {(r[1], r[2]) for r in rows} == {("heun", "5"), ("euler", "10")}
-    totals = [float(gaussdsm.error(d=4, n_samples=math.inf, sampler="diffusion", scheme=r[1], n_steps=int(r[2]))["total"])
-              for r in rows]
+    totals = [float(gaussdsm.error(d=4, n_samples=math.inf, sampler="diffusion", scheme=r[1],
+                                   n_steps=int(r[2]))["total"]) for r in rows]
     assert totals[0] < totals[1] and [float(r[3]) for r in rows] == pytest.approx(totals, rel=1e-4)
 
 
@@ -178,3 +178,13 @@ def test_the_sweep_at_fixed_nfe_is_for_diffusion(capsys):
 
     assert main(["error", "--d", "4", "--n-samples", "100", "--sigma", "0.1", "--gamma", "0.01", "--nfe", "10"]) == 2
     assert "--nfe ranks diffusion samplers: give --sampler diffusion" in capsys.readouterr().err
+
+
+def test_the_panel_is_refused_for_a_langevin_study_before_any_job():
+    from gaussdsm.study import ConfigError
+
+    cfg = {"studies": {"l": {"spectrum": {"kind": "power_law", "d": 4}, "grid": {"n_samples": [100], "sigma": [0.1],
+                                                                               "gamma": [0.0]},
+                             "panels": ["which_sampler"]}}}
+    with pytest.raises(ConfigError, match="which_sampler needs sampler.kind: diffusion"):
+        gaussdsm.run_study(cfg)
