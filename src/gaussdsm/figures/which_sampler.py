@@ -25,7 +25,7 @@ import xarray as xr
 
 from ..samplers.diffusion import SCHEMES
 from ..vocabulary import dataset
-from ._data import diffusion_theory, metric_view
+from ._data import dense_steps, diffusion_theory, metric_view
 
 DATA_TITLE = "data behind figure P12 (which sampler: error vs NFE, the best three at each NFE)"
 #: how many schemes are marked at each common NFE
@@ -78,10 +78,9 @@ def data(summary: xr.Dataset) -> xr.Dataset:
     schemes = [str(x) for x in np.atleast_1d(s["scheme"].values)]
     Ns = s["n_samples"].values
     ks = s["n_steps"].values
-    fin = ks[np.isfinite(ks)]
-    if fin.size == 0:
+    if not np.isfinite(ks).any():
         raise ValueError("which_sampler needs finite sampler.n_steps (the NFE axis)")
-    k_dense = np.unique(np.geomspace(max(1.0, fin.min() / 2), fin.max() * 2, N_DENSE).round())
+    k_dense = dense_steps(ks, N_DENSE)
     theory_nfe = s["theory_nfe"].transpose("scheme", "n_steps")
     nfe = common_nfe(theory_nfe)
     lines, values, mc = [], [], {k: [] for k in ("mc_mean", "mc_stderr", "diverged")}
