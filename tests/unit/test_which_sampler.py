@@ -188,3 +188,16 @@ def test_the_panel_is_refused_for_a_langevin_study_before_any_job():
                              "panels": ["which_sampler"]}}}
     with pytest.raises(ConfigError, match="which_sampler needs sampler.kind: diffusion"):
         gaussdsm.run_study(cfg)
+
+
+def test_a_study_without_a_common_nfe_is_refused_before_any_job():
+    """euler (1 evaluation per step) at K = 10 and heun (2) at K = 10: NFE 10 and 20, none in common."""
+    from gaussdsm.study import ConfigError
+
+    study = {"spectrum": {"kind": "power_law", "d": 4}, "grid": {"n_samples": [100]},
+             "sampler": {"kind": "diffusion", "scheme": ["euler", "heun"], "n_steps": [10]},
+             "panels": ["which_sampler"]}
+    with pytest.raises(ConfigError, match=r"sampler.n_steps must hold NFE / e .*\(euler 1, heun 2\)"):
+        gaussdsm.run_study({"studies": {"s": study}})
+    study["sampler"]["n_steps"] = [5, 10]  # heun at K = 5: NFE 10
+    assert which_sampler.config_error(study) is None

@@ -45,6 +45,32 @@ def common_nfe(theory_nfe: xr.DataArray) -> np.ndarray:
     return np.array(sorted(x for x in common if np.isfinite(x)), dtype=float)
 
 
+def config_error(study: dict) -> str | None:
+    """Why a diffusion study's config gives no NFE common to all its schemes (``sampler.n_steps`` must hold
+    NFE / e for each scheme's e score evaluations per step), or None."""
+    from ..samplers.diffusion import DEFAULTS, SCHEMES
+
+    sp = study.get("sampler", {})
+    schemes = sp.get("scheme", [DEFAULTS["scheme"]])
+    schemes = [schemes] if isinstance(schemes, str) else list(schemes)
+    ks = []
+    for k in sp.get("n_steps", []):
+        try:
+            ks.append(float(k))
+        except (TypeError, ValueError):
+            continue
+    ks = [k for k in ks if np.isfinite(k)]
+    extra = 1 if sp.get("denoise", False) else 0
+    per = {s: SCHEMES[s].evals or int(sp.get("steps_per_level", DEFAULTS["steps_per_level"])) for s in schemes
+           if s in SCHEMES}
+    reached = [{e * k + extra for k in ks} for e in per.values()]
+    if reached and set.intersection(*reached):
+        return None
+    evals = ", ".join(f"{s} {e}" for s, e in per.items())
+    return ("which_sampler compares the schemes at an NFE that every one reaches: sampler.n_steps must hold NFE / e "
+            f"for each scheme's e score evaluations per step ({evals})")
+
+
 def at_nfe(values: xr.DataArray, theory_nfe: xr.DataArray, nfe: np.ndarray) -> xr.DataArray:
     """``values (..., scheme, n_steps)`` at each scheme's K of NFE ``nfe``: ``(..., scheme, nfe)``."""
     out = []
