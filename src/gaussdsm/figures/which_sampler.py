@@ -234,7 +234,8 @@ def _ranking(ax, data: xr.Dataset, m: str, N, schemes: list[str], nfe: np.ndarra
                 ax.text(n, i, f"{int(rk)}", ha="center", va="center", fontsize=8, fontweight="bold", color="w",
                         bbox={"boxstyle": "circle,pad=0.15", "fc": PLACE_COLORS[int(rk) - 1], "ec": "none"})
             else:
-                ax.text(n, i, f"×{10 ** shown[i, n]:.3g}", ha="center", va="center", fontsize=6,
+                r = 10 ** shown[i, n]
+                ax.text(n, i, f"×{r:.2f}" if r < 10 else f"×{r:.3g}", ha="center", va="center", fontsize=6,
                         color="k" if shown[i, n] < 1.0 else "w")
     ax.set_xticks(range(nfe.size), [f"{x:g}" for x in nfe])
     ax.set_yticks(range(len(schemes)), [schemes[s] for s in order], fontsize=7)
