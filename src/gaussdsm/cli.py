@@ -142,6 +142,8 @@ def _cmd_error(args) -> int:
     (:func:`_cmd_sweep`)."""
     from .engine import KEYS, error
 
+    if args.nfe is not None:
+        return _cmd_at_nfe(args)
     axes = _axes(args)
     if axes or args.within is not None:
         return _cmd_sweep(args, axes)
@@ -359,6 +361,69 @@ def _cmd_sweep(args, axes: list[str]) -> int:
     return 0
 
 
+def _cmd_at_nfe(args) -> int:
+    """``gaussdsm error --nfe N[,M...]``: the settings of a sweep ranked by their theory at each NFE, every scheme at
+    its own K = NFE / its evaluations per step (:func:`gaussdsm.sweep.n_steps_at_nfe`, :func:`gaussdsm.sweep.ranked`):
+    which scheme and grid for these data at this budget."""
+    import math
+
+    from . import sweep
+    from .engine import KEYS, error
+
+    nfe = sorted(set(args.nfe))
+    _axes(args)  # one-element lists made values again
+    try:
+        if args.sampler != "diffusion":
+            raise ValueError("--nfe ranks diffusion samplers: give --sampler diffusion")
+        if args.within is not None:
+            raise ValueError("--nfe and --within are two questions: give one of them")
+        if args.n_steps != math.inf:
+            raise ValueError("--nfe sets each scheme's --n-steps (NFE / its evaluations per step): leave --n-steps out")
+        if isinstance(args.steps_per_level, list):
+            raise ValueError("--nfe takes one --steps-per-level")
+        schemes = args.scheme if isinstance(args.scheme, list) else [args.scheme or "em"]
+        steps = sweep.n_steps_at_nfe(nfe, schemes, args.steps_per_level, bool(args.denoise))
+        args.n_steps = sorted({k for ks in steps.values() for k in ks})
+        args.scheme = schemes
+        _axes(args)
+        ds = error(**{k: getattr(args, k) for k in KEYS if hasattr(args, k)}, progress=args.progress)
+    except ValueError as err:
+        print(f"gaussdsm error: {_as_options(str(err))}", file=sys.stderr)
+        return 2
+    dims = [k for k in ds["total"].dims if k != "n_steps"] + ["n_steps"]
+    rows = _sweep_rows(ds)
+    for r in rows:  # a single value of an option is not a dimension: name the scheme and K of every row
+        r["point"].setdefault("scheme", str(ds["scheme"].values.flat[0]))
+        r["point"].setdefault("n_steps", float(ds["n_steps"].values.flat[0]))
+    dims = ["scheme", *[k for k in dims if k not in ("scheme", "n_steps")], "n_steps"]
+    table = sweep.ranked(rows, nfe)
+    if args.json:
+        for n, group in table:
+            best = group[0][1]["total"] if group and group[0][0] == 1 else math.nan
+            for rank, r in group:
+                line = {**_json_row(r), "rank": rank or None, "ratio": _json_term(r["total"] / best)}
+                line["point"] = {k: _json_value(r["point"][k]) for k in dims}
+                print(json.dumps(line, sort_keys=True))
+        return 0 if all(g and g[0][0] == 1 for _, g in table) else 1
+    lines = []
+    mc = "monte_carlo" in rows[0]
+    for n, group in table:
+        defined = sum(1 for rank, _ in group if rank)
+        lines.append(f"NFE {n:g}: {defined} of {len(group)} settings ranked by the theory's total (lowest first)"
+                     + ("" if defined == len(group) else "; undefined last") + ":")
+        if not group:
+            continue
+        best = group[0][1]["total"] if group[0][0] == 1 else math.nan
+        body = [[str(rank) if rank else "-", *(_value(r["point"][k]) for k in dims), _number(r["total"]),
+                 _number(r["total"] / best, ".3f"), "in" if r["in_regime"] else "out",
+                 *((_number(r["monte_carlo"]["mean"], ".6g"), _number(r["monte_carlo"]["stderr"], ".2g")) if mc
+                   else ()), "; ".join(r["notes"])] for rank, r in group]
+        lines += ["  " + x for x in _table(["rank", *dims, "total", "x best", "regime",
+                                            *(("mc_mean", "mc_stderr") if mc else ()), "note"], body)]
+    print("\n".join(lines))
+    return 0 if all(g and g[0][0] == 1 for _, g in table) else 1
+
+
 def _cmd_provenance(args) -> int:
     """``gaussdsm provenance FILE``: what made a result file, and the config that determined it (as YAML)."""
     import yaml
@@ -565,6 +630,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "law); best: the smallest total of the sweep")
     g.add_argument("--minimise", "--minimize", choices=list(COSTS), default="nfe",
                    help="the cost of --within's settings (default nfe: score evaluations; Langevin: n_steps)")
+    g.add_argument("--nfe", type=_several(_positive_int), default=None, metavar="NFE",
+                   help="diffusion: rank the settings at this number of score evaluations (several: comma-separated), "
+                   "each scheme at its own n_steps = NFE / its evaluations per step (instead of --n-steps)")
     e.set_defaults(func=_cmd_error)
     sc = sub.add_parser("schedule", help="the time grid minimising a diffusion sampler's expected error for a spectrum",
                         description="The decreasing time grid T .. t_min of --n-steps steps minimising the first-order "

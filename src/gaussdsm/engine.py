@@ -785,6 +785,7 @@ def run_study(config: dict | str | Path, study: str | None = None, *, replicates
             chunks.append(d / f"sampler-{c}.nc")
             stages.run_sampler(spectrum, fits, **st.sampler_args(c), out=chunks[-1], provenance=prov("run_sampler"))
         stages.analytic_error(spectrum, **st.theory_args(), out=d / "theory.nc", provenance=prov("analytic_error"))
-        stages.aggregate(spectrum, d / "theory.nc", chunks, out=d / "summary.nc", provenance=prov("aggregate"))
+        stages.aggregate(spectrum, d / "theory.nc", chunks, **st.aggregate_args(), out=d / "summary.nc",
+                         provenance=prov("aggregate"))
         loaded = [read_dataset(d / f"{k}.nc").load() for k in ("summary", "theory", "spectrum")]
     return StudyResult(*loaded)

@@ -1,5 +1,6 @@
 """Queries on a sweep of :func:`gaussdsm.error`: which settings come within a tolerance of a reference error, and
-the cheapest of them (``gaussdsm error ... --within 10% --of floor --minimise nfe``).
+the cheapest of them (``gaussdsm error ... --within 10% --of floor --minimise nfe``); and the settings ranked at a
+given number of score evaluations (``gaussdsm error ... --nfe 10``: each scheme at its own K, :func:`ranked`).
 
 A point *qualifies* when its theory is defined (``valid``) and
 
@@ -20,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
-__all__ = ["COSTS", "REFERENCES", "parse_fraction", "cost", "reference", "qualifying"]
+__all__ = ["COSTS", "REFERENCES", "parse_fraction", "cost", "reference", "qualifying", "n_steps_at_nfe", "ranked"]
 
 
 def _nfe(ds: xr.Dataset) -> xr.DataArray:
@@ -94,3 +95,43 @@ def qualifying(ds: xr.Dataset, within: float, ref: xr.DataArray, by: str) -> lis
         rows.append((point, float(c.isel(at)), float(ds["total"].isel(at)), float(ref.isel(at))))
     rows.sort(key=lambda r: (r[1], r[2]))
     return rows
+
+
+def n_steps_at_nfe(nfe, schemes, steps_per_level: int | None = None, denoise: bool = False) -> dict[str, list[int]]:
+    """For each diffusion scheme, the numbers of steps K at which it makes each of the ``nfe`` score evaluations:
+    K = (NFE - [denoise]) / e, e the evaluations per step of its record (:class:`~gaussdsm.samplers.diffusion.Scheme`;
+    annealed Langevin: ``steps_per_level``, default that of :data:`~gaussdsm.samplers.diffusion.DEFAULTS`), for the
+    NFE values that give a whole K >= 1 (:attr:`gaussdsm.samplers.diffusion.Diffusion.nfe` counts the same way).
+
+    Raises
+    ------
+    ValueError
+        A scheme that reaches none of them (one line naming it, its evaluations per step and the NFE values).
+    """
+    from .samplers.diffusion import DEFAULTS, scheme_record
+
+    out, none = {}, []
+    for name in schemes:
+        e = scheme_record(name).evals
+        e = int(e if e is not None else (steps_per_level or DEFAULTS["steps_per_level"]))
+        out[name] = [(int(n) - int(denoise)) // e for n in nfe
+                     if (int(n) - int(denoise)) % e == 0 and int(n) - int(denoise) >= e]
+        if not out[name]:
+            none.append(f"{name} ({e} per step)")
+    if none:
+        raise ValueError(f"--nfe {','.join(f'{int(n)}' for n in nfe)}: no whole number of steps for "
+                         f"{', '.join(none)}; give NFE values that its evaluations per step divide")
+    return out
+
+
+def ranked(rows: list[dict], nfe) -> list[tuple[float, list[tuple[int, dict]]]]:
+    """The rows of a sweep (one per point, each with ``nfe``, ``total``, ``valid``) at each NFE of ``nfe``, ranked by
+    ``total`` (lowest first; ties keep the sweep's order); undefined points (``valid`` false or ``total`` not
+    finite) last, unranked (rank 0).  Returns ``[(nfe, [(rank, row), ...]), ...]``."""
+    out = []
+    for n in nfe:
+        at = [r for r in rows if r.get("nfe") == float(n)]
+        ok = sorted((r for r in at if r["valid"] and math.isfinite(r["total"])), key=lambda r: r["total"])
+        rest = [r for r in at if not (r["valid"] and math.isfinite(r["total"]))]
+        out.append((float(n), [(i + 1, r) for i, r in enumerate(ok)] + [(0, r) for r in rest]))
+    return out

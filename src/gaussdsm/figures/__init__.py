@@ -61,6 +61,15 @@ def _diffusion(name):
     return check
 
 
+def _which_sampler(study: dict) -> str | None:
+    why = _diffusion("which_sampler")(study)
+    if why is not None:
+        return why
+    from .which_sampler import config_error
+
+    return config_error(study)
+
+
 def _needs_training(study: dict) -> str | None:
     if not (_is_diffusion(study) and _trained(study)):
         return "error_vs_train_time needs sampler.kind: diffusion with fit.method gradient_flow or gd"
@@ -170,6 +179,8 @@ PANELS: dict[str, Panel] = {
               check=_diffusion("trajectory")),
         Panel("error_vs_train_time", "P11: error against the training time of the denoisers, N below and above d",
               "error_vs_train_time.rst", check=_needs_training, metric_aware=True),
+        Panel("which_sampler", "P12: which sampler for my data, every scheme against NFE, the best three marked",
+              "which_sampler.rst", check=_which_sampler),
         Panel("spectrum_shape", "error terms against sigma for several spectra", "comparison.rst", kind="comparison"),
         Panel("full_vs_diagonal", "full-matrix vs Fourier-diagonal denoiser, error against N", "comparison.rst",
               kind="comparison", check=_same_spectrum),

@@ -14,7 +14,7 @@ from ..samplers import Diffusion
 from ..samplers.spec import SamplerSpec
 
 __all__ = ["load", "metric_view", "first_setting", "kappa_kwargs", "diffusion_kwargs", "diffusion_theory", "theory_kwargs", "sgd_kwargs", "sampler_kwargs", "theory_on", "mc_vars",
-           "mc_sigma_star", "dense_n", "dense_log"]
+           "mc_sigma_star", "dense_n", "dense_steps", "dense_log"]
 
 SAMPLER_AXES = ("n_steps", "friction")
 DIFFUSION_AXES = Diffusion.axes
@@ -147,6 +147,14 @@ def mc_vars(summary: xr.Dataset) -> dict:
 def dense_n(n_samples) -> np.ndarray:
     """60 log-spaced integers spanning the N grid (for theory lines)."""
     return np.unique(np.geomspace(np.min(n_samples), np.max(n_samples), 60).round().astype(int))
+
+
+def dense_steps(n_steps, n: int = 40) -> np.ndarray:
+    """About ``n`` log-spaced whole numbers of steps from half the smallest finite K of ``n_steps`` (at least 1) to
+    twice the largest (the NFE figures' theory lines: P7, P12)."""
+    ks = np.asarray(n_steps, dtype=float)
+    fin = ks[np.isfinite(ks)]
+    return np.unique(np.geomspace(max(1.0, fin.min() / 2), fin.max() * 2, n).round())
 
 
 def dense_log(values, n: int, pad: float = 1.5) -> np.ndarray:

@@ -21,7 +21,7 @@ import xarray as xr
 from ..samplers import ORDER
 from ..samplers.diffusion import SCHEMES
 from ..vocabulary import dataset
-from ._data import diffusion_theory, mc_vars
+from ._data import dense_steps, diffusion_theory, mc_vars
 
 DATA_TITLE = "data behind figure P7 (error vs NFE)"
 #: where along its scheme's line (fraction of the dense K grid) the slope guide of each order starts (other orders:
@@ -49,9 +49,7 @@ def data(summary: xr.Dataset) -> xr.Dataset:
     ``discretization_w2sq`` and ``initialisation_w2sq (scheme, n_dense)``, ``stopping_w2sq`` (scalar) and the MC
     points with their ``theory_nfe``."""
     s = summary.isel(t_min=0) if "t_min" in summary.dims else summary
-    ks = s["n_steps"].values
-    fin = ks[np.isfinite(ks)]
-    k_dense = np.unique(np.geomspace(max(1.0, fin.min() / 2), fin.max() * 2, 40).round())
+    k_dense = dense_steps(s["n_steps"].values)
     schemes = [str(x) for x in np.atleast_1d(s["scheme"].values)]
     inits = study_inits(s)
     th = diffusion_theory(s, s["n_samples"].values, scheme=schemes, init=inits, n_steps=k_dense)
