@@ -124,13 +124,14 @@ def test_the_command_line_and_the_front_door_give_the_same_numbers(capsys, cli, 
 
 
 def test_every_command_line_option_of_error_is_a_front_door_option():
-    """The command parses, the engine works: its options are the same (besides output ones), and the engine's
+    """The command parses, the engine works: its options are the same (besides output ones and the sweep questions --within, --of, --minimise, --nfe, answered
+    from the front door by :mod:`gaussdsm.sweep`), and the engine's
     spectrum and diffusion keys are the registries' own."""
     from gaussdsm.samplers.diffusion import DEFAULTS
     from gaussdsm.spectra import PARAM_KEYS
 
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices["error"]
-    dests = {a.dest for a in sub._actions} - {"help", "json", "progress", "within", "of", "minimise"}
+    dests = {a.dest for a in sub._actions} - {"help", "json", "progress", "within", "of", "minimise", "nfe"}
     assert dests <= set(engine.KEYS), dests - set(engine.KEYS)
     assert set(engine.SPECTRUM_KEYS) == set(PARAM_KEYS)
     assert list(engine.DIFFUSION_ONLY) == [k for k in DEFAULTS if k != "n_steps"]

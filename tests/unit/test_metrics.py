@@ -99,6 +99,12 @@ def test_kl_of_a_singular_covariance_is_inf_with_its_reason(name):
     ds = theory.error_terms([1.0, 0.5, 0.0], 1000, 0.3, 0.05, metric=name)
     assert np.isinf(float(ds["bias"])) and np.isinf(float(ds["total"])) and int(ds["valid"]) == 0
     assert "singular" in theory.diagnose([1.0, 0.5, 0.0], ds)["valid"][0]
+    # a diffusion point too: the reason is the singular data covariance, not an unstable scheme
+    from gaussdsm import error
+
+    ds = error(spectrum="custom", values=[1.0, 0.5, 0.0], n_samples=1000, sampler="diffusion", process="edm", grid="karras", n_steps=10,
+               t_min=0.002, scheme="euler", metric=name)
+    assert np.isinf(float(ds["total"])) and "data covariance is singular" in str(ds["reason"].values)
 
 
 def test_kl_full_matches_scipy_free_textbook_on_random_pairs():

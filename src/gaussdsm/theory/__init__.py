@@ -377,11 +377,9 @@ def diagnose(lam, point: xr.Dataset) -> dict[str, list[str]]:
     sigma, gamma, tau, N = p["sigma"], p["gamma"], p.get("tau", 0.0), p["n_samples"]
     lam_min, lam_max = float(lam.min()), float(lam.max())
     valid, regime = [], []
-    metric = point.attrs.get("metric", "w2")
-    if np.isinf(float(point["bias"])) and metric != "w2" and lam_min == 0:
-        from ..metrics import get as _metric
-
-        valid.append(_metric(metric).singular_reason(np.ones_like(lam), lam))
+    singular = _singular_data(lam, point)
+    if singular:
+        valid.append(singular)
     elif not np.isfinite(float(point["bias"])):
         if sigma == 0 and lam_min == 0:
             valid.append("the score is infinite: sigma = 0 and the spectrum has a zero eigenvalue (use sigma > 0)")
@@ -417,11 +415,25 @@ def _regime_note(N: float, point: xr.Dataset) -> list[str]:
             f"{100 * REGIME_TOL:g} %; second_order)"]
 
 
+def _singular_data(lam: np.ndarray, point: xr.Dataset) -> str:
+    """The metric's reason when its value is infinite because the data covariance is singular (a KL divergence with
+    a zero eigenvalue in the spectrum), or ``""``."""
+    metric = point.attrs.get("metric", "w2")
+    if metric == "w2" or float(lam.min()) > 0 or np.isfinite(float(point["bias"])):
+        return ""
+    from ..metrics import get as _metric
+
+    return _metric(metric).singular_reason(np.ones_like(lam), lam)
+
+
 def _diagnose_diffusion(lam: np.ndarray, point: xr.Dataset) -> dict[str, list[str]]:
     """:func:`diagnose` for a diffusion point: the one reason its law is undefined, or why it is out of regime."""
     t_min, K, N = float(point["t_min"]), float(point["n_steps"]), float(point["n_samples"])
     scheme = str(point["scheme"].values)
     valid = []
+    singular = _singular_data(lam, point)
+    if singular:
+        return {"valid": [singular], "regime": []}
     if not int(point["valid"]):
         if t_min == 0 and float(lam.min()) == 0:
             valid.append("the score is infinite: t_min = 0 evaluates the score at t = 0, where a zero eigenvalue "
