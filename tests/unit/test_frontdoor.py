@@ -124,8 +124,8 @@ def test_the_command_line_and_the_front_door_give_the_same_numbers(capsys, cli, 
 
 
 def test_every_command_line_option_of_error_is_a_front_door_option():
-    """The command parses, the engine works: its options are the same (besides output ones and the sweep questions --within, --of, --minimise, --nfe, answered
-    from the front door by :mod:`gaussdsm.sweep`), and the engine's
+    """The command parses, the engine works: its options are the same (besides output ones and the sweep questions
+    --within, --of, --minimise, --nfe, answered from the front door by :mod:`gaussdsm.sweep`), and the engine's
     spectrum and diffusion keys are the registries' own."""
     from gaussdsm.samplers.diffusion import DEFAULTS
     from gaussdsm.spectra import PARAM_KEYS
