@@ -206,7 +206,12 @@ def trained_denoiser(mu, m, s2, train_time, init: str = "zero", lr: float = 0.0)
 
 
 def _relaxation(x):
-    r""":math:`(1 - e^{-x})/x` (1 at x = 0; a Taylor polynomial below 1e-3, no cancellation), jets too."""
+    r""":math:`(1 - e^{-x})/x` (1 at x = 0; ``-expm1(-x)/x``, or for jets a Taylor polynomial below 1e-3: no
+    cancellation)."""
+    if not isinstance(x, _jet.Jet):
+        x = np.asarray(x, dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(x == 0, 1.0, -np.expm1(-x) / x)
     xv = np.asarray(_jet.value(x), dtype=float)
     small = np.abs(xv) < 1e-3
     safe = _jet.where(small, 1.0, x)

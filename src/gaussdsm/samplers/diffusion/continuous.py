@@ -17,11 +17,14 @@ Going down from T to :math:`t_{\min}`:
 
   the minimiser's decay (:meth:`~.processes.Process.sde_decay`) times the trained correction.
 
-With :math:`\delta = 0` both are the closed forms of :meth:`.Diffusion.affine`.  The integrals are taken in
-:math:`u = \log t` on equal panels of :data:`NODES`-point Gauss–Legendre rules (:math:`L(s)` at the nodes by the rule's
-exact cumulative integral of its interpolant), vectorised over the eigenvalues (and their jets: derivatives for the
-theory), the panels halved until two successive rules agree to :data:`RTOL` (at most :data:`MAX_HALVINGS` times; a
-direction that does not settle is flagged, never returned silently).
+With :math:`\delta = 0` both are the closed forms of :meth:`.Diffusion.affine`.  The integrals are taken in the
+log noise-to-signal ratio :math:`u = \log(\sigma_t^2/m_t^2)` (:math:`du/dt = g^2/\sigma_t^2` for every process, so
+:math:`dL = \sigma_t^2\delta_t\,du = m_t(\theta^*_t - \theta_t)\,du`; it spreads out the end of the VP schedules, where
+:math:`m_t` falls fast), on equal panels of :data:`NODES`-point Gauss–Legendre rules (:math:`L(s)` at the nodes by the
+rule's exact cumulative integral of its interpolant), vectorised over the eigenvalues (and their jets: derivatives
+for the theory).  The number of panels is settled once per call (:func:`panels`): doubled from one per :data:`PANEL`
+until the law of probe eigenvalues spanning the range asked changes by at most :data:`RTOL` (relative), then used
+for every eigenvalue.
 """
 
 from __future__ import annotations
@@ -34,17 +37,17 @@ from scipy.special import roots_legendre
 
 from ... import _jet
 
-__all__ = ["trained_affine", "NODES", "RTOL"]
+__all__ = ["trained_affine", "panels", "NODES", "RTOL"]
 
 NODES = 16
 """Gauss–Legendre nodes per panel."""
-PANEL = 0.5
-"""The first panels' width in :math:`\\log t`."""
+PANEL = 2.0
+"""The first panels' width in :math:`u = \\log(\\sigma_t^2/m_t^2)`."""
 RTOL = 1e-10
 """Two successive rules agree to this, relative (the law's target accuracy is 1e-8)."""
 MAX_HALVINGS = 6
-CHUNK = 1 << 20
-"""Nodes x eigenvalues per pass."""
+CHUNK = 1 << 16
+"""Nodes x eigenvalues per pass (arrays that stay in cache, as :data:`.law.CHUNK`)."""
 
 _X, _W = roots_legendre(NODES)
 
@@ -69,36 +72,40 @@ def _lin(x, fn):
 
 
 def _rule(sampler, mu, n_panels: int, sde: bool):
-    """``(L_T, J)`` on ``n_panels`` panels: :math:`L(T)` and, for the SDE, :math:`\\int G\\,2g^2\\lambda\\delta\\,ds`
-    without its factor :math:`(\\lambda_{t_{\\min}}^2/m_{t_{\\min}}^2)` (module docstring); ``mu`` of shape ``(n,)``."""
+    r"""``(L_T, J)`` on ``n_panels`` panels in :math:`u = \log(\sigma_t^2/m_t^2)`: :math:`L(T)` and, for the SDE,
+    :math:`\int G\,2g^2\lambda\delta\,dt` without its factor :math:`\lambda_{t_{\min}}^2/m_{t_{\min}}^2` (module
+    docstring); ``mu`` of shape ``(n,)`` (or a jet)."""
     p, tr = sampler.process, sampler.training
-    lo, hi = math.log(sampler.t_min), math.log(p.T)
+    lo, hi = _ratio_range(sampler)
     h = (hi - lo) / n_panels
     u = lo + h * (np.arange(n_panels)[:, None] + 0.5 * (_X[None, :] + 1.0))  # (P, NODES)
-    t = np.exp(u).reshape(-1, 1)
-    m2, s2, g2 = p.m2(t), p.s2(t), p.g2(t)
-    w = (0.5 * h) * np.tile(_W, n_panels)[:, None] * t  # quadrature weight times dt/du
-    dL = g2 * tr.score_gap(mu, m2, s2)  # dL/dt at the nodes, (P * NODES, n)
+    t = np.asarray(p.t_of_ratio(np.exp(u)), dtype=float).reshape(-1, 1)
+    m2, s2 = p.m2(t), p.s2(t)
+    dL = s2 * tr.score_gap(mu, m2, s2)  # dL/du = g^2 delta dt/du, dt/du = sigma^2/g^2: (P * NODES, n)
+    n = _shape(mu)
     if isinstance(dL, _jet.Jet):
-        dL = _jet.Jet(*_jet.derivatives(dL, (t.size, _shape(mu))))
+        dL = _jet.Jet(*_jet.derivatives(dL, (t.size, n)))
+    w = (0.5 * h) * np.tile(_W, n_panels)[:, None]
     L_T = _lin(dL * w, lambda a: a.sum(axis=0))
     if not sde:
         return L_T, None
-    n = _shape(mu)
-    wt = (0.5 * h) * t.reshape(n_panels, NODES, 1)
 
     def cumulative(a):
-        a = a.reshape(n_panels, NODES, n)
-        within = np.einsum("kj,pjn->pkn", _S, a * wt)
-        totals = (a * wt * _W[None, :, None]).sum(axis=1)
+        a = (0.5 * h) * a.reshape(n_panels, NODES, n)
+        within = np.einsum("kj,pjn->pkn", _S, a)
+        totals = np.einsum("j,pjn->pn", _W, a)
         before = np.concatenate([np.zeros((1, n)), np.cumsum(totals, axis=0)[:-1]], axis=0)
         return (within + before[:, None, :]).reshape(-1, n)
 
     L = _lin(dL, cumulative)
-    lam_t = m2 * mu + s2
-    integrand = _jet.exp(-2.0 * L) * (2.0 * m2) * dL / lam_t  # G 2 g^2 lambda delta without lt^2 / m2(t_min)
-    J = _lin(integrand * w, lambda a: a.sum(axis=0))
-    return L_T, J
+    integrand = _jet.exp(-2.0 * L) * (2.0 * m2) * dL / (m2 * mu + s2)  # G 2 g^2 lambda delta dt/du, no lt^2/m2(t_min)
+    return L_T, _lin(integrand * w, lambda a: a.sum(axis=0))
+
+
+def _ratio_range(sampler) -> tuple[float, float]:
+    r""":math:`u = \log(\sigma_t^2/m_t^2)` at :math:`t_{\min}` and T."""
+    p = sampler.process
+    return tuple(math.log(float(p.s2(t)) / float(p.m2(t))) for t in (sampler.t_min, p.T))
 
 
 def _shape(mu) -> int:
@@ -109,66 +116,92 @@ def _value(x):
     return np.asarray(_jet.value(x), dtype=float)
 
 
-def trained_affine(sampler, mu):
-    """``(Phi, Psi, bad)`` of :meth:`.Diffusion.affine` at ``n_steps = inf`` for a trained score (module docstring):
-    :math:`v(t_{\\min}) = \\Phi v(T) + \\Psi` per eigenvalue (jets if ``mu`` is one); ``bad`` where
-    :math:`\\lambda_{t_{\\min}} \\le 0`, where the law is not finite, or where the rule did not settle."""
+def _law(sampler, mu, n_panels: int, sde: bool):
+    """``(Phi, Psi, L_T)`` of ``mu`` (shape ``(n,)``, or a jet) on ``n_panels`` panels, in chunks of bounded memory."""
     p = sampler.process
-    sde = sampler.record.integrates == "sde"
-    flat = mu if isinstance(mu, _jet.Jet) else np.asarray(mu, dtype=float)
-    shape = np.shape(_value(flat))
-    if isinstance(flat, _jet.Jet):
-        flat = _jet.Jet(*(np.broadcast_to(c, shape).reshape(-1) for c in (flat.v, flat.d1, flat.d2)))
-    else:
-        flat = flat.reshape(-1)
-    n = _shape(flat)
+    n = _shape(mu)
+    step = max(1, CHUNK // (NODES * n_panels))
+    parts = [_rule(sampler, mu[lo:lo + step], n_panels, sde) for lo in range(0, n, step)]
+
+    def join(k):
+        got = [q[k] for q in parts]
+        if isinstance(got[0], _jet.Jet):
+            return _jet.Jet(*(np.concatenate([np.broadcast_to(getattr(q, c), _value(q).shape) for q in got])
+                              for c in ("v", "d1", "d2")))
+        return np.concatenate(got)
+
+    L_T = join(0)
     m2lo, s2lo, m2T, s2T = float(p.m2(sampler.t_min)), float(p.s2(sampler.t_min)), float(p.m2(p.T)), float(p.s2(p.T))
-    lt = m2lo * flat + s2lo
-    lT = m2T * flat + s2T
-    base = math.ceil((math.log(p.T) - math.log(sampler.t_min)) / PANEL)
-    parts_L, parts_J, unsettled = [], [], np.zeros(n, dtype=bool)
-    step = max(1, CHUNK // (NODES * base * 2 ** 2))
-    for lo in range(0, n, step):
-        sl = slice(lo, min(n, lo + step))
-        m = flat[sl]
-        panels = base
-        prev = _rule(sampler, m, panels, sde)
-        for _ in range(MAX_HALVINGS):
-            panels *= 2
-            cur = _rule(sampler, m, panels, sde)
-            dL = np.abs(_value(cur[0]) - _value(prev[0]))
-            ok = dL <= RTOL * np.maximum(1.0, np.abs(_value(cur[0])))
-            if sde:
-                scale = np.abs(_value(cur[1])) + m2lo / np.abs(_value(lt[sl]))  # J's unit: Psi's over lt^2/m2
-                ok &= np.abs(_value(cur[1]) - _value(prev[1])) <= RTOL * scale
-            prev = cur
-            with np.errstate(invalid="ignore"):
-                if np.all(ok | ~np.isfinite(_value(cur[0]))):
-                    break
-        unsettled[sl] = ~ok
-        parts_L.append(prev[0])
-        parts_J.append(prev[1])
-
-    def join(parts):
-        if isinstance(parts[0], _jet.Jet):
-            return _jet.Jet(*(np.concatenate([np.broadcast_to(getattr(q, k), _value(q).shape) for q in parts])
-                              for k in ("v", "d1", "d2")))
-        return np.concatenate(parts)
-
-    L_T = join(parts_L)
+    lt, lT = m2lo * mu + s2lo, m2T * mu + s2T
     ratio = lt / lT
     if sde:
-        J = join(parts_J)
         Phi = ratio * ratio * (m2T / m2lo) * _jet.exp(-2.0 * L_T)
-        Psi = lt - lT * Phi - (lt * lt / m2lo) * J
+        return Phi, lt - lT * Phi - (lt * lt / m2lo) * join(1), L_T
+    Phi = ratio * _jet.exp(-L_T)
+    return Phi, 0.0 * Phi, L_T
+
+
+def _probe(mu) -> np.ndarray:
+    """The eigenvalues the rule is settled on: 33 log-spaced across the positive range of ``mu``, its quantiles, its
+    extremes (and 0 if present)."""
+    v = np.asarray(mu, dtype=float).reshape(-1)
+    v = v[np.isfinite(v)]
+    pos = v[v > 0]
+    out = [np.quantile(v, np.linspace(0.0, 1.0, 17))] if v.size else []
+    if pos.size:
+        out.append(np.geomspace(pos.min(), pos.max(), 33))
+    return np.unique(np.concatenate(out)) if out else np.array([1.0])
+
+
+def panels(sampler, mu) -> tuple[int, bool]:
+    r"""``(n, settled)``: the number of panels of the rule, from one per :data:`PANEL` of :math:`u`, doubled until the
+    law of the :func:`_probe` eigenvalues changes by at most :data:`RTOL` (relative; at most :data:`MAX_HALVINGS`
+    times: ``settled`` False if it still moves, and :func:`trained_affine` flags every direction).  The integrand is the same function of :math:`u` shifted with
+    :math:`\mu` (its features sit where :math:`\sigma_t^2 \sim m_t^2\mu` and where :math:`\tau c_t \sim 1`), so
+    the probes settle the rule for every eigenvalue in their range."""
+    lo, hi = _ratio_range(sampler)
+    sde = sampler.record.integrates == "sde"
+    probe = _probe(mu)
+    n = max(1, math.ceil((hi - lo) / PANEL))
+    prev = _law(sampler, probe, n, sde)
+    for _ in range(MAX_HALVINGS):
+        cur = _law(sampler, probe, 2 * n, sde)
+        with np.errstate(invalid="ignore"):
+            ok = ((np.abs(cur[0] - prev[0]) <= RTOL * np.abs(cur[0]))
+                  & (np.abs(cur[1] - prev[1]) <= RTOL * (np.abs(cur[1]) + np.abs(_lam_tmin(sampler, probe)))))
+        if np.all(ok | ~np.isfinite(cur[0]) | ~np.isfinite(cur[1])):
+            return n, True  # n's error is about its distance to 2n's (2n's is far smaller): within RTOL
+        n *= 2
+        prev = cur
+    return n, False
+
+
+def _lam_tmin(sampler, mu):
+    r""":math:`\lambda_{t_{\min}}` (the scale of Psi)."""
+    p = sampler.process
+    return float(p.m2(sampler.t_min)) * mu + float(p.s2(sampler.t_min))
+
+
+def trained_affine(sampler, mu):
+    r"""``(Phi, Psi, bad)`` of :meth:`.Diffusion.affine` at ``n_steps = inf`` for a trained score (module docstring):
+    :math:`v(t_{\min}) = \Phi v(T) + \Psi` per eigenvalue (jets if ``mu`` is one); ``bad`` where
+    :math:`\lambda_{t_{\min}} \le 0`, where the law is not finite, and everywhere if the rule did not settle."""
+    sde = sampler.record.integrates == "sde"
+    shape = np.shape(_value(mu))
+    if isinstance(mu, _jet.Jet):
+        flat = _jet.Jet(*(np.broadcast_to(c, shape).reshape(-1) for c in (mu.v, mu.d1, mu.d2)))
     else:
-        Phi = ratio * _jet.exp(-L_T)
-        Psi = 0.0 * Phi
+        flat = np.asarray(mu, dtype=float).reshape(-1)
+    n_panels, settled = panels(sampler, _value(flat))
+    Phi, Psi, _ = _law(sampler, flat, n_panels, sde)
     with np.errstate(invalid="ignore"):
-        bad = ~(_value(lt) > 0) | ~np.isfinite(_value(Phi)) | ~np.isfinite(_value(Psi)) | unsettled
-    if isinstance(Phi, _jet.Jet):
-        Phi = _jet.Jet(*(np.broadcast_to(c, (n,)).reshape(shape) for c in (Phi.v, Phi.d1, Phi.d2)))
-        Psi = _jet.Jet(*(np.broadcast_to(c, (n,)).reshape(shape) for c in (Psi.v, Psi.d1, Psi.d2)))
-    else:
-        Phi, Psi = np.reshape(Phi, shape), np.reshape(np.broadcast_to(Psi, (n,)), shape)
-    return Phi, Psi, bad.reshape(shape)
+        bad = (~(_value(_lam_tmin(sampler, flat)) > 0) | ~np.isfinite(_value(Phi)) | ~np.isfinite(_value(Psi))
+               | (not settled))
+    n = flat.shape[0] if isinstance(flat, _jet.Jet) else flat.size
+
+    def back(x):
+        if isinstance(x, _jet.Jet):
+            return _jet.Jet(*(np.broadcast_to(c, (n,)).reshape(shape) for c in (x.v, x.d1, x.d2)))
+        return np.reshape(np.broadcast_to(x, (n,)), shape)
+
+    return back(Phi), back(Psi), bad.reshape(shape)
