@@ -119,6 +119,19 @@ def test_continuous_time_trained_law_is_the_limit_of_the_schemes(process, scheme
     assert rich[1] < rich[0] / 3 and rich[1] < 0.05 * err[2], (err, rich)
 
 
+@pytest.mark.parametrize("process, scheme", [("vp", "em"), ("vp_cosine", "euler"), ("ve", "em"), ("edm", "heun")])
+def test_continuous_time_trained_law_converged_is_the_exact_law(process, scheme):
+    """Trained for a very long time (depth 1 from I, depth 2 from 0.01 I) the quadrature's law is the minimiser's
+    continuous-time closed form (reverse SDE: (lambda_t/lambda_T)^2 R; ODE: lambda_t/lambda_T), with its derivatives."""
+    exact = build("diffusion", process=process, scheme=scheme, n_steps=INF, t_min=0.01)
+    for tk in (dict(fit_init="identity"), dict(fit_depth=2, fit_init_scale=0.01)):
+        s = build("diffusion", process=process, scheme=scheme, n_steps=INF, t_min=0.01, fit_method="gradient_flow",
+                  train_time=1e12, **tk)
+        for a, b in zip(_jet.derivatives(s.variance(_jet.variable(LAM))),
+                        _jet.derivatives(exact.variance(_jet.variable(LAM)))):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
 def test_continuous_time_trained_law_derivatives():
     """The jets (the theory's derivatives in mu) of the quadrature: central differences agree."""
     s = build("diffusion", process="vp", scheme="em", n_steps=INF, t_min=0.01, fit_method="gradient_flow",
