@@ -309,7 +309,9 @@ class Training:
     """How the score of every noise level is learned (``fit.method``, ``fit.train_time``, ``fit.init``, ``fit.lr``):
     the linear denoiser of each level trained on its DSM loss (:func:`gaussdsm.dsm.trained_denoiser`) by gradient
     flow for a time τ, or by full-batch gradient descent with step ``lr`` for round(τ/lr) steps, from θ = 0 or I;
-    ``exact`` (or τ = inf): the minimiser, the scores every other part of the package uses."""
+    with ``depth`` 2 (``fit.depth``) the symmetric two-layer θ = PPᵀ by gradient flow from PPᵀ = ``init_scale`` I
+    (:func:`trained_denoiser_depth2`); ``exact`` (or τ = inf): the minimiser, the scores every other part of the
+    package uses."""
 
     method: str = "exact"
     train_time: float = math.inf

@@ -156,9 +156,9 @@ def _probe(mu) -> np.ndarray:
 def panels(sampler, mu) -> tuple[int, bool]:
     r"""``(n, settled)``: the number of panels of the rule, from one per :data:`PANEL` of :math:`u`, doubled until the
     law of the :func:`_probe` eigenvalues changes by at most :data:`RTOL` (relative; at most :data:`MAX_HALVINGS`
-    times: ``settled`` False if it still moves, and :func:`trained_affine` flags every direction).  The integrand is the same function of :math:`u` shifted with
-    :math:`\mu` (its features sit where :math:`\sigma_t^2 \sim m_t^2\mu` and where :math:`\tau c_t \sim 1`), so
-    the probes settle the rule for every eigenvalue in their range."""
+    times: ``settled`` False if it still moves, and :func:`trained_affine` flags every direction).  The integrand is
+    one function of :math:`u` shifted with :math:`\mu` (its features sit where :math:`\sigma_t^2 \sim m_t^2\mu` and
+    where :math:`\tau c_t \sim 1`), so the probes settle the rule for every eigenvalue in their range."""
     lo, hi = _ratio_range(sampler)
     sde = sampler.record.integrates == "sde"
     probe = _probe(mu)
