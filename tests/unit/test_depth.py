@@ -30,7 +30,7 @@ def _loss_gradient_flow(cov, m, s2, Q, tau):
         G = 2.0 * (P @ P.T @ C - m * cov)  # dF/dtheta
         return (-(G + G.T) @ P).ravel()  # dF(P P^T)/dP
 
-    sol = solve_ivp(rhs, (0.0, tau), np.sqrt(Q) * np.eye(d).ravel(), method="DOP853", rtol=1e-12, atol=1e-14)
+    sol = solve_ivp(rhs, (0.0, tau), np.sqrt(Q) * np.eye(d).ravel(), method="DOP853", rtol=1e-12, atol=1e-18)
     P = sol.y[:, -1].reshape(d, d)
     return P @ P.T
 
@@ -117,6 +117,29 @@ def test_continuous_time_trained_law_is_the_limit_of_the_schemes(process, scheme
     assert all(0.8 * 2**order < a / b < 1.25 * 2**order for a, b in zip(err, err[1:])), err
     rich = [np.max(np.abs(((2**order * b - a) / (2**order - 1)) / F - 1)) for a, b in zip(V, V[1:])]
     assert rich[1] < rich[0] / 3 and rich[1] < 0.05 * err[2], (err, rich)
+
+
+@pytest.mark.parametrize("process, scheme", [("vp", "em"), ("vp_cosine", "ddpm"), ("vp_exp", "dpmpp_2m_sde"),
+                                             ("ve", "euler"), ("flow", "heun")])
+def test_continuous_time_trained_law_solves_the_variance_ode(process, scheme):
+    """The quadrature against the variance ODE of the continuous-time sampler integrated numerically (solve_ivp,
+    DOP853 in log t) from T to t_min with the trained gain a_t: reverse SDE dv/dt = 2(f + g^2 a)v - g^2, probability
+    flow dv/dt = (2f + g^2 a)v; one layer from I, two layers from 0.05 I, gd; eigenvalues from 0 to 4."""
+    lam = np.array([0.0, 1e-6, 1e-3, 0.05, 0.3, 1.0, 4.0])
+    for tk in (dict(fit_init="identity", train_time=0.5), dict(fit_depth=2, fit_init_scale=0.05, train_time=20.0),
+               dict(fit_method="gd", lr=1e-4, train_time=3.0)):
+        s = build("diffusion", process=process, scheme=scheme, n_steps=INF, t_min=1e-3,
+                  **({"T": 0.99} if process == "flow" else {}), **{"fit_method": "gradient_flow", **tk})
+        p, sde = s.process, s.record.integrates == "sde"
+
+        def rate(u):  # (d/du of v = rate v + source), u = log t
+            t = np.exp(u)
+            f, g2, a = p.f(t), p.g2(t), s.training.score_coefficient(lam, p.m2(t), p.s2(t))
+            return t * (2 * (f + g2 * a) if sde else 2 * f + g2 * a), (-t * g2 if sde else 0.0)
+
+        sol = solve_ivp(lambda u, v: rate(u)[0] * v + rate(u)[1], (np.log(p.T), np.log(1e-3)),
+                        np.full(lam.size, p.reference_variance), method="DOP853", rtol=1e-12, atol=1e-18)
+        np.testing.assert_allclose(s.variance(lam), sol.y[:, -1], rtol=1e-9)
 
 
 @pytest.mark.parametrize("process, scheme", [("vp", "em"), ("vp_cosine", "euler"), ("ve", "em"), ("edm", "heun")])

@@ -192,8 +192,9 @@ def trained_affine(sampler, mu):
         flat = _jet.Jet(*(np.broadcast_to(c, shape).reshape(-1) for c in (mu.v, mu.d1, mu.d2)))
     else:
         flat = np.asarray(mu, dtype=float).reshape(-1)
-    n_panels, settled = panels(sampler, _value(flat))
-    Phi, Psi, _ = _law(sampler, flat, n_panels, sde)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a diverging law is flagged below
+        n_panels, settled = panels(sampler, _value(flat))
+        Phi, Psi, _ = _law(sampler, flat, n_panels, sde)
     with np.errstate(invalid="ignore"):
         bad = (~(_value(_lam_tmin(sampler, flat)) > 0) | ~np.isfinite(_value(Phi)) | ~np.isfinite(_value(Psi))
                | (not settled))
