@@ -30,6 +30,8 @@ RATES = {
     #   (a product and an eigvalsh; 93 min for 200 replicates x 9 settings at d = 3072 in one job)
     "law_ns_per_eval_mode": 1.0,  # a step's law, per score evaluation, mode and replicate (compiled scan, O(d))
     "sgd_law_ns_per_d3": 0.35,  # a general score matrix's law and W2 (SGD snapshots), per replicate and snapshot
+    "continuous_trained_ns_per_mode": 2e4,  # a trained score's continuous-time law by quadrature, per mode and
+    #   replicate (samplers.diffusion.continuous; 0.9-1.8 s for 1e5 modes measured)
 }
 """Seconds of work per unit, in nanoseconds (2-core reference VM)."""
 JOB_OVERHEAD_S = 0.7
@@ -169,6 +171,8 @@ def _setting_seconds(study, d: int, R: int, N: float) -> dict:
             nfe = smp.nfe if math.isfinite(smp.nfe) else 1.0
             per += RATES["law_ns_per_eval_mode"] * nfe * d
             tr = getattr(smp, "training", None)
+            if tr is not None and math.isinf(smp.nfe):
+                per += RATES["continuous_trained_ns_per_mode"] * d
             if tr is not None and tr.noise == "drawn" and math.isfinite(N):  # gradient descent on the N points
                 steps = float(tr.train_time) / float(tr.lr) if tr.lr else 0.0
                 levels = len(smp.score_times())

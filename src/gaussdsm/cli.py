@@ -193,6 +193,7 @@ def _cmd_error(args) -> int:
                                                    "stderr": float(ds["mc_opt_stderr"]), "z": _json_number(zo)}}
         else:
             fit = "exact fit" if args.fit == "exact" else f"{args.fit} fit, train time {args.train_time:g}"
+            fit += ", depth 2" if getattr(args, "depth", 1) == 2 else ""
             what = "population score, deterministic" if args.n_samples == float("inf") else f"{fit}, {args.mc} replicates"
             vs = (f"z vs total = {_z(z)}" if mc["stderr"] > 0 or not np.isfinite(v["total"])
                   else f"MC - theory = {mc['mean'] - v['total']:.2g} (exact: no randomness)")
@@ -607,6 +608,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--fit-init", type=_several(_one_of(list(allowed["fit_init"]))), metavar=_choices(allowed["fit_init"]), default="zero",
                    help="denoiser at tau = 0 (default 0)")
     g.add_argument("--lr", type=_several(_nonneg_float), default=0.0, help="gd: the gradient step (steps = train time / lr)")
+    g.add_argument("--depth", type=int, choices=(1, 2), default=1,
+                   help="gradient_flow: the denoiser's depth, 1 (default) or 2 (the symmetric two-layer P P^T)")
+    g.add_argument("--init-scale", type=_positive_float, default=None, metavar="Q",
+                   help="depth 2: the aligned start P P^T = Q I (default 0.001)")
     g = e.add_argument_group("output")
     g.add_argument("--metric", type=_several(_one_of(list(METRICS))), metavar=_choices(METRICS), default="w2",
                    help="error metric of the terms and of Monte Carlo (default w2: squared Wasserstein-2)")

@@ -22,7 +22,7 @@ from . import _checks, _jet, rules
 from ._gram import xtx
 
 __all__ = [
-    "empirical_covariance",
+    "empirical_covariance", "trained_denoiser", "trained_denoiser_depth2", "FIT_DEPTHS",
     "fit_exact",
     "fit_exact_from_cov",
     "exact_score_matrix",
@@ -158,6 +158,11 @@ FIT_METHODS = ("exact", "gradient_flow", "gd")
 """How the denoiser of each noise level is learned (``fit.method``): the minimiser, gradient flow for a training
 time, or full-batch gradient descent with a step for as many steps as that time holds."""
 FIT_INITS = ("zero", "identity")
+FIT_DEPTHS = (1, 2)
+"""The denoiser's depth (``fit.depth``): one layer :math:`\\theta`, or the symmetric two-layer :math:`PP^\\top`
+(:func:`trained_denoiser_depth2`)."""
+DEFAULT_INIT_SCALE = 1e-3
+"""The aligned start :math:`P(0)P(0)^\\top = Q I` of a two-layer denoiser when ``fit.init_scale`` is not given."""
 
 
 def trained_denoiser(mu, m, s2, train_time, init: str = "zero", lr: float = 0.0):
@@ -198,6 +203,68 @@ def trained_denoiser(mu, m, s2, train_time, init: str = "zero", lr: float = 0.0)
     decay = (_jet.exp(-2.0 * train_time * c) if lr == 0 else
              _jet.power(1.0 - 2.0 * lr * c, float(round(train_time / lr))))
     return star * (1.0 - decay) + (0.0 if init == "zero" else 1.0) * decay
+
+
+def _relaxation(x):
+    r""":math:`(1 - e^{-x})/x` (1 at x = 0; ``-expm1(-x)/x``, or for jets a Taylor polynomial below 1e-3: no
+    cancellation)."""
+    if not isinstance(x, _jet.Jet):
+        x = np.asarray(x, dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(x == 0, 1.0, -np.expm1(-x) / x)
+    xv = np.asarray(_jet.value(x), dtype=float)
+    small = np.abs(xv) < 1e-3
+    safe = _jet.where(small, 1.0, x)
+    series = 1.0 - x * (0.5 - x * (1.0 / 6.0 - x * (1.0 / 24.0 - x / 120.0)))
+    return _jet.where(small, series, (1.0 - _jet.exp(-safe)) / safe)
+
+
+def trained_denoiser_depth2(mu, m, s2, train_time, init_scale: float = DEFAULT_INIT_SCALE, gap: bool = False):
+    r"""The symmetric two-layer linear denoiser :math:`\theta = PP^\top` of one noise level after gradient flow on its
+    DSM loss from an aligned start, per eigenvalue of :math:`\hat\Sigma` (Wang & Pehlevan 2025, Prop. 5.1).
+
+    With :math:`P(0)P(0)^\top = Q I` (``init_scale`` Q > 0) the flow :math:`dP/d\tau = -\nabla_P F_t(PP^\top)` keeps
+    P in the eigenbasis of :math:`\hat\Sigma`.  Per eigenvalue :math:`\mu`, with the loss of
+    :func:`trained_denoiser` :math:`F_t = \mu - 2b\theta + c\theta^2` (:math:`b = m\mu`, :math:`c = m^2\mu + \sigma^2`,
+    :math:`\theta^* = b/c`) and :math:`\theta = p^2`: :math:`dp/d\tau = -F_t'(p^2)\,2p = -4(c p^2 - b)p`, so
+
+    .. math:: \frac{d\theta}{d\tau} = 8\theta(b - c\theta) = 8b\,\theta(1 - \theta/\theta^*), \qquad
+              \theta(\tau) = \frac{Q}{E + Qc\,(1 - E)/b}, \quad E = e^{-8b\tau},
+
+    a logistic curve: :math:`\theta^*Q/(Q + (\theta^* - Q)E)`, which is their eq. (8) with :math:`m = 1`
+    (EDM, :math:`\eta = 1`: their :math:`\eta\tau` is our τ); the loss normalisation is theirs (no 1/2), so the rate
+    :math:`8m\mu` is theirs.  It reaches the harmonic mean :math:`2Q\theta^*/(Q + \theta^*)` of its start and its
+    limit at :math:`E = 1/2`: the emergence time :math:`\tau^* = \ln 2/(8m\mu)` for every Q (their
+    :math:`\ln 2/(8\eta\lambda_k)`; for the VP family :math:`m_t < 1` slows it).  At :math:`\mu = 0`:
+    :math:`\theta = Q/(1 + 8cQ\tau)`.
+
+    Parameters
+    ----------
+    mu : array_like or Jet
+        Eigenvalues of :math:`\hat\Sigma` (any shape).
+    m, s2 : float or array_like
+        :math:`m_t` and :math:`\sigma_t^2`, broadcasting with ``mu``.
+    train_time : float
+        τ ≥ 0 (``inf``: :math:`\theta^*`).
+    init_scale : float
+        Q > 0 (:math:`\theta = 0` is a fixed point of the flow).
+    gap : bool
+        Return :math:`\theta^* - \theta = E(b - Qc)/(c(E + Qc(1 - E)/b))` instead (no cancellation near the limit).
+
+    Returns
+    -------
+    theta : ndarray or Jet, the broadcast shape
+    """
+    b = m * mu
+    c = m * m * mu + s2
+    if np.isinf(train_time):
+        return 0.0 * c if gap else b / c
+    x = 8.0 * train_time * b
+    E = _jet.exp(-x)
+    den = E + init_scale * c * (8.0 * train_time) * _relaxation(x)
+    if gap:
+        return E * (b - init_scale * c) / (c * den)
+    return init_scale / den
 
 
 def train_denoisers_drawn(X, m, s2, train_time: float, lr: float, rng, init: str = "zero") -> np.ndarray:
@@ -242,7 +309,9 @@ class Training:
     """How the score of every noise level is learned (``fit.method``, ``fit.train_time``, ``fit.init``, ``fit.lr``):
     the linear denoiser of each level trained on its DSM loss (:func:`gaussdsm.dsm.trained_denoiser`) by gradient
     flow for a time τ, or by full-batch gradient descent with step ``lr`` for round(τ/lr) steps, from θ = 0 or I;
-    ``exact`` (or τ = inf): the minimiser, the scores every other part of the package uses."""
+    with ``depth`` 2 (``fit.depth``) the symmetric two-layer θ = PPᵀ by gradient flow from PPᵀ = ``init_scale`` I
+    (:func:`trained_denoiser_depth2`); ``exact`` (or τ = inf): the minimiser, the scores every other part of the
+    package uses."""
 
     method: str = "exact"
     train_time: float = math.inf
@@ -251,6 +320,12 @@ class Training:
     noise: str = "expected"
     """How Monte Carlo trains (``fit.noise``): on the expected loss (the laws and theory of this class), or by
     gradient descent with the noise drawn at every step (:func:`gaussdsm.montecarlo.drawn_noise_errors`; gd only)."""
+    depth: int = 1
+    """``fit.depth``: 1 (the denoiser θ itself is trained) or 2 (θ = PPᵀ, :func:`trained_denoiser_depth2`;
+    gradient_flow only)."""
+    init_scale: float | None = None
+    """``fit.init_scale``: depth 2's aligned start :math:`PP^\\top = QI` (Q > 0; None:
+    :data:`DEFAULT_INIT_SCALE`)."""
 
     def __post_init__(self):
         _checks.choice("fit.method", self.method, FIT_METHODS)
@@ -265,6 +340,13 @@ class Training:
         broken = rules.drawn_noise(self.noise, self.method, self.train_time)
         if broken:
             raise ValueError(broken)
+        broken = rules.fit_depth(self.depth, self.method, self.init, self.init_scale)
+        if broken:
+            raise ValueError(broken)
+        object.__setattr__(self, "depth", int(self.depth))
+        if self.depth == 2:
+            object.__setattr__(self, "init_scale", DEFAULT_INIT_SCALE if self.init_scale is None else
+                               _checks.number("fit.init_scale", self.init_scale, gt=0))
 
     @property
     def is_minimiser(self) -> bool:
@@ -274,6 +356,29 @@ class Training:
     def score_coefficient(self, mu, m2, s2):
         r""":math:`a_t = (1 - m_t\theta_t)/\sigma_t^2` (Tweedie) for the trained denoiser :math:`\theta_t` of level t."""
         m = np.sqrt(m2)
-        theta = trained_denoiser(mu, m, s2, self.train_time, self.init, self.lr if self.method == "gd" else 0.0)
+        if self.depth == 2:
+            theta = trained_denoiser_depth2(mu, m, s2, self.train_time, self.init_scale)
+        else:
+            theta = trained_denoiser(mu, m, s2, self.train_time, self.init, self.lr if self.method == "gd" else 0.0)
         return (1.0 - m * theta) / s2
+
+    def score_gap(self, mu, m2, s2):
+        r""":math:`a_t - 1/\lambda_t = m_t(\theta^*_t - \theta_t)/\sigma_t^2`: how far the trained score coefficient is
+        from the minimiser's, :math:`1/\lambda_t` with :math:`\lambda_t = m_t^2\mu + \sigma_t^2` (Tweedie:
+        :math:`1/\lambda_t = (1 - m_t\theta^*_t)/\sigma_t^2`), without the cancellation of ``score_coefficient``
+        minus it; what the continuous-time law integrates (:mod:`gaussdsm.samplers.diffusion.continuous`).  Depth 1:
+        :math:`\theta^* - \theta = (\theta^* - \theta_0)e^{-2c\tau}` (gd: :math:`(1 - 2\eta c)^K`); depth 2:
+        :func:`trained_denoiser_depth2` (``gap=True``)."""
+        m = np.sqrt(m2)
+        if self.depth == 2:
+            gap = trained_denoiser_depth2(mu, m, s2, self.train_time, self.init_scale, gap=True)
+        else:
+            c = m * m * mu + s2
+            if np.isinf(self.train_time):
+                return 0.0 * c
+            lr = self.lr if self.method == "gd" else 0.0
+            decay = (_jet.exp(-2.0 * self.train_time * c) if lr == 0 else
+                     _jet.power(1.0 - 2.0 * lr * c, float(round(self.train_time / lr))))
+            gap = (m * mu / c - (0.0 if self.init == "zero" else 1.0)) * decay
+        return m * gap / s2
 

@@ -51,9 +51,10 @@ DIFFUSION_ONLY = ("process", "scheme", "grid", "t_min", "init", "T", "beta_min",
                   "noise_scale", "rho", "poly_rho", "beta_alpha", "beta_beta", "shift", "image_seq_len")
 """The :class:`~gaussdsm.samplers.diffusion.Diffusion` arguments besides ``n_steps`` (``test_frontdoor`` checks them
 against :data:`gaussdsm.samplers.diffusion.DEFAULTS`)."""
-FIT_KEYS = {"fit": "fit.method", "train_time": "fit.train_time", "fit_init": "fit.init", "lr": "fit.lr"}
+FIT_KEYS = {"fit": "fit.method", "train_time": "fit.train_time", "fit_init": "fit.init", "lr": "fit.lr",
+            "depth": "fit.depth", "init_scale": "fit.init_scale"}
 """The fit options and their config keys."""
-FIT_DEFAULTS = {"fit": "exact", "train_time": math.inf, "fit_init": "zero", "lr": 0.0}
+FIT_DEFAULTS = {"fit": "exact", "train_time": math.inf, "fit_init": "zero", "lr": 0.0, "depth": 1, "init_scale": None}
 """The fit options' defaults (the exact fit): any other value is for diffusion samplers only."""
 KEYS = {"spectrum": "spectrum.kind", "d": "spectrum.d", **{k: f"spectrum.{k}" for k in SPECTRUM_KEYS},
         **{k: f"grid.{k}" for k in ("n_samples", "sigma", "gamma", "tau")},
@@ -89,7 +90,8 @@ NUMBERS = {
     "rho": ("number", {"gt": 0}), "poly_rho": ("number", {"gt": 0}), "beta_alpha": ("number", {"gt": 0}),
     "beta_beta": ("number", {"gt": 0}), "shift": ("number", {"gt": 0}), "image_seq_len": ("integer", {"ge": 1}),
     "train_time": ("number", {"ge": 0, "allow_inf": True}),
-    "lr": ("number", {"ge": 0}), "alpha": ("number", {"ge": 0}), "scale": ("number", {"gt": 0}),
+    "lr": ("number", {"ge": 0}), "depth": ("integer", {"ge": 1}), "init_scale": ("number", {"gt": 0}),
+    "alpha": ("number", {"ge": 0}), "scale": ("number", {"gt": 0}),
     "beta": ("number", {"ge": 0}), "omega0": ("number", {"gt": 0}), "mc": ("integer", {"ge": 0}),
     "seed": ("integer", {"ge": 0}), "max_time": ("number", {"gt": 0, "allow_inf": True}),
 }
@@ -192,6 +194,9 @@ def _sampler_spec(o: dict):
             axes["train_time"] = _as_list(o["train_time"])
             fixed.update(fit_method=o["fit"], fit_init=o["fit_init"], lr=o["lr"])
             info.update(fit_method=o["fit"], train_time=o["train_time"], fit_init=o["fit_init"], lr=o["lr"])
+            if o["depth"] != 1 or o["init_scale"] is not None:  # the two-layer denoiser P P^T
+                fixed.update(fit_depth=o["depth"], fit_init_scale=o["init_scale"])
+                info.update(fit_depth=o["depth"], fit_init_scale=o["init_scale"])
         else:
             why = rules.only_for_trained_fits(KEYS[k] for k, default in FIT_DEFAULTS.items() if o[k] != default)
             if why:
@@ -504,6 +509,8 @@ def error(
     train_time: float | list = math.inf,
     fit_init: str | list = "zero",
     lr: float | list = 0.0,
+    depth: int = 1,
+    init_scale: float | None = None,
     metric: str = "w2",
     mc: int | None = 0,
     seed: int = 0,
@@ -566,6 +573,9 @@ exp_rate, s_churn, s_tmin, s_tmax, s_noise, eta, noise_scale, rho, poly_rho, bet
         Diffusion: how every level's denoiser is learned (the DSM minimiser, or trained for ``train_time``).
     train_time, fit_init, lr : float, str, float
         Training time :math:`\\tau`, the denoiser at time 0 (``zero`` or ``identity``), gd's step.
+    depth, init_scale : int, float
+        ``fit='gradient_flow'``: the denoiser's depth, 1 or 2 (the symmetric two-layer :math:`PP^\\top`), and depth
+        2's aligned start :math:`PP^\\top = Q I` (default 0.001; :func:`gaussdsm.dsm.trained_denoiser_depth2`).
     metric : {'w2', 'kl_sample_data', 'kl_data_sample'}
         The error metric (:data:`gaussdsm.metrics.METRICS`): ``w2`` :math:`\\mathbb E\\,W_2^2` (the Fréchet distance),
         ``kl_sample_data`` :math:`\\mathbb E\\,KL(\\text{sampled}\\|\\text{data})`, ``kl_data_sample`` the other way;

@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 
 __all__ = ["only_for_diffusion", "not_for_diffusion", "required_by", "population_learns_nothing", "fourier_spectrum",
-           "only_for_trained_fits", "drawn_noise"]
+           "only_for_trained_fits", "drawn_noise", "fit_depth"]
 
 STATIONARY_KINDS = ("stationary_1d", "stationary_2d", "texture")
 """The spectra with a Fourier structure (their R11 factors ``kappa``): what ``fit.model: fourier`` needs."""
@@ -74,4 +74,20 @@ def drawn_noise(noise: str, method: str, train_time: float, model: str | None = 
         return "fit.noise: drawn needs a finite fit.train_time (round(train_time / lr) drawn steps)"
     if model is not None and model != "full":
         return "fit.noise: drawn trains d x d denoisers: it needs fit.model full"
+    return None
+
+
+def fit_depth(depth, method: str, init: str = "zero", init_scale=None) -> str | None:
+    """``fit.depth`` (1: the denoiser itself, 2: the symmetric two-layer P P^T) and the keys it needs or excludes:
+    depth 2 is trained by gradient flow from an aligned start P P^T = fit.init_scale I; ``fit.init_scale`` is depth
+    2's alone."""
+    if depth not in (1, 2) or isinstance(depth, bool):
+        return f"fit.depth must be 1 or 2 (one layer, or the symmetric two-layer P P^T); got {depth!r}"
+    if depth == 1:
+        return None if init_scale is None else "fit.init_scale is only used by fit.depth 2"
+    if method != "gradient_flow":
+        return (f"fit.depth 2 needs fit.method gradient_flow (its per-mode logistic flow has a closed form); "
+                f"got {method}")
+    if init != "zero":
+        return "fit.init is only used by fit.depth 1 (depth 2 starts at P P^T = fit.init_scale I)"
     return None

@@ -387,6 +387,11 @@ def _check_study(name: str, cfg: dict, seed: int) -> tuple[Study, list[str]]:
     if method in ("gradient_flow", "gd") and not study.diffusion:
         errors.append(f"{where}.fit.method {method} trains the denoiser of every noise level: it needs "
                       "sampler.kind: diffusion (Langevin studies: exact or sgd)")
+    fit = cfg["fit"]
+    if not (study.diffusion and method in ("gradient_flow", "gd")):  # else the sampler's Training states it
+        why = rules.fit_depth(fit.get("depth", 1), method, fit.get("init", "zero"), fit.get("init_scale"))
+        if why:
+            errors.append(f"{where}.{why}")
     if method == "sgd" and not study.diffusion:
         errors += _sgd_errors(study, where)
         why = rules.population_learns_nothing(study.grid["n_samples"], "fit.method: sgd")

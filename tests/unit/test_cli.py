@@ -104,7 +104,8 @@ def test_messages_name_the_option(capsys):
                       (["--process", "flow", "--T", "2"], "--T must be <= 1 with process flow"),
                       (["--scheme", "heun_churn", "--s-churn", "5"], "needs --process: edm"),
                       (["--n-steps", "20", "--fit", "gd", "--train-time", "2"], "--lr must be > 0 with --fit gd"),
-                      (["--fit", "gradient_flow", "--train-time", "2"], "--fit gradient_flow needs a finite")):
+                      (["--fit", "gradient_flow", "--train-time", "2", "--depth", "2", "--fit-init", "identity"],
+                       "--fit-init is only used by --depth 1")):
         assert main(["error", "--n-samples", "100", "--sampler", "diffusion", *args]) == 2
         assert msg in capsys.readouterr().err, args
 

@@ -29,15 +29,15 @@ from . import diffusion
 __all__ = ["SamplerSpec", "ATTR_KEYS", "build"]
 
 LANGEVIN_ATTRS = ("init_var",)
-TRAINING_PARAMS = ("fit_method", "fit_init", "lr", "fit_noise")
+TRAINING_PARAMS = ("fit_method", "fit_init", "lr", "fit_noise", "fit_depth", "fit_init_scale")
 """A trained diffusion study's params beyond the sampler's: :class:`~gaussdsm.samplers.diffusion.Training` (its
 ``train_time`` is an axis)."""
 ATTR_KEYS = ("sampler", *LANGEVIN_ATTRS, *diffusion.FIXED_PARAMS, *TRAINING_PARAMS)
 """Every attribute :meth:`SamplerSpec.to_attrs` may write (besides nothing else)."""
 DIFFUSION_DEFAULTS = {k: diffusion.DEFAULTS[k] for k in diffusion.FIXED_PARAMS}
-TRAINING_KEYS = ("fit_method", "train_time", "fit_init", "lr", "fit_noise")
+TRAINING_KEYS = ("fit_method", "train_time", "fit_init", "lr", "fit_noise", "fit_depth", "fit_init_scale")
 """The settings of :func:`build` that make the :class:`~gaussdsm.samplers.diffusion.Training` of a diffusion sampler
-(``fit.method``, ``fit.train_time``, ``fit.init``, ``fit.lr``, ``fit.noise``)."""
+(``fit.method``, ``fit.train_time``, ``fit.init``, ``fit.lr``, ``fit.noise``, ``fit.depth``, ``fit.init_scale``)."""
 
 
 def build(kind: str = "ula", **settings):
@@ -50,7 +50,7 @@ def build(kind: str = "ula", **settings):
     **settings
         The sampler's arguments (:func:`gaussdsm.samplers.make`; None = not given) and, for a diffusion sampler
         whose scores are trained, :data:`TRAINING_KEYS`: ``fit_method`` (``exact``, the default, ignores the
-        others), ``train_time``, ``fit_init``, ``lr``, ``fit_noise``.
+        others), ``train_time``, ``fit_init``, ``lr``, ``fit_noise``, ``fit_depth`` (1 or 2), ``fit_init_scale``.
 
     Returns
     -------
@@ -66,7 +66,13 @@ def build(kind: str = "ula", **settings):
         return smp
     return smp.with_training(diffusion.Training(method, train.get("train_time", float("inf")),
                                                 train.get("fit_init", "zero"), train.get("lr", 0.0),
-                                                train.get("fit_noise", "expected")))
+                                                train.get("fit_noise", "expected"), _depth(train.get("fit_depth", 1)),
+                                                train.get("fit_init_scale")))
+
+
+def _depth(depth):
+    """``fit_depth`` as given, an integral float (a NetCDF attribute, a grid value) as an int."""
+    return int(depth) if isinstance(depth, float | np.floating | np.integer) and float(depth) == int(depth) else depth
 DIFFUSION_AXES = {a: [diffusion.DEFAULTS[a]] for a in ("scheme", "init", "t_min")}
 
 
@@ -110,6 +116,8 @@ class SamplerSpec:
             axes["train_time"] = sorted(float(x) for x in fit.get("train_time", [float("inf")]))
             params.update(fit_method=fit["method"], fit_init=fit.get("init", "zero"), lr=float(fit.get("lr", 0.0)),
                           fit_noise=fit.get("noise", "expected"))
+            if fit.get("depth", 1) != 1 or "init_scale" in fit:  # else nothing: a depth-1 study's params unchanged
+                params.update(fit_depth=fit.get("depth", 1), fit_init_scale=fit.get("init_scale"))
         return cls("diffusion", axes, params)
 
     def as_dict(self) -> dict:

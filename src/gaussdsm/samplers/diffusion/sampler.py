@@ -27,7 +27,7 @@ import numpy as np
 from ... import _checks, _jet, rules
 from ...dsm import Training
 from .._base import Sampler
-from . import fast, law
+from . import continuous, fast, law
 from .grids import PARAMS, SCHEDULES, check_process, horizon, time_grid
 from .processes import DEFAULT_T, PROCESSES, make_process
 from .schemes import SCHEMES, scheme_record
@@ -280,6 +280,8 @@ class Diffusion(Sampler):
         Tweedie step), so one pass serves both initialisations; jets if ``mu`` is a jet.  ``compiled``: force the fast
         path (True) or the law from the step (False); default :attr:`compiled`."""
         p = self.process
+        if math.isinf(self.n_steps) and self.training is not None:  # a trained score: by quadrature over t
+            return continuous.trained_affine(self, mu)
         if math.isinf(self.n_steps):  # the continuous-time laws at t_min
             lt = float(p.m2(self.t_min)) * mu + float(p.s2(self.t_min))
             lT = float(p.m2(p.T)) * mu + float(p.s2(p.T))
@@ -376,14 +378,15 @@ class Diffusion(Sampler):
 
     def with_training(self, training: Training) -> "Diffusion":
         """The same sampler with the scores of :class:`Training` (exact: ``self`` unchanged).  Its law is the one
-        derived from the scheme's step (:mod:`.law`, the model asked at each time the step needs), so it needs a finite
-        ``n_steps``, a time grid, t_min > 0 and m_T > 0."""
+        derived from the scheme's step (:mod:`.law`, the model asked at each time the step needs), or at ``n_steps =
+        inf`` the continuous-time law by quadrature (:mod:`.continuous`), so it needs a time grid, t_min > 0 and
+        m_T > 0."""
         if training is None or training.is_minimiser:
             return self
         where = f"fit.method {training.method}"
-        if math.isinf(self.n_steps) or self.record.integrates == "langevin":
-            raise ValueError(f"{where} needs a finite sampler.n_steps and a time grid (not annealed_langevin): the "
-                             "law of a trained score is computed step by step")
+        if self.record.integrates == "langevin":
+            raise ValueError(f"{where} needs a time grid (not annealed_langevin): the law of a trained score is "
+                             "computed step by step, or in continuous time (n_steps: inf) by quadrature")
         if not self.t_min > 0:
             raise ValueError(f"{where} needs sampler.t_min > 0 (the trained score is -(1 - m theta) / sigma_t^2)")
         if float(self.process.m2(self.process.T)) == 0:
