@@ -1,0 +1,188 @@
+"""The local convolutional denoiser (fit.model: conv): its DSM minimiser, its per-Fourier-mode law against the d x d
+pixel-space law, the full-width identity with the Fourier model, gradient-flow training and its input checks."""
+
+import math
+
+import numpy as np
+import pytest
+
+from gaussdsm import conv, spectra
+from gaussdsm.montecarlo import data_streams, exact_errors, mode_variances
+from gaussdsm.samplers import ULA, make
+from gaussdsm.samplers.ula import ula_stationary_cov
+from gaussdsm.wasserstein import w2_squared
+
+
+def _vp(n_steps=20, **kw):
+    return make("diffusion", process="vp", scheme="em", n_steps=n_steps, t_min=1e-2, **kw)
+
+
+def _images(sp, n, rng):
+    """n images of the stationary law of ``sp`` in pixel space, ``(n,) + grid`` (one channel)."""
+    lay = conv.Layout.of(sp)
+    P = lay.power(sp.lam)[0]
+    z = rng.standard_normal((n,) + lay.grid)
+    return np.fft.ifftn(np.sqrt(P) * np.fft.fftn(z, axes=tuple(range(1, z.ndim))), axes=tuple(range(1, z.ndim))).real
+
+
+def _periodogram(sp, x):
+    """The empirical mode variances of images ``x`` (the averaged periodogram at each mode's place on the grid)."""
+    lay = conv.Layout.of(sp)
+    axes = tuple(range(1, x.ndim))
+    per = (np.abs(np.fft.fftn(x, axes=axes)) ** 2).mean(0) / lay.size
+    return per.ravel()[lay.position]
+
+
+def _patches(x, offsets):
+    """Rows x(p - delta) for every image and position, ``(N d, P)``, and the targets x(p)."""
+    cols = [np.roll(x, tuple(off), axis=tuple(range(1, x.ndim))).reshape(-1) for off in offsets]
+    return np.stack(cols, axis=1), x.reshape(-1)
+
+
+def _circulant(sp, filt, offsets):
+    """The d x d pixel-space matrix of the circular convolution by ``filt`` on the patch (one channel)."""
+    lay = conv.Layout.of(sp)
+    d = lay.size
+    M = np.zeros((d, d))
+    for j in range(d):
+        e = np.zeros(d)
+        e[j] = 1.0
+        img = e.reshape(lay.grid)
+        out = sum(f * np.roll(img, tuple(off), axis=tuple(range(img.ndim))) for f, off in zip(filt, offsets))
+        M[:, j] = out.ravel()
+    return M
+
+
+@pytest.mark.parametrize("kind,d,K", [("stationary_1d", 15, 15), ("stationary_2d", 25, 5)])
+def test_full_width_is_the_fourier_model(kind, d, K):
+    """A patch the whole (odd) image: the conv denoiser is the Fourier-diagonal one, at N = inf and for drawn mode
+    variances, for ULA and a diffusion sampler."""
+    sp = spectra.spectrum(kind, d, beta=1.0, omega0=0.5)
+    mu = np.vstack([sp.lam, mode_variances(sp.lam, 7, data_streams(3, 4, 7), sp.kappa)])
+    model = conv.ConvModel(mu, conv.Layout.of(sp), K)
+    a = model.score(None, 0.7, 0.09)
+    np.testing.assert_allclose(a, 1.0 / (0.7 * mu + 0.09), rtol=1e-11)
+    for s, sigma in ((ULA(0.02), 0.2), (_vp(), 0.0)):
+        F, bad = conv.conv_variance(s, model, mu, sigma)
+        ref, ref_ok = s.variance_and_stable(mu, sigma)
+        assert not bad.any() and ref_ok.all()
+        np.testing.assert_allclose(F, ref, rtol=1e-9)
+        w, _ = exact_errors(sp.lam, mu, None, sigma, s)
+        v, _ = conv.conv_errors(sp, math.inf, [], sigma, [s], K)
+        assert v[0, 0] == pytest.approx(w[0], rel=1e-9)
+
+
+def test_dsm_minimiser_is_the_least_squares_solve():
+    """w* from the empirical mode variances = the ridge least-squares DSM solve over every patch of N drawn images
+    (the loss expected over the noise: sigma^2 ||w||^2 per position), 2-D, even side, K = 3."""
+    sp = spectra.spectrum("stationary_2d", 64, beta=1.5, omega0=0.7)
+    x = _images(sp, 5, np.random.default_rng(1))
+    sigma = 0.3
+    model = conv.ConvModel(_periodogram(sp, x), conv.Layout.of(sp), 3)
+    w = model.denoiser_filters(1.0, sigma**2)[0, 0, 0]
+    X, y = _patches(x, model.offsets)
+    n = X.shape[0]
+    A = np.vstack([X, sigma * math.sqrt(n) * np.eye(X.shape[1])])
+    w_ls = np.linalg.lstsq(A, np.concatenate([y, np.zeros(X.shape[1])]), rcond=None)[0]
+    np.testing.assert_allclose(w, w_ls, rtol=1e-10, atol=1e-12)
+    u = model.filters(1.0, sigma**2)[0, 0, 0]  # the score filter: (e0 - w*) / sigma^2
+    e0 = (model.offsets == 0).all(axis=1).astype(float)
+    np.testing.assert_allclose(u, (e0 - w) / sigma**2, rtol=1e-9, atol=1e-9)
+
+
+def test_law_per_fourier_mode_is_the_pixel_space_law():
+    """The error from the per-mode law equals the d x d one: the conv score as a circulant matrix in pixel space,
+    ULA's stationary covariance (Lyapunov) and the diffusion sampler's matrix law, W2 against the circulant data
+    covariance (2-D 6 x 6, K = 3, a finite training set)."""
+    sp = spectra.spectrum("stationary_2d", 36, beta=1.0, omega0=0.8)
+    x = _images(sp, 4, np.random.default_rng(5))
+    mu = _periodogram(sp, x)
+    lay = conv.Layout.of(sp)
+    model = conv.ConvModel(mu, lay, 3)
+    Sigma = _circulant(sp, *_autocov(sp))
+    F, bad = conv.conv_variance(ULA(0.05), model, mu, 0.3)
+    assert not bad.any()
+    A = _circulant(sp, model.filters(1.0, 0.09)[0, 0, 0], model.offsets)
+    C = ula_stationary_cov(A, 0.05)
+    assert np.sum((np.sqrt(F) - np.sqrt(sp.lam)) ** 2) == pytest.approx(float(w2_squared(C, Sigma)), rel=1e-8)
+    s = _vp(10)
+    F, bad = conv.conv_variance(s, model, mu)
+    assert not bad.any()
+    p = s.process
+
+    def score(t):
+        return _circulant(sp, model.filters(p.m2(t), p.s2(t))[0, 0, 0], model.offsets)
+
+    V = s.covariance_with_scores(score, float(p.reference_variance) * np.eye(lay.size))
+    assert np.sum((np.sqrt(F) - np.sqrt(sp.lam)) ** 2) == pytest.approx(float(w2_squared(V, Sigma)), rel=1e-8)
+
+
+def _autocov(sp):
+    """The data's autocovariance as a filter on the whole grid (for :func:`_circulant`)."""
+    lay = conv.Layout.of(sp)
+    c = np.fft.ifftn(lay.power(sp.lam)[0]).real
+    offs = np.stack([g.ravel() for g in np.meshgrid(*[np.arange(n) for n in lay.grid], indexing="ij")], axis=1)
+    return c.ravel(), offs
+
+
+def test_locality_floor_falls_with_the_kernel_size():
+    """At N = inf the conv model's error is a floor (the locality bias) that falls to the Fourier model's as the patch
+    grows (diffusion, 1-D, d = 31)."""
+    sp = spectra.spectrum("stationary_1d", 31, beta=1.0, omega0=0.3)
+    s = _vp(30)
+    floors = [conv.population_error(sp, 0.0, s, K)[0] for K in (1, 3, 7, 15, 31)]
+    assert all(b < a for a, b in zip(floors, floors[1:]))
+    assert floors[0] > 10 * floors[-1]
+
+
+def test_local_denoiser_generalises_better_at_small_n():
+    """With few images a 3-tap filter beats the full-width (Fourier) one: same draws, paired (N = 2, d = 31)."""
+    sp = spectra.spectrum("stationary_1d", 31, beta=1.0, omega0=0.3)
+    s = _vp(30)
+    local, _ = conv.conv_errors(sp, 2, data_streams(0, 40, 2), 0.0, [s], 3)
+    full, _ = conv.conv_errors(sp, 2, data_streams(0, 40, 2), 0.0, [s], 31)
+    diff = full[0] - local[0]
+    assert diff.mean() > 3 * diff.std(ddof=1) / math.sqrt(diff.size)
+
+
+def test_gradient_flow_closed_form_against_the_ode():
+    """Prop. 5.4: the closed form of the filter under gradient flow equals a numerical solution of
+    dw/dtau = -2[(Sigma_P + sigma^2) w - Sigma_P e0], and tends to w*."""
+    from scipy.integrate import solve_ivp
+
+    sp = spectra.spectrum("stationary_2d", 49, beta=1.0, omega0=0.5)
+    model = conv.ConvModel(sp.lam, conv.Layout.of(sp), 3)
+    sigma, taus = 0.4, np.array([0.0, 0.3, 1.0, 3.0])
+    V, nu = model.V[0, 0], model.nu[0, 0]
+    Cp = (V * nu) @ V.T
+    e0 = (model.offsets == 0).all(axis=1).astype(float)
+    w0 = np.linspace(-0.1, 0.1, e0.size)
+    sol = solve_ivp(lambda t, w: -2.0 * ((Cp + sigma**2 * np.eye(e0.size)) @ w - Cp @ e0), (0, taus[-1]), w0,
+                    t_eval=taus, rtol=1e-11, atol=1e-13)
+    closed = conv.gradient_flow_filter(model, sigma, taus, init=w0)[0, 0]
+    np.testing.assert_allclose(closed, sol.y.T, rtol=1e-7, atol=1e-9)
+    star = model.denoiser_filters(1.0, sigma**2)[0, 0, 0]
+    np.testing.assert_allclose(conv.gradient_flow_filter(model, sigma, 200.0)[0, 0, 0], star, atol=1e-12)
+
+
+@pytest.mark.parametrize("K,msg", [(4, "odd integer in \\[1, 8\\]"), (9, "odd integer in \\[1, 8\\]"),
+                                   (0, "fit.kernel_size")])
+def test_kernel_size_errors(K, msg):
+    sp = spectra.spectrum("stationary_2d", 64)
+    with pytest.raises(ValueError, match=msg) as err:
+        conv.ConvModel(sp.lam, conv.Layout.of(sp), K)
+    assert "\n" not in str(err.value) and "fit.kernel_size" in str(err.value)
+
+
+def test_conv_needs_a_stationary_spectrum():
+    sp = spectra.spectrum("power_law", 16)
+    with pytest.raises(ValueError, match="fit.model: conv .* stationary") as err:
+        conv.Layout.of(sp)
+    assert "\n" not in str(err.value)
+
+
+def test_diffusion_needs_a_finite_grid():
+    sp = spectra.spectrum("stationary_1d", 9)
+    s = make("diffusion", process="vp", scheme="em", n_steps=math.inf, t_min=1e-2)
+    with pytest.raises(ValueError, match="sampler.n_steps must be finite with fit.model: conv"):
+        conv.conv_errors(sp, math.inf, [], 0.0, [s], 3)
