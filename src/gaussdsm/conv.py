@@ -128,12 +128,37 @@ class ConvModel:
         acov = np.fft.ifftn(layout.power(vals), axes=axes).real  # (R, c) + grid: c(delta)
         diff = self.offsets[:, None, :] - self.offsets[None, :, :]  # (P, P, D)
         at = tuple(np.mod(diff[..., j], n) for j, n in enumerate(layout.grid))
-        cov = acov[(..., *at)]  # (R, c, P, P)
-        cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
-        self.nu, self.V = np.linalg.eigh(cov)  # (R, c, P), (R, c, P, P)
-        self.b = self.V[..., P // 2, :]  # V^T e0: (R, c, P)
+        self._set_covariance(acov[(..., *at)])  # (R, c, P, P)
         self._omega = layout.frequencies()  # (d, D)
         self._channel = layout.channel
+
+    def _set_covariance(self, cov) -> None:
+        cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
+        P = cov.shape[-1]
+        self.covariance = cov
+        self.nu, self.V = np.linalg.eigh(cov)  # (R, c, P), (R, c, P, P)
+        self.b = self.V[..., P // 2, :]  # V^T e0: (R, c, P)
+
+    def with_covariance(self, cov) -> "ConvModel":
+        """The same layout and patch with the patch covariances ``cov`` ``(R, c, P, P)`` (batched)."""
+        other = object.__new__(ConvModel)
+        other.__dict__.update(self.__dict__)
+        other._set_covariance(np.asarray(cov, dtype=float))
+        other.batched = True
+        return other
+
+    def difference_classes(self):
+        r"""The patch covariance's distinct entries: :math:`(\Sigma_{\mathcal P})_{\delta\delta'} = c(q)` with q the
+        class of :math:`\pm(\delta - \delta')` on the grid.  Returns ``(cls (P, P) int, q (Q, D))``: each entry's
+        class and one offset of each class."""
+        diff = self.offsets[:, None, :] - self.offsets[None, :, :]
+        grid = np.array(self.layout.grid)
+        a, b = np.mod(diff, grid), np.mod(-diff, grid)
+        flat = lambda x: np.ravel_multi_index(tuple(np.moveaxis(x, -1, 0)), tuple(grid))  # noqa: E731
+        key = np.minimum(flat(a), flat(b))
+        uniq, cls = np.unique(key, return_inverse=True)
+        q = np.stack(np.unravel_index(uniq, tuple(grid)), axis=1)
+        return cls.reshape(key.shape), q
 
     def filters(self, m2, s2) -> np.ndarray:
         r"""The score filters :math:`u = (m^2\Sigma_{\mathcal P} + s^2I)^{-1}e_0` at levels ``(m2, s2)`` (arrays of
@@ -279,16 +304,18 @@ def conv_errors(spectrum, n_samples, rngs, sigma, samplers, kernel_size: int, me
     n_samples : int or inf
         ``inf``: the population (one deterministic value; ``rngs`` unused).
     rngs : sequence of numpy.random.Generator, length R
-    sigma : float
-        DSM noise (Langevin family; diffusion ignores it).
+    sigma : float or sequence of float, length G
+        DSM noise (Langevin family; diffusion ignores it).  Several: the same training sets serve every sigma.
     samplers : sequence of Sampler, length S
 
     Returns
     -------
-    values, diverged : ndarray, shape ``(S, R)`` (R = 1 for the population)
+    values, diverged : ndarray, shape ``(S, R)``, or ``(G, S, R)`` for a sequence of sigma (R = 1 for the
+        population)
     """
     from .metrics import get
     from .montecarlo import mode_variances
+    from .samplers import LangevinSampler
 
     m = get(metric)
     lam = np.asarray(spectrum.lam, dtype=float)
@@ -298,15 +325,20 @@ def conv_errors(spectrum, n_samples, rngs, sigma, samplers, kernel_size: int, me
     else:
         mu = mode_variances(lam, int(n_samples), list(rngs), spectrum.kappa)
     model = ConvModel(mu, layout, kernel_size)
-    out = np.full((len(samplers), mu.shape[0]), np.nan)
+    sigmas = np.atleast_1d(np.asarray(sigma, dtype=float))
+    out = np.full((sigmas.size, len(samplers), mu.shape[0]), np.nan)
     div = np.zeros(out.shape, dtype=bool)
-    for j, s in enumerate(samplers):
-        F, bad = conv_variance(s, model, mu, sigma)
-        ok = ~np.any(bad, axis=-1)
-        if np.any(ok):
-            out[j, ok] = m.commuting(F[ok], lam)
-        div[j] = ~ok | np.isinf(out[j])
-    return out, div
+    for g, sg in enumerate(sigmas):
+        for j, s in enumerate(samplers):
+            if g and not isinstance(s, LangevinSampler):  # diffusion ignores sigma: the same law
+                out[g, j], div[g, j] = out[0, j], div[0, j]
+                continue
+            F, bad = conv_variance(s, model, mu, sg)
+            ok = ~np.any(bad, axis=-1)
+            if np.any(ok):
+                out[g, j, ok] = m.commuting(F[ok], lam)
+            div[g, j] = ~ok | np.isinf(out[g, j])
+    return (out[0], div[0]) if np.ndim(sigma) == 0 else (out, div)
 
 
 def population_error(spectrum, sigma, sampler, kernel_size: int, metric: str = "w2") -> tuple[float, bool]:
@@ -341,3 +373,83 @@ def gradient_flow_filter(model: ConvModel, sigma: float, train_time, init=None) 
     decay = np.exp(-2.0 * (nu[..., None, :] + s2) * tau[:, None])  # (R, c, T, P)
     coef = star[..., None, :] + (w0 - star)[..., None, :] * decay
     return np.einsum("rcpj,rctj->rctp", V, coef)
+
+
+FD_STEP = 3e-3
+"""The coarse step of the central second differences of :func:`error_expansion`, relative to the patch variance c(0)."""
+
+
+def error_expansion(spectrum, sigma, sampler, kernel_size: int, metric: str = "w2"):
+    r"""The conv model's expected error to first order in 1/N: ``(bias, generalization_sum, diverged)`` with
+    :math:`\mathbb E\,\mathcal E \approx \texttt{bias} + \texttt{generalization\_sum}/N`.
+
+    The learned model depends on the N images only through the patch covariance, i.e. the empirical autocovariance at
+    the Q distinct differences q of patch offsets, :math:`\hat c_q = \frac1n\sum_k\hat\mu_k\cos(\omega_k\cdot q)`
+    (n grid points, per channel), linear in the empirical mode variances, unbiased, with
+
+    .. math:: N\,\mathrm{Cov}(\hat c_q, \hat c_{q'}) = M_{qq'} = \frac2{n^2}\sum_k \lambda_k^2\cos(\omega_k\cdot q)
+              \cos(\omega_k\cdot q')
+
+    (:math:`\hat\mu_k = \lambda_k\chi^2_\nu/\nu`, a conjugate pair's two directions sharing theirs: the R11 factors
+    :math:`\kappa` combine to 2 for every mode).  With :math:`f(c)` the error of the law of the model learned from
+    :math:`c` (exact, :func:`conv_variance`), the second-order Taylor expansion gives
+
+    .. math:: \mathbb E f(\hat c) = f(c) + \frac1{2N}\mathrm{tr}(H M) + O(N^{-2}),\qquad H = \nabla^2 f(c),
+
+    and :math:`\mathrm{tr}(HM) = \sum_i\rho_i\,v_i^\top Hv_i` over the eigenpairs of M: evaluations of f per
+    channel (4Q + 1 with the Richardson extrapolation of the central second differences, steps :data:`FD_STEP` c(0)
+    and half of it: relative error below ~1e-6).
+    ``init: exact`` diffusion starts are taken at the population's :math:`p_T` in the expansion (the start is forgotten
+    by t_min up to :math:`\Phi`, which is negligible on every usual grid).
+
+    Returns
+    -------
+    bias : float
+        The error at N = inf (the locality bias; NaN where the population chain diverges).
+    generalization_sum : float
+        :math:`\frac12\mathrm{tr}(HM)` (the generalization error times N).
+    diverged : bool
+    """
+    from .metrics import get
+
+    m = get(metric)
+    lam = np.asarray(spectrum.lam, dtype=float)
+    layout = Layout.of(spectrum)
+    base = ConvModel(lam, layout, kernel_size)
+    cls, q = base.difference_classes()
+    Q = q.shape[0]
+    cov0 = base.covariance[0]  # (c, P, P)
+    c = layout.channels
+    omega = layout.frequencies()
+    cosq = np.cos(omega @ q.T)  # (d, Q)
+    ch = layout.channel
+    dirs = []
+    for k in range(c):
+        sel = ch == k
+        M = 2.0 / layout.size**2 * (cosq[sel] * lam[sel, None] ** 2).T @ cosq[sel]
+        rho, vec = np.linalg.eigh(0.5 * (M + M.T))
+        h = FD_STEP * float(cov0[k, 0, 0]) if cov0[k, 0, 0] > 0 else FD_STEP
+        for r, v in zip(rho, vec.T):
+            if r > 1e-14 * max(rho.max(), 1e-300):
+                dirs.append((k, r, v, h))
+    covs = [cov0]
+    steps = (1.0, -1.0, 0.5, -0.5)
+    for k, _, v, h in dirs:
+        for t in steps:
+            cv = cov0.copy()
+            cv[k] = cov0[k] + t * h * v[cls]
+            covs.append(cv)
+    model = base.with_covariance(np.stack(covs))
+    vals = np.broadcast_to(lam, (len(covs), lam.size))
+    F, bad = conv_variance(sampler, model, vals, sigma)
+    if np.any(bad):
+        return (np.nan, np.nan, True) if np.any(bad[0]) else (m.commuting(F[:1], lam)[0], np.nan, True)
+    f = m.commuting(F, lam)
+    f0 = float(f[0])
+    g = 0.0
+    for j, (_, r, _, h) in enumerate(dirs):
+        fp, fm, hp, hm = f[1 + 4 * j: 5 + 4 * j]
+        coarse = (fp - 2.0 * f0 + fm) / h**2
+        fine = (hp - 2.0 * f0 + hm) / (0.5 * h) ** 2
+        g += 0.5 * r * (4.0 * fine - coarse) / 3.0  # Richardson: O(h^4)
+    return f0, float(g), False

@@ -186,3 +186,37 @@ def test_diffusion_needs_a_finite_grid():
     s = make("diffusion", process="vp", scheme="em", n_steps=math.inf, t_min=1e-2)
     with pytest.raises(ValueError, match="sampler.n_steps must be finite with fit.model: conv"):
         conv.conv_errors(sp, math.inf, [], 0.0, [s], 3)
+
+
+@pytest.mark.parametrize("kind,d,K,metric", [("stationary_1d", 15, 15, "w2"), ("stationary_2d", 25, 5, "kl_sample_data")])
+def test_expansion_at_full_width_is_the_fourier_theory(kind, d, K, metric):
+    """The 1/N expansion of the conv model (second differences in the patch covariance) at full width = R11 for the
+    Fourier model, ULA and diffusion."""
+    from gaussdsm import theory
+
+    sp = spectra.spectrum(kind, d, beta=1.0, omega0=0.3)
+    b, g, bad = conv.error_expansion(sp, 0.3, ULA(0.02), K, metric=metric)
+    ds = theory.error_terms(sp.lam, 1, 0.3, 0.02, model="fourier", kappa=sp.kappa, metric=metric)
+    assert not bad and b == pytest.approx(float(ds.bias), rel=1e-12)
+    assert g == pytest.approx(float(ds.generalization), rel=1e-5)
+    s = _vp(20)
+    b, g, bad = conv.error_expansion(sp, 0.0, s, K, metric=metric)
+    ds = theory.error_terms(sp.lam, 1, model="fourier", kappa=sp.kappa, metric=metric, sampler="diffusion",
+                            process="vp", scheme="em", n_steps=20, t_min=1e-2)
+    assert not bad and b == pytest.approx(float(ds.bias), rel=1e-10)
+    assert g == pytest.approx(float(ds.generalization), rel=1e-5)
+
+
+@pytest.mark.parametrize("K", [3, 7])
+def test_expansion_against_monte_carlo(K):
+    """bias + generalization_sum / N against Monte Carlo (fixed seeds, 300 training sets), within 4 standard errors,
+    ULA and diffusion, N = 30 and 300 (d = 31)."""
+    sp = spectra.spectrum("stationary_1d", 31, beta=1.0, omega0=0.3)
+    for s, sigma in ((ULA(0.02), 0.3), (_vp(20), 0.0)):
+        b, g, bad = conv.error_expansion(sp, sigma, s, K)
+        assert not bad and g > 0
+        for N in (30, 300):
+            v, dv = conv.conv_errors(sp, N, data_streams(7, 300, N), sigma, [s], K)
+            assert not dv.any()
+            se = v[0].std(ddof=1) / math.sqrt(v.shape[1])
+            assert abs(v[0].mean() - (b + g / N)) < 4 * se, (K, N, v[0].mean(), b + g / N, se)
