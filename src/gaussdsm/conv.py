@@ -453,3 +453,49 @@ def error_expansion(spectrum, sigma, sampler, kernel_size: int, metric: str = "w
         fine = (hp - 2.0 * f0 + hm) / (0.5 * h) ** 2
         g += 0.5 * r * (4.0 * fine - coarse) / 3.0  # Richardson: O(h^4)
     return f0, float(g), False
+
+
+FOURIER_ONLY = ("bias_init", "bias_discretization", "bias_stopping")
+"""Parts of a diffusion error that :func:`gaussdsm.theory.error_terms` splits for the Fourier model only."""
+
+
+def fill_terms(ds, spectrum, spec, kernel_size: int, metric: str = "w2"):
+    """The conv model's terms on the grid of an :func:`gaussdsm.theory.error_terms` dataset (of the Fourier model,
+    for its coordinates): ``bias`` (exact, N = inf), ``generalization`` (:func:`error_expansion` / N),
+    ``optimization`` 0, ``total``, ``valid``, ``in_regime`` (= valid: no second-order estimate), ``reason``; the
+    Fourier model's own split of the diffusion bias is dropped.  ``spec``: the
+    :class:`gaussdsm.samplers.spec.SamplerSpec` that makes each point's sampler.  One expansion per sampler setting
+    and sigma serves every N."""
+    ds = ds.drop_vars([k for k in FOURIER_ONLY if k in ds])
+    shape, dims = ds["total"].shape, ds["total"].dims
+    out = {k: np.full(shape, np.nan) for k in ("bias", "generalization", "total")}
+    valid = np.zeros(shape, dtype=np.int8)
+    reason = np.full(shape, "", dtype=object)
+    cache = {}
+    for idx in np.ndindex(shape):
+        pt = ds.isel(dict(zip(dims, idx)))
+        setting = tuple(pt[a].values.item() for a in spec.axes)
+        sigma = float(pt["sigma"]) if "sigma" in pt.coords else 0.0
+        key = (sigma, setting)
+        if key not in cache:
+            cache[key] = error_expansion(spectrum, sigma, spec.make(setting), kernel_size, metric)
+        b, g, bad = cache[key]
+        N = float(pt["n_samples"])
+        gen = 0.0 if math.isinf(N) else g / N
+        out["bias"][idx], out["generalization"][idx] = b, gen
+        out["total"][idx] = b + gen
+        valid[idx] = int(np.isfinite(b + gen))
+        if not valid[idx]:
+            reason[idx] = ("the sampler diverges with the conv model's score " +
+                           ("learned from the population" if not np.isfinite(b) else "near the population one (its "
+                            "1/N expansion is not defined)"))
+    for k, v in out.items():
+        ds[k] = (dims, v, ds[k].attrs)
+    ds["optimization"] = (dims, np.zeros(shape), ds["optimization"].attrs)
+    for k in ("valid", "in_regime"):
+        ds[k] = (dims, valid, ds[k].attrs)
+    ds["second_order"] = (dims, np.full(shape, np.nan), ds["second_order"].attrs)
+    ds["n_samples_scale"] = (dims, np.full(shape, np.nan), ds["n_samples_scale"].attrs)
+    ds["reason"] = (dims, reason.astype(str), ds["reason"].attrs)
+    ds.attrs.update(model="conv", kernel_size=int(kernel_size))
+    return ds

@@ -220,3 +220,29 @@ def test_expansion_against_monte_carlo(K):
             assert not dv.any()
             se = v[0].std(ddof=1) / math.sqrt(v.shape[1])
             assert abs(v[0].mean() - (b + g / N)) < 4 * se, (K, N, v[0].mean(), b + g / N, se)
+
+
+def test_front_door_conv_theory_and_monte_carlo():
+    """gaussdsm.error with model conv: a kernel_size axis, the expansion beside its Monte Carlo (z within 4), the
+    population exact (Monte Carlo = total)."""
+    import gaussdsm
+
+    ds = gaussdsm.error(spectrum="stationary_1d", d=31, model="conv", kernel_size=[3, 7], n_samples=[30, math.inf],
+                        sigma=0.3, gamma=0.02, mc=100, seed=2)
+    assert ds["total"].dims == ("kernel_size", "n_samples")
+    assert (abs(ds["z"].sel(n_samples=30)) < 4).all()
+    pop = ds.sel(n_samples=math.inf)
+    np.testing.assert_allclose(pop["mc_mean"], pop["total"], rtol=1e-12)
+    assert float(pop["total"].sel(kernel_size=7)) < float(pop["total"].sel(kernel_size=3))
+
+
+def test_command_line_names_the_option(capsys):
+    from gaussdsm.cli import main
+
+    base = ["error", "--spectrum", "stationary_2d", "--d", "64", "--model", "conv", "--n-samples", "16", "--sigma",
+            "0.3", "--gamma", "0.02"]
+    assert main(base + ["--kernel-size", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "--kernel-size must be an odd integer in [1, 8]" in err and err.count("\n") == 1
+    assert main(base + ["--kernel-size", "3"]) == 0
+    assert "model conv, kernel_size = 3" in capsys.readouterr().out
