@@ -183,8 +183,12 @@ class ConvModel:
         (indices, default all): ``(R, L, n)``."""
         modes = np.arange(self._omega.shape[0]) if modes is None else np.asarray(modes, dtype=np.int64)
         cosines = np.cos(self._omega[modes] @ self.offsets.T)  # (n, P)
-        f = filters[:, self._channel[modes]]  # (R, n, L, P)
-        return np.einsum("np,rnlp->rln", cosines, f)
+        ch = self._channel[modes]
+        out = np.empty(filters.shape[:1] + filters.shape[2:3] + (modes.size,))
+        for c in np.unique(ch):  # one filter per channel: O(R L P n), no (n, P) copy per replicate
+            sel = ch == c
+            out[..., sel] = np.einsum("rlp,np->rln", filters[:, c], cosines[sel])
+        return out
 
     def score(self, modes, m2, s2) -> np.ndarray:
         """The score coefficient :math:`a = \\hat u(\\omega)` of each mode in ``modes`` at the levels ``(m2, s2)``
@@ -314,30 +318,34 @@ def conv_errors(spectrum, n_samples, rngs, sigma, samplers, kernel_size: int, me
         population)
     """
     from .metrics import get
-    from .montecarlo import mode_variances
+    from .montecarlo import MODES_BLOCK_ELEMENTS, mode_variances
     from .samplers import LangevinSampler
 
     m = get(metric)
     lam = np.asarray(spectrum.lam, dtype=float)
     layout = Layout.of(spectrum)
-    if math.isinf(float(n_samples)):
-        mu = lam[None, :].copy()
-    else:
-        mu = mode_variances(lam, int(n_samples), list(rngs), spectrum.kappa)
-    model = ConvModel(mu, layout, kernel_size)
+    rngs = list(rngs)
+    population = math.isinf(float(n_samples))
+    R = 1 if population else len(rngs)
     sigmas = np.atleast_1d(np.asarray(sigma, dtype=float))
-    out = np.full((sigmas.size, len(samplers), mu.shape[0]), np.nan)
+    out = np.full((sigmas.size, len(samplers), R), np.nan)
     div = np.zeros(out.shape, dtype=bool)
-    for g, sg in enumerate(sigmas):
-        for j, s in enumerate(samplers):
-            if g and not isinstance(s, LangevinSampler):  # diffusion ignores sigma: the same law
-                out[g, j], div[g, j] = out[0, j], div[0, j]
-                continue
-            F, bad = conv_variance(s, model, mu, sg)
-            ok = ~np.any(bad, axis=-1)
-            if np.any(ok):
-                out[g, j, ok] = m.commuting(F[ok], lam)
-            div[g, j] = ~ok | np.isinf(out[g, j])
+    step = max(1, MODES_BLOCK_ELEMENTS // lam.size)  # replicates in blocks: O(b d) memory
+    for lo in range(0, R, step):
+        sl = slice(lo, min(R, lo + step))
+        mu = lam[None, :].copy() if population else mode_variances(lam, int(n_samples), rngs[sl], spectrum.kappa)
+        model = ConvModel(mu, layout, kernel_size)
+        for g, sg in enumerate(sigmas):
+            for j, s in enumerate(samplers):
+                if g and not isinstance(s, LangevinSampler):  # diffusion ignores sigma: the same law
+                    out[g, j, sl], div[g, j, sl] = out[0, j, sl], div[0, j, sl]
+                    continue
+                F, bad = conv_variance(s, model, mu, sg)
+                ok = ~np.any(bad, axis=-1)
+                val = np.full(ok.shape, np.nan)
+                if np.any(ok):
+                    val[ok] = m.commuting(F[ok], lam)
+                out[g, j, sl], div[g, j, sl] = val, ~ok | np.isinf(val)
     return (out[0], div[0]) if np.ndim(sigma) == 0 else (out, div)
 
 
