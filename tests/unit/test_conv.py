@@ -246,3 +246,23 @@ def test_command_line_names_the_option(capsys):
     assert "--kernel-size must be an odd integer in [1, 8]" in err and err.count("\n") == 1
     assert main(base + ["--kernel-size", "3"]) == 0
     assert "model conv, kernel_size = 3" in capsys.readouterr().out
+
+
+def test_study_with_a_conv_model_runs_through_the_stages():
+    """A study config with fit.model conv (run_study: the workflow's stages in memory): Monte Carlo beside the theory
+    (z within 4, two metrics), the population exact; bad kernel sizes are one config line naming the key."""
+    import gaussdsm
+    from gaussdsm.study import ConfigError
+
+    study = {"spectrum": {"kind": "stationary_1d", "d": 15, "beta": 1.0, "omega0": 0.4},
+             "fit": {"model": "conv", "kernel_size": 3}, "metrics": ["w2", "kl_sample_data"],
+             "grid": {"n_samples": [50, math.inf], "sigma": [0.3], "gamma": [0.02]},
+             "montecarlo": {"n_replicates": 60}, "panels": []}
+    s = gaussdsm.run_study({"seed": 3, "studies": {"conv": study}}).summary
+    assert s.attrs["model"] == "conv" and int(s.attrs["kernel_size"]) == 3
+    for m in ("", "kl_sample_data_"):
+        assert abs(float(s[f"{m}zscore"].sel(n_samples=50).squeeze())) < 4
+        pop = s.sel(n_samples=math.inf).squeeze()
+        assert float(pop[f"{m}mc_mean"]) == pytest.approx(float(pop[f"{m}theory_total"]), rel=1e-12)
+    with pytest.raises(ConfigError, match=r"studies\.conv\.fit\.kernel_size must be an odd integer in \[1, 15\]"):
+        gaussdsm.run_study({"seed": 3, "studies": {"conv": {**study, "fit": {"model": "conv", "kernel_size": 4}}}})
