@@ -180,8 +180,18 @@ class ConvModel:
 
     def transfer(self, filters, modes=None) -> np.ndarray:
         r""":math:`\hat f(\omega) = \sum_\delta f_\delta\cos(\omega\cdot\delta)` of filters ``(R, c, L, P)`` at the modes
-        (indices, default all): ``(R, L, n)``."""
-        modes = np.arange(self._omega.shape[0]) if modes is None else np.asarray(modes, dtype=np.int64)
+        (indices: the cosine sums, O(R L P n); default all: the DFT of the filter on the grid, O(R L d log d)):
+        ``(R, L, n)``."""
+        if modes is None:  # every mode: one FFT of the filter on the grid, O(R L d log d)
+            D = len(self.layout.grid)
+            at = tuple(np.mod(self.offsets[:, j], n) for j, n in enumerate(self.layout.grid))
+            grid = np.zeros(filters.shape[:3] + self.layout.grid)
+            grid[(..., *at)] = filters
+            flat = np.fft.fftn(grid, axes=tuple(range(-D, 0))).real  # the filters are even: real transforms
+            flat = flat.reshape(filters.shape[:3] + (-1,))  # (R, c, L, n)
+            sel = flat[:, self._channel, :, self.layout.position % self.layout.size]  # (d, R, L): advanced axes first
+            return np.transpose(sel, (1, 2, 0))
+        modes = np.asarray(modes, dtype=np.int64)
         cosines = np.cos(self._omega[modes] @ self.offsets.T)  # (n, P)
         ch = self._channel[modes]
         out = np.empty(filters.shape[:1] + filters.shape[2:3] + (modes.size,))
