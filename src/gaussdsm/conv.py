@@ -160,14 +160,29 @@ class ConvModel:
         q = np.stack(np.unravel_index(uniq, tuple(grid)), axis=1)
         return cls.reshape(key.shape), q
 
+    training = None
+    """A :class:`gaussdsm.dsm.Training` of every level's filter (None: the DSM minimiser)."""
+
     def filters(self, m2, s2) -> np.ndarray:
         r"""The score filters :math:`u = (m^2\Sigma_{\mathcal P} + s^2I)^{-1}e_0` at levels ``(m2, s2)`` (arrays of
-        shape ``(L,)``): ``(R, c, L, P)``."""
+        shape ``(L,)``): ``(R, c, L, P)``.
+
+        Trained (:attr:`training`): the DSM loss of the filter is :math:`w^\top(m^2\Sigma_{\mathcal P} + s^2I)w -
+        2m\,w^\top\Sigma_{\mathcal P}e_0` + const per position, the loss of a linear denoiser with covariance
+        :math:`\Sigma_{\mathcal P}` read at :math:`e_0`: per eigenvector :math:`v_j` of :math:`\Sigma_{\mathcal P}`
+        (eigenvalue :math:`\nu_j`) gradient flow or descent from :math:`w_0 = 0` (``init: zero``) or :math:`e_0`
+        (``identity``) gives :math:`\langle v_j, w\rangle = \langle v_j, e_0\rangle\,\theta_\tau(\nu_j)`
+        (:func:`gaussdsm.dsm.trained_denoiser`; Wang & Pehlevan 2025, Prop. 5.4), hence
+        :math:`\langle v_j, u\rangle = \langle v_j, e_0\rangle\,a_\tau(\nu_j)` with :math:`a_\tau` the trained
+        score coefficient (:meth:`gaussdsm.dsm.Training.score_coefficient`)."""
         m2, s2 = (np.atleast_1d(np.asarray(x, dtype=float)) for x in (m2, s2))
-        den = m2[:, None] * self.nu[..., None, :] + s2[:, None]  # (R, c, L, P)
-        with np.errstate(divide="ignore"):
-            coef = self.b[..., None, :] / den
-        return np.einsum("rcpj,rclj->rclp", self.V, coef)
+        nu = self.nu[..., None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.training is None:
+                a = 1.0 / (m2[:, None] * nu + s2[:, None])  # (R, c, L, P)
+            else:
+                a = self.training.score_coefficient(nu, m2[:, None], s2[:, None])
+        return np.einsum("rcpj,rclj->rclp", self.V, self.b[..., None, :] * a)
 
     def denoiser_filters(self, m2, s2) -> np.ndarray:
         r"""The DSM-optimal filters :math:`w^* = (m^2\Sigma_{\mathcal P} + s^2I)^{-1}m\Sigma_{\mathcal P}e_0`,
@@ -265,7 +280,11 @@ def conv_variance(sampler, model: ConvModel, values, sigma: float = 0.0):
     rows = np.atleast_2d(values)
     F, bad = np.empty(rows.shape), np.empty(rows.shape, dtype=bool)
     p = sampler.process
+    trained = sampler.training
     for r, (mdl, mu) in enumerate(zip(models, rows)):
+        if trained is not None and mdl.training is not trained:
+            mdl = _one(mdl, None)
+            mdl.training = trained
         other = object.__new__(type(sampler))
         other.__dict__.update(sampler.__dict__)
         other.training = ConvScores(mdl)
@@ -283,12 +302,13 @@ def conv_variance(sampler, model: ConvModel, values, sigma: float = 0.0):
     return (F, bad) if values.ndim == 2 else (F[0], bad[0])
 
 
-def _one(model: ConvModel, r: int) -> ConvModel:
-    """Training set ``r`` of a batched model."""
+def _one(model: ConvModel, r: int | None) -> ConvModel:
+    """Training set ``r`` of a batched model (None: a copy)."""
     one = object.__new__(ConvModel)
     one.__dict__.update(model.__dict__)
-    one.nu, one.V, one.b = model.nu[r:r + 1], model.V[r:r + 1], model.b[r:r + 1]
-    one.batched = False
+    if r is not None:
+        one.nu, one.V, one.b = model.nu[r:r + 1], model.V[r:r + 1], model.b[r:r + 1]
+        one.batched = False
     return one
 
 

@@ -341,7 +341,7 @@ def _monte_carlo(leaf: _Leaf, points: list) -> dict:
             r = summarize(w[at], dv[at], deterministic=oracle)
             out[idx] = dict(mc_mean=r.mean, mc_stderr=r.stderr, mc_n=r.n_valid, n_diverged=r.n_diverged,
                             z=zscore(r.mean, r.stderr, total))
-            if o["fit"] == "gd" and not oracle and o["metric"] == "w2":  # and with the training noise drawn, paired
+            if o["fit"] == "gd" and not oracle and o["metric"] == "w2" and o["model"] != "conv":  # and with the training noise drawn, paired
                 drawn, _, diff = drawn_noise_monte_carlo_error(lam, int(N), smps[at[1]], o["mc"], o["seed"])
                 out[idx].update(mc_drawn_mean=drawn.mean, mc_drawn_stderr=drawn.stderr, mc_drawn_n=drawn.n_valid,
                                 mc_drawn_n_diverged=drawn.n_diverged, mc_drawn_difference=diff.mean,

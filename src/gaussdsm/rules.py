@@ -61,7 +61,7 @@ def conv_model(model: str, kernel_size, spectrum_kind: str, grid: tuple | None, 
                sgd: bool = False) -> str | None:
     """``fit.model: conv`` (a local convolutional denoiser, ``fit.kernel_size``) and what it needs: a stationary
     spectrum (``grid``: its DFT grid's shape and channels, None without one), an odd kernel size no wider than the
-    image's side, the exact DSM fit; ``fit.kernel_size`` with another model."""
+    image's side, no SGD; ``fit.kernel_size`` with another model."""
     if model != "conv":
         return "fit.kernel_size is only used by fit.model: conv" if kernel_size is not None else None
     if grid is None:
@@ -76,8 +76,9 @@ def conv_model(model: str, kernel_size, spectrum_kind: str, grid: tuple | None, 
         if kernel_size is None:
             return f"fit.kernel_size is required by fit.model: conv: {rng}"
         return f"fit.kernel_size must be {rng}; got {kernel_size!r}"
-    if fit != "exact" or sgd:
-        return "fit.model: conv needs fit.method exact and grid.tau [0.0] (its filter is the DSM minimiser)"
+    if fit not in ("exact", "gradient_flow", "gd") or sgd:
+        return ("fit.model: conv needs fit.method exact (or, with sampler.kind: diffusion, gradient_flow or gd) and "
+                "grid.tau [0.0]")
     return None
 
 

@@ -291,3 +291,32 @@ def test_channels_are_independent_and_both_transfers_agree():
         on_grid[lay.position[lay.channel == c] % lay.size] = a[lay.channel == c]
         on_grid1[one.position] = a1
         np.testing.assert_allclose(on_grid, on_grid1, rtol=1e-12)
+
+
+@pytest.mark.parametrize("method,lr,init", [("gradient_flow", 0.0, "zero"), ("gd", 0.05, "identity")])
+def test_trained_filters_at_full_width_are_the_trained_fourier_denoisers(method, lr, init):
+    """Every level's filter trained for a time tau (gradient flow, or gd with a step) per eigenvector of the patch
+    covariance: at full width the trained Fourier-diagonal denoiser of each mode (the diagonal model's law with
+    those mode variances), population and drawn."""
+    from gaussdsm.dsm import Training
+
+    sp = spectra.spectrum("stationary_2d", 25, beta=1.0, omega0=0.5)
+    mu = np.vstack([sp.lam, mode_variances(sp.lam, 5, data_streams(1, 2, 5), sp.kappa)])
+    tr = Training(method, 2.0, init, lr)
+    s = _vp(15).with_training(tr)
+    F, bad = conv.conv_variance(s, conv.ConvModel(mu, conv.Layout.of(sp), 5), mu)
+    ref, ok = s.variance_and_stable(mu)
+    assert not bad.any() and ok.all()
+    np.testing.assert_allclose(F, ref, rtol=1e-9)
+    exact, _ = conv.conv_variance(_vp(15), conv.ConvModel(mu, conv.Layout.of(sp), 5), mu)
+    assert np.max(np.abs(F - exact)) > 1e-3  # training for a finite time changes the law
+
+
+def test_front_door_trained_conv_filters():
+    """fit gradient_flow with model conv (diffusion): the expansion of the trained filters beside Monte Carlo."""
+    import gaussdsm
+
+    ds = gaussdsm.error(spectrum="stationary_1d", d=31, model="conv", kernel_size=5, n_samples=40, sampler="diffusion",
+                        n_steps=20, t_min=1e-2, fit="gradient_flow", train_time=[0.5, 5.0], mc=100, seed=1)
+    assert (abs(ds["z"]) < 4).all()
+    assert float(ds["total"].sel(train_time=0.5)) > 10 * float(ds["total"].sel(train_time=5.0))
