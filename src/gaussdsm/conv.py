@@ -477,12 +477,19 @@ def error_expansion(spectrum, sigma, sampler, kernel_size: int, metric: str = "w
             cv = cov0.copy()
             cv[k] = cov0[k] + t * h * v[cls]
             covs.append(cv)
-    model = base.with_covariance(np.stack(covs))
-    vals = np.broadcast_to(lam, (len(covs), lam.size))
-    F, bad = conv_variance(sampler, model, vals, sigma)
-    if np.any(bad):
-        return (np.nan, np.nan, True) if np.any(bad[0]) else (m.commuting(F[:1], lam)[0], np.nan, True)
-    f = m.commuting(F, lam)
+    from .montecarlo import MODES_BLOCK_ELEMENTS
+
+    f = np.empty(len(covs))
+    step = max(1, MODES_BLOCK_ELEMENTS // lam.size)  # O(b d) memory
+    for lo in range(0, len(covs), step):
+        block = np.stack(covs[lo:lo + step])
+        F, bad = conv_variance(sampler, base.with_covariance(block), np.broadcast_to(lam, (len(block), lam.size)),
+                               sigma)
+        if np.any(bad):
+            if lo == 0 and np.any(bad[0]):
+                return np.nan, np.nan, True
+            return float(f[0]) if lo else float(m.commuting(F[:1], lam)[0]), np.nan, True
+        f[lo:lo + len(block)] = m.commuting(F, lam)
     f0 = float(f[0])
     g = 0.0
     for j, (_, r, _, h) in enumerate(dirs):
