@@ -41,7 +41,7 @@ import numpy as np
 from . import _checks
 
 __all__ = ["Layout", "ConvModel", "check_kernel_size", "patch_offsets", "conv_variance", "conv_errors",
-           "population_error", "ConvScores", "gradient_flow_filter"]
+           "population_error", "error_expansion", "fill_terms", "ConvScores", "gradient_flow_filter", "FD_STEP"]
 
 
 def check_kernel_size(kernel_size, grid: tuple) -> int:
@@ -123,7 +123,6 @@ class ConvModel:
         vals = np.atleast_2d(vals)
         D = len(layout.grid)
         self.offsets = patch_offsets(D, self.kernel_size)  # (P, D)
-        P = self.offsets.shape[0]
         axes = tuple(range(-D, 0))
         acov = np.fft.ifftn(layout.power(vals), axes=axes).real  # (R, c) + grid: c(delta)
         diff = self.offsets[:, None, :] - self.offsets[None, :, :]  # (P, P, D)
@@ -154,8 +153,7 @@ class ConvModel:
         diff = self.offsets[:, None, :] - self.offsets[None, :, :]
         grid = np.array(self.layout.grid)
         a, b = np.mod(diff, grid), np.mod(-diff, grid)
-        flat = lambda x: np.ravel_multi_index(tuple(np.moveaxis(x, -1, 0)), tuple(grid))  # noqa: E731
-        key = np.minimum(flat(a), flat(b))
+        key = np.minimum(*(np.ravel_multi_index(tuple(np.moveaxis(x, -1, 0)), tuple(grid)) for x in (a, b)))
         uniq, cls = np.unique(key, return_inverse=True)
         q = np.stack(np.unravel_index(uniq, tuple(grid)), axis=1)
         return cls.reshape(key.shape), q
@@ -194,8 +192,8 @@ class ConvModel:
         return np.einsum("rcpj,rclj->rclp", self.V, coef)
 
     def transfer(self, filters, modes=None) -> np.ndarray:
-        r""":math:`\hat f(\omega) = \sum_\delta f_\delta\cos(\omega\cdot\delta)` of filters ``(R, c, L, P)`` at the modes
-        (indices: the cosine sums, O(R L P n); default all: the DFT of the filter on the grid, O(R L d log d)):
+        r""":math:`\hat f(\omega) = \sum_\delta f_\delta\cos(\omega\cdot\delta)` of filters ``(R, c, L, P)`` at the
+        modes (indices: the cosine sums, O(R L P n); default all: the DFT of the filter on the grid, O(R L d log d)):
         ``(R, L, n)``."""
         if modes is None:  # every mode: one FFT of the filter on the grid, O(R L d log d)
             D = len(self.layout.grid)
@@ -391,7 +389,8 @@ def gradient_flow_filter(model: ConvModel, sigma: float, train_time, init=None) 
 
     .. math:: w(\tau) = w^* + e^{-2(\Sigma_{\mathcal P} + \sigma^2I)\tau}(w_0 - w^*),
 
-    per eigenvector of :math:`\Sigma_{\mathcal P}` :math:`w_j(\tau) = w^*_j + (w_{0,j} - w^*_j)e^{-2(\nu_j+\sigma^2)\tau}`.
+    per eigenvector of :math:`\Sigma_{\mathcal P}`
+    :math:`w_j(\tau) = w^*_j + (w_{0,j} - w^*_j)e^{-2(\nu_j+\sigma^2)\tau}`.
 
     Parameters
     ----------
@@ -455,7 +454,6 @@ def error_expansion(spectrum, sigma, sampler, kernel_size: int, metric: str = "w
     layout = Layout.of(spectrum)
     base = ConvModel(lam, layout, kernel_size)
     cls, q = base.difference_classes()
-    Q = q.shape[0]
     cov0 = base.covariance[0]  # (c, P, P)
     c = layout.channels
     omega = layout.frequencies()
@@ -524,7 +522,7 @@ def fill_terms(ds, spectrum, spec, kernel_size: int, metric: str = "w2"):
         key = (sigma, setting)
         if key not in cache:
             cache[key] = error_expansion(spectrum, sigma, spec.make(setting), kernel_size, metric)
-        b, g, bad = cache[key]
+        b, g, _ = cache[key]
         N = float(pt["n_samples"])
         gen = 0.0 if math.isinf(N) else g / N
         out["bias"][idx], out["generalization"][idx] = b, gen

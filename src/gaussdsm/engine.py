@@ -57,7 +57,8 @@ FIT_DEFAULTS = {"fit": "exact", "train_time": math.inf, "fit_init": "zero", "lr"
 """The fit options' defaults (the exact fit): any other value is for diffusion samplers only."""
 KEYS = {"spectrum": "spectrum.kind", "d": "spectrum.d", **{k: f"spectrum.{k}" for k in SPECTRUM_KEYS},
         **{k: f"grid.{k}" for k in ("n_samples", "sigma", "gamma", "tau")},
-        "loss_factor": "fit.loss_factor", "model": "fit.model", "kernel_size": "fit.kernel_size", "sampler": "sampler.kind",
+        "loss_factor": "fit.loss_factor", "model": "fit.model", "kernel_size": "fit.kernel_size",
+        "sampler": "sampler.kind",
         **{k: f"sampler.{k}" for k in ("n_steps", "init_var", "friction", *DIFFUSION_ONLY)}, **FIT_KEYS,
         "metric": "metric", "mc": "mc", "seed": "seed", "max_time": "max_time"}
 """Every option of :func:`error` and the key its messages name (a study config's, where it has one)."""
@@ -71,13 +72,15 @@ def choices() -> dict[str, Sequence]:
     from .spectra import SOURCES
     from .theory import MODELS
 
-    return {"spectrum": tuple(SOURCES), "model": (*MODELS, "conv"), "sampler": tuple(SAMPLERS), "process": tuple(PROCESSES),
+    return {"spectrum": tuple(SOURCES), "model": (*MODELS, "conv"), "sampler": tuple(SAMPLERS),
+            "process": tuple(PROCESSES),
             "scheme": tuple(SCHEMES), "grid": GRIDS, "init": START_LAWS, "fit": FIT_METHODS, "fit_init": FIT_INITS}
 
 
 #: numeric options: (check, bounds) -- the command line's argument types (gaussdsm.cli) say the same
 NUMBERS = {
-    "d": ("integer", {"ge": 1}), "side": ("integer", {"ge": 1}), "kernel_size": ("integer", {"ge": 1}), "n_samples": ("integer", {"ge": 1, "allow_inf": True}),
+    "d": ("integer", {"ge": 1}), "side": ("integer", {"ge": 1}), "kernel_size": ("integer", {"ge": 1}),
+    "n_samples": ("integer", {"ge": 1, "allow_inf": True}),
     "sigma": ("number", {"ge": 0}), "gamma": ("number", {"ge": 0}), "tau": ("number", {"ge": 0}),
     "loss_factor": ("number", {"gt": 0}), "n_steps": ("integer", {"ge": 1, "allow_inf": True}),
     "init_var": ("number", {"ge": 0}), "friction": ("number", {"gt": 0}), "t_min": ("number", {"ge": 0}),
@@ -342,7 +345,8 @@ def _monte_carlo(leaf: _Leaf, points: list) -> dict:
             r = summarize(w[at], dv[at], deterministic=oracle)
             out[idx] = dict(mc_mean=r.mean, mc_stderr=r.stderr, mc_n=r.n_valid, n_diverged=r.n_diverged,
                             z=zscore(r.mean, r.stderr, total))
-            if o["fit"] == "gd" and not oracle and o["metric"] == "w2" and o["model"] != "conv":  # and with the training noise drawn, paired
+            drawn_too = o["fit"] == "gd" and not oracle and o["metric"] == "w2" and o["model"] != "conv"
+            if drawn_too:  # and with the training noise drawn, paired (d x d fits)
                 drawn, _, diff = drawn_noise_monte_carlo_error(lam, int(N), smps[at[1]], o["mc"], o["seed"])
                 out[idx].update(mc_drawn_mean=drawn.mean, mc_drawn_stderr=drawn.stderr, mc_drawn_n=drawn.n_valid,
                                 mc_drawn_n_diverged=drawn.n_diverged, mc_drawn_difference=diff.mean,

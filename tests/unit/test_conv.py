@@ -1,6 +1,7 @@
 """The local convolutional denoiser (fit.model: conv): its DSM minimiser, its per-Fourier-mode law against the d x d
 pixel-space law, the full-width identity with the Fourier model, gradient-flow training and its input checks."""
 
+import itertools
 import math
 
 import numpy as np
@@ -131,7 +132,7 @@ def test_locality_floor_falls_with_the_kernel_size():
     sp = spectra.spectrum("stationary_1d", 31, beta=1.0, omega0=0.3)
     s = _vp(30)
     floors = [conv.population_error(sp, 0.0, s, K)[0] for K in (1, 3, 7, 15, 31)]
-    assert all(b < a for a, b in zip(floors, floors[1:]))
+    assert all(b < a for a, b in itertools.pairwise(floors))
     assert floors[0] > 10 * floors[-1]
 
 
@@ -188,7 +189,8 @@ def test_diffusion_needs_a_finite_grid():
         conv.conv_errors(sp, math.inf, [], 0.0, [s], 3)
 
 
-@pytest.mark.parametrize("kind,d,K,metric", [("stationary_1d", 15, 15, "w2"), ("stationary_2d", 25, 5, "kl_sample_data")])
+@pytest.mark.parametrize("kind,d,K,metric", [("stationary_1d", 15, 15, "w2"),
+                                             ("stationary_2d", 25, 5, "kl_sample_data")])
 def test_expansion_at_full_width_is_the_fourier_theory(kind, d, K, metric):
     """The 1/N expansion of the conv model (second differences in the patch covariance) at full width = R11 for the
     Fourier model, ULA and diffusion."""
