@@ -41,7 +41,8 @@ import numpy as np
 from . import _checks
 
 __all__ = ["Layout", "ConvModel", "check_kernel_size", "patch_offsets", "conv_variance", "conv_errors",
-           "population_error", "error_expansion", "fill_terms", "ConvScores", "gradient_flow_filter", "FD_STEP"]
+           "population_error", "error_expansion", "fill_terms", "ConvScores", "gradient_flow_filter", "FD_STEP",
+           "check_sampler"]
 
 
 def check_kernel_size(kernel_size, grid: tuple) -> int:
@@ -308,6 +309,15 @@ def _one(model: ConvModel, r: int | None) -> ConvModel:
         one.nu, one.V, one.b = model.nu[r:r + 1], model.V[r:r + 1], model.b[r:r + 1]
         one.batched = False
     return one
+
+
+def check_sampler(sampler) -> None:
+    """What the conv model needs of a sampler setting (one line naming the key): a diffusion sampler's law is computed
+    step by step (:func:`_check_diffusion`); the Langevin family takes any."""
+    from .samplers import LangevinSampler
+
+    if not isinstance(sampler, LangevinSampler):
+        _check_diffusion(sampler)
 
 
 def _check_diffusion(sampler) -> None:

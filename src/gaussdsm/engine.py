@@ -226,7 +226,11 @@ def _leaf(o: dict, listed: Sequence[str], made: dict, at: dict) -> _Leaf:
         raise ValueError(f"{err}{where(at)}") from None
     for setting in spec.settings():
         try:
-            spec.make(setting)
+            made_sampler = spec.make(setting)
+            if o["model"] == "conv":
+                from .conv import check_sampler
+
+                check_sampler(made_sampler)
         except ValueError as err:
             here = {k: v for k, v in zip(spec.axes, setting) if k in listed}
             raise ValueError(f"{err}{where({**at, **here})}") from None

@@ -317,6 +317,15 @@ def _model_errors(study: Study, where: str) -> list[str]:
         errors.append(f"{where}.{why}")
     if model == "conv" and draw != "modes":
         errors.append(f"{where}.montecarlo.draw must be modes (or auto) with fit.model: conv")
+    if model == "conv" and not why:
+        from .conv import check_sampler
+
+        for combo in study.sampler.settings():
+            try:
+                check_sampler(study.sampler.make(combo))
+            except ValueError as err:
+                errors.append(f"{where}.{err}")
+                break
     if draw == "modes" and model not in (*DIAGONAL_MODELS, "conv"):
         errors.append(f"{where}.montecarlo.draw: modes draws the empirical mode variances, for fit.model: diagonal or "
                       f"fourier; the full model needs wishart or samples")

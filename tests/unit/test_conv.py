@@ -322,3 +322,26 @@ def test_front_door_trained_conv_filters():
                         n_steps=20, t_min=1e-2, fit="gradient_flow", train_time=[0.5, 5.0], mc=100, seed=1)
     assert (abs(ds["z"]) < 4).all()
     assert float(ds["total"].sel(train_time=0.5)) > 10 * float(ds["total"].sel(train_time=5.0))
+
+
+def test_expansion_against_monte_carlo_with_channels():
+    """Two channels (independent filters): the expansion against Monte Carlo within 4 standard errors (diffusion,
+    N = 10, where the 1/N term is 15 standard errors)."""
+    w = 2 * np.pi * np.fft.fftfreq(8)
+    r2 = w[:, None] ** 2 + w[None, :] ** 2
+    P = np.stack([1.0 / (1.0 + r2 / 0.3), 0.5 / (1.0 + r2 / 1.5) ** 2], axis=-1)
+    sp = _spectrum_of(P, channels_last=True)
+    s = _vp(20)
+    b, g, bad = conv.error_expansion(sp, 0.0, s, 3)
+    v, dv = conv.conv_errors(sp, 10, data_streams(5, 300, 10), 0.0, [s], 3)
+    se = v[0].std(ddof=1) / math.sqrt(v.shape[1])
+    assert not bad and not dv.any() and abs(g / 10) > 10 * se
+    assert abs(v[0].mean() - (b + g / 10)) < 4 * se
+
+
+def test_conv_refuses_a_continuous_time_diffusion_before_any_work():
+    import gaussdsm
+
+    with pytest.raises(ValueError, match=r"sampler.n_steps must be finite with fit.model: conv .*\(at n_steps=inf\)"):
+        gaussdsm.error(spectrum="stationary_1d", d=15, model="conv", kernel_size=3, n_samples=10, sampler="diffusion",
+                       n_steps=[20, math.inf])
