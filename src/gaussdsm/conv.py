@@ -552,3 +552,27 @@ def fill_terms(ds, spectrum, spec, kernel_size: int, metric: str = "w2"):
     ds["reason"] = (dims, reason.astype(str), ds["reason"].attrs)
     ds.attrs.update(model="conv", kernel_size=int(kernel_size))
     return ds
+
+
+RATES = {"langevin_s_per_mode": 1e-6, "diffusion_s_per_eval_mode": 1.2e-7}
+"""Measured costs of one law of the conv model (a training set or a perturbed patch covariance): the Langevin family per
+mode, diffusion per score evaluation and mode (d = 16384, 2-D, K = 3 and 5; the law dominates, the filters' transfer
+adds ~20 %)."""
+
+
+def seconds(spectrum, kernel_size: int, spec, points, mc: int) -> tuple[float, float]:
+    """Estimated ``(theory, Monte Carlo)`` seconds of the conv model on ``points`` (dicts with ``n_samples`` and
+    ``sigma``) for every sampler setting of ``spec``: :func:`error_expansion` evaluates 4 Q c + 1 laws per sampler
+    setting and sigma (Q difference classes of the patch, c channels), the Monte Carlo one per replicate."""
+    layout = Layout.of(spectrum)
+    D, d = len(layout.grid), spectrum.d
+    Q = ((2 * int(kernel_size) - 1) ** D + 1) // 2
+    evals = 4 * Q * layout.channels + 1
+    per = 0.0
+    for setting in spec.settings():
+        nfe = getattr(spec.make(setting), "nfe", None)
+        per += d * (RATES["langevin_s_per_mode"] if nfe is None else
+                    RATES["diffusion_s_per_eval_mode"] * (nfe if math.isfinite(nfe) else 1.0))
+    sigmas = {p.get("sigma") for p in points}
+    reps = sum(1 if math.isinf(float(N)) else int(mc) for N in {float(p["n_samples"]) for p in points})
+    return evals * len(sigmas) * per, (reps * len(sigmas) * per if mc else 0.0)

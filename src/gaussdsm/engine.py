@@ -264,7 +264,15 @@ def _cost(leaf: _Leaf):
                              tau=float(p["tau"]), lam_min=float(lam.min()), sigma=float(p["sigma"] or 0.0),
                              loss_factor=o["loss_factor"]) for p in pts]
     top = max(costs, key=lambda c: c.seconds)
-    return theory, budget.Cost(sum(c.seconds for c in costs), max(c.memory_mb for c in costs), top.what)
+    total = budget.Cost(sum(c.seconds for c in costs), max(c.memory_mb for c in costs), top.what)
+    if leaf.options["model"] == "conv":  # its expansion evaluates the law of many patch covariances
+        from .conv import seconds
+
+        th, mc = seconds(leaf.sp, o["kernel_size"], leaf.spec, pts, o["mc"] or 0)
+        where = f"model conv, kernel_size = {o['kernel_size']}, d = {lam.size}"
+        theory = budget.Cost(th, theory.memory_mb, f"theory, {where}")
+        total = budget.Cost(th + mc, total.memory_mb, f"{'theory' if th >= mc else 'Monte Carlo'}, {where}")
+    return theory, total
 
 
 def _cost_model(o: dict) -> str:

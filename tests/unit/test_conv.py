@@ -345,3 +345,13 @@ def test_conv_refuses_a_continuous_time_diffusion_before_any_work():
     with pytest.raises(ValueError, match=r"sampler.n_steps must be finite with fit.model: conv .*\(at n_steps=inf\)"):
         gaussdsm.error(spectrum="stationary_1d", d=15, model="conv", kernel_size=3, n_samples=10, sampler="diffusion",
                        n_steps=[20, math.inf])
+
+
+def test_front_door_budget_knows_the_expansion_cost():
+    """The conv expansion evaluates 4 Q c + 1 laws: a large one is refused before any work (one line)."""
+    import gaussdsm
+    from gaussdsm.budget import BudgetError
+
+    with pytest.raises(BudgetError, match=r"theory, model conv, kernel_size = 5, d = 16384\) > --max-time 1 s"):
+        gaussdsm.error(spectrum="stationary_2d", d=16384, model="conv", kernel_size=5, sampler="diffusion", n_steps=50,
+                       t_min=1e-2, n_samples=100, max_time=1.0)
