@@ -46,12 +46,14 @@ __all__ = ["Layout", "ConvModel", "check_kernel_size", "patch_offsets", "conv_va
 
 
 def check_kernel_size(kernel_size, grid: tuple) -> int:
-    """``fit.kernel_size``: an odd integer from 1 to the image's side (its smallest side), one line otherwise."""
-    side = int(min(grid))
+    """``fit.kernel_size``: an odd integer from 1 to the image's side (its smallest side), a patch of at most
+    :data:`gaussdsm.rules.MAX_PATCH` pixels (:func:`gaussdsm.rules.conv_model`), one line otherwise."""
+    from . import rules
+
     k = _checks.integer("fit.kernel_size", kernel_size, ge=1)
-    if k % 2 == 0 or k > side:
-        raise ValueError(f"fit.kernel_size must be an odd integer in [1, {side}] (a centred patch no wider than the "
-                         f"image side {side}); got {kernel_size!r}")
+    why = rules.conv_model("conv", k, "", tuple(grid) + (1,))
+    if why:
+        raise ValueError(why)
     return k
 
 
@@ -192,7 +194,7 @@ class ConvModel:
                                                                              + s2[:, None])
         return np.einsum("rcpj,rclj->rclp", self.V, coef)
 
-    def transfer(self, filters, modes=None) -> np.ndarray:
+    def transfer(self, filters, modes=None, cosines=None) -> np.ndarray:
         r""":math:`\hat f(\omega) = \sum_\delta f_\delta\cos(\omega\cdot\delta)` of filters ``(R, c, L, P)`` at the
         modes (indices: the cosine sums, O(R L P n); default all: the DFT of the filter on the grid, O(R L d log d)):
         ``(R, L, n)``."""
@@ -206,13 +208,18 @@ class ConvModel:
             sel = flat[:, self._channel, :, self.layout.position % self.layout.size]  # (d, R, L): advanced axes first
             return np.transpose(sel, (1, 2, 0))
         modes = np.asarray(modes, dtype=np.int64)
-        cosines = np.cos(self._omega[modes] @ self.offsets.T)  # (n, P)
+        if cosines is None:
+            cosines = self.cosines(modes)
         ch = self._channel[modes]
         out = np.empty(filters.shape[:1] + filters.shape[2:3] + (modes.size,))
         for c in np.unique(ch):  # one filter per channel: O(R L P n), no (n, P) copy per replicate
             sel = ch == c
             out[..., sel] = np.einsum("rlp,np->rln", filters[:, c], cosines[sel])
         return out
+
+    def cosines(self, modes) -> np.ndarray:
+        r""":math:`\cos(\omega\cdot\delta)` of the modes (indices) and the patch offsets, ``(n, P)``."""
+        return np.cos(self._omega[np.asarray(modes, dtype=np.int64)] @ self.offsets.T)
 
     def score(self, modes, m2, s2) -> np.ndarray:
         """The score coefficient :math:`a = \\hat u(\\omega)` of each mode in ``modes`` at the levels ``(m2, s2)``
@@ -222,6 +229,13 @@ class ConvModel:
         a = self.transfer(self.filters(m2.ravel(), s2.ravel()), modes)  # (R, L, n)
         a = a.reshape(a.shape[:1] + lead + a.shape[-1:])
         return a if self.batched else a[0]
+
+
+TABLE_MIN_PATCH = 64
+"""Diffusion laws: from a patch of this many pixels on, the score coefficients of every mode at the levels a step asks
+are computed at once by FFT (O(L d log d)) rather than per slice of modes by cosine sums (O(L P d))..."""
+TABLE_ELEMENTS = 1 << 25
+"""... when the table (levels x modes) holds at most this many entries (256 MB)."""
 
 
 class ConvScores:
@@ -235,10 +249,30 @@ class ConvScores:
         if model.batched:
             raise ValueError("ConvScores takes one training set")
         self.model = model
+        self._filters: dict = {}  # per array of levels: the steps ask the same times for every slice of modes
+        self._cosines = (None, None)
 
     def score_coefficient(self, modes, m2, s2):
         idx = np.asarray(modes).astype(np.int64)
-        return self.model.score(idx, m2, s2)
+        m2, s2 = np.broadcast_arrays(np.asarray(m2, dtype=float), np.asarray(s2, dtype=float))
+        key = (m2.shape, m2.tobytes(), s2.tobytes())
+        if key not in self._filters:
+            if len(self._filters) > 16:
+                self._filters.clear()
+            self._filters[key] = self.model.filters(m2.ravel(), s2.ravel())
+        f = self._filters[key]
+        lead = m2.shape[:-1] if m2.ndim and m2.shape[-1] == 1 else m2.shape
+        if f.shape[-1] >= TABLE_MIN_PATCH and f.shape[2] * self.model.layout.position.size <= TABLE_ELEMENTS:
+            tkey = ("table",) + key  # a large patch: every mode at once by FFT, then the slices read the table
+            if tkey not in self._filters:
+                self._filters[tkey] = self.model.transfer(f)[0]  # (L, d)
+            a = self._filters[tkey][:, idx]
+        else:
+            ckey = idx.tobytes()
+            if self._cosines[0] != ckey:
+                self._cosines = (ckey, self.model.cosines(idx))
+            a = self.model.transfer(f, idx, self._cosines[1])[0]  # (L, n)
+        return a.reshape(lead + a.shape[-1:])
 
 
 def conv_variance(sampler, model: ConvModel, values, sigma: float = 0.0):

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 __all__ = ["only_for_diffusion", "not_for_diffusion", "required_by", "population_learns_nothing", "fourier_spectrum",
            "only_for_trained_fits", "drawn_noise", "conv_model"]
 
+MAX_PATCH = 2048
+"""``fit.model: conv``: the most pixels a patch may hold (its covariance is patch x patch, decomposed per training set)."""
 STATIONARY_KINDS = ("stationary_1d", "stationary_2d", "texture")
 """The spectra with a Fourier structure (their R11 factors ``kappa``): what ``fit.model: fourier`` needs."""
 
@@ -76,6 +78,12 @@ def conv_model(model: str, kernel_size, spectrum_kind: str, grid: tuple | None, 
         if kernel_size is None:
             return f"fit.kernel_size is required by fit.model: conv: {rng}"
         return f"fit.kernel_size must be {rng}; got {kernel_size!r}"
+    ndim = len(grid) - 1
+    if k**ndim > MAX_PATCH:
+        top = int(math.floor(MAX_PATCH ** (1.0 / ndim) + 1e-9))
+        top -= 1 - top % 2
+        return (f"fit.kernel_size must be at most {top} on a {ndim}-D image (a patch of at most {MAX_PATCH} pixels: its "
+                f"covariance is patch x patch); got {kernel_size!r}; the whole (odd) image is fit.model: fourier")
     if fit not in ("exact", "gradient_flow", "gd") or sgd:
         return ("fit.model: conv needs fit.method exact (or, with sampler.kind: diffusion, gradient_flow or gd) and "
                 "grid.tau [0.0]")

@@ -355,3 +355,9 @@ def test_front_door_budget_knows_the_expansion_cost():
     with pytest.raises(BudgetError, match=r"theory, model conv, kernel_size = 5, d = 16384\) > --max-time 1 s"):
         gaussdsm.error(spectrum="stationary_2d", d=16384, model="conv", kernel_size=5, sampler="diffusion", n_steps=50,
                        t_min=1e-2, n_samples=100, max_time=1.0)
+
+
+def test_patch_size_is_bounded():
+    sp = spectra.spectrum("stationary_2d", 64 * 64)
+    with pytest.raises(ValueError, match=r"fit.kernel_size must be at most 45 on a 2-D image .* got 47"):
+        conv.ConvModel(sp.lam, conv.Layout.of(sp), 47)
