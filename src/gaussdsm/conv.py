@@ -553,6 +553,8 @@ def fill_terms(ds, spectrum, spec, kernel_size: int, metric: str = "w2"):
     Fourier model's own split of the diffusion bias is dropped.  ``spec``: the
     :class:`gaussdsm.samplers.spec.SamplerSpec` that makes each point's sampler.  One expansion per sampler setting
     and sigma serves every N."""
+    import xarray as xr
+
     ds = ds.drop_vars([k for k in FOURIER_ONLY if k in ds])
     shape, dims = ds["total"].shape, ds["total"].dims
     out = {k: np.full(shape, np.nan) for k in ("bias", "generalization", "total")}
@@ -576,14 +578,14 @@ def fill_terms(ds, spectrum, spec, kernel_size: int, metric: str = "w2"):
             reason[idx] = ("the sampler diverges with the conv model's score " +
                            ("learned from the population" if not np.isfinite(b) else "near the population one (its "
                             "1/N expansion is not defined)"))
-    for k, v in out.items():
-        ds[k] = (dims, v, ds[k].attrs)
-    ds["optimization"] = (dims, np.zeros(shape), ds["optimization"].attrs)
-    for k in ("valid", "in_regime"):
-        ds[k] = (dims, valid, ds[k].attrs)
-    ds["second_order"] = (dims, np.full(shape, np.nan), ds["second_order"].attrs)
-    ds["n_samples_scale"] = (dims, np.full(shape, np.nan), ds["n_samples_scale"].attrs)
-    ds["reason"] = (dims, reason.astype(str), ds["reason"].attrs)
+    new = {**out, "optimization": np.zeros(shape), "valid": valid, "in_regime": valid,
+           "second_order": np.full(shape, np.nan), "n_samples_scale": np.full(shape, np.nan),
+           "reason": reason.astype(str)}
+    for k, v in new.items():  # each on its own dimensions (the bias does not depend on N: taken at the first)
+        da = xr.DataArray(v, dims=dims, coords=ds["total"].coords)
+        own = ds[k].dims
+        da = da.isel({dd: 0 for dd in dims if dd not in own}, drop=True).transpose(*own)
+        ds[k] = (own, da.values, ds[k].attrs)
     ds.attrs.update(model="conv", kernel_size=int(kernel_size))
     return ds
 
@@ -610,3 +612,30 @@ def seconds(spectrum, kernel_size: int, spec, points, mc: int) -> tuple[float, f
     sigmas = {p.get("sigma") for p in points}
     reps = sum(1 if math.isinf(float(N)) else int(mc) for N in {float(p["n_samples"]) for p in points})
     return evals * len(sigmas) * per, (reps * len(sigmas) * per if mc else 0.0)
+
+
+PANELS = ("error_vs_n", "error_vs_gamma", "error_vs_sigma")
+"""The figure panels of a Langevin-family study that a conv study draws (their theory lines: :func:`theory_on`)."""
+
+
+def theory_on(summary, n_samples, sigma, gamma, tau, kw: dict):
+    """The conv model's terms (:func:`fill_terms`) on any ``(n_samples, sigma, gamma, tau)`` grid of a study's summary
+    (its ``spectrum_json``, ``kernel_size`` and theory conventions ``kw``, :func:`gaussdsm.figures._data.theory_kwargs`):
+    one expansion per (sigma, gamma) serves every N."""
+    import json
+
+    from . import theory
+    from .samplers.spec import SamplerSpec
+    from .spectra import spectrum as make_spectrum
+
+    p = json.loads(summary.attrs["spectrum_json"])
+    sp = make_spectrum(p.pop("kind"), p.pop("d", None), **p)
+    fourier = {**kw, "model": "fourier", "kappa": sp.kappa}
+    ds = theory.error_terms(sp.lam, n_samples, sigma, gamma, tau, **fourier)
+    n_steps = [float(kw.get("n_steps", math.inf))]
+    axes = {"gamma": list(np.atleast_1d(gamma)), "n_steps": n_steps}
+    if "friction" in kw:
+        axes["friction"] = [float(kw["friction"])]
+    spec = SamplerSpec(kw["sampler"], axes, {"init_var": float(kw.get("init_var", 1.0))})
+    ds = ds.assign_coords(n_steps=n_steps[0]) if "n_steps" not in ds.coords else ds
+    return fill_terms(ds, sp, spec, int(summary.attrs["kernel_size"]), kw.get("metric", "w2"))

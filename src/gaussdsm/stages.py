@@ -621,6 +621,8 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, metrics=("w2",), axe
         summ.attrs["spectrum_source_json"] = spec.attrs["source_json"]
     summ = summ.assign_coords(mode=("mode", np.arange(lam.size), attrs("mode")))
     summ.attrs.update({k: v for k, v in mc.attrs.items() if k in ("method", "model", "draw", "seed", "kernel_size")})
+    if "kernel_size" in mc.attrs:  # fit.model conv: its figures make the spectrum's DFT grid again
+        summ.attrs["spectrum_json"] = spec.attrs["spectrum_json"]
     summ.attrs.update({f"theory_{k}": v for k, v in th.attrs.items() if k in THEORY_ATTRS})
     if list(metrics) != ["w2"]:  # W2-only summaries keep their historical attributes
         summ.attrs["metrics"] = " ".join(metrics)

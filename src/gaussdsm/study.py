@@ -318,7 +318,12 @@ def _model_errors(study: Study, where: str) -> list[str]:
     if model == "conv" and draw != "modes":
         errors.append(f"{where}.montecarlo.draw must be modes (or auto) with fit.model: conv")
     if model == "conv" and not why:
-        from .conv import check_sampler
+        from .conv import PANELS, check_sampler
+
+        other = [pn for pn in cfg["panels"] if pn not in PANELS or study.diffusion]
+        if other:
+            errors.append(f"{where}.panels: {', '.join(other)} not available with fit.model: conv (its theory lines "
+                          f"are drawn by {', '.join(PANELS)} for ula and uld); set panels: [] or those")
 
         for combo in study.sampler.settings():
             try:

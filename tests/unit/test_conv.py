@@ -268,6 +268,15 @@ def test_study_with_a_conv_model_runs_through_the_stages():
         assert float(pop[f"{m}mc_mean"]) == pytest.approx(float(pop[f"{m}theory_total"]), rel=1e-12)
     with pytest.raises(ConfigError, match=r"studies\.conv\.fit\.kernel_size must be an odd integer in \[1, 15\]"):
         gaussdsm.run_study({"seed": 3, "studies": {"conv": {**study, "fit": {"model": "conv", "kernel_size": 4}}}})
+    from gaussdsm.figures._data import theory_on
+
+    th = theory_on(s.sel(n_samples=[50]), np.array([50.0]), np.array([0.3]), np.array([0.02]), 0.0)
+    assert float(th["total"].squeeze()) == pytest.approx(float(s["theory_total"].sel(n_samples=50).squeeze()),
+                                                         rel=1e-12)
+    diffusion = {**study, "sampler": {"kind": "diffusion", "n_steps": [20]}, "grid": {"n_samples": [50]}}
+    diffusion.pop("panels")
+    with pytest.raises(ConfigError, match=r"studies\.conv\.panels: error_vs_nfe not available with fit.model: conv"):
+        gaussdsm.run_study({"seed": 3, "studies": {"conv": diffusion}})
 
 
 def _spectrum_of(power, channels_last=False):
