@@ -26,8 +26,17 @@ Population (``n_samples`` inf): :math:`P = \lambda`.  N images: the patch covari
 the d positions is the autocovariance of the averaged periodogram, i.e. :math:`P` = the empirical mode variances of
 the Fourier model (:func:`gaussdsm.montecarlo.mode_variances`, a conjugate pair's two directions share theirs).
 
-Cost: one ``eigh`` of the :math:`|\mathcal P| \times |\mathcal P|` patch covariance per channel and training set, then
-:math:`O(L\,|\mathcal P|\,d)` for L levels; the autocovariance by one FFT, :math:`O(d\log d)`.  No d x d array.
+What is here: the model (:class:`ConvModel`: filters, their transfer, the score per mode; trained filters, gradient
+flow or descent per eigenvector of the patch covariance, Prop. 5.4 of Wang & Pehlevan), every sampler's law with it
+(:func:`conv_variance`; diffusion through the scheme's step, :class:`ConvScores`), the Monte Carlo
+(:func:`conv_errors`), the exact population error (the locality floor, :func:`population_error`) and the 1/N expansion
+of the expected error (:func:`error_expansion`: the modes do not decouple, so there is no exact-at-every-N
+quadrature; the first order is exact in the patch covariance's sampling law).
+
+Cost: one ``eigh`` of the :math:`|\mathcal P| \times |\mathcal P|` patch covariance (at most
+:data:`gaussdsm.rules.MAX_PATCH` pixels) per channel and training set; the autocovariance and the transfer of a filter to
+every mode by FFT, :math:`O(d\log d)` per level (slices of modes: cosine sums, :math:`O(|\mathcal P|)` per mode and
+level).  No d x d array.  The expansion costs :math:`4Qc + 1` laws (Q difference classes of the patch, c channels).
 Channels (textures) are independent: one filter per channel.
 """
 
