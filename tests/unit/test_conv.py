@@ -370,3 +370,16 @@ def test_patch_size_is_bounded():
     sp = spectra.spectrum("stationary_2d", 64 * 64)
     with pytest.raises(ValueError, match=r"fit.kernel_size must be at most 45 on a 2-D image .* got 47"):
         conv.ConvModel(sp.lam, conv.Layout.of(sp), 47)
+
+
+@pytest.mark.parametrize("kw", [dict(denoise=True), dict(init="exact"), dict(scheme="heun"), dict(scheme="dpmpp_2m"),
+                                dict(process="ve", scheme="euler"), dict(scheme="ddpm")])
+def test_full_width_identity_across_schemes(kw):
+    """Full width = Fourier model for schemes with history, a second evaluation, another process, the exact start and
+    a final Tweedie step (the conv law is the scheme's step asked at every time it needs)."""
+    sp = spectra.spectrum("stationary_1d", 15, beta=1.0, omega0=0.5)
+    s = make("diffusion", **{"process": "vp", "scheme": "em", "n_steps": 20, "t_min": 1e-2, **kw})
+    F, bad = conv.conv_variance(s, conv.ConvModel(sp.lam, conv.Layout.of(sp), 15), sp.lam)
+    ref, ok = s.variance_and_stable(sp.lam)
+    assert not bad.any() and ok.all()
+    np.testing.assert_allclose(F, ref, rtol=1e-12)
