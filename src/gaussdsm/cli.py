@@ -93,7 +93,7 @@ def _as_options(message: str) -> str:
     import re
 
     message = re.sub(r"\b(sampler|spectrum)\.kind:? ", r"--\1 ", message)
-    message = re.sub(r"\bfit\.model:? (?=full|diagonal|fourier)", "--model ", message)
+    message = re.sub(r"\bfit\.model:? (?=full|diagonal|fourier|conv)", "--model ", message)
     fit = {"method": "fit", "init": "fit-init"}  # fit.<key> -> --<option> where they differ
     message = re.sub(r"\bfit\.(\w+)", lambda m: "--" + fit.get(m.group(1), m.group(1).replace("_", "-")), message)
     return re.sub(r"\b(?:spectrum|sampler|grid)\.(\w+)", lambda m: "--" + m.group(1).replace("_", "-"), message)
@@ -101,7 +101,7 @@ def _as_options(message: str) -> str:
 
 def _describe(args, lam, sampler) -> str:
     head = (f"spectrum {args.spectrum}, d = {lam.size}: lam in [{lam.min():.4g}, {lam.max():.4g}], model {args.model}, "
-            f"N = {args.n_samples:g}")
+            + (f"kernel_size = {args.kernel_size}, " if args.model == "conv" else "") + f"N = {args.n_samples:g}")
     if args.sampler == "diffusion":
         return head + ", diffusion " + ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
                                                    for k, v in sampler.items() if k != "kind")
@@ -163,6 +163,8 @@ def _cmd_error(args) -> int:
                       "n_samples": _json_number(args.n_samples), "tau": args.tau, "loss_factor": args.loss_factor,
                       "sampler": {k: (_json_number(x) if isinstance(x, float) else x) for k, x in sampler.items()},
                       "seed": args.seed, "mc": args.mc}}
+    if args.model == "conv":
+        out["params"]["kernel_size"] = args.kernel_size
     if args.sampler != "diffusion":
         out["params"]["sigma"] = args.sigma
     if args.metric != "w2":
@@ -557,8 +559,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--tau", type=_several(_nonneg_float), default=0.0, help="SGD step (default 0: exact fit)")
     g.add_argument("--loss-factor", type=_several(_float), default=1.0, help="c in c||x - theta y||^2 (default 1)")
     g.add_argument("--model", type=_several(_one_of(list(allowed["model"]))), metavar=_choices(allowed["model"]), default="full",
-                   help="denoiser: full d x d, diagonal in the eigenbasis, or fourier (convolutional; stationary "
-                   "spectra). Monte Carlo of the diagonal models draws the mode variances directly (O(d))")
+                   help="denoiser: full d x d, diagonal in the eigenbasis, fourier (convolutional; stationary "
+                   "spectra) or conv (a local convolution, --kernel-size). Monte Carlo of the diagonal models draws "
+                   "the mode variances directly (O(d))")
+    g.add_argument("--kernel-size", type=_several(_positive_int), default=None,
+                   help="--model conv: the filter's width K (odd, at most the image side; K x K in 2-D)")
     g = e.add_argument_group("sampler")
     g.add_argument("--sampler", type=_several(_one_of(list(allowed["sampler"]))), metavar=_choices(allowed["sampler"]), default="ula",
                    help="ula (default), uld (underdamped) or diffusion")
@@ -649,7 +654,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = sc.add_argument_group("sampler")
     g.add_argument("--n-samples", type=_count, required=True,
                    help="number N of training samples, or inf (the population score: the bias alone)")
-    g.add_argument("--model", type=_one_of(list(allowed["model"])), metavar=_choices(allowed["model"]), default="full",
+    models = [m for m in allowed["model"] if m != "conv"]  # the optimiser's theory: gaussdsm.theory.MODELS
+    g.add_argument("--model", type=_one_of(models), metavar=_choices(models), default="full",
                    help="denoiser of the generalization term (default full)")
     g.add_argument("--process", type=_one_of(list(allowed["process"])), metavar=_choices(allowed["process"]),
                    default="vp", help="forward process (default vp)")

@@ -58,7 +58,8 @@ FIT_DEFAULTS = {"fit": "exact", "train_time": math.inf, "fit_init": "zero", "lr"
 """The fit options' defaults (the exact fit): any other value is for diffusion samplers only."""
 KEYS = {"spectrum": "spectrum.kind", "d": "spectrum.d", **{k: f"spectrum.{k}" for k in SPECTRUM_KEYS},
         **{k: f"grid.{k}" for k in ("n_samples", "sigma", "gamma", "tau")},
-        "loss_factor": "fit.loss_factor", "model": "fit.model", "sampler": "sampler.kind",
+        "loss_factor": "fit.loss_factor", "model": "fit.model", "kernel_size": "fit.kernel_size",
+        "sampler": "sampler.kind",
         **{k: f"sampler.{k}" for k in ("n_steps", "init_var", "friction", *DIFFUSION_ONLY)}, **FIT_KEYS,
         "metric": "metric", "mc": "mc", "seed": "seed", "max_time": "max_time"}
 """Every option of :func:`error` and the key its messages name (a study config's, where it has one)."""
@@ -72,13 +73,15 @@ def choices() -> dict[str, Sequence]:
     from .spectra import SOURCES
     from .theory import MODELS
 
-    return {"spectrum": tuple(SOURCES), "model": MODELS, "sampler": tuple(SAMPLERS), "process": tuple(PROCESSES),
+    return {"spectrum": tuple(SOURCES), "model": (*MODELS, "conv"), "sampler": tuple(SAMPLERS),
+            "process": tuple(PROCESSES),
             "scheme": tuple(SCHEMES), "grid": GRIDS, "init": START_LAWS, "fit": FIT_METHODS, "fit_init": FIT_INITS}
 
 
 #: numeric options: (check, bounds) -- the command line's argument types (gaussdsm.cli) say the same
 NUMBERS = {
-    "d": ("integer", {"ge": 1}), "side": ("integer", {"ge": 1}), "n_samples": ("integer", {"ge": 1, "allow_inf": True}),
+    "d": ("integer", {"ge": 1}), "side": ("integer", {"ge": 1}), "kernel_size": ("integer", {"ge": 1}),
+    "n_samples": ("integer", {"ge": 1, "allow_inf": True}),
     "sigma": ("number", {"ge": 0}), "gamma": ("number", {"ge": 0}), "tau": ("number", {"ge": 0}),
     "loss_factor": ("number", {"gt": 0}), "n_steps": ("integer", {"ge": 1, "allow_inf": True}),
     "init_var": ("number", {"ge": 0}), "friction": ("number", {"gt": 0}), "t_min": ("number", {"ge": 0}),
@@ -229,7 +232,11 @@ def _leaf(o: dict, listed: Sequence[str], made: dict, at: dict) -> _Leaf:
         raise ValueError(f"{err}{where(at)}") from None
     for setting in spec.settings():
         try:
-            spec.make(setting)
+            made_sampler = spec.make(setting)
+            if o["model"] == "conv":
+                from .conv import check_sampler
+
+                check_sampler(made_sampler)
         except ValueError as err:
             here = {k: v for k, v in zip(spec.axes, setting) if k in listed}
             raise ValueError(f"{err}{where({**at, **here})}") from None
@@ -237,7 +244,9 @@ def _leaf(o: dict, listed: Sequence[str], made: dict, at: dict) -> _Leaf:
         why = rules.population_learns_nothing(_as_list(o["n_samples"]), "SGD (grid.tau > 0)")
         if why:
             raise ValueError(why)
-    why = rules.fourier_spectrum(o["model"], o["spectrum"], sp.kappa is not None)
+    kernel_size = o["kernel_size"] if o["model"] == "conv" or "model" not in at else None  # models compared: conv's
+    why = rules.fourier_spectrum(o["model"], o["spectrum"], sp.kappa is not None) or rules.conv_model(
+        o["model"], kernel_size, o["spectrum"], sp.grid, o["fit"], any(float(t) > 0 for t in _as_list(o["tau"])))
     if why:
         raise ValueError(why)
     return _Leaf(o, tuple(listed), sp, sp_info, spec, info)
@@ -255,27 +264,46 @@ def _cost(leaf: _Leaf):
     from . import budget
 
     pts = _points(leaf)
-    lam, o = leaf.sp.lam, leaf.options
+    lam, o = leaf.sp.lam, {**leaf.options, "model": _cost_model(leaf.options)}
     theory = budget.estimate(lam.size, model=o["model"], n_samples=float(pts[0]["n_samples"]), theory_points=len(pts))
     costs = [budget.estimate(lam.size, model=o["model"], n_samples=float(p["n_samples"]), mc=o["mc"] or 0,
                              tau=float(p["tau"]), lam_min=float(lam.min()), sigma=float(p["sigma"] or 0.0),
                              loss_factor=o["loss_factor"]) for p in pts]
     top = max(costs, key=lambda c: c.seconds)
-    return theory, budget.Cost(sum(c.seconds for c in costs), max(c.memory_mb for c in costs), top.what)
+    total = budget.Cost(sum(c.seconds for c in costs), max(c.memory_mb for c in costs), top.what)
+    if leaf.options["model"] == "conv":  # its expansion evaluates the law of many patch covariances
+        from .conv import seconds
+
+        th, mc = seconds(leaf.sp, o["kernel_size"], leaf.spec, pts, o["mc"] or 0)
+        where = f"model conv, kernel_size = {o['kernel_size']}, d = {lam.size}"
+        theory = budget.Cost(th, theory.memory_mb, f"theory, {where}")
+        total = budget.Cost(th + mc, total.memory_mb, f"{'theory' if th >= mc else 'Monte Carlo'}, {where}")
+    return theory, total
+
+
+def _cost_model(o: dict) -> str:
+    """The model whose costs :mod:`gaussdsm.budget` estimates (``conv``: O(d) per level, as the Fourier model's)."""
+    return "fourier" if o["model"] == "conv" else o["model"]
 
 
 # ------------------------------------------------------------------------------------------------- the work
 def _theory(leaf: _Leaf) -> xr.Dataset:
-    """:func:`gaussdsm.theory.error_terms` of the leaf in one vectorised call (its lists as dimensions)."""
+    """:func:`gaussdsm.theory.error_terms` of the leaf in one vectorised call (its lists as dimensions); ``conv``:
+    its terms at every point (:func:`gaussdsm.conv.fill_terms`) on that grid."""
     from .theory import error_terms
 
     o, lam = leaf.options, leaf.sp.lam
     kw = leaf.spec.theory_kwargs()
+    model = _cost_model(o)
     if leaf.spec.diffusion:
-        ds = error_terms(lam, o["n_samples"], model=o["model"], kappa=leaf.sp.kappa, metric=o["metric"], **kw)
+        ds = error_terms(lam, o["n_samples"], model=model, kappa=leaf.sp.kappa, metric=o["metric"], **kw)
     else:
-        ds = error_terms(lam, o["n_samples"], o["sigma"], tau=o["tau"], loss_factor=o["loss_factor"], model=o["model"],
+        ds = error_terms(lam, o["n_samples"], o["sigma"], tau=o["tau"], loss_factor=o["loss_factor"], model=model,
                          kappa=leaf.sp.kappa, metric=o["metric"], **kw)
+    if o["model"] == "conv":
+        from .conv import fill_terms
+
+        ds = fill_terms(ds, leaf.sp, leaf.spec, o["kernel_size"], o["metric"])
     return ds.squeeze([d for d in ds.dims if d not in leaf.axes])
 
 
@@ -320,15 +348,23 @@ def _monte_carlo(leaf: _Leaf, points: list) -> dict:
         settings = list(dict.fromkeys(g[2] for g in group))
         smps = [spec.make(st) for st in settings]
         with bars.Progress(1 if oracle else o["mc"], "Monte Carlo", unit="replicates", bar=o["progress"]) as bar:
-            w, dv = exact_fit_errors(lam, N, [] if oracle else data_streams(o["seed"], o["mc"], N), sigmas, smps,
-                                     model=o["model"], draw=draw, kappa=leaf.sp.kappa, progress=bar,
-                                     metric=o["metric"])
+            if o["model"] == "conv":
+                from .conv import conv_errors
+
+                streams = [] if oracle else list(data_streams(o["seed"], o["mc"], N))
+                w, dv = conv_errors(leaf.sp, N, streams, sigmas, smps, o["kernel_size"], o["metric"])
+                bar.update(max(len(streams), 1))
+            else:
+                w, dv = exact_fit_errors(lam, N, [] if oracle else data_streams(o["seed"], o["mc"], N), sigmas, smps,
+                                         model=o["model"], draw=draw, kappa=leaf.sp.kappa, progress=bar,
+                                         metric=o["metric"])
         for idx, sigma, setting, total in group:
             at = (sigmas.index(sigma), settings.index(setting))
             r = summarize(w[at], dv[at], deterministic=oracle)
             out[idx] = dict(mc_mean=r.mean, mc_stderr=r.stderr, mc_n=r.n_valid, n_diverged=r.n_diverged,
                             z=zscore(r.mean, r.stderr, total))
-            if o["fit"] == "gd" and not oracle and o["metric"] == "w2":  # and with the training noise drawn, paired
+            drawn_too = o["fit"] == "gd" and not oracle and o["metric"] == "w2" and o["model"] != "conv"
+            if drawn_too:  # and with the training noise drawn, paired (d x d fits)
                 drawn, _, diff = drawn_noise_monte_carlo_error(lam, int(N), smps[at[1]], o["mc"], o["seed"])
                 out[idx].update(mc_drawn_mean=drawn.mean, mc_drawn_stderr=drawn.stderr, mc_drawn_n=drawn.n_valid,
                                 mc_drawn_n_diverged=drawn.n_diverged, mc_drawn_difference=diff.mean,
@@ -339,7 +375,7 @@ def _monte_carlo(leaf: _Leaf, points: list) -> dict:
 def _cost_of_point(leaf: _Leaf, pt) -> float:
     from . import budget
 
-    o, lam = leaf.options, leaf.sp.lam
+    o, lam = {**leaf.options, "model": _cost_model(leaf.options)}, leaf.sp.lam
     N = float(pt["n_samples"])
     full = budget.estimate(lam.size, model=o["model"], n_samples=N, mc=o["mc"], tau=float(pt["tau"]),
                            lam_min=float(lam.min()), sigma=float(pt["sigma"]), loss_factor=o["loss_factor"])
@@ -474,6 +510,7 @@ def error(
     tau: float | list = 0.0,
     loss_factor: float | list = 1.0,
     model: str | list = "full",
+    kernel_size: int | list | None = None,
     sampler: str | list = "ula",
     gamma: float | list | None = None,
     n_steps: float | list = math.inf,
@@ -555,8 +592,10 @@ def error(
         SGD step :math:`\\tau` (0: the exact fit; > 0: stationary SGD, R8).
     loss_factor : float
         :math:`c` in :math:`c\\|x - \\theta y\\|^2`.
-    model : {'full', 'diagonal', 'fourier'}
-        Denoiser (:data:`gaussdsm.theory.MODELS`).
+    model : {'full', 'diagonal', 'fourier', 'conv'}
+        Denoiser (:data:`gaussdsm.theory.MODELS`, and ``conv``: a local convolution, :mod:`gaussdsm.conv`).
+    kernel_size : int, optional
+        ``model='conv'``: the filter's width K (odd, at most the image's side; a K x K patch in 2-D).
     sampler : {'ula', 'uld', 'diffusion'}
     gamma : float, optional
         Langevin step :math:`\\gamma` (0: continuous time; required by ula and uld).

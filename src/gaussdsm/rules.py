@@ -13,8 +13,10 @@ import math
 from collections.abc import Iterable
 
 __all__ = ["only_for_diffusion", "not_for_diffusion", "required_by", "population_learns_nothing", "fourier_spectrum",
-           "only_for_trained_fits", "drawn_noise", "fit_depth"]
+           "only_for_trained_fits", "drawn_noise", "fit_depth", "conv_model"]
 
+MAX_PATCH = 2048
+"""``fit.model: conv``: the most pixels a patch may hold (its covariance is patch x patch, decomposed per training set)."""
 STATIONARY_KINDS = ("stationary_1d", "stationary_2d", "texture")
 """The spectra with a Fourier structure (their R11 factors ``kappa``): what ``fit.model: fourier`` needs."""
 
@@ -55,6 +57,37 @@ def fourier_spectrum(model: str, spectrum_kind: str, stationary: bool) -> str | 
     return (f"fit.model: fourier (a convolutional denoiser, diagonal in the Fourier basis) needs a stationary spectrum "
             f"(kind {', '.join(STATIONARY_KINDS[:-1])} or {STATIONARY_KINDS[-1]}), not {spectrum_kind!r}; use "
             "fit.model: diagonal (real eigenbasis)")
+
+
+def conv_model(model: str, kernel_size, spectrum_kind: str, grid: tuple | None, fit: str = "exact",
+               sgd: bool = False) -> str | None:
+    """``fit.model: conv`` (a local convolutional denoiser, ``fit.kernel_size``) and what it needs: a stationary
+    spectrum (``grid``: its DFT grid's shape and channels, None without one), an odd kernel size no wider than the
+    image's side, no SGD; ``fit.kernel_size`` with another model."""
+    if model != "conv":
+        return "fit.kernel_size is only used by fit.model: conv" if kernel_size is not None else None
+    if grid is None:
+        return (f"fit.model: conv (a local convolutional denoiser) needs a stationary spectrum (kind "
+                f"{', '.join(STATIONARY_KINDS[:-1])} or {STATIONARY_KINDS[-1]}), not {spectrum_kind!r}")
+    side = min(grid[:-1])
+    k = kernel_size
+    if isinstance(k, float) and k == int(k):
+        k = int(k)
+    if k is None or isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0 or k > side:
+        rng = f"an odd integer in [1, {side}] (a centred patch no wider than the image side {side})"
+        if kernel_size is None:
+            return f"fit.kernel_size is required by fit.model: conv: {rng}"
+        return f"fit.kernel_size must be {rng}; got {kernel_size!r}"
+    ndim = len(grid) - 1
+    if k**ndim > MAX_PATCH:
+        top = int(math.floor(MAX_PATCH ** (1.0 / ndim) + 1e-9))
+        top -= 1 - top % 2
+        return (f"fit.kernel_size must be at most {top} on a {ndim}-D image (a patch of at most {MAX_PATCH} pixels: its "
+                f"covariance is patch x patch); got {kernel_size!r}; the whole (odd) image is fit.model: fourier")
+    if fit not in ("exact", "gradient_flow", "gd") or sgd:
+        return ("fit.model: conv needs fit.method exact (or, with sampler.kind: diffusion, gradient_flow or gd) and "
+                "grid.tau [0.0]")
+    return None
 
 
 def only_for_trained_fits(given: Iterable[str]) -> str | None:

@@ -120,6 +120,17 @@ def _read_spectrum(path, rule):
     return ds["lam"].values, (ds["kappa"].values if "kappa" in ds else None)
 
 
+def _stationary_spectrum(path, rule):
+    """The :class:`gaussdsm.spectra.Spectrum` of a spectrum file made again from its ``spectrum_json`` (with each
+    mode's place on the DFT grid, what ``fit.model: conv`` needs), checked against the file's eigenvalues."""
+    ds = read_dataset(path, rule, required=("lam",))
+    p = json.loads(ds.attrs["spectrum_json"])
+    sp = data_spectrum(p.pop("kind"), p.pop("d", None), **p)
+    if not np.array_equal(sp.lam, ds["lam"].values):
+        raise ValueError(f"{path}: its eigenvalues differ from those of its spectrum_json (a stale spectrum file)")
+    return sp
+
+
 def spectra(spectrum: dict, out, provenance=None) -> xr.Dataset:
     """Stage ``spectra``: the data eigenvalues :math:`\\lambda` (:func:`gaussdsm.spectra.spectrum`), with, for
     stationary sources, each mode's ``frequency`` and R11 ``kappa``, and in ``source_json`` what the spectrum was
@@ -257,7 +268,8 @@ def _extra_metrics(metrics) -> list[str]:
 
 
 def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, seed=None, n_replicates=None,
-                draw: str = "wishart", model: str = "full", metrics=("w2",), out, provenance=None) -> xr.Dataset:
+                draw: str = "wishart", model: str = "full", metrics=("w2",), kernel_size=None, out,
+                provenance=None) -> xr.Dataset:
     """Stage ``run_sampler``: W2 error of the sampler's law for every fitted score and every sampler setting.
 
     Parameters
@@ -277,6 +289,8 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
         :data:`gaussdsm.metrics.METRICS` names (the study's ``metrics``).  W2's variables are always written; every
         other metric ``m`` adds ``m_draw``, ``m_draw_diverged`` (and for SGD ``m_exact``, ``m_opt_excess``,
         ``m_diverged_exact``), from the same draws (the same streams: W2's numbers do not change).
+    kernel_size : int, optional
+        ``model='conv'``: the filter's width (:func:`gaussdsm.conv.conv_errors`, the same streams for every metric).
 
     Returns
     -------
@@ -312,7 +326,17 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
             rngs = [] if oracle else montecarlo.data_streams(seed, R, N)
             drawn = not oracle and any(getattr(s, "training", None) is not None and s.training.noise == "drawn"
                                        for s in smps)
-            if drawn:  # every level's denoiser trained with the noise drawn: the training points themselves
+            if model == "conv":
+                from . import conv
+
+                sp = _stationary_spectrum(spectrum_path, "run_sampler")
+                sig = [points[j].get("sigma", 0.0) for j in idx]
+                per = [conv.conv_errors(sp, N, [] if oracle else montecarlo.data_streams(seed, R, N), sig, smps,
+                                        kernel_size, metric=m) for m in ["w2", *extras]]
+                w, dv = per[0]
+                w_more, dv_more = [p[0] for p in per[1:]], [p[1] for p in per[1:]]
+                bar.update(1 if oracle else R)
+            elif drawn:  # every level's denoiser trained with the noise drawn: the training points themselves
                 if extras:
                     raise ValueError(f"metrics {extras} need exact or expected-loss fits; fit.noise: drawn is "
                                      "computed for w2 only")
@@ -343,6 +367,8 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
                      "used": (("point", "replicate"), used.astype(np.int8))}
         coords = {**_point_coords(points), "replicate": np.arange(R), "snapshot": np.arange(1), **axes}
         ds_attrs = {"method": "exact", "model": model, "draw": draw, "seed": int(seed)}
+        if model == "conv":
+            ds_attrs["kernel_size"] = int(kernel_size)
     else:
         fits = read_dataset(fits_path, "run_sampler", required=("score_matrix",))
         A = fits["score_matrix"].values
@@ -411,19 +437,28 @@ METRIC_THEORY_TERMS = ("bias", "generalization", "optimization", "total", "valid
 
 
 def analytic_error(spectrum_path, grid: dict, *, sampler: dict | None = None, model="full", loss_factor=1.0,
-                   batch_size=1, metrics=("w2",), out, provenance=None):
+                   batch_size=1, metrics=("w2",), kernel_size=None, out, provenance=None):
     """Stage ``analytic_error``: the closed-form expansion on the whole grid in one vectorised call (R5-R9,
     :func:`gaussdsm.theory.error_terms`, for the study's sampler).
 
     ``grid``: the fit axes (``n_samples``; ``sigma``, ``tau``); ``sampler``: ``{"kind", "axes", "params"}``;
     ``metrics``: W2's terms keep their names, every other metric ``m`` adds ``m_bias``, ``m_generalization``,
-    ``m_optimization``, ``m_total``, ... (:data:`METRIC_THEORY_TERMS`).
+    ``m_optimization``, ``m_total``, ... (:data:`METRIC_THEORY_TERMS`).  ``model='conv'`` (``kernel_size``): its
+    terms on the same grid (:func:`gaussdsm.conv.fill_terms`).
     """
     lam, kappa = _read_spectrum(spectrum_path, "analytic_error")
+    conv_spectrum = _stationary_spectrum(spectrum_path, "analytic_error") if model == "conv" else None
     spec = SamplerSpec.from_dict(sampler) if sampler is not None else SamplerSpec(
         "ula", {"gamma": grid["gamma"], "n_steps": [np.inf]}, {"init_var": 1.0})
     N = np.asarray(grid["n_samples"], dtype=float)
     def terms(metric):
+        if model == "conv":  # on the Fourier model's grid
+            from . import conv
+
+            return conv.fill_terms(terms_of("fourier", metric), conv_spectrum, spec, kernel_size, metric)
+        return terms_of(model, metric)
+
+    def terms_of(model, metric):
         if spec.diffusion:
             return theory.error_terms(lam, N, model=model, kappa=kappa, metric=metric, **spec.theory_kwargs())
         return theory.error_terms(lam, N, np.asarray(grid["sigma"], dtype=float),
@@ -585,7 +620,9 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, metrics=("w2",), axe
     if "source_json" in spec.attrs:
         summ.attrs["spectrum_source_json"] = spec.attrs["source_json"]
     summ = summ.assign_coords(mode=("mode", np.arange(lam.size), attrs("mode")))
-    summ.attrs.update({k: v for k, v in mc.attrs.items() if k in ("method", "model", "draw", "seed")})
+    summ.attrs.update({k: v for k, v in mc.attrs.items() if k in ("method", "model", "draw", "seed", "kernel_size")})
+    if "kernel_size" in mc.attrs:  # fit.model conv: its figures make the spectrum's DFT grid again
+        summ.attrs["spectrum_json"] = spec.attrs["spectrum_json"]
     summ.attrs.update({f"theory_{k}": v for k, v in th.attrs.items() if k in THEORY_ATTRS})
     if list(metrics) != ["w2"]:  # W2-only summaries keep their historical attributes
         summ.attrs["metrics"] = " ".join(metrics)

@@ -115,7 +115,7 @@ class Study:
     def draw(self) -> str:
         """``montecarlo.draw``; ``auto``: ``modes`` for the Fourier model (its only draw), ``wishart`` otherwise."""
         d = self.config["montecarlo"].get("draw", "auto")
-        return ("modes" if self.model == "fourier" else "wishart") if d == "auto" else d
+        return ("modes" if self.model in ("fourier", "conv") else "wishart") if d == "auto" else d
 
     @property
     def diffusion(self) -> bool:
@@ -255,6 +255,8 @@ class Study:
             mc = self.config["montecarlo"]
             out.update(points=self.chunk_points(chunk_id), seed=self.seed, n_replicates=int(mc["n_replicates"]),
                        draw=self.draw, model=self.model)
+            if self.model == "conv":
+                out["kernel_size"] = int(self.config["fit"]["kernel_size"])
         out["metrics"] = self.metrics
         return out
 
@@ -269,9 +271,12 @@ class Study:
     def theory_args(self) -> dict:
         """Keyword arguments of :func:`gaussdsm.stages.analytic_error`: the fit axes, the sampler, the conventions."""
         fit = self.config["fit"]
-        return {"grid": self.fit_axes, "sampler": self.sampler.as_dict(), "model": fit["model"],
-                "loss_factor": float(fit["loss_factor"]), "batch_size": int(fit["sgd"]["batch_size"]),
-                "metrics": self.metrics}
+        out = {"grid": self.fit_axes, "sampler": self.sampler.as_dict(), "model": fit["model"],
+               "loss_factor": float(fit["loss_factor"]), "batch_size": int(fit["sgd"]["batch_size"]),
+               "metrics": self.metrics}
+        if fit["model"] == "conv":
+            out["kernel_size"] = int(fit["kernel_size"])
+        return out
 
 
 def _sampler_errors(study: Study, where: str) -> list[str]:
@@ -306,7 +311,27 @@ def _model_errors(study: Study, where: str) -> list[str]:
                           "the full and diagonal models only)")
         if draw != "modes":
             errors.append(f"{where}.montecarlo.draw must be modes (or auto) with fit.model: fourier")
-    if draw == "modes" and model not in DIAGONAL_MODELS:
+    why = rules.conv_model(model, cfg["fit"].get("kernel_size"), cfg["spectrum"]["kind"], study.spectrum.grid,
+                           cfg["fit"]["method"], any(t != 0 for t in study.grid.get("tau", [0.0])))
+    if why:
+        errors.append(f"{where}.{why}")
+    if model == "conv" and draw != "modes":
+        errors.append(f"{where}.montecarlo.draw must be modes (or auto) with fit.model: conv")
+    if model == "conv" and not why:
+        from .conv import PANELS, check_sampler
+
+        other = [pn for pn in cfg["panels"] if pn not in PANELS or study.diffusion]
+        if other:
+            errors.append(f"{where}.panels: {', '.join(other)} not available with fit.model: conv (its theory lines "
+                          f"are drawn by {', '.join(PANELS)} for ula and uld); set panels: [] or those")
+
+        for combo in study.sampler.settings():
+            try:
+                check_sampler(study.sampler.make(combo))
+            except ValueError as err:
+                errors.append(f"{where}.{err}")
+                break
+    if draw == "modes" and model not in (*DIAGONAL_MODELS, "conv"):
         errors.append(f"{where}.montecarlo.draw: modes draws the empirical mode variances, for fit.model: diagonal or "
                       f"fourier; the full model needs wishart or samples")
     if "kernel" in cfg["panels"] and study.spectrum.d > KERNEL_PANEL_MAX_D:

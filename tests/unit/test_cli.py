@@ -35,7 +35,7 @@ def test_error_with_monte_carlo(capsys, tau):
     assert ("SGD" in out) == bool(tau)
 
 
-@pytest.mark.parametrize("bad", [["--sigma", "-1"], ["--n-samples", "0"], ["--d", "0"], ["--model", "conv"],
+@pytest.mark.parametrize("bad", [["--sigma", "-1"], ["--n-samples", "0"], ["--d", "0"], ["--model", "cnn"],
                                  ["--n-steps", "0"], ["--n-steps", "2.5"], ["--init-var", "-1"], ["--friction", "0"],
                                  ["--sampler", "hmc"]])
 def test_error_rejects_bad_arguments(capsys, bad):

@@ -163,7 +163,15 @@ BAD = [
     (dict(n_samples=np.inf, sigma=0.1, gamma=0.01, tau=1e-3), "grid.n_samples: inf (the population score) learns"),
     (dict(sampler="diffusion", n_steps=20, fit="gd", train_time=1.0), "fit.lr must be > 0 with fit.method gd"),
     (dict(sampler="diffusion", n_steps=20, train_time=1.0), "fit.train_time is only used by fit.method gradient_flow"),
-    (dict(sigma=0.1, gamma=0.01, model="conv"), "fit.model must be one of full, diagonal, fourier"),
+    (dict(sigma=0.1, gamma=0.01, model="cnn"), "fit.model must be one of full, diagonal, fourier, conv"),
+    (dict(sigma=0.1, gamma=0.01, model="conv", kernel_size=3), "fit.model: conv (a local convolutional denoiser) "
+                                                               "needs a stationary spectrum"),
+    (dict(spectrum="stationary_2d", d=64, sigma=0.1, gamma=0.01, model="conv", kernel_size=4),
+     "fit.kernel_size must be an odd integer in [1, 8]"),
+    (dict(spectrum="stationary_1d", d=9, sigma=0.1, gamma=0.01, model="conv", kernel_size=11),
+     "fit.kernel_size must be an odd integer in [1, 9]"),
+    (dict(spectrum="stationary_1d", d=9, sigma=0.1, gamma=0.01, model="conv"), "fit.kernel_size is required by"),
+    (dict(sigma=0.1, gamma=0.01, kernel_size=3), "fit.kernel_size is only used by fit.model: conv"),
     (dict(spectrum="custom", values=[1.0, -0.5], sigma=0.1, gamma=0.01), "spectrum.values must be >= 0"),
     (dict(sigma=0.1, gamma=0.01, metric="kl"), "metric must be one of w2"),
 ]

@@ -122,8 +122,14 @@ def theory_kwargs(summary: xr.Dataset) -> dict:
 
 
 def theory_on(summary: xr.Dataset, n_samples, sigma, gamma, tau) -> xr.Dataset:
-    """Theory R9 and its parts (:func:`gaussdsm.theory.error_terms`) for the summary's spectrum, on any grid."""
-    return theory.error_terms(summary["lam"].values, n_samples, sigma, gamma, tau, **theory_kwargs(summary))
+    """Theory R9 and its parts (:func:`gaussdsm.theory.error_terms`) for the summary's spectrum, on any grid
+    (``fit.model: conv``: :func:`gaussdsm.conv.theory_on`)."""
+    kw = theory_kwargs(summary)
+    if kw["model"] == "conv":
+        from ..conv import theory_on as conv_theory_on
+
+        return conv_theory_on(summary, n_samples, sigma, gamma, tau, kw)
+    return theory.error_terms(summary["lam"].values, n_samples, sigma, gamma, tau, **kw)
 
 
 def sgd_kwargs(summary: xr.Dataset) -> dict:

@@ -48,6 +48,10 @@ class Raw:
     frequency: np.ndarray | None = None
     kappa: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+    position: np.ndarray | None = None
+    """Stationary sources: each mode's flat index on the DFT grid, ``channel * prod(grid) + index`` (C order)."""
+    grid: tuple | None = None
+    """Stationary sources: the DFT grid's shape and the number of channels, ``grid + (c,)``."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,11 @@ class Spectrum:
     frequency: np.ndarray | None
     kappa: np.ndarray | None
     info: dict
+    position: np.ndarray | None = None
+    """Stationary spectra: each mode's place on the DFT grid (:attr:`Raw.position`; the first direction of a
+    conjugate pair at :math:`\\omega`, the second at :math:`-\\omega`), what a local convolutional denoiser needs."""
+    grid: tuple | None = None
+    """Stationary spectra: the DFT grid's shape and channels, ``grid + (c,)``."""
 
     @property
     def d(self) -> int:
@@ -142,7 +151,10 @@ def fourier_modes(power: np.ndarray, channels_last: bool = False) -> Raw:
     kappa = np.concatenate([np.full(single.size, 2.0), np.ones(2 * first.size)])
     omega = dft_frequencies(grid)[order]
     lam = P[order].T.ravel()  # channel by channel
-    return Raw(lam, frequency=np.tile(omega, c), kappa=np.tile(kappa, c))
+    n = conj.size
+    position = (np.arange(c)[:, None] * n + order[None, :]).ravel()
+    return Raw(lam, frequency=np.tile(omega, c), kappa=np.tile(kappa, c), position=position,
+               grid=tuple(int(g) for g in grid) + (int(c),))
 
 
 def pair_starts(kappa: np.ndarray) -> np.ndarray:
@@ -215,7 +227,8 @@ def spectrum(kind: str, d: int | None = None, **params) -> Spectrum:
         info["clip_threshold"] = tol
     order = np.argsort(-lam, kind="stable")
     pick = (lambda a: None if a is None else np.asarray(a, dtype=float)[order].copy())
-    return Spectrum(lam[order].copy(), pick(raw.frequency), pick(raw.kappa), info)
+    position = None if raw.position is None else np.asarray(raw.position, dtype=np.int64)[order].copy()
+    return Spectrum(lam[order].copy(), pick(raw.frequency), pick(raw.kappa), info, position, raw.grid)
 
 
 from . import data, synthetic  # noqa: E402,F401  (register the sources)

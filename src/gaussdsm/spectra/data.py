@@ -157,7 +157,7 @@ def texture(d, image, side=None, resize=False, grayscale=False) -> Raw:
     raw = fourier_modes(P, channels_last=True)
     info.update(shape=[h, w, c], side=side, resize=bool(resize), grayscale=bool(grayscale),
                 pixel_values="[0, 1]", where=f"spectrum.image ({image})")
-    return Raw(raw.lam, raw.frequency, raw.kappa, info)
+    return Raw(raw.lam, raw.frequency, raw.kappa, info, raw.position, raw.grid)
 
 
 def _digits() -> np.ndarray:
