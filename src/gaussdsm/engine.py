@@ -246,7 +246,8 @@ def _leaf(o: dict, listed: Sequence[str], made: dict, at: dict) -> _Leaf:
             raise ValueError(why)
     kernel_size = o["kernel_size"] if o["model"] == "conv" or "model" not in at else None  # models compared: conv's
     why = rules.fourier_spectrum(o["model"], o["spectrum"], sp.kappa is not None) or rules.conv_model(
-        o["model"], kernel_size, o["spectrum"], sp.grid, o["fit"], any(float(t) > 0 for t in _as_list(o["tau"])))
+        o["model"], kernel_size, o["spectrum"], sp.grid, o["fit"], any(float(t) > 0 for t in _as_list(o["tau"])),
+        o["depth"])
     if why:
         raise ValueError(why)
     return _Leaf(o, tuple(listed), sp, sp_info, spec, info)

@@ -60,10 +60,11 @@ def fourier_spectrum(model: str, spectrum_kind: str, stationary: bool) -> str | 
 
 
 def conv_model(model: str, kernel_size, spectrum_kind: str, grid: tuple | None, fit: str = "exact",
-               sgd: bool = False) -> str | None:
+               sgd: bool = False, depth=1) -> str | None:
     """``fit.model: conv`` (a local convolutional denoiser, ``fit.kernel_size``) and what it needs: a stationary
     spectrum (``grid``: its DFT grid's shape and channels, None without one), an odd kernel size no wider than the
-    image's side, no SGD; ``fit.kernel_size`` with another model."""
+    image's side, no SGD, one layer (two patch filters multiply into a wider one: ``fit.depth: 2`` is not a patch
+    filter); ``fit.kernel_size`` with another model."""
     if model != "conv":
         return "fit.kernel_size is only used by fit.model: conv" if kernel_size is not None else None
     if grid is None:
@@ -87,6 +88,9 @@ def conv_model(model: str, kernel_size, spectrum_kind: str, grid: tuple | None, 
     if fit not in ("exact", "gradient_flow", "gd") or sgd:
         return ("fit.model: conv needs fit.method exact (or, with sampler.kind: diffusion, gradient_flow or gd) and "
                 "grid.tau [0.0]")
+    if depth != 1:
+        return (f"fit.depth must be 1 with fit.model: conv (the product of two K-wide filters is a (2K - 1)-wide one, "
+                f"not a patch filter of width fit.kernel_size); got {depth!r}")
     return None
 
 

@@ -312,7 +312,8 @@ def _model_errors(study: Study, where: str) -> list[str]:
         if draw != "modes":
             errors.append(f"{where}.montecarlo.draw must be modes (or auto) with fit.model: fourier")
     why = rules.conv_model(model, cfg["fit"].get("kernel_size"), cfg["spectrum"]["kind"], study.spectrum.grid,
-                           cfg["fit"]["method"], any(t != 0 for t in study.grid.get("tau", [0.0])))
+                           cfg["fit"]["method"], any(t != 0 for t in study.grid.get("tau", [0.0])),
+                           cfg["fit"].get("depth", 1))
     if why:
         errors.append(f"{where}.{why}")
     if model == "conv" and draw != "modes":

@@ -383,3 +383,12 @@ def test_full_width_identity_across_schemes(kw):
     ref, ok = s.variance_and_stable(sp.lam)
     assert not bad.any() and ok.all()
     np.testing.assert_allclose(F, ref, rtol=1e-12)
+
+
+def test_conv_refuses_the_two_layer_denoiser():
+    """Two K-wide filters multiply into a (2K - 1)-wide one: fit.depth 2 is not a patch filter (front door and config)."""
+    import gaussdsm
+
+    with pytest.raises(ValueError, match=r"^fit.depth must be 1 with fit.model: conv .*got 2$"):
+        gaussdsm.error(spectrum="stationary_1d", d=15, model="conv", kernel_size=3, n_samples=10, sampler="diffusion",
+                       n_steps=10, fit="gradient_flow", train_time=1.0, depth=2)
