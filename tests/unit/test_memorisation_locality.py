@@ -121,3 +121,22 @@ def test_the_panels_checks_name_the_mismatch():
     assert "fit.model conv" in figures.PANELS["locality"].check([a, a])
     c = {**a, "fit": {"model": "conv", "kernel_size": 3}}
     assert figures.PANELS["locality"].check([c, {**a, "fit": {"model": "fourier"}}]) is None
+
+
+def test_a_conv_studys_error_vs_n_legend_names_its_theory():
+    """P1 of a conv study: its legend names the conv model's theory (not R9) and N = d without the full model's
+    singular empirical covariance; a full study keeps both."""
+    from gaussdsm.figures import _plot, error_vs_n
+
+    base = {"spectrum": {"kind": "stationary_1d", "d": 16, "beta": 1.0, "omega0": 0.5},
+            "grid": {"n_samples": [8, 64], "sigma": [0.3], "gamma": [0.0]},
+            "montecarlo": {"n_replicates": 4, "points_per_job": 2}, "panels": []}
+    texts = {}
+    for model, fit in (("conv", {"model": "conv", "kernel_size": 3}), ("full", {"model": "full"})):
+        summary = gaussdsm.run_study({"seed": 3, "studies": {model: {**base, "fit": fit}}}).summary
+        fig = error_vs_n.draw(error_vs_n.data(summary))
+        texts[model] = " | ".join(t.get_text() for leg in fig.legends for t in leg.get_texts())
+        _plot.plt.close(fig)
+    assert "R9" not in texts["conv"] and "conv model" in texts["conv"] and "singular" not in texts["conv"]
+    assert "N = d = 16" in texts["conv"]
+    assert "theory R9" in texts["full"] and "singular" in texts["full"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .memorisation import _arr, at_first, kinds_label, metric_variable, theory_line, theory_of
+from .memorisation import data_array, at_first, kinds_label, metric_variable, theory_line, theory_of
 
 DATA_TITLE = "data behind figure P15 (locality: error against kernel size and N, conv denoisers of a texture)"
 
@@ -79,13 +79,13 @@ def data(summaries: dict) -> xr.Dataset:
             at_first(s[metric_variable(metric, "theory_bias")], keep=()).values)
     dims = ("width", "n_samples")
     return xr.Dataset(
-        {"theory": _arr(dims, out["theory"], "expected error by the theory of theory_kind, at the study's N"),
-         "in_regime": _arr(dims, regime, "1 where the theory of theory_kind is in its regime"),
-         "theory_kind": _arr(dims, kind.astype(str), "kind of theory of each point (expansion: first order in 1/N)"),
-         "mc_mean": _arr(dims, out["mc_mean"], "Monte-Carlo mean of the error over stable replicates"),
-         "mc_stderr": _arr(dims, out["mc_stderr"], "standard error of mc_mean"),
-         "diverged": _arr(dims, div, "1 if any replicate diverged at this point"),
-         "floor": _arr(("width",), floor, "error at N = inf (the locality floor)")},
+        {"theory": data_array(dims, out["theory"], "expected error by the theory of theory_kind at the study's N"),
+         "in_regime": data_array(dims, regime, "1 where the theory of theory_kind is in its regime"),
+         "theory_kind": data_array(dims, kind.astype(str), "kind of theory of each point (expansion: first order in 1/N)"),
+         "mc_mean": data_array(dims, out["mc_mean"], "Monte-Carlo mean of the error over stable replicates"),
+         "mc_stderr": data_array(dims, out["mc_stderr"], "standard error of mc_mean"),
+         "diverged": data_array(dims, div, "1 if any replicate diverged at this point"),
+         "floor": data_array(("width",), floor, "error at N = inf (the locality floor)")},
         coords={"kernel_size": ("width", [r[3] for r in rows], {"long_name": "filter width K (full width: the "
                                                                               "image's side)", "units": "pixel"}),
                 "full_width": ("width", np.array([r[4] for r in rows], np.int8),
@@ -102,7 +102,7 @@ def _label(K: int, full: bool) -> str:
 
 def draw(data: xr.Dataset):
     from ._plot import colors, diverged_marks, finish, key, loglog, mark, mc_points, panels
-    from .memorisation import _metric_label
+    from .memorisation import metric_label
 
     Ks = data["kernel_size"].values
     full = data["full_width"].values > 0
@@ -122,7 +122,7 @@ def draw(data: xr.Dataset):
     left.set_xticks(Ks, [f"{k}" + ("\n(full)" if f else "") for k, f in zip(Ks, full)])
     left.minorticks_off()
     left.set_xlabel("filter width K (pixels)")
-    left.set_ylabel(_metric_label(str(data.attrs.get("metric", "w2"))))
+    left.set_ylabel(metric_label(str(data.attrs.get("metric", "w2"))))
     left.legend(fontsize=7, loc="best")
     cw = colors(len(Ks))
     for j, K in enumerate(Ks):  # right: against N, one line per width

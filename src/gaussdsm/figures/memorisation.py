@@ -91,7 +91,8 @@ def metrics_of(summaries: dict) -> list[str]:
     return [m for m in per[0] if all(m in p for p in per)]
 
 
-def _arr(dims, values, long_name: str, units: str = "1") -> xr.DataArray:
+def data_array(dims, values, long_name: str, units: str = "1") -> xr.DataArray:
+    """A figure-data variable with its ``long_name`` and ``units``."""
     return xr.DataArray(values, dims=dims, attrs={"long_name": long_name, "units": units})
 
 
@@ -135,13 +136,13 @@ def data(summaries: dict) -> xr.Dataset:
                 floor[i, j] = float(at_first(s[metric_variable(m, "theory_bias")], keep=()).values)
     dims = ("metric", "study", "n_samples")
     return xr.Dataset(
-        {"theory": _arr(dims, out["theory"], "expected error by the theory of theory_kind, at the study's N"),
-         "in_regime": _arr(dims, regime, "1 where the theory of theory_kind is in its regime"),
-         "theory_kind": _arr(dims, kind.astype(str), "kind of theory of each point (expansion: first order in 1/N)"),
-         "mc_mean": _arr(dims, out["mc_mean"], "Monte-Carlo mean of the error over stable replicates"),
-         "mc_stderr": _arr(dims, out["mc_stderr"], "standard error of mc_mean"),
-         "diverged": _arr(dims, div, "1 if any replicate diverged at this point"),
-         "floor": _arr(("metric", "study"), floor, "error at N = inf (the bias: sampler and, conv, locality)")},
+        {"theory": data_array(dims, out["theory"], "expected error by the theory of theory_kind at the study's N"),
+         "in_regime": data_array(dims, regime, "1 where the theory of theory_kind is in its regime"),
+         "theory_kind": data_array(dims, kind.astype(str), "kind of theory of each point (expansion: first order in 1/N)"),
+         "mc_mean": data_array(dims, out["mc_mean"], "Monte-Carlo mean of the error over stable replicates"),
+         "mc_stderr": data_array(dims, out["mc_stderr"], "standard error of mc_mean"),
+         "diverged": data_array(dims, div, "1 if any replicate diverged at this point"),
+         "floor": data_array(("metric", "study"), floor, "error at N = inf (the bias: sampler and, conv, locality)")},
         coords={"metric": ("metric", metrics, {"long_name": "error metric", "units": "1"}),
                 "study": ("study", names, {"long_name": "study", "units": "1"}),
                 "n_samples": ("n_samples", fin, {"long_name": "number of training samples N", "units": "1"}),
@@ -196,7 +197,7 @@ def draw(data: xr.Dataset):
         ax.axvline(1.0, color="grey", lw=0.9, ls="-.")
         loglog(ax)
         ax.set_xlabel(f"N / d (d = {d})")
-        ax.set_ylabel(_metric_label(m))
+        ax.set_ylabel(metric_label(m))
     marks = [mark("solid: theory (kind in the legend), in its regime"),
              mark("points: Monte Carlo ± 1 s.e. (the ground truth)", marker="o", ls="", ms=4),
              mark("dashed: error at N = ∞ (bias; conv: locality floor)", ls="--", lw=0.8)]
@@ -213,7 +214,7 @@ def draw(data: xr.Dataset):
                        "diagonal vs local denoisers")
 
 
-def _metric_label(m: str) -> str:
+def metric_label(m: str) -> str:
     if m == "w2":
         return r"$\mathbb{E}\,W_2^2$ (data variance units)"
     from ..metrics import get
