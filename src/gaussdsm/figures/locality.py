@@ -81,7 +81,7 @@ def data(summaries: dict) -> xr.Dataset:
     return xr.Dataset(
         {"theory": data_array(dims, out["theory"], "expected error by the theory of theory_kind at the study's N"),
          "in_regime": data_array(dims, regime, "1 where the theory of theory_kind is in its regime"),
-         "theory_kind": data_array(dims, kind.astype(str), "kind of theory of each point (expansion: first order in 1/N)"),
+         "theory_kind": data_array(dims, kind.astype(str), "kind of theory of each point (expansion: 1/N first order)"),
          "mc_mean": data_array(dims, out["mc_mean"], "Monte-Carlo mean of the error over stable replicates"),
          "mc_stderr": data_array(dims, out["mc_stderr"], "standard error of mc_mean"),
          "diverged": data_array(dims, div, "1 if any replicate diverged at this point"),
