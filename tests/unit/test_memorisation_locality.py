@@ -140,3 +140,18 @@ def test_a_conv_studys_error_vs_n_legend_names_its_theory():
     assert "R9" not in texts["conv"] and "conv model" in texts["conv"] and "singular" not in texts["conv"]
     assert "N = d = 16" in texts["conv"]
     assert "theory R9" in texts["full"] and "singular" in texts["full"]
+
+
+def test_p14_draws_a_kind_beside_the_expansion(p14):
+    from gaussdsm.figures import _plot
+
+    s = p14["fourier"].copy()
+    s["theory_exact_total"] = s["theory_total"] * 1.2
+    data = memorisation.data({**p14, "fourier": s.assign_attrs(theory="exact")})
+    np.testing.assert_allclose(data["expansion"].sel(metric="w2", study="fourier"),
+                               data["theory"].sel(metric="w2", study="fourier") / 1.2)
+    fig = memorisation.draw(data)
+    texts = " | ".join(t.get_text() for leg in fig.legends for t in leg.get_texts())
+    _plot.plt.close(fig)
+    assert "fourier (exact at every N)" in texts and "full (first-order expansion)" in texts
+    assert "thin: first-order expansion" in texts

@@ -97,7 +97,7 @@ def data_array(dims, values, long_name: str, units: str = "1") -> xr.DataArray:
 
 
 def data(summaries: dict) -> xr.Dataset:
-    """``theory``, ``in_regime``, ``theory_kind``, ``mc_mean``, ``mc_stderr``, ``diverged`` on ``(metric, study,
+    """``theory``, ``in_regime``, ``theory_kind``, ``expansion`` (the first order), ``mc_mean``, ``mc_stderr``, ``diverged`` on ``(metric, study,
     n_samples)`` (finite N), ``floor (metric, study)`` (the error at N = ∞), coordinates ``n_over_d``, ``model``.
 
     Raises
@@ -117,7 +117,7 @@ def data(summaries: dict) -> xr.Dataset:
         raise ValueError("memorisation needs studies of the same dimension d")
     d = ds_.pop()
     shape = (len(metrics), len(names), fin.size)
-    out = {k: np.full(shape, np.nan) for k in ("theory", "mc_mean", "mc_stderr")}
+    out = {k: np.full(shape, np.nan) for k in ("theory", "expansion", "mc_mean", "mc_stderr")}
     regime, div = np.zeros(shape, np.int8), np.zeros(shape, np.int8)
     kind = np.full(shape, "", dtype=object)
     floor = np.full(shape[:2], np.nan)
@@ -126,6 +126,7 @@ def data(summaries: dict) -> xr.Dataset:
         for i, m in enumerate(metrics):
             total, reg, kd = theory_of(s, m)
             out["theory"][i, j], regime[i, j], kind[i, j] = total[finite], reg[finite], kd[finite]
+            out["expansion"][i, j] = at_first(s[metric_variable(m, "theory_total")]).values[finite]
             for k in ("mc_mean", "mc_stderr"):
                 out[k][i, j] = at_first(s[metric_variable(m, k)]).values[finite]
             nd = metric_variable(m, "n_diverged")
@@ -138,6 +139,7 @@ def data(summaries: dict) -> xr.Dataset:
     return xr.Dataset(
         {"theory": data_array(dims, out["theory"], "expected error by the theory of theory_kind at the study's N"),
          "in_regime": data_array(dims, regime, "1 where the theory of theory_kind is in its regime"),
+         "expansion": data_array(dims, out["expansion"], "expected error, first-order expansion in 1/N"),
          "theory_kind": data_array(dims, kind.astype(str), "kind of theory of each point (expansion: 1/N first order)"),
          "mc_mean": data_array(dims, out["mc_mean"], "Monte-Carlo mean of the error over stable replicates"),
          "mc_stderr": data_array(dims, out["mc_stderr"], "standard error of mc_mean"),
@@ -181,7 +183,7 @@ def draw(data: xr.Dataset):
     d = int(data.attrs["d"])
     col = colors(len(names))
     fig, axes = panels(1, len(metrics), 4.6, 4.0)
-    dotted = False
+    dotted = thin = False
     for i, m in enumerate(metrics):
         ax = axes[0, i]
         for j, name in enumerate(names):
@@ -190,6 +192,9 @@ def draw(data: xr.Dataset):
                 ax.plot([], [], "-", color=col[j], lw=1.5,
                         label=f"{str(pt['model'].values)} ({kinds_label(pt['theory_kind'].values)})")
             dotted |= theory_line(ax, x, pt["theory"].values, pt["in_regime"].values, col[j])
+            if np.any(pt["theory_kind"].values != "expansion"):  # the first order beside the kind that replaced it
+                ax.plot(x, pt["expansion"].values, "-", color=col[j], lw=0.6, alpha=0.6)
+                thin = True
             mc_points(ax, x, pt, col[j])
             fl = float(pt["floor"])
             if np.isfinite(fl) and fl > 0:
@@ -203,6 +208,8 @@ def draw(data: xr.Dataset):
              mark("dashed: error at N = ∞ (bias; conv: locality floor)", ls="--", lw=0.8)]
     if dotted:
         marks.insert(1, mark("dotted: theory outside its regime", ls=":"))
+    if thin:
+        marks.insert(1, mark("thin: first-order expansion, beside the theory that replaced it", lw=0.6))
     if "full" in [str(v) for v in data["model"].values]:
         marks.append(mark("dash-dot: N = d (below it the full model's Σ̂ is singular: memorisation)", ls="-.",
                           lw=0.9, color="grey"))
