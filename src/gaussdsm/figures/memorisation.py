@@ -97,8 +97,9 @@ def data_array(dims, values, long_name: str, units: str = "1") -> xr.DataArray:
 
 
 def data(summaries: dict) -> xr.Dataset:
-    """``theory``, ``in_regime``, ``theory_kind``, ``expansion`` (the first order), ``mc_mean``, ``mc_stderr``, ``diverged`` on ``(metric, study,
-    n_samples)`` (finite N), ``floor (metric, study)`` (the error at N = ∞), coordinates ``n_over_d``, ``model``.
+    """``theory``, ``in_regime``, ``theory_kind``, ``expansion`` (the first order), ``mc_mean``, ``mc_stderr``,
+    ``diverged`` on ``(metric, study, n_samples)`` (finite N), ``floor (metric, study)`` (the error at N = ∞),
+    coordinates ``n_over_d``, ``model``.
 
     Raises
     ------
