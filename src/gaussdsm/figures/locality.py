@@ -114,9 +114,11 @@ def draw(data: xr.Dataset):
     for i, N in enumerate(Ns):  # left: against K, one line per N
         pt = data.isel(n_samples=i)
         left.plot([], [], "-", color=cn[i], lw=1.5, label=f"N = {N:g}")
-        dotted |= theory_line(left, Ks, pt["theory"].values, pt["in_regime"].values, cn[i])
+        dotted |= theory_line(left, Ks[~full], pt["theory"].values[~full], pt["in_regime"].values[~full], cn[i])
+        left.plot(Ks[full], pt["theory"].values[full], "_", color=cn[i], ms=14, mew=1.5)  # no line across widths
         mc_points(left, Ks, pt, cn[i])
-    left.plot(Ks, data["floor"].values, "-s", color="k", lw=2, ms=4, label="N = ∞ (locality floor)")
+    left.plot(Ks[~full], data["floor"].values[~full], "-s", color="k", lw=2, ms=4, label="N = ∞ (locality floor)")
+    left.plot(Ks[full], data["floor"].values[full], "s", color="k", ms=5)
     left.set_xscale("log")
     left.set_yscale("log")
     left.set_xticks(Ks, [f"{k}" + ("\n(full)" if f else "") for k, f in zip(Ks, full)])
@@ -137,6 +139,7 @@ def draw(data: xr.Dataset):
     kinds = kinds_label(np.ravel(data["theory_kind"].values))
     marks = [mark(f"solid: theory ({kinds}), in its regime"),
              mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4),
+             mark("left, bar: theory at full width (the Fourier model)", marker="_", ls="", ms=14, mew=1.5),
              mark("right, dashed: each width's error at N = ∞", ls="--", lw=0.8)]
     if dotted:
         marks.insert(1, mark("dotted: theory outside its regime", ls=":"))
