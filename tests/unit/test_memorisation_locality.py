@@ -155,3 +155,13 @@ def test_p14_draws_a_kind_beside_the_expansion(p14):
     _plot.plt.close(fig)
     assert "fourier (exact at every N)" in texts and "full (first-order expansion)" in texts
     assert "thin: first-order expansion" in texts
+
+
+def test_p15_draws_every_width(p15):
+    from gaussdsm.figures import _plot
+
+    fig = locality.draw(locality.data(p15))
+    texts = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    _plot.plt.close(fig)
+    assert texts[-5:] == ["K = 1", "K = 3", "K = 5", "K = 9", "full width (Fourier, 9 px)"]
+    assert "N = ∞ (locality floor)" in texts
