@@ -118,7 +118,7 @@ def draw(data: xr.Dataset):
         left.plot(Ks[full], pt["theory"].values[full], "_", color=cn[i], ms=14, mew=1.5)  # no line across widths
         mc_points(left, Ks, pt, cn[i])
     left.plot(Ks[~full], data["floor"].values[~full], "-s", color="k", lw=2, ms=4, label="N = ∞ (locality floor)")
-    left.plot(Ks[full], data["floor"].values[full], "s", color="k", ms=5)
+    left.plot(Ks[full], data["floor"].values[full], "-s", color="k", lw=2, ms=4)  # one point: no line
     left.set_xscale("log")
     left.set_yscale("log")
     left.set_xticks(Ks, [f"{k}" + ("\n(full)" if f else "") for k, f in zip(Ks, full)])
