@@ -529,6 +529,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--poly-rho", type=_several(_positive_float), default=None, help="grid polyexponential: rho (default 1)")
     g.add_argument("--beta-alpha", type=_several(_positive_float), default=None, help="grid beta: alpha (default 0.6)")
     g.add_argument("--beta-beta", type=_several(_positive_float), default=None, help="grid beta: beta (default 0.6)")
+    g.add_argument("--optimal-n-samples", type=_several(_count), default=None,
+                   help="grid optimal: the N it is optimised for (default inf: the population score)")
+    g.add_argument("--optimal-metric", type=_several(_one_of(list(METRICS))), metavar=_choices(METRICS), default=None,
+                   help="grid optimal: the metric it minimises (default w2)")
     g.add_argument("--fit", type=_several(_one_of(list(allowed["fit"]))), metavar=_choices(allowed["fit"]), default="exact",
                    help="how every level's denoiser is learned: the DSM minimiser (default), gradient flow or "
                         "full-batch gradient descent for --train-time")

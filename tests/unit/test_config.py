@@ -89,7 +89,7 @@ BAD_CONFIGS = [
     ("D", {"sampler": {"grid": "log"}},
      "studies.tiny.sampler.grid = 'log': must be uniform or geometric or edm or karras or exponential or "
      "polyexponential or vp or kl_optimal or linear_quadratic or ays_sd15 or ays_sdxl or ays_svd or simple or normal or "
-     "sgm_uniform or ddim_uniform or beta or array"),
+     "sgm_uniform or ddim_uniform or beta or optimal or array"),
     ("D", {"sampler": {"scheme": ["heun"], "t_min": [0.0]}}, "sampler.t_min must be > 0 with scheme heun"),
     ("D", {"sampler": {"scheme": ["dpmpp_2m_sde"], "eta": 0.5, "n_steps": [float("inf")]}},
      "sampler.eta must be 1 with scheme dpmpp_2m_sde and n_steps: inf"),
