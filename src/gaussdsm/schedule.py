@@ -306,4 +306,6 @@ def resolve(spec, lam, *, kappa=None, model: str = "full"):
             lam, kappa=kappa, model=model, n_samples=float(p.get("optimal_n_samples", math.inf)),
             metric=str(p.get("optimal_metric", "w2")), process=p.get("process", "vp"), scheme=scheme,
             n_steps=float(st["n_steps"]), t_min=float(st["t_min"]), T=p.get("T"), params={**fixed, "init": init})
-    return SamplerSpec(spec.kind, spec.axes, {**p, "optimal_grids": grids})
+    target = {"optimal_n_samples": float(p.get("optimal_n_samples", math.inf)),
+              "optimal_metric": str(p.get("optimal_metric", "w2"))}  # recorded beside the grids
+    return SamplerSpec(spec.kind, spec.axes, {**p, **target, "optimal_grids": grids})

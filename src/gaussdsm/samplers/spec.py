@@ -154,9 +154,11 @@ class SamplerSpec:
                 "init": list(sp.get("init", DIFFUSION_AXES["init"])),
                 "n_steps": n_steps,
                 "t_min": sorted(float(t) for t in sp.get("t_min", DIFFUSION_AXES["t_min"]))}
-        if params["grid"] == OPTIMAL or any(k in sp for k in OPTIMAL_PARAMS):
+        if params["grid"] == OPTIMAL:
             params.update({k: sp.get(k, v) for k, v in OPTIMAL_PARAMS.items()})
             params["optimal_n_samples"] = float(params["optimal_n_samples"])
+        else:  # given without the optimal grid: build says so
+            params.update({k: sp[k] for k in OPTIMAL_PARAMS if k in sp})
         if not isinstance(params["grid"], str):
             t = [float(x) for x in params["grid"]]
             params["grid"] = t
