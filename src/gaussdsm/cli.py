@@ -206,6 +206,10 @@ def _cmd_error(args) -> int:
                                                      "stderr": _json_number(ds["mc_drawn_stderr"]),
                                                      "difference": _json_number(diff),
                                                      "difference_stderr": _json_number(diff_se)}
+    if "optimal_grids" in ds.attrs:  # grid optimal: the times it was resolved to, to copy
+        (times,) = json.loads(ds.attrs["optimal_grids"]).values()
+        out["params"]["sampler"]["optimal_grid"] = times
+        lines.append("  optimal grid (t): " + " ".join(f"{x:.12g}" for x in times))
     if args.json:
         print(json.dumps(out, sort_keys=True))
     else:

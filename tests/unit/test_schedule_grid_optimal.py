@@ -117,6 +117,7 @@ def test_command_line_equals_front_door(capsys):
     ds = gaussdsm.error(**POINT, n_samples=200, optimal_metric="w2")
     assert cli["total"] == pytest.approx(float(ds["total"]), rel=1e-12)
     assert cli["params"]["sampler"]["grid"] == "optimal" and cli["params"]["sampler"]["optimal_metric"] == "w2"
+    assert cli["params"]["sampler"]["optimal_grid"] == next(iter(json.loads(ds.attrs["optimal_grids"]).values()))
     assert main(args + ["--n-steps", "inf"]) != 0
     err = capsys.readouterr().err.strip()
     assert "finite" in err and len(err.splitlines()) == 1, err
