@@ -78,8 +78,8 @@ def choices() -> dict[str, Sequence]:
     from .theory import MODELS
 
     return {"spectrum": tuple(SOURCES), "model": MODELS, "sampler": tuple(SAMPLERS), "process": tuple(PROCESSES),
-            "scheme": tuple(SCHEMES), "grid": (*GRIDS, OPTIMAL), "init": START_LAWS, "fit": FIT_METHODS, "fit_init": FIT_INITS,
-            "optimal_metric": tuple(METRICS)}
+            "scheme": tuple(SCHEMES), "grid": (*GRIDS, OPTIMAL), "init": START_LAWS, "fit": FIT_METHODS,
+            "fit_init": FIT_INITS, "optimal_metric": tuple(METRICS)}
 
 
 #: numeric options: (check, bounds) -- the command line's argument types (gaussdsm.cli) say the same
