@@ -274,7 +274,7 @@ def optimal_times(lam, *, kappa=None, model: str = "full", n_samples=math.inf, m
         t = optimal_grid(lam, n_samples=n_samples, process=process, scheme=scheme, n_steps=int(n_steps),
                          t_min=t_min, T=T, metric=metric, model=model, kappa=kappa, params=params).grid
         r = np.array([float(f"{x:.{DIGITS}g}") for x in t])
-        r[-1] = float(t_min)
+        r[0], r[-1] = t[0], t[-1]  # T and t_min exactly as given
         _CACHE[key] = (r if np.all(np.diff(r) < 0) else t).tolist()
     return list(_CACHE[key])
 
