@@ -211,6 +211,10 @@ def _cmd_error(args) -> int:
                                                      "stderr": _json_number(ds["mc_drawn_stderr"]),
                                                      "difference": _json_number(diff),
                                                      "difference_stderr": _json_number(diff_se)}
+    if "optimal_grids" in ds.attrs:  # grid optimal: the times it was resolved to, to copy
+        (times,) = json.loads(ds.attrs["optimal_grids"]).values()
+        out["params"]["sampler"]["optimal_grid"] = times
+        lines.append("  optimal grid (t): " + " ".join(f"{x:.12g}" for x in times))
     if args.json:
         print(json.dumps(out, sort_keys=True))
     else:
@@ -606,6 +610,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="grid flow_shift: diffusers' FlowMatchEuler shift (default 3, SD3's)")
     g.add_argument("--image-seq-len", type=_several(_positive_int), default=None,
                    help="grid flow_dynamic: the image's token count (default 4096)")
+    g.add_argument("--optimal-n-samples", type=_several(_count), default=None,
+                   help="grid optimal: the N it is optimised for (default inf: the population score)")
+    g.add_argument("--optimal-metric", type=_several(_one_of(list(METRICS))), metavar=_choices(METRICS), default=None,
+                   help="grid optimal: the metric it minimises (default w2)")
     g.add_argument("--fit", type=_several(_one_of(list(allowed["fit"]))), metavar=_choices(allowed["fit"]), default="exact",
                    help="how every level's denoiser is learned: the DSM minimiser (default), gradient flow or "
                         "full-batch gradient descent for --train-time")

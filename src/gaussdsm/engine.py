@@ -51,6 +51,9 @@ DIFFUSION_ONLY = ("process", "scheme", "grid", "t_min", "init", "T", "beta_min",
                   "noise_scale", "rho", "poly_rho", "beta_alpha", "beta_beta", "shift", "image_seq_len")
 """The :class:`~gaussdsm.samplers.diffusion.Diffusion` arguments besides ``n_steps`` (``test_frontdoor`` checks them
 against :data:`gaussdsm.samplers.diffusion.DEFAULTS`)."""
+OPTIMAL_OPTIONS = ("optimal_n_samples", "optimal_metric")
+"""``grid='optimal'``: what the grid minimises (:data:`gaussdsm.samplers.spec.OPTIMAL_PARAMS`; the grid is resolved
+for the spectrum by :func:`gaussdsm.schedule.resolve` when the leaf runs)."""
 FIT_KEYS = {"fit": "fit.method", "train_time": "fit.train_time", "fit_init": "fit.init", "lr": "fit.lr",
             "depth": "fit.depth", "init_scale": "fit.init_scale"}
 """The fit options and their config keys."""
@@ -60,7 +63,8 @@ KEYS = {"spectrum": "spectrum.kind", "d": "spectrum.d", **{k: f"spectrum.{k}" fo
         **{k: f"grid.{k}" for k in ("n_samples", "sigma", "gamma", "tau")},
         "loss_factor": "fit.loss_factor", "model": "fit.model", "kernel_size": "fit.kernel_size",
         "sampler": "sampler.kind",
-        **{k: f"sampler.{k}" for k in ("n_steps", "init_var", "friction", *DIFFUSION_ONLY)}, **FIT_KEYS,
+        **{k: f"sampler.{k}" for k in ("n_steps", "init_var", "friction", *DIFFUSION_ONLY, *OPTIMAL_OPTIONS)},
+        **FIT_KEYS,
         "metric": "metric", "mc": "mc", "seed": "seed", "max_time": "max_time"}
 """Every option of :func:`error` and the key its messages name (a study config's, where it has one)."""
 
@@ -68,14 +72,16 @@ KEYS = {"spectrum": "spectrum.kind", "d": "spectrum.d", **{k: f"spectrum.{k}" fo
 def choices() -> dict[str, Sequence]:
     """The allowed values of the choice options, from their registries."""
     from .dsm import FIT_INITS, FIT_METHODS
+    from .metrics import METRICS
     from .samplers import KINDS as SAMPLERS
     from .samplers.diffusion import GRIDS, PROCESSES, SCHEMES, START_LAWS
+    from .samplers.spec import OPTIMAL
     from .spectra import SOURCES
     from .theory import MODELS
 
     return {"spectrum": tuple(SOURCES), "model": (*MODELS, "conv"), "sampler": tuple(SAMPLERS),
-            "process": tuple(PROCESSES),
-            "scheme": tuple(SCHEMES), "grid": GRIDS, "init": START_LAWS, "fit": FIT_METHODS, "fit_init": FIT_INITS}
+            "process": tuple(PROCESSES), "scheme": tuple(SCHEMES), "grid": (*GRIDS, OPTIMAL), "init": START_LAWS,
+            "fit": FIT_METHODS, "fit_init": FIT_INITS, "optimal_metric": tuple(METRICS)}
 
 
 #: numeric options: (check, bounds) -- the command line's argument types (gaussdsm.cli) say the same
@@ -97,6 +103,7 @@ NUMBERS = {
     "alpha": ("number", {"ge": 0}), "scale": ("number", {"gt": 0}),
     "beta": ("number", {"ge": 0}), "omega0": ("number", {"gt": 0}), "mc": ("integer", {"ge": 0}),
     "seed": ("integer", {"ge": 0}), "max_time": ("number", {"gt": 0, "allow_inf": True}),
+    "optimal_n_samples": ("number", {"gt": 0, "allow_inf": True}),
 }
 NOT_AXES = ("values", "max_time", "progress")
 """Options that are never a grid axis (``values`` is the list of eigenvalues; ``grid`` as a list of numbers is an
@@ -188,10 +195,11 @@ def _sampler_spec(o: dict):
         given = [k for k in ("sigma", "gamma", "friction") if o[k] is not None]
         if given or any(float(t) > 0 for t in _as_list(o["tau"])):
             raise ValueError(rules.not_for_diffusion(KEYS[k] for k in (given or ["tau"])))
-        fixed = {k: o[k] for k in DIFFUSION_ONLY if k not in ("scheme", "init", "t_min") and o[k] is not None}
+        fixed = {k: o[k] for k in (*DIFFUSION_ONLY, *OPTIMAL_OPTIONS) if k not in ("scheme", "init", "t_min")
+                 and o[k] is not None}
         axes = {"scheme": _as_list(o["scheme"] or "em"), "init": _as_list(o["init"] or "standard"),
                 "n_steps": _as_list(o["n_steps"]), "t_min": _as_list(1e-3 if o["t_min"] is None else o["t_min"])}
-        info = {"n_steps": o["n_steps"], **{k: o[k] for k in DIFFUSION_ONLY if o[k] is not None}}
+        info = {"n_steps": o["n_steps"], **{k: o[k] for k in (*DIFFUSION_ONLY, *OPTIMAL_OPTIONS) if o[k] is not None}}
         info.setdefault("scheme", "em")
         if o["fit"] != "exact":  # scores trained for a finite time at every level
             axes["train_time"] = _as_list(o["train_time"])
@@ -205,7 +213,7 @@ def _sampler_spec(o: dict):
             if why:
                 raise ValueError(why)
         return SamplerSpec("diffusion", axes, fixed), {"kind": "diffusion", **info}
-    given = [KEYS[k] for k in DIFFUSION_ONLY if _given(o[k])]
+    given = [KEYS[k] for k in (*DIFFUSION_ONLY, *OPTIMAL_OPTIONS) if _given(o[k])]
     given += [KEYS[k] for k, default in FIT_DEFAULTS.items() if o[k] != default]
     why = rules.only_for_diffusion(given) or rules.required_by(kind, [KEYS[k] for k in ("sigma", "gamma")
                                                                       if o[k] is None])
@@ -392,7 +400,10 @@ def _run_leaf(leaf: _Leaf, theory_cost) -> xr.Dataset:
     from .theory import diagnose
     from .vocabulary import METRIC_TERMS, attrs, metric_attrs
 
+    from .schedule import resolve
+
     o, lam = leaf.options, leaf.sp.lam
+    leaf = leaf._replace(spec=resolve(leaf.spec, lam, kappa=leaf.sp.kappa, model=o["model"]))  # grid optimal
     with bars.timed(theory_cost.seconds, "theory", bar=o["progress"]):
         ds = _theory(leaf)
     dims, shape = ds["total"].dims, ds["total"].shape
@@ -543,6 +554,8 @@ def error(
     beta_beta: float | list | None = None,
     shift: float | list | None = None,
     image_seq_len: int | list | None = None,
+    optimal_n_samples: float | list | None = None,
+    optimal_metric: str | list | None = None,
     fit: str | list = "exact",
     train_time: float | list = math.inf,
     fit_init: str | list = "zero",
@@ -608,7 +621,12 @@ def error(
         ULD friction :math:`\\gamma_f` (required by uld).
     process, scheme, grid, t_min, init, T, beta_min, beta_max, sigma_min, sigma_max, denoise, steps_per_level, eps, \
 exp_rate, s_churn, s_tmin, s_tmax, s_noise, eta, noise_scale, rho, poly_rho, beta_alpha, beta_beta, shift, image_seq_len
-        ``sampler='diffusion'``: the :class:`gaussdsm.samplers.diffusion.Diffusion` arguments (None: its default).
+        ``sampler='diffusion'``: the :class:`gaussdsm.samplers.diffusion.Diffusion` arguments (None: its default);
+        ``grid='optimal'``: the grid minimising the expected error for the spectrum and the setting
+        (:func:`gaussdsm.schedule.resolve`; its times in the ``optimal_grids`` attribute, JSON).
+    optimal_n_samples, optimal_metric : float, str, optional
+        ``grid='optimal'``: the N the grid is optimised for (default inf: the population score, the bias alone) and
+        the metric it minimises (default ``w2``).
     fit : {'exact', 'gradient_flow', 'gd'}
         Diffusion: how every level's denoiser is learned (the DSM minimiser, or trained for ``train_time``).
     train_time, fit_init, lr : float, str, float

@@ -38,6 +38,7 @@ from .interrupt import Interrupted
 from .io import collect_provenance, read_dataset, write_dataset
 from .progress import Progress
 from .samplers.spec import ATTR_KEYS, SamplerSpec
+from .schedule import resolve
 from .spectra import spectrum as data_spectrum
 from .study import provenance_config
 from .vocabulary import attrs, dataset, metric_attrs, metric_variable
@@ -301,7 +302,7 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
         ``opt_excess``, ``diverged_exact``.
     """
     lam, kappa = _read_spectrum(spectrum_path, "run_sampler")
-    spec = SamplerSpec.from_dict(sampler)
+    spec = resolve(SamplerSpec.from_dict(sampler), lam, kappa=kappa, model=model)  # sampler.grid: optimal
     axes = {k: np.asarray(v) for k, v in spec.axes.items()}
     shape = tuple(v.size for v in axes.values())
     settings = spec.settings()
@@ -450,6 +451,7 @@ def analytic_error(spectrum_path, grid: dict, *, sampler: dict | None = None, mo
     conv_spectrum = _stationary_spectrum(spectrum_path, "analytic_error") if model == "conv" else None
     spec = SamplerSpec.from_dict(sampler) if sampler is not None else SamplerSpec(
         "ula", {"gamma": grid["gamma"], "n_steps": [np.inf]}, {"init_var": 1.0})
+    spec = resolve(spec, lam, kappa=kappa, model=model)  # sampler.grid: optimal
     N = np.asarray(grid["n_samples"], dtype=float)
     def terms(metric):
         if model == "conv":  # on the Fourier model's grid
