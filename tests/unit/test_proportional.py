@@ -135,3 +135,18 @@ def test_empirical_covariance_convention():
     """The law is that of (1/N) sum x x^T (known zero mean, divisor N): what gaussdsm.dsm fits on."""
     X = np.arange(6.0).reshape(3, 2)
     np.testing.assert_allclose(empirical_covariance(X), X.T @ X / 3)
+
+
+def test_w2_bounds_against_monte_carlo():
+    """The deterministic bounds on W2 (sorted spectra below, ||Sigma^1/2 - C^1/2||_F^2 above, through the overlaps
+    of sqrt(lam)) against the same bounds per replicate (4 standard errors plus 3/d relative), and they bracket the
+    Monte Carlo W2."""
+    N = 2 * D
+    vp = build("diffusion", process="vp", scheme="euler", n_steps=100, t_min=1e-2)
+    res = P.deterministic_equivalent(LAM, N, sampler=vp, metric="w2", fidelity_replicates=0)
+    mc = P.monte_carlo_metrics(LAM, N, vp, n_replicates=20, seed=7, metrics=("w2",))
+    for name in ("w2_lower_bound", "w2_upper_bound"):
+        ref, se = mc[name]
+        assert abs(res.parts[name] - ref) <= 4 * se + 3.0 / D * abs(ref), (name, res.parts[name], ref, se)
+        assert res.methods[name] == "deterministic_equivalent"
+    assert res.parts["w2_lower_bound"] < mc["w2"][0] < res.parts["w2_upper_bound"]
