@@ -7,12 +7,23 @@ import math
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from gaussdsm.dsm import empirical_covariance, fit_exact
 from gaussdsm.montecarlo.streams import data_streams
 from gaussdsm.montecarlo.training import sample_data
 from gaussdsm.samplers.spec import build
 from gaussdsm.theory import proportional as P
+
+
+
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    """The Monte Carlo's small eigendecompositions: threaded BLAS only oversubscribes a shared machine (20x slower
+    measured under load)."""
+    with threadpool_limits(1):
+        yield
+
 
 D = 200
 LAM = 1.0 / np.arange(1, D + 1)
@@ -150,3 +161,8 @@ def test_w2_bounds_against_monte_carlo():
         assert abs(res.parts[name] - ref) <= 4 * se + 3.0 / D * abs(ref), (name, res.parts[name], ref, se)
         assert res.methods[name] == "deterministic_equivalent"
     assert res.parts["w2_lower_bound"] < mc["w2"][0] < res.parts["w2_upper_bound"]
+
+
+def test_model_other_than_full_is_refused():
+    with pytest.raises(ValueError, match="model must be 'full'"):
+        P.deterministic_equivalent(LAM, 100, SIGMA, sampler=ULA, model="diagonal")

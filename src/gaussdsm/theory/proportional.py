@@ -67,7 +67,7 @@ mean of :math:`\mathrm{tr}(\Sigma^{1/2}C\Sigma^{1/2})^{1/2} - \frac12\mathrm{tr}
 deterministic is a bracket (:func:`_w2_bounds`): below, the sorted-spectra value
 :math:`\sum_i(\sqrt{\lambda_{(i)}} - \sqrt{c_{(i)}})^2` (``parts['w2_lower_bound']``), above,
 :math:`\|\Sigma^{1/2} - C^{1/2}\|_F^2` through the overlaps of :math:`g = \sqrt\lambda`
-(``parts['w2_upper_bound']``; measured within 2-12 % of W2 on the validation grid).
+(``parts['w2_upper_bound']``; 2-14 % above W2 on the validation grid at d = 200, the lower bound at 4-78 % of it).
 
 **Renormalised noise level** (Wang, Zavatone-Veth & Pehlevan, arXiv 2602.02908; equivalently
 :math:`\kappa(z) = 1/\tilde m(-z)`): :math:`\mathbb E[\hat\Sigma(\hat\Sigma + z)^{-1}] \simeq
@@ -411,9 +411,16 @@ class DeterministicEquivalent:
 
 
 def _sampler(sampler, gamma, params):
-    from .exact_n import _sampler as build
+    """The sampler of one setting: a :class:`gaussdsm.samplers.Sampler`, or a kind built with ``gamma`` and ``params``
+    (as :func:`gaussdsm.theory.exact_n.exact_error`)."""
+    from ..samplers import Sampler
+    from ..samplers.spec import build
 
-    return build(sampler, gamma, params)
+    if isinstance(sampler, Sampler):
+        return sampler
+    if sampler == "diffusion":
+        return build(sampler, **params)
+    return build(sampler, gamma=0.0 if gamma is None else gamma, **params)
 
 
 def fidelity_monte_carlo(lam, n_samples: int, sampler, sigma: float = 0.0, n_replicates: int = FIDELITY_REPLICATES,
@@ -479,8 +486,9 @@ def _w2_bounds(lam, L: SpectralLaw, F, F0: float) -> dict:
             "trace_sqrt_Sigma_sqrt_C": cross}
 
 
-def deterministic_equivalent(lam, n_samples, sigma=None, gamma=None, *, sampler="ula", metric: str = "w2",
-                             fidelity_replicates: int = FIDELITY_REPLICATES, seed: int = 0, n_grid: int = N_GRID,
+def deterministic_equivalent(lam, n_samples, sigma=None, gamma=None, *, sampler="ula", model: str = "full",
+                             metric: str = "w2", fidelity_replicates: int = FIDELITY_REPLICATES, seed: int = 0,
+                             n_grid: int = N_GRID,
                              tol: float = REFINE_TOL, law: SpectralLaw | None = None,
                              **params) -> DeterministicEquivalent:
     r"""The deterministic equivalent of :math:`\mathbb E[\text{metric}(\mathcal N(0, C), \mathcal N(0, \Sigma))]` for the
@@ -498,6 +506,9 @@ def deterministic_equivalent(lam, n_samples, sigma=None, gamma=None, *, sampler=
     sampler : str or gaussdsm.samplers.Sampler
         As :func:`gaussdsm.theory.exact_n.exact_error`: a kind built with ``gamma`` and ``**params`` (``n_steps``,
         ``t_min``, ``scheme``, a diffusion fit's ``fit_method``, ``train_time``, ...), or one setting.
+    model : {'full'}
+        The full d x d denoiser only (the diagonal and Fourier models' modes decouple: their exact error at every N is
+        :func:`gaussdsm.theory.exact_n.exact_error`).
     metric : {'w2', 'kl_sample_data', 'kl_data_sample'}
     fidelity_replicates : int
         W2 only: Monte Carlo draws for the fidelity term (not derived; module docstring).  Fewer than 2: not
@@ -516,6 +527,9 @@ def deterministic_equivalent(lam, n_samples, sigma=None, gamma=None, *, sampler=
     from ..metrics import get
 
     m = get(metric)
+    if model != "full":
+        raise ValueError(f"model must be 'full' for deterministic_equivalent, got {model!r} (the diagonal and fourier "
+                         "models are exact at every N: gaussdsm.theory.exact_error)")
     lam = _checks.spectrum(lam, allow_zero=False)
     d = lam.size
     N = _checks.integer("n_samples", n_samples)
