@@ -166,3 +166,16 @@ def test_w2_bounds_against_monte_carlo():
 def test_model_other_than_full_is_refused():
     with pytest.raises(ValueError, match="model must be 'full'"):
         P.deterministic_equivalent(LAM, 100, SIGMA, sampler=ULA, model="diagonal")
+
+
+@pytest.mark.parametrize("metric", ["kl_sample_data", "kl_data_sample"])
+def test_large_n_agrees_with_the_first_order_expansion(metric):
+    """N = 40 d: the equivalent minus the population value is the expansion's generalization term (R7-type kernel
+    sums, an independent derivation) up to O(d/N) relative: within 5 %."""
+    from gaussdsm.theory import error_terms
+
+    lam, N = LAM[:100], 4000
+    res = P.deterministic_equivalent(lam, N, SIGMA, sampler=ULA, metric=metric)
+    e = error_terms(lam, N, SIGMA, 0.005, model="full", metric=metric)
+    ratio = (res.mean - float(e["bias"])) / float(e["generalization"])
+    assert abs(ratio - 1.0) < 0.05, ratio

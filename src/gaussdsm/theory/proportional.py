@@ -324,6 +324,8 @@ def spectral_law(lam, n_samples, n_grid: int = N_GRID, tol: float = REFINE_TOL) 
     error estimate exceeds ``tol`` for any of the three normalised integrals (:data:`REFINE_TOL`; edges, isolated
     eigenvalues' narrow bumps) are bisected (in log x), at most :data:`MAX_REFINE` times; the trapezoidal rule in
     log x on the final nodes.  The square-root edges limit its order: sum rules to about 1e-5 (``quad_error``).
+    Below d/N = 1/4 the tolerance shrinks in proportion to d/N: the part of an error that depends on N (what
+    distinguishes the equivalent from the population value) shrinks so, and the quadrature's error must with it.
     Cost O(nodes d) compiled.
     """
     lam = _checks.spectrum(lam, allow_zero=False)
@@ -337,6 +339,7 @@ def spectral_law(lam, n_samples, n_grid: int = N_GRID, tol: float = REFINE_TOL) 
     x = np.geomspace(lo, hi, int(n_grid))
     m, ok = _solve(lam, c, x, np.full(x.size, np.nan + 0j))
     scale = np.array([1.0, 1.0 / lam.mean(), 1.0 / np.mean(1.0 / lam)])
+    tol = tol * min(1.0, 4.0 * c)  # the N-dependent part of an error shrinks like d/N: so must the quadrature's
     for _ in range(MAX_REFINE):
         v = np.stack(_densities(lam, c, x, m)) * x * scale[:, None]  # (3, G): densities in log x, normalised
         h = np.diff(np.log(x))
