@@ -309,7 +309,7 @@ def exact_error(lam, n_samples, sigma=None, gamma=None, *, sampler="ula", model:
     c = np.where(nu == 2.0 * N, 0.5, 1.0) if model == "fourier" else np.ones(d)  # a pair: one independent group
     with np.errstate(divide="ignore"):
         log_p = float(np.sum(c * np.log(np.clip(p_stable, 0.0, 1.0))))
-    p_unstable = -math.expm1(log_p)
+    p_unstable = max(0.0, -math.expm1(log_p))
     if np.all(p_stable > 0):
         mean = float(per_mode.sum())
     else:
