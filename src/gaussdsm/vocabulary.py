@@ -134,6 +134,9 @@ TERMS: dict[str, str] = {
     "theory_line_t_min": "theory (bias + generalization) on a dense t_min grid",
     "theory_line_train_time": "theory (bias + generalization) on a dense grid of training times",
     "theory_exact_fit": "theory (bias + generalization) with the exact DSM fit (training time inf)",
+    "theory_exact_line_train_time": "exact theory at every N (chi-square quadrature per mode) on a grid of training "
+    "times",
+    "theory_exact_exact_fit": "exact theory at every N with the exact DSM fit (training time inf)",
     "t_min_star": "optimal stopping time t_min*(N): minimiser of the theory on the dense grid",
     "t_min_star_slope": "fitted slope of log t_min* against log N",
     "w2_path": "W2 between the law of y_k and p_t_k along the reverse trajectory (population score)",

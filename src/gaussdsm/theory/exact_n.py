@@ -153,28 +153,29 @@ def _sampler(sampler, gamma, params):
 
 
 def _threshold(s, sigma, lam_max: float) -> float:
-    """:math:`\\mu_c`: the stable set is assumed :math:`\\{\\mu > \\mu_c\\}` (bisection in log scale)."""
+    """:math:`\mu_c`: the stable set is assumed :math:`\{\mu > \mu_c\}`; located on a geometric grid (one
+    vectorised call of the variance map), then narrowed on finer geometric grids to 1e-15 (relative)."""
     def ok(mu):
         with np.errstate(all="ignore"):
-            return bool(np.all(s.variance_and_stable(np.array([mu]), sigma)[1]))
+            return np.asarray(s.variance_and_stable(np.asarray(mu, dtype=float), sigma)[1], dtype=bool)
 
     hi = lam_max
-    while not ok(hi):
+    while not ok([hi])[0]:
         hi *= 4.0
         if hi > 1e300:
             return math.inf
-    lo = hi
-    while ok(lo) and lo > 1e-300:
-        lo /= 4.0
-    if ok(lo):
+    mus = hi * 4.0 ** -np.arange(0.0, math.floor(math.log(hi / 1e-300, 4.0)) + 1)
+    good = ok(mus)
+    if good.all():
         return 0.0
-    for _ in range(200):
-        mid = math.sqrt(lo * hi)
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-        if hi / lo - 1 < 1e-15:
+    j = int(np.argmin(good))  # the first unstable value, going down
+    lo, hi = mus[j], mus[j - 1]
+    while hi / lo - 1 >= 1e-15:
+        grid = np.geomspace(lo, hi, 65)
+        g = ok(grid)
+        i = int(np.argmax(g))  # the first stable value, going up
+        lo, hi = grid[i - 1], grid[i]
+        if i == 0 or g[i - 1]:  # not monotone at this scale: stop here
             break
     return hi
 
@@ -195,15 +196,71 @@ def _singular_order(s, sigma, m, mu_c: float, lam) -> np.ndarray:
         return np.log(np.abs(g[1]) / np.abs(g[0])) / math.log(1e4)
 
 
-def _group(s, sigma, m, lam, nu: float, mu_c: float, q: int):
-    """``(E[g_k | S_k], P(S_k))`` for modes of one degrees of freedom ``nu``, ``q`` points, in blocks."""
+SPLIT_T = 3.0
+"""Split rule (:func:`_split_rule`): the tanh-sinh variable runs over ``[-SPLIT_T, SPLIT_T]`` (the weights left out
+beyond are below 1e-16 of the total)."""
+DIP_RATIO = 1e-2
+"""A variance map whose :math:`F(\mu)/\mu` falls inside the range below this fraction of its values at both ends
+"nearly vanishes" (:func:`_dip`): the quadrature is split there."""
+
+
+def _dip(s, sigma, mu_lo: float, mu_hi: float):
+    """The :math:`\mu^*` where the variance map nearly vanishes (an interior minimum of :math:`F(\mu)/\mu` below
+    :data:`DIP_RATIO` of its values at both ends of ``[mu_lo, mu_hi]``, then the minimum of F, located to 1e-12 in
+    log mu), or None.  There :math:`\sqrt F` (W2) or :math:`\log F` (KL) has a near-kink or a narrow peak that
+    the trapezoidal rule resolves only algebraically."""
+    from scipy.optimize import minimize_scalar
+
+    t = np.linspace(math.log(mu_lo), math.log(mu_hi), 4001)
+    with np.errstate(all="ignore"):
+        F, ok = s.variance_and_stable(np.exp(t), sigma)
+    F = np.asarray(F, dtype=float)
+    if not (np.all(ok) and np.all(np.isfinite(F))):
+        return None
+    r = F / np.exp(t)
+    j = int(np.argmin(r))
+    if j in (0, t.size - 1) or not r[j] < DIP_RATIO * min(r[0], r[-1]):
+        return None
+    j = int(np.argmin(F[max(j - 50, 0):j + 51])) + max(j - 50, 0)  # F's own minimum, near F/mu's
+
+    def f(x):
+        with np.errstate(all="ignore"):
+            return float(np.asarray(s.variance_and_stable(np.array([math.exp(x)]), sigma)[0]).ravel()[0])
+
+    lo, hi = t[max(j - 1, 0)], t[min(j + 1, t.size - 1)]
+    res = minimize_scalar(f, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12})
+    return math.exp(res.x)
+
+
+def _split_rule(nu: float, u_star: np.ndarray, n_quad: int):
+    """Per mode, the tanh-sinh rule (Takahasi & Mori 1974) in s on ``[lo, log u*]`` and on ``[log u*, hi]``: nodes
+    cluster double-exponentially at :math:`\log u^*`, where the integrand has a near-kink, and the rule converges
+    geometrically on each side.  Nodes X ``(2Q, m)`` of chi2/nu and weights ``(2Q, m)`` summing to 1."""
+    a = 0.5 * nu
+    lo, hi = _log_range(a)
+    ss = np.clip(np.log(np.maximum(u_star, 1e-300)), lo, hi)
+    t = np.linspace(-SPLIT_T, SPLIT_T, n_quad)[:, None]
+    h = t[1, 0] - t[0, 0]
+    y = 0.5 * (1.0 + np.tanh(0.5 * math.pi * np.sinh(t)))  # in (0, 1)
+    dy = h * 0.25 * math.pi * np.cosh(t) / np.cosh(0.5 * math.pi * np.sinh(t)) ** 2
+    s = np.concatenate([lo + (ss - lo) * y, ss + (hi - ss) * y])
+    w = np.concatenate([dy * (ss - lo), dy * (hi - ss)]) * np.exp(_log_density(s, a))
+    return np.exp(s) / a, w / w.sum(axis=0)
+
+
+def _group(s, sigma, m, lam, nu: float, mu_c: float, q: int, mu_split=None):
+    """``(E[g_k | S_k], P(S_k))`` for modes of one degrees of freedom ``nu``, ``q`` points, in blocks; ``mu_split``
+    (no threshold only): the rule split there (:func:`_split_rule`, 2q points)."""
     per_mode, p_stable = np.empty(lam.size), np.empty(lam.size)
-    if mu_c == 0.0:
+    if mu_c == 0.0 and mu_split is None:
         x, w = chi2_rule(nu, q)
-    step = max(1, BLOCK_ELEMENTS // q)
+    step = max(1, BLOCK_ELEMENTS // (q if mu_split is None else 2 * q))
     for j in range(0, lam.size, step):
         lk = lam[j:j + step]
-        if mu_c == 0.0:
+        if mu_c == 0.0 and mu_split is not None:
+            X, W = _split_rule(nu, 0.5 * nu * mu_split / lk, q)
+            p = np.ones(lk.size)
+        elif mu_c == 0.0:
             X, W = x[:, None], w[:, None]
             p = np.ones(lk.size)
         else:
@@ -222,12 +279,12 @@ def _group(s, sigma, m, lam, nu: float, mu_c: float, q: int):
     return per_mode, p_stable
 
 
-def _group_refined(s, sigma, m, lam, nu: float, mu_c: float, q: int, refine: bool):
+def _group_refined(s, sigma, m, lam, nu: float, mu_c: float, q: int, refine: bool, mu_split=None):
     """:func:`_group` with the step halved until the total changes by at most :data:`REFINE_RTOL`:
     ``(E[g_k | S_k], P(S_k), the last relative change)``."""
     prev, change = None, 0.0
     for _ in range(MAX_REFINE + 1 if refine else 1):
-        pm, ps = _group(s, sigma, m, lam, nu, mu_c, q)
+        pm, ps = _group(s, sigma, m, lam, nu, mu_c, q, mu_split)
         total = float(np.sum(pm))
         if prev is not None:
             with np.errstate(invalid="ignore"):
@@ -249,7 +306,7 @@ INTERP_MAX = 4097
 """Most grid points before :func:`_group_interpolated` gives up (then every mode is integrated)."""
 
 
-def _group_interpolated(s, sigma, m, lam, nu: float, q: int, refine: bool):
+def _group_interpolated(s, sigma, m, lam, nu: float, q: int, refine: bool, mu_split=None):
     r"""The per-mode means :math:`h(\lambda) = \mathbb E\,m(F(\lambda X), \lambda)`, :math:`X \sim
     \chi^2_\nu/\nu`, of many modes from a few: :math:`h` is smooth (analytic) in :math:`\log\lambda` (the
     sampler's variance map F and the metric are), so it is integrated (:func:`_group_refined`) on a uniform grid of
@@ -269,7 +326,7 @@ def _group_interpolated(s, sigma, m, lam, nu: float, q: int, refine: bool):
     lo, hi = float(x.min()), float(x.max())
 
     def means(grid):
-        pm, ps, change = _group_refined(s, sigma, m, np.exp(grid), nu, 0.0, q, refine)
+        pm, ps, change = _group_refined(s, sigma, m, np.exp(grid), nu, 0.0, q, refine, mu_split)
         ok = np.all(ps == 1.0) and np.all(np.isfinite(pm))
         return (pm, change) if ok else (None, change)
 
@@ -300,7 +357,7 @@ def _group_interpolated(s, sigma, m, lam, nu: float, q: int, refine: bool):
 
 def exact_error(lam, n_samples, sigma=None, gamma=None, *, sampler="ula", model: str = "diagonal", kappa=None,
                 metric: str = "w2", n_quad: int | None = N_QUAD, refine: bool = True,
-                interpolate: bool | None = None, **params) -> ExactError:
+                interpolate: bool | None = None, split: bool = True, **params) -> ExactError:
     r"""The exact expected error :math:`\mathbb E[\sum_k m(F(\hat\mu_k), \lambda_k) \mid \text{stable}]` at any N.
 
     Parameters
@@ -330,6 +387,9 @@ def exact_error(lam, n_samples, sigma=None, gamma=None, *, sampler="ula", model:
         Integrate a few modes and interpolate the others in :math:`\log\lambda` (:func:`_group_interpolated`,
         relative error <= :data:`INTERP_RTOL`, checked; where it does not apply every mode is integrated).  None
         (default): for groups of more than :data:`INTERP_MIN_MODES` modes without a stability threshold.
+    split : bool
+        Where the variance map nearly vanishes at some :math:`\mu^*` inside the range (:func:`_dip`), integrate
+        each mode on both sides of it (:func:`_split_rule`); False: the trapezoidal rule throughout.
 
     Returns
     -------
@@ -367,10 +427,14 @@ def exact_error(lam, n_samples, sigma=None, gamma=None, *, sampler="ula", model:
         q = n_quad or max(N_MIN, math.ceil(np.subtract(*_log_range(0.5 * v)[::-1]) / STEP) + 1)
         if math.isinf(mu_c):
             break
-        done = None
+        done, mu_split = None, None
+        if mu_c == 0.0 and split is not False:
+            x_lo, x_hi = (math.exp(b) / (0.5 * v) for b in _log_range(0.5 * v))
+            mu_split = _dip(s, sg, x_lo * float(lam[idx].min()), x_hi * float(lam[idx].max()))
         if mu_c == 0.0 and (interpolate is True or (interpolate is None and idx.size > INTERP_MIN_MODES)):
-            done = _group_interpolated(s, sg, m, lam[idx], v, q, refine)
-        pm, ps, change = done if done is not None else _group_refined(s, sg, m, lam[idx], v, mu_c, q, refine)
+            done = _group_interpolated(s, sg, m, lam[idx], v, q, refine, mu_split)
+        pm, ps, change = done if done is not None else _group_refined(s, sg, m, lam[idx], v, mu_c, q, refine,
+                                                                       mu_split)
         per_mode[idx], p_stable[idx] = pm, ps
         if np.isfinite(change):
             quad_error = max(quad_error, change)
