@@ -72,7 +72,8 @@ def choices() -> dict[str, Sequence]:
     from .theory import MODELS
     from .theory.kinds import CHOICES as THEORIES
 
-    return {"spectrum": tuple(SOURCES), "model": MODELS, "theory": THEORIES, "sampler": tuple(SAMPLERS), "process": tuple(PROCESSES),
+    return {"spectrum": tuple(SOURCES), "model": MODELS, "theory": THEORIES, "sampler": tuple(SAMPLERS),
+            "process": tuple(PROCESSES),
             "scheme": tuple(SCHEMES), "grid": GRIDS, "init": START_LAWS, "fit": FIT_METHODS, "fit_init": FIT_INITS}
 
 

@@ -153,7 +153,7 @@ def _sampler(sampler, gamma, params):
 
 
 def _threshold(s, sigma, lam_max: float) -> float:
-    """:math:`\mu_c`: the stable set is assumed :math:`\{\mu > \mu_c\}`; located on a geometric grid (one
+    r""":math:`\mu_c`: the stable set is assumed :math:`\{\mu > \mu_c\}`; located on a geometric grid (one
     vectorised call of the variance map), then narrowed on finer geometric grids to 1e-15 (relative)."""
     def ok(mu):
         with np.errstate(all="ignore"):
@@ -200,12 +200,12 @@ SPLIT_T = 3.0
 """Split rule (:func:`_split_rule`): the tanh-sinh variable runs over ``[-SPLIT_T, SPLIT_T]`` (the weights left out
 beyond are below 1e-16 of the total)."""
 DIP_RATIO = 1e-2
-"""A variance map whose :math:`F(\mu)/\mu` falls inside the range below this fraction of its values at both ends
+r"""A variance map whose :math:`F(\mu)/\mu` falls inside the range below this fraction of its values at both ends
 "nearly vanishes" (:func:`_dip`): the quadrature is split there."""
 
 
 def _dip(s, sigma, mu_lo: float, mu_hi: float):
-    """The :math:`\mu^*` where the variance map nearly vanishes (an interior minimum of :math:`F(\mu)/\mu` below
+    r"""The :math:`\mu^*` where the variance map nearly vanishes (an interior minimum of :math:`F(\mu)/\mu` below
     :data:`DIP_RATIO` of its values at both ends of ``[mu_lo, mu_hi]``, then the minimum of F, located to 1e-12 in
     log mu), or None.  There :math:`\sqrt F` (W2) or :math:`\log F` (KL) has a near-kink or a narrow peak that
     the trapezoidal rule resolves only algebraically."""
@@ -233,7 +233,7 @@ def _dip(s, sigma, mu_lo: float, mu_hi: float):
 
 
 def _split_rule(nu: float, u_star: np.ndarray, n_quad: int):
-    """Per mode, the tanh-sinh rule (Takahasi & Mori 1974) in s on ``[lo, log u*]`` and on ``[log u*, hi]``: nodes
+    r"""Per mode, the tanh-sinh rule (Takahasi & Mori 1974) in s on ``[lo, log u*]`` and on ``[log u*, hi]``: nodes
     cluster double-exponentially at :math:`\log u^*`, where the integrand has a near-kink, and the rule converges
     geometrically on each side.  Nodes X ``(2Q, m)`` of chi2/nu and weights ``(2Q, m)`` summing to 1."""
     a = 0.5 * nu
