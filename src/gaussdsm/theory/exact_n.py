@@ -355,6 +355,77 @@ def _group_interpolated(s, sigma, m, lam, nu: float, q: int, refine: bool, mu_sp
     return None
 
 
+MAP_PANEL = 1.0
+"""Interpolated variance map (:class:`_InterpolatedMap`): first panels of this width in log mu."""
+MAP_DEGREE = 16
+"""Chebyshev degree per panel."""
+MAP_RTOL = 1e-13
+"""Largest difference of the interpolated log F from log F at the check points (between the nodes) of a panel;
+a panel above it is halved."""
+MAP_MAX_PANELS = 8192
+"""Most panels before the interpolation is given up (the variance map itself is used)."""
+
+
+class _InterpolatedMap:
+    """A sampler's variance map :math:`\mu \mapsto F(\mu)` on ``[mu_lo, mu_hi]`` by piecewise Chebyshev
+    interpolation of :math:`\log F` in :math:`\log\mu` (degree :data:`MAP_DEGREE`, panels halved until the
+    interpolant is within :data:`MAP_RTOL` of :math:`\log F` at the midpoints between its nodes): the quadrature
+    then evaluates F at M x Q points for the price of a few thousand evaluations of the sampler's law.  It stands
+    for the sampler in :func:`_group` (``variance_and_stable``; every point stable).  :meth:`build` returns None
+    where it does not apply (an unstable point, F <= 0 or not finite, or too many panels)."""
+
+    def __init__(self, edges: np.ndarray, coefs: np.ndarray):
+        self.edges, self.coefs = edges, coefs  # (P + 1,), (P, MAP_DEGREE + 1)
+
+    @classmethod
+    def build(cls, s, sigma, mu_lo: float, mu_hi: float):
+        deg = MAP_DEGREE
+        x = np.cos(np.pi * np.arange(deg + 1) / deg)  # Chebyshev–Lobatto nodes on [-1, 1]
+        xc = np.cos(np.pi * (np.arange(deg) + 0.5) / deg)  # between them: the check points
+        inv = np.linalg.inv(np.polynomial.chebyshev.chebvander(x, deg))
+        vc = np.polynomial.chebyshev.chebvander(xc, deg)
+        lo, hi = math.log(mu_lo), math.log(mu_hi)
+        n = max(1, math.ceil((hi - lo) / MAP_PANEL))
+        todo = np.linspace(lo, hi, n + 1)
+        todo = np.stack([todo[:-1], todo[1:]], axis=1)  # (n, 2) panels to fit
+        done_a, done_c = [], []
+        while todo.size:
+            if len(done_a) + todo.shape[0] > MAP_MAX_PANELS:
+                return None
+            a, b = todo[:, :1], todo[:, 1:]
+            t = np.concatenate([0.5 * (a + b) + 0.5 * (b - a) * x, 0.5 * (a + b) + 0.5 * (b - a) * xc], axis=1)
+            with np.errstate(all="ignore"):
+                F, ok = s.variance_and_stable(np.exp(t), sigma)
+            F = np.asarray(F, dtype=float)
+            if not (np.all(ok) and np.all(np.isfinite(F)) and np.all(F > 0)):
+                return None
+            y = np.log(F)
+            c = y[:, :deg + 1] @ inv.T
+            err = np.max(np.abs(c @ vc.T - y[:, deg + 1:]), axis=1)
+            good = err <= MAP_RTOL * np.maximum(1.0, np.max(np.abs(y), axis=1))
+            done_a += list(todo[good, 0])
+            done_c += list(c[good])
+            bad = todo[~good]
+            mid = 0.5 * (bad[:, 0] + bad[:, 1])
+            todo = np.concatenate([np.stack([bad[:, 0], mid], 1), np.stack([mid, bad[:, 1]], 1)])
+        order = np.argsort(done_a)
+        starts = np.asarray(done_a)[order]
+        return cls(np.append(starts, hi), np.asarray(done_c)[order])
+
+    def variance_and_stable(self, mu, sigma=None):
+        """``(F(mu), True)`` for ``mu`` of any shape inside the range."""
+        t = np.log(mu)
+        i = np.clip(np.searchsorted(self.edges, t, side="right") - 1, 0, self.coefs.shape[0] - 1)
+        a, b = self.edges[i], self.edges[i + 1]
+        x2 = 2.0 * (2.0 * (t - a) / (b - a) - 1.0)
+        b1 = np.zeros_like(t)
+        b2 = np.zeros_like(t)
+        for k in range(self.coefs.shape[1] - 1, 0, -1):  # Clenshaw
+            b1, b2 = self.coefs[i, k] + x2 * b1 - b2, b1
+        y = self.coefs[i, 0] + 0.5 * x2 * b1 - b2
+        return np.exp(y), np.ones(t.shape, dtype=bool)
+
+
 def exact_error(lam, n_samples, sigma=None, gamma=None, *, sampler="ula", model: str = "diagonal", kappa=None,
                 metric: str = "w2", n_quad: int | None = N_QUAD, refine: bool = True,
                 interpolate: bool | None = None, split: bool = True, **params) -> ExactError:
@@ -422,6 +493,12 @@ def exact_error(lam, n_samples, sigma=None, gamma=None, *, sampler="ula", model:
     if math.isinf(mu_c):
         per_mode[:], p_stable[:] = math.nan, 0.0
     quad_error = 0.0
+    smp = s  # the sampler's variance map, or its interpolant (many modes, no stability threshold)
+    if mu_c == 0.0 and (interpolate is True or (interpolate is None and d > INTERP_MIN_MODES)):
+        rng = [(math.exp(b) / (0.5 * v) for b in _log_range(0.5 * v)) for v in np.unique(nu)]
+        x_lo, x_hi = (np.array(r) for r in zip(*rng))
+        smp = _InterpolatedMap.build(s, sg, 0.5 * float(x_lo.min() * lam.min()), 2.0 * float(x_hi.max() * lam.max()))
+        smp = s if smp is None else smp
     for v in np.unique(nu):
         idx = np.flatnonzero(nu == v)
         q = n_quad or max(N_MIN, math.ceil(np.subtract(*_log_range(0.5 * v)[::-1]) / STEP) + 1)
@@ -432,8 +509,8 @@ def exact_error(lam, n_samples, sigma=None, gamma=None, *, sampler="ula", model:
             x_lo, x_hi = (math.exp(b) / (0.5 * v) for b in _log_range(0.5 * v))
             mu_split = _dip(s, sg, x_lo * float(lam[idx].min()), x_hi * float(lam[idx].max()))
         if mu_c == 0.0 and (interpolate is True or (interpolate is None and idx.size > INTERP_MIN_MODES)):
-            done = _group_interpolated(s, sg, m, lam[idx], v, q, refine, mu_split)
-        pm, ps, change = done if done is not None else _group_refined(s, sg, m, lam[idx], v, mu_c, q, refine,
+            done = _group_interpolated(smp, sg, m, lam[idx], v, q, refine, mu_split)
+        pm, ps, change = done if done is not None else _group_refined(smp, sg, m, lam[idx], v, mu_c, q, refine,
                                                                        mu_split)
         per_mode[idx], p_stable[idx] = pm, ps
         if np.isfinite(change):
