@@ -6,7 +6,7 @@ and every sampler:
 
 * ``ula``: ULA, gamma = 0.01, sigma = 0.3 (stationary); ``uld``: the same with friction 1;
 * ``diffusion:<scheme>``: VP, 100 steps (annealed Langevin: 20 levels), t_min = 1e-2, exact scores, every scheme
-  of the registry; ``trained``: Heun with scores trained by gradient flow for tau = 3.
+  of the registry (heun_churn: EDM, t_min = 2e-3); ``trained``: Heun with scores trained by gradient flow for tau = 3.
 
 The default path integrates a few modes and interpolates the others in log lambda (``interpolate=None``); the old
 path integrates every mode (``interpolate=False``).  The old path is timed at N = 16 for ula, uld, diffusion:heun
@@ -28,11 +28,12 @@ from gaussdsm.theory.exact_n import exact_error
 D = 196608
 NS = (1, 16, 4096)
 DIFFUSION = dict(sampler="diffusion", process="vp", n_steps=100, t_min=1e-2)
+OWN = {"annealed_langevin": {"n_steps": 20}, "heun_churn": {"process": "edm", "t_min": 2e-3}}
+"""Schemes' own settings (annealed Langevin: levels of 100 steps each; EDM's stochastic sampler: its process)."""
 SAMPLERS = {
     "ula": dict(sampler="ula", gamma=0.01, sigma=0.3),
     "uld": dict(sampler="uld", gamma=0.01, sigma=0.3, friction=1.0),
-    **{f"diffusion:{k}": dict(DIFFUSION, scheme=k, **({"n_steps": 20} if k == "annealed_langevin" else {}))
-       for k in SCHEMES},
+    **{f"diffusion:{k}": dict(DIFFUSION, scheme=k, **OWN.get(k, {})) for k in SCHEMES},
     "trained": dict(DIFFUSION, scheme="heun", fit_method="gradient_flow", train_time=3.0),
 }
 OLD = ("ula", "uld", "diffusion:heun", "trained")
