@@ -206,3 +206,27 @@ def test_p11_diagonal_exact_theory_within_standard_errors(z):
     se = float(ds["mc_stderr"])
     assert abs(float(ds["mc_mean"] - ds["total_expansion"])) > z * se  # the expansion is rejected
     assert math.isfinite(float(ds["total"]))
+
+
+def test_p11_panel_draws_the_exact_theory():
+    """The P11 panel of a diagonal study with theory.kind exact: exact lines (solid) on its own training-time grid,
+    the first order beside them, the exact fit at tau = inf; equal to exact_error at the study's points."""
+    from gaussdsm.figures import error_vs_train_time as panel
+
+    cfg = {"seed": 1, "studies": {"t": {
+        "spectrum": {"kind": "power_law", "d": 4, "alpha": 1.0}, "grid": {"n_samples": [4]},
+        "fit": {"method": "gradient_flow", "train_time": [1.0, 10.0], "model": "diagonal"},
+        "sampler": {"kind": "diffusion", "process": "vp", "scheme": ["heun"], "n_steps": [20], "t_min": [0.1]},
+        "theory": {"kind": "exact"}, "panels": ["error_vs_train_time"],
+        "montecarlo": {"n_replicates": 20, "points_per_job": 1, "draw": "modes"}}}}
+    res = gaussdsm.run_study(cfg)
+    data = panel.data(res.summary)
+    assert data.attrs["theory"] == "exact" and data["exact_theory_line"].shape == (1, 1, panel.N_EXACT_TAU)
+    tau = float(data["tau_exact"][3])
+    kw = dict(sampler="diffusion", process="vp", scheme="heun", n_steps=20, t_min=0.1, model="diagonal")
+    ex = exact_error(res.spectrum["lam"].values, 4, fit_method="gradient_flow", train_time=tau, **kw)
+    assert float(data["exact_theory_line"][0, 0, 3]) == ex.mean
+    assert float(data["exact_theory_fit"][0, 0]) == exact_error(res.spectrum["lam"].values, 4, **kw).mean
+    fig = panel.draw(data)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()] if fig.legends else []
+    assert any("exact theory at every N" in t for t in labels), labels
