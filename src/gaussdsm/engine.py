@@ -65,7 +65,7 @@ KEYS = {"spectrum": "spectrum.kind", "d": "spectrum.d", **{k: f"spectrum.{k}" fo
         "sampler": "sampler.kind",
         **{k: f"sampler.{k}" for k in ("n_steps", "init_var", "friction", *DIFFUSION_ONLY, *OPTIMAL_OPTIONS)},
         **FIT_KEYS,
-        "metric": "metric", "mc": "mc", "seed": "seed", "max_time": "max_time"}
+        "metric": "metric", "theory": "theory.kind", "mc": "mc", "seed": "seed", "max_time": "max_time"}
 """Every option of :func:`error` and the key its messages name (a study config's, where it has one)."""
 
 
@@ -78,8 +78,9 @@ def choices() -> dict[str, Sequence]:
     from .samplers.spec import OPTIMAL
     from .spectra import SOURCES
     from .theory import MODELS
+    from .theory.kinds import CHOICES as THEORIES
 
-    return {"spectrum": tuple(SOURCES), "model": (*MODELS, "conv"), "sampler": tuple(SAMPLERS),
+    return {"spectrum": tuple(SOURCES), "model": (*MODELS, "conv"), "theory": THEORIES, "sampler": tuple(SAMPLERS),
             "process": tuple(PROCESSES), "scheme": tuple(SCHEMES), "grid": (*GRIDS, OPTIMAL), "init": START_LAWS,
             "fit": FIT_METHODS, "fit_init": FIT_INITS, "optimal_metric": tuple(METRICS)}
 
@@ -105,7 +106,7 @@ NUMBERS = {
     "seed": ("integer", {"ge": 0}), "max_time": ("number", {"gt": 0, "allow_inf": True}),
     "optimal_n_samples": ("number", {"gt": 0, "allow_inf": True}),
 }
-NOT_AXES = ("values", "max_time", "progress")
+NOT_AXES = ("values", "max_time", "progress", "theory")
 """Options that are never a grid axis (``values`` is the list of eigenvalues; ``grid`` as a list of numbers is an
 explicit time grid)."""
 
@@ -258,6 +259,13 @@ def _leaf(o: dict, listed: Sequence[str], made: dict, at: dict) -> _Leaf:
         o["depth"])
     if why:
         raise ValueError(why)
+    from .theory.kinds import resolve
+
+    for t in _as_list(o["tau"]):  # the theory kind applies at every point (auto: always)
+        try:
+            resolve(o["theory"], o["model"], float(t), key=KEYS["theory"])
+        except ValueError as err:
+            raise ValueError(f"{err}{where(at)}") from None
     return _Leaf(o, tuple(listed), sp, sp_info, spec, info)
 
 
@@ -313,7 +321,46 @@ def _theory(leaf: _Leaf) -> xr.Dataset:
         from .conv import fill_terms
 
         ds = fill_terms(ds, leaf.sp, leaf.spec, o["kernel_size"], o["metric"])
-    return ds.squeeze([d for d in ds.dims if d not in leaf.axes])
+    return _theory_kind(ds.squeeze([d for d in ds.dims if d not in leaf.axes]), leaf)
+
+
+def _theory_kind(ds: xr.Dataset, leaf: _Leaf) -> xr.Dataset:
+    """The kind of theory of every point (option ``theory``, :data:`gaussdsm.theory.kinds.THEORIES`): variable
+    ``theory``; where it is not the expansion, ``total`` is that kind's value, ``total_expansion`` the first-order sum
+    (the terms stay the first-order decomposition), ``p_unstable``, ``quad_error`` and ``theory_note`` (why the
+    kind's total is infinite, NaN or not converged) beside it."""
+    import numpy as np
+    import xarray as xr
+
+    from .theory.kinds import evaluate, resolve
+    from .vocabulary import attrs
+
+    o, lam = leaf.options, leaf.sp.lam
+    dims, shape = ds["total"].dims, ds["total"].shape
+    tau = ds["tau"].broadcast_like(ds["total"]).values if "tau" in ds.coords else np.zeros(shape)
+    used = np.empty(shape, dtype=object)
+    for idx in np.ndindex(shape):
+        used[idx] = resolve(o["theory"], o["model"], float(tau[idx]), key=KEYS["theory"])
+    if o["theory"] != "expansion":
+        total, extra = ds["total"].values.copy(), {}
+        for kind in dict.fromkeys(k for k in used.flat if k != "expansion"):
+            vals = evaluate(kind, ds, lam, leaf.spec, model=o["model"], kappa=leaf.sp.kappa, metric=o["metric"])
+            here = used == kind
+            total[here] = vals["total"][here]
+            for k in ("p_unstable", "quad_error", "reason"):
+                extra.setdefault(k, np.full(shape, "" if k == "reason" else np.nan, dtype=object if k == "reason"
+                                            else float))[here] = vals[k][here]
+        ds["total_expansion"] = ds["total"].assign_attrs(attrs("total_expansion"))
+        ds["total"] = xr.DataArray(total, dims=dims, attrs=attrs("total_by_theory"))
+        for k in ("p_unstable", "quad_error"):
+            if k in extra:
+                ds[k] = xr.DataArray(extra[k], dims=dims, attrs=attrs(k))
+        if "reason" in extra:
+            ds["theory_note"] = xr.DataArray(extra["reason"].astype(str), dims=dims)
+        exact_here = used != "expansion"  # the kind holds at every N: in regime where its total is defined
+        ds["in_regime"] = ds["in_regime"].copy(data=np.where(exact_here, np.isfinite(total), ds["in_regime"].values))
+    ds["theory"] = xr.DataArray(used.astype(str), dims=dims, attrs=attrs("theory"))
+    return ds
 
 
 COUNTS = ("mc_n", "n_diverged", "mc_opt_n", "mc_opt_n_diverged", "mc_drawn_n", "mc_drawn_n_diverged")
@@ -441,6 +488,12 @@ def _run_leaf(leaf: _Leaf, theory_cost) -> xr.Dataset:
             note = (f"{', '.join(missing)}: not computed at this point (the SGD values at tau > 0 only, the "
                     "drawn-noise ones for fit gd with a finite n_samples)")
             mc_note[idx] = "\n".join(x for x in (mc_note[idx], note) if x)
+    if "theory_note" in ds:  # the theory kind's own notes; a kind exact at every N has no regime
+        note = ds["theory_note"].values
+        reason = np.array([("\n".join(x for x in (r, n) if x)) for r, n in zip(reason.flat, note.flat)],
+                          dtype=object).reshape(shape)
+        regime = np.where(ds["theory"].values != "expansion", "", regime)
+        ds = ds.drop_vars("theory_note")
     ds["reason"] = xr.DataArray(reason.astype(str), dims=dims, attrs=attrs("reason"))
     ds["regime_note"] = xr.DataArray(regime.astype(str), dims=dims, attrs=attrs("regime_note"))
     if o["mc"]:
@@ -453,6 +506,8 @@ def _run_leaf(leaf: _Leaf, theory_cost) -> xr.Dataset:
                 ds[k].attrs.update(metric_attrs(o["metric"], k))
         if "z" in ds:
             ds["z"].attrs.update(metric_attrs(o["metric"], "zscore"))
+        if "total_expansion" in ds:
+            ds["total"].attrs["long_name"] = f"{ds['total'].attrs['long_name']} (by the theory of variable theory)"
     ds.attrs.update(spectrum_json=json.dumps(leaf.spectrum_info, sort_keys=True, default=str),
                     sampler_json=json.dumps(leaf.sampler_info, default=str))
     return ds
@@ -563,6 +618,7 @@ def error(
     depth: int = 1,
     init_scale: float | None = None,
     metric: str = "w2",
+    theory: str = "expansion",
     mc: int | None = 0,
     seed: int = 0,
     max_time: float = 600.0,
@@ -638,6 +694,13 @@ exp_rate, s_churn, s_tmin, s_tmax, s_noise, eta, noise_scale, rho, poly_rho, bet
         The error metric (:data:`gaussdsm.metrics.METRICS`): ``w2`` :math:`\\mathbb E\\,W_2^2` (the Fréchet distance),
         ``kl_sample_data`` :math:`\\mathbb E\\,KL(\\text{sampled}\\|\\text{data})`, ``kl_data_sample`` the other way;
         the output's terms and Monte Carlo are that metric's (a list: a ``metric`` dimension).
+    theory : {'expansion', 'exact', 'auto'}
+        Which theory gives ``total`` (:data:`gaussdsm.theory.kinds.THEORIES`): ``expansion`` the first-order
+        expansion (every model); ``exact`` the expected error at every N by chi-square quadrature per mode
+        (:func:`gaussdsm.theory.exact_error`; ``model`` diagonal or fourier, ``tau = 0``), with ``total_expansion``
+        (the first-order sum), ``p_unstable`` and ``quad_error`` beside it; ``auto``: exact where it applies, the
+        expansion elsewhere.  The variable ``theory`` (and the attribute, when one kind served every point) says
+        which.  The terms ``bias``, ``generalization``, ``optimization`` are always the first-order decomposition.
     mc : int, optional
         Monte-Carlo replicates per point (0 or None: the theory alone).
     seed : int
@@ -727,6 +790,9 @@ exp_rate, s_churn, s_tmin, s_tmax, s_noise, eta, noise_scale, rho, poly_rho, bet
         ds = ds.assign_coords(mode=("mode", np.arange(sp.lam.size), attrs("mode")))
     if "metric" in scalars:
         ds.attrs["metric"] = scalars["metric"]
+    used = set(np.unique(ds["theory"].values).tolist())
+    if len(used) == 1:
+        ds.attrs["theory"] = used.pop()
     return ds
 
 

@@ -34,7 +34,7 @@ BAD_CONFIGS = [
     ({"montecarlo": {"draw": "bootstrap"}}, {},
      "studies.tiny.montecarlo.draw = 'bootstrap': must be one of auto, wishart, samples"),
     ({"sigmaa": [0.1]}, {},
-     "studies.tiny.sigmaa: unknown key (known: fit, grid, metrics, montecarlo, panels, sampler, spectrum)"),
+     "studies.tiny.sigmaa: unknown key (known: fit, grid, metrics, montecarlo, panels, sampler, spectrum, theory)"),
     ({"grid": {"sigmaa": [0.1]}}, {}, "studies.tiny.grid.sigmaa: unknown key (did you mean 'sigma'? known: gamma, "),
     ({"spectrum": {"kind": "power_law", "d": 4, "alpah": 1.0}}, {},
      "spectrum.alpah: unknown key (did you mean 'alpha'?"),
