@@ -343,10 +343,11 @@ def _theory_kind(ds: xr.Dataset, leaf: _Leaf) -> xr.Dataset:
         used[idx] = resolve(o["theory"], o["model"], float(tau[idx]), key=KEYS["theory"])
     if o["theory"] != "expansion":
         total, extra = ds["total"].values.copy(), {}
+        kind_regime = np.ones(shape, dtype=bool)
         for kind in dict.fromkeys(k for k in used.flat if k != "expansion"):
             vals = evaluate(kind, ds, lam, leaf.spec, model=o["model"], kappa=leaf.sp.kappa, metric=o["metric"])
             here = used == kind
-            total[here] = vals["total"][here]
+            total[here], kind_regime[here] = vals["total"][here], vals["in_regime"][here]
             for k in ("p_unstable", "quad_error", "reason"):
                 extra.setdefault(k, np.full(shape, "" if k == "reason" else np.nan, dtype=object if k == "reason"
                                             else float))[here] = vals[k][here]
@@ -357,8 +358,10 @@ def _theory_kind(ds: xr.Dataset, leaf: _Leaf) -> xr.Dataset:
                 ds[k] = xr.DataArray(extra[k], dims=dims, attrs=attrs(k))
         if "reason" in extra:
             ds["theory_note"] = xr.DataArray(extra["reason"].astype(str), dims=dims)
-        exact_here = used != "expansion"  # the kind holds at every N: in regime where its total is defined
-        ds["in_regime"] = ds["in_regime"].copy(data=np.where(exact_here, np.isfinite(total), ds["in_regime"].values))
+        exact_here = used != "expansion"  # the kind holds at every N: in regime where its total is defined (and the
+        # kind's own condition holds: a deterministic equivalent's d)
+        ds["in_regime"] = ds["in_regime"].copy(data=np.where(exact_here, np.isfinite(total) & kind_regime,
+                                                             ds["in_regime"].values))
     ds["theory"] = xr.DataArray(used.astype(str), dims=dims, attrs=attrs("theory"))
     return ds
 
@@ -488,11 +491,12 @@ def _run_leaf(leaf: _Leaf, theory_cost) -> xr.Dataset:
             note = (f"{', '.join(missing)}: not computed at this point (the SGD values at tau > 0 only, the "
                     "drawn-noise ones for fit gd with a finite n_samples)")
             mc_note[idx] = "\n".join(x for x in (mc_note[idx], note) if x)
-    if "theory_note" in ds:  # the theory kind's own notes; a kind exact at every N has no regime
-        note = ds["theory_note"].values
-        reason = np.array([("\n".join(x for x in (r, n) if x)) for r, n in zip(reason.flat, note.flat)],
-                          dtype=object).reshape(shape)
-        regime = np.where(ds["theory"].values != "expansion", "", regime)
+    if "theory_note" in ds:  # the theory kind's own notes (not the expansion's regime): why its total is not
+        # finite (reason), or a caveat on a finite one (regime_note: not converged, a part estimated, small d)
+        note, finite = ds["theory_note"].values, np.isfinite(ds["total"].values)
+        reason = np.array([("\n".join(x for x in (r, "" if f else n) if x))
+                           for r, n, f in zip(reason.flat, note.flat, finite.flat)], dtype=object).reshape(shape)
+        regime = np.where(ds["theory"].values != "expansion", np.where(finite, note, ""), regime)
         ds = ds.drop_vars("theory_note")
     ds["reason"] = xr.DataArray(reason.astype(str), dims=dims, attrs=attrs("reason"))
     ds["regime_note"] = xr.DataArray(regime.astype(str), dims=dims, attrs=attrs("regime_note"))

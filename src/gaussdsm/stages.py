@@ -492,11 +492,11 @@ KIND_TERMS = ("total", "p_unstable", "quad_error", "reason")
 def _theory_kinds(ds: xr.Dataset, lam, kappa, spec, model: str, metrics, theory: str) -> xr.Dataset:
     """The values of the theory kinds other than the expansion that ``theory`` takes at the points of ``ds``
     (:func:`gaussdsm.theory.kinds.evaluate`), per metric, written beside the expansion."""
-    from .theory.kinds import THEORIES, applies, evaluate
+    from .theory.kinds import AUTO, THEORIES, applies, evaluate
 
     shape, dims = ds["total"].shape, ds["total"].dims
     tau = ds["tau"].broadcast_like(ds["total"]).values if "tau" in ds.coords else np.zeros(shape)
-    kinds = [theory] if theory != "auto" else [k for k in THEORIES if k != "expansion"]
+    kinds = [theory] if theory != "auto" else [k for k in AUTO if k != "expansion"]
     for kind in kinds:
         if theory == "auto" and not any(applies(kind, model, float(t)) for t in tau.flat):
             continue

@@ -4,10 +4,15 @@ r"""Which theory gives a result's ``total``: a registry of theory kinds (:data:`
   theory.md R5-R9), every model and sampler; its terms (``bias``, ``generalization``, ``optimization``) are the
   interpretable decomposition and stay in every result whatever the kind;
 * ``exact``: the expected error at every N for the diagonal and Fourier denoisers, by quadrature against each mode's
-  chi-square law (:func:`gaussdsm.theory.exact_n.exact_error`), exact and trained fits (``tau = 0``).
+  chi-square law (:func:`gaussdsm.theory.exact_n.exact_error`), exact and trained fits (``tau = 0``);
+* ``deterministic_equivalent``: the full denoiser in the proportional regime (d and N large, N/d fixed), by random
+  matrix theory (:func:`gaussdsm.theory.proportional.deterministic_equivalent`: Silverstein's equation and the
+  Ledoit-Peche overlaps); the KL divergences are deterministic, W2's fidelity term is not (it is estimated from a few
+  exact draws, and the point says so in its note); in regime for d >= 100 (its O(1/d) corrections); at N = inf the
+  population error, exactly.
 
 ``auto`` takes, at each point, the first kind of :data:`AUTO` that applies there (the exact value where it exists,
-else the expansion).  A kind is one :class:`TheoryKind` (its name, what it applies to, how a point is computed) plus
+else the expansion; the deterministic equivalent is asked for by its name).  A kind is one :class:`TheoryKind` (its name, what it applies to, how a point is computed) plus
 one entry in :data:`THEORIES`: the front door (:func:`gaussdsm.error`), the command ``gaussdsm error --theory`` and
 the workflow's ``theory.kind`` read this registry only.
 """
@@ -27,12 +32,15 @@ __all__ = ["TheoryKind", "PointValue", "THEORIES", "AUTO", "CHOICES", "DEFAULT",
 class PointValue:
     """One point's value by a theory kind: ``total`` (the expected error), ``p_unstable`` (the probability that a
     replicate's chain is unstable; the total is conditioned on stability), ``quad_error`` (estimated relative error
-    of the numerical method), ``reason`` (why ``total`` is infinite, NaN or not converged; '' otherwise)."""
+    of the numerical method), ``reason`` (why ``total`` is infinite, NaN or not converged, or how it was estimated
+    where a part is not deterministic; '' otherwise), ``in_regime``."""
 
     total: float
     p_unstable: float = 0.0
     quad_error: float = 0.0
     reason: str = ""
+    in_regime: bool = True
+    """False where the kind's own conditions for accuracy fail (a deterministic equivalent at small d)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,20 @@ def _exact_point(lam, n_samples, sigma, sampler, model, kappa, metric) -> PointV
     return PointValue(ex.mean, ex.p_unstable, ex.quad_error, ex.reason)
 
 
+def _deterministic_point(lam, n_samples, sigma, sampler, model, kappa, metric) -> PointValue:
+    from ..metrics import get
+    from .proportional import MIN_D, deterministic_equivalent
+
+    if math.isinf(n_samples):  # the population score: C = F(Sigma), commuting with it
+        F, ok = sampler.variance_and_stable(np.asarray(lam, dtype=float), sigma)
+        if not np.all(ok):
+            return PointValue(math.nan, 1.0, reason="the sampler is unstable with the population score")
+        return PointValue(float(get(metric).commuting(np.asarray(F, dtype=float), np.asarray(lam, dtype=float))))
+    de = deterministic_equivalent(lam, n_samples, sigma, sampler=sampler, model=model, metric=metric)
+    note = "; ".join(x for x in (de.reason, de.regime_note) if x)
+    return PointValue(de.mean, de.p_unstable, de.quad_error, note, in_regime=len(lam) >= MIN_D)
+
+
 THEORIES: dict[str, TheoryKind] = {
     "expansion": TheoryKind("expansion", "first order in 1/N and tau (R5-R9): every model and sampler",
                             ("full", "diagonal", "fourier"), sgd=True),
@@ -76,6 +98,10 @@ THEORIES: dict[str, TheoryKind] = {
                         not_for="fit.model full takes expansion (deterministic_equivalent: the full model's "
                                 "proportional regime)",
                         point=_exact_point),
+    "deterministic_equivalent": TheoryKind(
+        "deterministic_equivalent", "deterministic equivalent of the full denoiser in the proportional regime (random "
+        "matrix theory; W2's fidelity term by Monte Carlo)", ("full",), sgd=False,
+        not_for="the diagonal and fourier models take exact", point=_deterministic_point),
 }
 """The theory kinds by name."""
 AUTO = ("exact", "expansion")
@@ -109,12 +135,14 @@ def evaluate(kind: str, ds, lam, spec, *, model: str, kappa=None, metric: str = 
     its dimensions or scalar coordinates ``n_samples``, ``sigma``, ``tau`` and the sampler's axes).
 
     ``spec``: the :class:`~gaussdsm.samplers.spec.SamplerSpec` whose :meth:`make` builds each point's sampler.
-    Returns ``{"total", "p_unstable", "quad_error": float arrays, "reason": str array}`` of ``ds["total"]``'s shape
+    Returns ``{"total", "p_unstable", "quad_error": float arrays, "reason": str array, "in_regime": bool array}`` of
+    ``ds["total"]``'s shape
     (the kind's values; NaN with the reason where the kind does not apply at a point, e.g. ``tau > 0``)."""
     th = THEORIES[kind]
     dims, shape = ds["total"].dims, ds["total"].shape
     out = {k: np.full(shape, np.nan) for k in ("total", "p_unstable", "quad_error")}
     out["reason"] = np.full(shape, "", dtype=object)
+    out["in_regime"] = np.zeros(shape, dtype=bool)
     made = {}
     for idx in np.ndindex(shape):
         pt = ds.isel(dict(zip(dims, idx)))
@@ -130,6 +158,6 @@ def evaluate(kind: str, ds, lam, spec, *, model: str, kappa=None, metric: str = 
         sigma = float(pt[sigma_axis]) if sigma_axis in pt.coords else 0.0
         v = th.point(lam, math.inf if math.isinf(N) else int(N), sigma, made[setting], model, kappa, metric)
         out["total"][idx], out["p_unstable"][idx], out["quad_error"][idx] = v.total, v.p_unstable, v.quad_error
-        out["reason"][idx] = v.reason
+        out["reason"][idx], out["in_regime"][idx] = v.reason, v.in_regime
     out["reason"] = out["reason"].astype(str)
     return out
