@@ -93,6 +93,7 @@ def _as_options(message: str) -> str:
     import re
 
     message = re.sub(r"\b(sampler|spectrum)\.kind:? ", r"--\1 ", message)
+    message = re.sub(r"\btheory\.kind\b", "--theory", message)
     message = re.sub(r"\bfit\.model:? (?=full|diagonal|fourier|conv)", "--model ", message)
     fit = {"method": "fit", "init": "fit-init"}  # fit.<key> -> --<option> where they differ
     message = re.sub(r"\bfit\.(\w+)", lambda m: "--" + fit.get(m.group(1), m.group(1).replace("_", "-")), message)
@@ -136,6 +137,22 @@ def _axes(args) -> list[str]:
     return axes
 
 
+KIND_VALUES = ("total_expansion", "p_unstable", "quad_error")
+"""A theory kind's values beside its total (``gaussdsm.error(..., theory=...)``), where it is not the expansion."""
+
+
+def _kind_values(pt) -> dict:
+    return {k: _json_number(float(pt[k])) for k in KIND_VALUES if k in pt and str(pt["theory"].values) != "expansion"}
+
+
+def _kind_text(pt) -> str:
+    v = _kind_values(pt)
+    if not v:
+        return " (first order in 1/N)"
+    return (f" (total at every N, conditioned on stability; first-order total {float(pt['total_expansion']):.6e}, "
+            f"P(unstable) {float(pt['p_unstable']):.2g}, quadrature error {float(pt['quad_error']):.1e})")
+
+
 def _cmd_error(args) -> int:
     """``gaussdsm error``: the theory's breakdown at one point, optionally against Monte Carlo (the options are
     :func:`gaussdsm.error`'s, which does the work; this prints its result); several values of an option: a sweep
@@ -159,6 +176,7 @@ def _cmd_error(args) -> int:
     valid, regime = _notes(ds, "reason"), _notes(ds, "regime_note")
     out = {**{k: _json_term(x) for k, x in v.items()}, **{k: _json_number(x) for k, x in parts.items()},
            "valid": bool(int(ds["valid"])), "in_regime": bool(int(ds["in_regime"])), "notes": valid + regime,
+           "theory": str(ds["theory"].values), **_kind_values(ds),
            "params": {"spectrum": {**spectrum, "d": int(lam.size)}, "model": args.model,
                       "n_samples": _json_number(args.n_samples), "tau": args.tau, "loss_factor": args.loss_factor,
                       "sampler": {k: (_json_number(x) if isinstance(x, float) else x) for k, x in sampler.items()},
@@ -180,6 +198,7 @@ def _cmd_error(args) -> int:
             lines.append(f"  {k:<{width}}  {x:.6e}  {share}" if np.isfinite(x) else f"  {k:<{width}}  not available")
         for k, x in parts.items():
             lines.append(f"  {k:<{width}}  {x:.6e}" if k != "nfe" else f"  {k:<{width}}  {x:g}")
+        lines.append(f"  theory: {ds['theory'].values}" + _kind_text(ds))
         lines += [f"  note: {n}" for n in valid + regime]
     if args.mc and defined:
         z = float(ds["z"])
@@ -211,6 +230,10 @@ def _cmd_error(args) -> int:
                                                      "stderr": _json_number(ds["mc_drawn_stderr"]),
                                                      "difference": _json_number(diff),
                                                      "difference_stderr": _json_number(diff_se)}
+    if "optimal_grids" in ds.attrs:  # grid optimal: the times it was resolved to, to copy
+        (times,) = json.loads(ds.attrs["optimal_grids"]).values()
+        out["params"]["sampler"]["optimal_grid"] = times
+        lines.append("  optimal grid (t): " + " ".join(f"{x:.12g}" for x in times))
     if args.json:
         print(json.dumps(out, sort_keys=True))
     else:
@@ -241,7 +264,7 @@ def _sweep_rows(ds) -> list[dict]:
         row = {"point": {k: pt[k].values.item() for k in dims}}
         row.update({k: float(pt[k]) for k in (*TERMS, *PARTS) if k in ds})
         row.update(valid=bool(int(pt["valid"])), in_regime=bool(int(pt["in_regime"])),
-                   notes=_notes(pt, "reason", "regime_note"))
+                   notes=_notes(pt, "reason", "regime_note"), theory=str(pt["theory"].values), **_kind_values(pt))
         if mc:
             row["monte_carlo"] = {"mean": float(pt["mc_mean"]), "stderr": float(pt["mc_stderr"]),
                                   "n": int(pt["mc_n"]), "n_diverged": int(pt["n_diverged"]), "z": float(pt["z"])}
@@ -279,12 +302,12 @@ def _print_sweep(rows: list[dict], dims: list[str], as_json: bool) -> None:
         return
     cols = [k for k in (*TERMS, *PARTS) if k in rows[0]]
     mc = "monte_carlo" in rows[0]
-    header = [*dims, *cols, "regime", *(("mc_mean", "mc_stderr", "z") if mc else ()), "note"]
+    header = [*dims, *cols, "theory", "regime", *(("mc_mean", "mc_stderr", "z") if mc else ()), "note"]
     body = []
     for r in rows:
         line = [_value(r["point"][k]) for k in dims]
         line += [_number(r[k], "g") if k == "nfe" else _number(r[k]) for k in cols]
-        line.append("in" if r["in_regime"] else "out")
+        line += [r["theory"], "in" if r["in_regime"] else "out"]
         if mc:
             m = r["monte_carlo"]
             line += [_number(m["mean"], ".6g"), _number(m["stderr"], ".2g"), _z(m["z"])]
@@ -606,6 +629,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="grid flow_shift: diffusers' FlowMatchEuler shift (default 3, SD3's)")
     g.add_argument("--image-seq-len", type=_several(_positive_int), default=None,
                    help="grid flow_dynamic: the image's token count (default 4096)")
+    g.add_argument("--optimal-n-samples", type=_several(_count), default=None,
+                   help="grid optimal: the N it is optimised for (default inf: the population score)")
+    g.add_argument("--optimal-metric", type=_several(_one_of(list(METRICS))), metavar=_choices(METRICS), default=None,
+                   help="grid optimal: the metric it minimises (default w2)")
     g.add_argument("--fit", type=_several(_one_of(list(allowed["fit"]))), metavar=_choices(allowed["fit"]), default="exact",
                    help="how every level's denoiser is learned: the DSM minimiser (default), gradient flow or "
                         "full-batch gradient descent for --train-time")
@@ -620,6 +647,10 @@ def build_parser() -> argparse.ArgumentParser:
     g = e.add_argument_group("output")
     g.add_argument("--metric", type=_several(_one_of(list(METRICS))), metavar=_choices(METRICS), default="w2",
                    help="error metric of the terms and of Monte Carlo (default w2: squared Wasserstein-2)")
+    g.add_argument("--theory", type=_one_of(list(allowed["theory"])), metavar=_choices(allowed["theory"]),
+                   default="expansion",
+                   help="the theory of total (default expansion: first order in 1/N; exact: at every N, --model "
+                        "diagonal or fourier; auto: exact where it applies)")
     g.add_argument("--mc", type=_positive_int, default=0, metavar="R", help="also run R Monte-Carlo replicates")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--max-time", type=_positive_float, default=600.0, metavar="SECONDS",

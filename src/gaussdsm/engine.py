@@ -51,6 +51,9 @@ DIFFUSION_ONLY = ("process", "scheme", "grid", "t_min", "init", "T", "beta_min",
                   "noise_scale", "rho", "poly_rho", "beta_alpha", "beta_beta", "shift", "image_seq_len")
 """The :class:`~gaussdsm.samplers.diffusion.Diffusion` arguments besides ``n_steps`` (``test_frontdoor`` checks them
 against :data:`gaussdsm.samplers.diffusion.DEFAULTS`)."""
+OPTIMAL_OPTIONS = ("optimal_n_samples", "optimal_metric")
+"""``grid='optimal'``: what the grid minimises (:data:`gaussdsm.samplers.spec.OPTIMAL_PARAMS`; the grid is resolved
+for the spectrum by :func:`gaussdsm.schedule.resolve` when the leaf runs)."""
 FIT_KEYS = {"fit": "fit.method", "train_time": "fit.train_time", "fit_init": "fit.init", "lr": "fit.lr",
             "depth": "fit.depth", "init_scale": "fit.init_scale"}
 """The fit options and their config keys."""
@@ -60,22 +63,26 @@ KEYS = {"spectrum": "spectrum.kind", "d": "spectrum.d", **{k: f"spectrum.{k}" fo
         **{k: f"grid.{k}" for k in ("n_samples", "sigma", "gamma", "tau")},
         "loss_factor": "fit.loss_factor", "model": "fit.model", "kernel_size": "fit.kernel_size",
         "sampler": "sampler.kind",
-        **{k: f"sampler.{k}" for k in ("n_steps", "init_var", "friction", *DIFFUSION_ONLY)}, **FIT_KEYS,
-        "metric": "metric", "mc": "mc", "seed": "seed", "max_time": "max_time"}
+        **{k: f"sampler.{k}" for k in ("n_steps", "init_var", "friction", *DIFFUSION_ONLY, *OPTIMAL_OPTIONS)},
+        **FIT_KEYS,
+        "metric": "metric", "theory": "theory.kind", "mc": "mc", "seed": "seed", "max_time": "max_time"}
 """Every option of :func:`error` and the key its messages name (a study config's, where it has one)."""
 
 
 def choices() -> dict[str, Sequence]:
     """The allowed values of the choice options, from their registries."""
     from .dsm import FIT_INITS, FIT_METHODS
+    from .metrics import METRICS
     from .samplers import KINDS as SAMPLERS
     from .samplers.diffusion import GRIDS, PROCESSES, SCHEMES, START_LAWS
+    from .samplers.spec import OPTIMAL
     from .spectra import SOURCES
     from .theory import MODELS
+    from .theory.kinds import CHOICES as THEORIES
 
-    return {"spectrum": tuple(SOURCES), "model": (*MODELS, "conv"), "sampler": tuple(SAMPLERS),
-            "process": tuple(PROCESSES),
-            "scheme": tuple(SCHEMES), "grid": GRIDS, "init": START_LAWS, "fit": FIT_METHODS, "fit_init": FIT_INITS}
+    return {"spectrum": tuple(SOURCES), "model": (*MODELS, "conv"), "theory": THEORIES, "sampler": tuple(SAMPLERS),
+            "process": tuple(PROCESSES), "scheme": tuple(SCHEMES), "grid": (*GRIDS, OPTIMAL), "init": START_LAWS,
+            "fit": FIT_METHODS, "fit_init": FIT_INITS, "optimal_metric": tuple(METRICS)}
 
 
 #: numeric options: (check, bounds) -- the command line's argument types (gaussdsm.cli) say the same
@@ -97,8 +104,9 @@ NUMBERS = {
     "alpha": ("number", {"ge": 0}), "scale": ("number", {"gt": 0}),
     "beta": ("number", {"ge": 0}), "omega0": ("number", {"gt": 0}), "mc": ("integer", {"ge": 0}),
     "seed": ("integer", {"ge": 0}), "max_time": ("number", {"gt": 0, "allow_inf": True}),
+    "optimal_n_samples": ("number", {"gt": 0, "allow_inf": True}),
 }
-NOT_AXES = ("values", "max_time", "progress")
+NOT_AXES = ("values", "max_time", "progress", "theory")
 """Options that are never a grid axis (``values`` is the list of eigenvalues; ``grid`` as a list of numbers is an
 explicit time grid)."""
 
@@ -188,10 +196,11 @@ def _sampler_spec(o: dict):
         given = [k for k in ("sigma", "gamma", "friction") if o[k] is not None]
         if given or any(float(t) > 0 for t in _as_list(o["tau"])):
             raise ValueError(rules.not_for_diffusion(KEYS[k] for k in (given or ["tau"])))
-        fixed = {k: o[k] for k in DIFFUSION_ONLY if k not in ("scheme", "init", "t_min") and o[k] is not None}
+        fixed = {k: o[k] for k in (*DIFFUSION_ONLY, *OPTIMAL_OPTIONS) if k not in ("scheme", "init", "t_min")
+                 and o[k] is not None}
         axes = {"scheme": _as_list(o["scheme"] or "em"), "init": _as_list(o["init"] or "standard"),
                 "n_steps": _as_list(o["n_steps"]), "t_min": _as_list(1e-3 if o["t_min"] is None else o["t_min"])}
-        info = {"n_steps": o["n_steps"], **{k: o[k] for k in DIFFUSION_ONLY if o[k] is not None}}
+        info = {"n_steps": o["n_steps"], **{k: o[k] for k in (*DIFFUSION_ONLY, *OPTIMAL_OPTIONS) if o[k] is not None}}
         info.setdefault("scheme", "em")
         if o["fit"] != "exact":  # scores trained for a finite time at every level
             axes["train_time"] = _as_list(o["train_time"])
@@ -205,7 +214,7 @@ def _sampler_spec(o: dict):
             if why:
                 raise ValueError(why)
         return SamplerSpec("diffusion", axes, fixed), {"kind": "diffusion", **info}
-    given = [KEYS[k] for k in DIFFUSION_ONLY if _given(o[k])]
+    given = [KEYS[k] for k in (*DIFFUSION_ONLY, *OPTIMAL_OPTIONS) if _given(o[k])]
     given += [KEYS[k] for k, default in FIT_DEFAULTS.items() if o[k] != default]
     why = rules.only_for_diffusion(given) or rules.required_by(kind, [KEYS[k] for k in ("sigma", "gamma")
                                                                       if o[k] is None])
@@ -250,6 +259,13 @@ def _leaf(o: dict, listed: Sequence[str], made: dict, at: dict) -> _Leaf:
         o["depth"])
     if why:
         raise ValueError(why)
+    from .theory.kinds import resolve
+
+    for t in _as_list(o["tau"]):  # the theory kind applies at every point (auto: always)
+        try:
+            resolve(o["theory"], o["model"], float(t), key=KEYS["theory"])
+        except ValueError as err:
+            raise ValueError(f"{err}{where(at)}") from None
     return _Leaf(o, tuple(listed), sp, sp_info, spec, info)
 
 
@@ -305,7 +321,49 @@ def _theory(leaf: _Leaf) -> xr.Dataset:
         from .conv import fill_terms
 
         ds = fill_terms(ds, leaf.sp, leaf.spec, o["kernel_size"], o["metric"])
-    return ds.squeeze([d for d in ds.dims if d not in leaf.axes])
+    return _theory_kind(ds.squeeze([d for d in ds.dims if d not in leaf.axes]), leaf)
+
+
+def _theory_kind(ds: xr.Dataset, leaf: _Leaf) -> xr.Dataset:
+    """The kind of theory of every point (option ``theory``, :data:`gaussdsm.theory.kinds.THEORIES`): variable
+    ``theory``; where it is not the expansion, ``total`` is that kind's value, ``total_expansion`` the first-order sum
+    (the terms stay the first-order decomposition), ``p_unstable``, ``quad_error`` and ``theory_note`` (why the
+    kind's total is infinite, NaN or not converged) beside it."""
+    import numpy as np
+    import xarray as xr
+
+    from .theory.kinds import evaluate, resolve
+    from .vocabulary import attrs
+
+    o, lam = leaf.options, leaf.sp.lam
+    dims, shape = ds["total"].dims, ds["total"].shape
+    tau = ds["tau"].broadcast_like(ds["total"]).values if "tau" in ds.coords else np.zeros(shape)
+    used = np.empty(shape, dtype=object)
+    for idx in np.ndindex(shape):
+        used[idx] = resolve(o["theory"], o["model"], float(tau[idx]), key=KEYS["theory"])
+    if o["theory"] != "expansion":
+        total, extra = ds["total"].values.copy(), {}
+        kind_regime = np.ones(shape, dtype=bool)
+        for kind in dict.fromkeys(k for k in used.flat if k != "expansion"):
+            vals = evaluate(kind, ds, lam, leaf.spec, model=o["model"], kappa=leaf.sp.kappa, metric=o["metric"])
+            here = used == kind
+            total[here], kind_regime[here] = vals["total"][here], vals["in_regime"][here]
+            for k in ("p_unstable", "quad_error", "reason"):
+                extra.setdefault(k, np.full(shape, "" if k == "reason" else np.nan, dtype=object if k == "reason"
+                                            else float))[here] = vals[k][here]
+        ds["total_expansion"] = ds["total"].assign_attrs(attrs("total_expansion"))
+        ds["total"] = xr.DataArray(total, dims=dims, attrs=attrs("total_by_theory"))
+        for k in ("p_unstable", "quad_error"):
+            if k in extra:
+                ds[k] = xr.DataArray(extra[k], dims=dims, attrs=attrs(k))
+        if "reason" in extra:
+            ds["theory_note"] = xr.DataArray(extra["reason"].astype(str), dims=dims)
+        exact_here = used != "expansion"  # the kind holds at every N: in regime where its total is defined (and the
+        # kind's own condition holds: a deterministic equivalent's d)
+        ds["in_regime"] = ds["in_regime"].copy(data=np.where(exact_here, np.isfinite(total) & kind_regime,
+                                                             ds["in_regime"].values))
+    ds["theory"] = xr.DataArray(used.astype(str), dims=dims, attrs=attrs("theory"))
+    return ds
 
 
 COUNTS = ("mc_n", "n_diverged", "mc_opt_n", "mc_opt_n_diverged", "mc_drawn_n", "mc_drawn_n_diverged")
@@ -392,7 +450,10 @@ def _run_leaf(leaf: _Leaf, theory_cost) -> xr.Dataset:
     from .theory import diagnose
     from .vocabulary import METRIC_TERMS, attrs, metric_attrs
 
+    from .schedule import resolve
+
     o, lam = leaf.options, leaf.sp.lam
+    leaf = leaf._replace(spec=resolve(leaf.spec, lam, kappa=leaf.sp.kappa, model=o["model"]))  # grid optimal
     with bars.timed(theory_cost.seconds, "theory", bar=o["progress"]):
         ds = _theory(leaf)
     dims, shape = ds["total"].dims, ds["total"].shape
@@ -430,6 +491,13 @@ def _run_leaf(leaf: _Leaf, theory_cost) -> xr.Dataset:
             note = (f"{', '.join(missing)}: not computed at this point (the SGD values at tau > 0 only, the "
                     "drawn-noise ones for fit gd with a finite n_samples)")
             mc_note[idx] = "\n".join(x for x in (mc_note[idx], note) if x)
+    if "theory_note" in ds:  # the theory kind's own notes (not the expansion's regime): why its total is not
+        # finite (reason), or a caveat on a finite one (regime_note: not converged, a part estimated, small d)
+        note, finite = ds["theory_note"].values, np.isfinite(ds["total"].values)
+        reason = np.array([("\n".join(x for x in (r, "" if f else n) if x))
+                           for r, n, f in zip(reason.flat, note.flat, finite.flat)], dtype=object).reshape(shape)
+        regime = np.where(ds["theory"].values != "expansion", np.where(finite, note, ""), regime)
+        ds = ds.drop_vars("theory_note")
     ds["reason"] = xr.DataArray(reason.astype(str), dims=dims, attrs=attrs("reason"))
     ds["regime_note"] = xr.DataArray(regime.astype(str), dims=dims, attrs=attrs("regime_note"))
     if o["mc"]:
@@ -442,6 +510,8 @@ def _run_leaf(leaf: _Leaf, theory_cost) -> xr.Dataset:
                 ds[k].attrs.update(metric_attrs(o["metric"], k))
         if "z" in ds:
             ds["z"].attrs.update(metric_attrs(o["metric"], "zscore"))
+        if "total_expansion" in ds:
+            ds["total"].attrs["long_name"] = f"{ds['total'].attrs['long_name']} (by the theory of variable theory)"
     ds.attrs.update(spectrum_json=json.dumps(leaf.spectrum_info, sort_keys=True, default=str),
                     sampler_json=json.dumps(leaf.sampler_info, default=str))
     return ds
@@ -543,6 +613,8 @@ def error(
     beta_beta: float | list | None = None,
     shift: float | list | None = None,
     image_seq_len: int | list | None = None,
+    optimal_n_samples: float | list | None = None,
+    optimal_metric: str | list | None = None,
     fit: str | list = "exact",
     train_time: float | list = math.inf,
     fit_init: str | list = "zero",
@@ -550,6 +622,7 @@ def error(
     depth: int = 1,
     init_scale: float | None = None,
     metric: str = "w2",
+    theory: str = "expansion",
     mc: int | None = 0,
     seed: int = 0,
     max_time: float = 600.0,
@@ -608,7 +681,12 @@ def error(
         ULD friction :math:`\\gamma_f` (required by uld).
     process, scheme, grid, t_min, init, T, beta_min, beta_max, sigma_min, sigma_max, denoise, steps_per_level, eps, \
 exp_rate, s_churn, s_tmin, s_tmax, s_noise, eta, noise_scale, rho, poly_rho, beta_alpha, beta_beta, shift, image_seq_len
-        ``sampler='diffusion'``: the :class:`gaussdsm.samplers.diffusion.Diffusion` arguments (None: its default).
+        ``sampler='diffusion'``: the :class:`gaussdsm.samplers.diffusion.Diffusion` arguments (None: its default);
+        ``grid='optimal'``: the grid minimising the expected error for the spectrum and the setting
+        (:func:`gaussdsm.schedule.resolve`; its times in the ``optimal_grids`` attribute, JSON).
+    optimal_n_samples, optimal_metric : float, str, optional
+        ``grid='optimal'``: the N the grid is optimised for (default inf: the population score, the bias alone) and
+        the metric it minimises (default ``w2``).
     fit : {'exact', 'gradient_flow', 'gd'}
         Diffusion: how every level's denoiser is learned (the DSM minimiser, or trained for ``train_time``).
     train_time, fit_init, lr : float, str, float
@@ -620,6 +698,13 @@ exp_rate, s_churn, s_tmin, s_tmax, s_noise, eta, noise_scale, rho, poly_rho, bet
         The error metric (:data:`gaussdsm.metrics.METRICS`): ``w2`` :math:`\\mathbb E\\,W_2^2` (the Fréchet distance),
         ``kl_sample_data`` :math:`\\mathbb E\\,KL(\\text{sampled}\\|\\text{data})`, ``kl_data_sample`` the other way;
         the output's terms and Monte Carlo are that metric's (a list: a ``metric`` dimension).
+    theory : {'expansion', 'exact', 'auto'}
+        Which theory gives ``total`` (:data:`gaussdsm.theory.kinds.THEORIES`): ``expansion`` the first-order
+        expansion (every model); ``exact`` the expected error at every N by chi-square quadrature per mode
+        (:func:`gaussdsm.theory.exact_error`; ``model`` diagonal or fourier, ``tau = 0``), with ``total_expansion``
+        (the first-order sum), ``p_unstable`` and ``quad_error`` beside it; ``auto``: exact where it applies, the
+        expansion elsewhere.  The variable ``theory`` (and the attribute, when one kind served every point) says
+        which.  The terms ``bias``, ``generalization``, ``optimization`` are always the first-order decomposition.
     mc : int, optional
         Monte-Carlo replicates per point (0 or None: the theory alone).
     seed : int
@@ -709,6 +794,9 @@ exp_rate, s_churn, s_tmin, s_tmax, s_noise, eta, noise_scale, rho, poly_rho, bet
         ds = ds.assign_coords(mode=("mode", np.arange(sp.lam.size), attrs("mode")))
     if "metric" in scalars:
         ds.attrs["metric"] = scalars["metric"]
+    used = set(np.unique(ds["theory"].values).tolist())
+    if len(used) == 1:
+        ds.attrs["theory"] = used.pop()
     return ds
 
 

@@ -22,12 +22,14 @@ than its start, hence than any baseline.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["optimal_grid", "OptimalGrid", "BASELINES", "grid_error", "library_format", "FORMATS"]
+__all__ = ["optimal_grid", "OptimalGrid", "BASELINES", "grid_error", "library_format", "FORMATS", "resolve",
+           "optimal_times"]
 
 BASELINES = ("karras", "exponential", "kl_optimal", "ays_sd15", "ays_sdxl")
 """The named grids reported beside the optimum (at the same number of steps)."""
@@ -153,7 +155,7 @@ def optimal_grid(lam, *, n_samples=math.inf, process: str = "vp", scheme: str = 
     from scipy.optimize import minimize
 
     from . import _checks
-    from .engine import check_metric
+    from .metrics import METRICS
     from .samplers.diffusion import Diffusion
 
     lam = np.asarray(lam, dtype=float)
@@ -161,7 +163,7 @@ def optimal_grid(lam, *, n_samples=math.inf, process: str = "vp", scheme: str = 
         raise ValueError("spectrum: the eigenvalues must be a non-empty 1-D array of finite values >= 0")
     K = _checks.integer("sampler.n_steps", n_steps, ge=1)
     n_samples = _checks.number("n_samples", n_samples, gt=0, allow_inf=True)
-    metric = check_metric(metric)
+    metric = _checks.choice("metric", metric, METRICS)
     params = dict(params or {})
     kw = dict(n_samples=n_samples, process=process, scheme=scheme, metric=metric, model=model, kappa=kappa,
               params=params)
@@ -242,3 +244,70 @@ def library_format(process, times, fmt: str) -> list[float]:
         index = getattr(process, "index_of_time", None)  # a process on a timestep table: its timesteps
         return (index(t) if index is not None else 1000.0 * t / process.T).tolist()
     raise ValueError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+
+
+# ------------------------------------------------------------------------------- sampler.grid: optimal
+_CACHE: dict = {}
+"""The resolved grids of this process, by everything they depend on (:func:`optimal_times`)."""
+DIGITS = 12
+"""The resolved grid's times are rounded to this many significant digits (a grid that prints and copies as it is
+used; the theory and the Monte Carlo of a point, computed in different jobs, get the same numbers)."""
+
+
+def _digest(a) -> str:
+    import hashlib
+
+    if a is None:
+        return ""
+    a = np.ascontiguousarray(np.asarray(a, dtype=float))
+    return hashlib.sha256(a.tobytes()).hexdigest()
+
+
+def optimal_times(lam, *, kappa=None, model: str = "full", n_samples=math.inf, metric: str = "w2",
+                  process: str = "vp", scheme: str = "euler", n_steps: int = 10, t_min: float = 1e-3,
+                  T: float | None = None, params: dict | None = None) -> list[float]:
+    """The times of :func:`optimal_grid` (shape ``(K + 1,)``, T down to ``t_min``), rounded to :data:`DIGITS`
+    significant digits where that keeps them strictly decreasing; a pure function of its arguments, cached per
+    process.  What ``sampler.grid: optimal`` uses (:func:`resolve`)."""
+    params = dict(params or {})
+    key = json.dumps([_digest(lam), _digest(kappa), model, float(n_samples), metric, process, scheme, float(n_steps),
+                      float(t_min), T, sorted(params.items())], default=str)
+    if key not in _CACHE:
+        t = optimal_grid(lam, n_samples=n_samples, process=process, scheme=scheme, n_steps=int(n_steps),
+                         t_min=t_min, T=T, metric=metric, model=model, kappa=kappa, params=params).grid
+        r = np.array([float(f"{x:.{DIGITS}g}") for x in t])
+        r[0], r[-1] = t[0], t[-1]  # T and t_min exactly as given
+        _CACHE[key] = (r if np.all(np.diff(r) < 0) else t).tolist()
+    return list(_CACHE[key])
+
+
+def resolve(spec, lam, *, kappa=None, model: str = "full"):
+    """The :class:`~gaussdsm.samplers.spec.SamplerSpec` ``spec`` with ``sampler.grid: optimal`` resolved for the
+    spectrum ``lam`` (shape ``(d,)``; ``kappa`` and the denoiser ``model`` for a finite ``optimal_n_samples``):
+    its params get ``optimal_grids`` ``{grid_key(setting): times}``, one optimum (:func:`optimal_times`) per setting
+    of its axes; any other spec is returned as it is.
+
+    The one place the name becomes times: the workflow's theory and Monte-Carlo stages, :func:`gaussdsm.error` and
+    ``gaussdsm error`` resolve here, then build their samplers from the same spec
+    (:func:`gaussdsm.samplers.spec.build`), so the grid of a point is the same for its theory and its Monte Carlo,
+    and is written in the results (the ``optimal_grids`` attribute, JSON).
+    """
+    from .samplers.diffusion import DEFAULTS
+    from .samplers.spec import OPTIMAL, SamplerSpec, grid_key
+
+    if not spec.diffusion or spec.params.get("grid") != OPTIMAL:
+        return spec
+    p = spec.params
+    fixed = {k: v for k, v in p.items() if k in DEFAULTS and k not in ("process", "scheme", "grid", "n_steps",
+                                                                         "t_min", "T", "init") and v is not None}
+    grids = {}
+    for setting in spec.settings():
+        st = dict(zip(spec.axes, setting))
+        scheme, init = str(st["scheme"]), str(st["init"])
+        grids[grid_key(scheme, init, st["n_steps"], st["t_min"])] = optimal_times(
+            lam, kappa=kappa, model=model, n_samples=float(p.get("optimal_n_samples", math.inf)),
+            metric=str(p.get("optimal_metric", "w2")), process=p.get("process", "vp"), scheme=scheme,
+            n_steps=float(st["n_steps"]), t_min=float(st["t_min"]), T=p.get("T"), params={**fixed, "init": init})
+    target = {"optimal_n_samples": float(p.get("optimal_n_samples", math.inf)),
+              "optimal_metric": str(p.get("optimal_metric", "w2"))}  # recorded beside the grids
+    return SamplerSpec(spec.kind, spec.axes, {**p, **target, "optimal_grids": grids})

@@ -32,14 +32,16 @@ def _registry(name: str) -> list[str]:
     from . import metrics
     from .samplers import diffusion
 
+    from .theory import kinds
+
     registries = {"schemes": diffusion.SCHEMES, "processes": diffusion.PROCESSES, "grids": diffusion.GRIDS,
-                  "start_laws": diffusion.START_LAWS, "metrics": metrics.METRICS}
+                  "start_laws": diffusion.START_LAWS, "metrics": metrics.METRICS, "theories": kinds.CHOICES}
     if name not in registries:
         raise ValueError(f"x-registry must be one of {', '.join(registries)}; got {name!r}")
     return list(registries[name])
 
 
-REGISTRIES = ("schemes", "processes", "grids", "start_laws", "metrics")
+REGISTRIES = ("schemes", "processes", "grids", "start_laws", "metrics", "theories")
 """The registries a schema may name with ``x-registry`` (:func:`load`)."""
 
 

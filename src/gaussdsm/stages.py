@@ -38,6 +38,7 @@ from .interrupt import Interrupted
 from .io import collect_provenance, read_dataset, write_dataset
 from .progress import Progress
 from .samplers.spec import ATTR_KEYS, SamplerSpec
+from .schedule import resolve
 from .spectra import spectrum as data_spectrum
 from .study import provenance_config
 from .vocabulary import attrs, dataset, metric_attrs, metric_variable
@@ -301,7 +302,7 @@ def run_sampler(spectrum_path, fits_path=None, *, sampler: dict, points=None, se
         ``opt_excess``, ``diverged_exact``.
     """
     lam, kappa = _read_spectrum(spectrum_path, "run_sampler")
-    spec = SamplerSpec.from_dict(sampler)
+    spec = resolve(SamplerSpec.from_dict(sampler), lam, kappa=kappa, model=model)  # sampler.grid: optimal
     axes = {k: np.asarray(v) for k, v in spec.axes.items()}
     shape = tuple(v.size for v in axes.values())
     settings = spec.settings()
@@ -437,19 +438,25 @@ METRIC_THEORY_TERMS = ("bias", "generalization", "optimization", "total", "valid
 
 
 def analytic_error(spectrum_path, grid: dict, *, sampler: dict | None = None, model="full", loss_factor=1.0,
-                   batch_size=1, metrics=("w2",), kernel_size=None, out, provenance=None):
+                   batch_size=1, metrics=("w2",), kernel_size=None, theory_kind: str = "expansion", out,
+                   provenance=None):
     """Stage ``analytic_error``: the closed-form expansion on the whole grid in one vectorised call (R5-R9,
     :func:`gaussdsm.theory.error_terms`, for the study's sampler).
 
     ``grid``: the fit axes (``n_samples``; ``sigma``, ``tau``); ``sampler``: ``{"kind", "axes", "params"}``;
     ``metrics``: W2's terms keep their names, every other metric ``m`` adds ``m_bias``, ``m_generalization``,
     ``m_optimization``, ``m_total``, ... (:data:`METRIC_THEORY_TERMS`).  ``model='conv'`` (``kernel_size``): its
-    terms on the same grid (:func:`gaussdsm.conv.fill_terms`).
+    terms on the same grid (:func:`gaussdsm.conv.fill_terms`).  ``theory_kind``: a kind of
+    :data:`gaussdsm.theory.kinds.CHOICES` (``theory.kind``); other than ``expansion``, its values are written beside
+    the expansion's, which stay as they are: ``<kind>_total``, ``<kind>_p_unstable``, ``<kind>_quad_error``,
+    ``<kind>_reason`` (``exact_total``, ...; other metrics ``m_exact_total``, ...), NaN with the reason where the
+    kind does not apply (``auto``: where the expansion alone serves).  Attribute ``theory``: the kind.
     """
     lam, kappa = _read_spectrum(spectrum_path, "analytic_error")
     conv_spectrum = _stationary_spectrum(spectrum_path, "analytic_error") if model == "conv" else None
     spec = SamplerSpec.from_dict(sampler) if sampler is not None else SamplerSpec(
         "ula", {"gamma": grid["gamma"], "n_steps": [np.inf]}, {"init_var": 1.0})
+    spec = resolve(spec, lam, kappa=kappa, model=model)  # sampler.grid: optimal
     N = np.asarray(grid["n_samples"], dtype=float)
     def terms(metric):
         if model == "conv":  # on the Fourier model's grid
@@ -472,7 +479,37 @@ def analytic_error(spectrum_path, grid: dict, *, sampler: dict | None = None, mo
         for k in METRIC_THEORY_TERMS:
             if k in dm:
                 ds[metric_variable(m, k)] = dm[k].assign_attrs(metric_attrs(m, k))
+    ds.attrs["theory"] = theory_kind
+    if theory_kind != "expansion":
+        ds = _theory_kinds(ds, lam, kappa, spec, model, metrics, theory_kind)
     return _write(ds, out, provenance, "first-order theory")
+
+
+KIND_TERMS = ("total", "p_unstable", "quad_error", "reason")
+"""A theory kind's variables in ``theory.nc`` (``<kind>_<term>``, :func:`analytic_error`)."""
+
+
+def _theory_kinds(ds: xr.Dataset, lam, kappa, spec, model: str, metrics, theory: str) -> xr.Dataset:
+    """The values of the theory kinds other than the expansion that ``theory`` takes at the points of ``ds``
+    (:func:`gaussdsm.theory.kinds.evaluate`), per metric, written beside the expansion."""
+    from .theory.kinds import AUTO, THEORIES, applies, evaluate
+
+    shape, dims = ds["total"].shape, ds["total"].dims
+    tau = ds["tau"].broadcast_like(ds["total"]).values if "tau" in ds.coords else np.zeros(shape)
+    kinds = [theory] if theory != "auto" else [k for k in AUTO if k != "expansion"]
+    for kind in kinds:
+        if theory == "auto" and not any(applies(kind, model, float(t)) for t in tau.flat):
+            continue
+        for m in metrics:
+            vals = evaluate(kind, ds, lam, spec, model=model, kappa=kappa, metric=m)
+            for term in KIND_TERMS:
+                name = metric_variable(m, f"{kind}_{term}")
+                long_name = (f"{THEORIES[kind].description}: " if term == "total" else f"theory {kind}: ") + (
+                    {"total": f"expected {m}, conditioned on stability", "p_unstable": "P(a replicate is unstable)",
+                     "quad_error": "estimated relative error of the quadrature",
+                     "reason": "why the value is infinite, NaN or not converged (empty: it is defined)"}[term])
+                ds[name] = xr.DataArray(vals[term], dims=dims, attrs={"long_name": long_name, "units": "1"})
+    return ds
 
 
 def _point_key(ds: xr.Dataset) -> tuple:
@@ -521,6 +558,26 @@ def _reassemble(parts: list[xr.Dataset], axes: dict | None) -> xr.Dataset:
     for group in groups.values():
         merged.append(_merge_settings(group, axes) if len(group) > 1 or axes else group[0])
     return xr.concat(merged, dim="point", data_vars="all", coords="different", compat="equals", join="outer")
+
+
+def _kind_summary(summ: xr.Dataset, th: xr.Dataset, metrics) -> None:
+    """The theory kinds' values of ``theory.nc`` (:func:`_theory_kinds`) in the summary: ``theory_<kind>_<term>``
+    and ``zscore_<kind>`` (Monte Carlo against that kind's total), per metric of the Monte Carlo (``metrics``);
+    attribute ``theory``."""
+    from .theory.kinds import THEORIES
+
+    summ.attrs["theory"] = th.attrs.get("theory", "expansion")
+    for kind in THEORIES:
+        for m in metrics:
+            total = metric_variable(m, f"{kind}_total")
+            if total not in th:
+                continue
+            for term in KIND_TERMS:
+                summ[metric_variable(m, f"theory_{kind}_{term}")] = th[metric_variable(m, f"{kind}_{term}")]
+            summ[metric_variable(m, f"zscore_{kind}")] = montecarlo.zscore(
+                summ[metric_variable(m, "mc_mean")], summ[metric_variable(m, "mc_stderr")],
+                th[total]).assign_attrs({"long_name": f"(Monte-Carlo mean - theory {kind} total) / standard "
+                                                      f"error, {m}", "units": "1"})
 
 
 def aggregate(spectrum_path, theory_path, sampler_paths, *, metrics=("w2",), axes: dict | None = None, out,
@@ -598,6 +655,7 @@ def aggregate(spectrum_path, theory_path, sampler_paths, *, metrics=("w2",), axe
             summ[f"theory_{k}"] = th[k].assign_attrs(th[k].attrs)
     summ["zscore"] = montecarlo.zscore(summ["mc_mean"], summ["mc_stderr"], summ["theory_total"]).assign_attrs(
         attrs("zscore"))
+    _kind_summary(summ, th, ["w2", *extras])
     if "mc_opt_mean" in summ:
         summ["zscore_opt"] = montecarlo.zscore(
             summ["mc_opt_mean"], summ["mc_opt_stderr"], summ["theory_optimization"]).assign_attrs(attrs("zscore_opt"))

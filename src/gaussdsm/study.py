@@ -276,7 +276,14 @@ class Study:
                "metrics": self.metrics}
         if fit["model"] == "conv":
             out["kernel_size"] = int(fit["kernel_size"])
+        if self.theory_kind != "expansion":  # (the default: the job's parameters as before)
+            out["theory_kind"] = self.theory_kind
         return out
+
+    @property
+    def theory_kind(self) -> str:
+        """``theory.kind``: the theory computed beside the expansion (:data:`gaussdsm.theory.kinds.CHOICES`)."""
+        return (self.config.get("theory") or {}).get("kind", "expansion")
 
 
 def _sampler_errors(study: Study, where: str) -> list[str]:
@@ -338,6 +345,18 @@ def _model_errors(study: Study, where: str) -> list[str]:
     if "kernel" in cfg["panels"] and study.spectrum.d > KERNEL_PANEL_MAX_D:
         errors.append(f"{where}.panels: kernel draws d x d matrices; d = {study.spectrum.d} > {KERNEL_PANEL_MAX_D}")
     return errors
+
+
+def _theory_errors(study: Study, where: str) -> list[str]:
+    """``theory.kind`` applies to the study's model at every ``tau`` of its grid (``auto`` always does)."""
+    from .theory.kinds import resolve
+
+    for tau in study.grid.get("tau", [0.0]):
+        try:
+            resolve(study.theory_kind, study.model, float(tau), key=f"{where}.theory.kind")
+        except ValueError as err:
+            return [str(err)]
+    return []
 
 
 def _memory_errors(study: Study, where: str) -> list[str]:
@@ -433,6 +452,7 @@ def _check_study(name: str, cfg: dict, seed: int) -> tuple[Study, list[str]]:
     errors += _sampler_errors(study, where)
     errors += _split_errors(study, where)
     errors += _model_errors(study, where)
+    errors += _theory_errors(study, where)
     if not errors:
         errors += _memory_errors(study, where)
     for panel in cfg["panels"]:

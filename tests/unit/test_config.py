@@ -34,7 +34,7 @@ BAD_CONFIGS = [
     ({"montecarlo": {"draw": "bootstrap"}}, {},
      "studies.tiny.montecarlo.draw = 'bootstrap': must be one of auto, wishart, samples"),
     ({"sigmaa": [0.1]}, {},
-     "studies.tiny.sigmaa: unknown key (known: fit, grid, metrics, montecarlo, panels, sampler, spectrum)"),
+     "studies.tiny.sigmaa: unknown key (known: fit, grid, metrics, montecarlo, panels, sampler, spectrum, theory)"),
     ({"grid": {"sigmaa": [0.1]}}, {}, "studies.tiny.grid.sigmaa: unknown key (did you mean 'sigma'? known: gamma, "),
     ({"spectrum": {"kind": "power_law", "d": 4, "alpah": 1.0}}, {},
      "spectrum.alpah: unknown key (did you mean 'alpha'?"),
@@ -89,7 +89,7 @@ BAD_CONFIGS = [
     ("D", {"sampler": {"grid": "log"}},
      "studies.tiny.sampler.grid = 'log': must be uniform or geometric or edm or karras or exponential or "
      "polyexponential or vp or kl_optimal or linear_quadratic or ays_sd15 or ays_sdxl or ays_svd or simple or normal or "
-     "sgm_uniform or ddim_uniform or beta or leading or trailing or linspace or flow_shift or flow_dynamic or "
+     "sgm_uniform or ddim_uniform or beta or leading or trailing or linspace or flow_shift or flow_dynamic or optimal or "
      "array"),
     ("D", {"sampler": {"scheme": ["heun"], "t_min": [0.0]}}, "sampler.t_min must be > 0 with scheme heun"),
     ("D", {"sampler": {"process": "sd_discrete", "grid": "leading", "T": 1000.0}},

@@ -112,6 +112,16 @@ def _stationary_studies(studies: list[dict]) -> str | None:
     return None
 
 
+def _grid_studies(studies: list[dict]) -> str | None:
+    for s in studies:
+        why = _diffusion("optimal_grid")(s) or _finite_steps([s])
+        if why:
+            return why.replace("error_vs_steps", "optimal_grid")
+        if not isinstance(s["sampler"].get("grid", "uniform"), str):
+            return "optimal_grid compares named grids (sampler.grid optimal, karras, ...), not explicit lists"
+    return None
+
+
 def _same_spectrum(studies: list[dict]) -> str | None:
     import json
 
@@ -207,6 +217,8 @@ PANELS: dict[str, Panel] = {
               "langevin_vs_diffusion.rst", kind="comparison", check=_diffusion_studies),
         Panel("texture_spectra", "real textures against their fitted power law: spectra, error vs sigma and t_min",
               "texture_spectra.rst", kind="comparison", check=_stationary_studies),
+        Panel("optimal_grid", "P13: the time grid optimised for the spectrum against the named schedules",
+              "optimal_grid.rst", kind="comparison", check=_grid_studies),
         Panel("memorisation", "P14: memorisation, error against N/d for full, diagonal and local denoisers",
               "memorisation.rst", kind="comparison", check=_same_spectrum_and_n("memorisation")),
         Panel("locality", "P15: locality, error against the filter width and N for a texture", "locality.rst",

@@ -14,11 +14,19 @@ ula         gamma, n_steps                                                init_v
 uld         gamma, n_steps, friction                                      init_var
 diffusion   scheme, init, n_steps, t_min                                  :data:`gaussdsm.samplers.diffusion.FIXED_PARAMS`
 =========== ============================================================= ==========================================
+
+``sampler.grid: optimal`` (:data:`OPTIMAL`): the time grid minimising the expected error for the study's spectrum
+(:func:`gaussdsm.schedule.optimal_grid`), which a sampler setting alone cannot give.  The spec then carries
+:data:`OPTIMAL_PARAMS` (the optimiser's target: ``optimal_n_samples``, ``optimal_metric``) and, once
+:func:`gaussdsm.schedule.resolve` has been given the spectrum, ``optimal_grids`` ``{grid_key(setting): times}``:
+every stage that builds samplers (theory, Monte Carlo, :func:`gaussdsm.error`) resolves the same spec the same way,
+and :func:`build` puts each setting's explicit times in place of the name.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,18 +34,58 @@ import numpy as np
 from .. import _checks
 from . import diffusion
 
-__all__ = ["SamplerSpec", "ATTR_KEYS", "build"]
+__all__ = ["SamplerSpec", "ATTR_KEYS", "build", "OPTIMAL", "OPTIMAL_PARAMS", "grid_key"]
 
 LANGEVIN_ATTRS = ("init_var",)
 TRAINING_PARAMS = ("fit_method", "fit_init", "lr", "fit_noise", "fit_depth", "fit_init_scale")
 """A trained diffusion study's params beyond the sampler's: :class:`~gaussdsm.samplers.diffusion.Training` (its
 ``train_time`` is an axis)."""
-ATTR_KEYS = ("sampler", *LANGEVIN_ATTRS, *diffusion.FIXED_PARAMS, *TRAINING_PARAMS)
+OPTIMAL = "optimal"
+"""``sampler.grid``'s name of the grid optimised for the spectrum (:func:`gaussdsm.schedule.resolve`)."""
+OPTIMAL_PARAMS = {"optimal_n_samples": float("inf"), "optimal_metric": "w2"}
+"""What ``sampler.grid: optimal`` minimises and their defaults: the expected error at N = ``optimal_n_samples``
+(``inf``: the population score, the bias alone) in the metric ``optimal_metric``."""
+OPTIMAL_KEYS = (*OPTIMAL_PARAMS, "optimal_grids")
+"""The params of a spec with ``sampler.grid: optimal`` (``optimal_grids``: the resolved times per setting)."""
+ATTR_KEYS = ("sampler", *LANGEVIN_ATTRS, *diffusion.FIXED_PARAMS, *TRAINING_PARAMS, *OPTIMAL_KEYS)
 """Every attribute :meth:`SamplerSpec.to_attrs` may write (besides nothing else)."""
 DIFFUSION_DEFAULTS = {k: diffusion.DEFAULTS[k] for k in diffusion.FIXED_PARAMS}
 TRAINING_KEYS = ("fit_method", "train_time", "fit_init", "lr", "fit_noise", "fit_depth", "fit_init_scale")
 """The settings of :func:`build` that make the :class:`~gaussdsm.samplers.diffusion.Training` of a diffusion sampler
 (``fit.method``, ``fit.train_time``, ``fit.init``, ``fit.lr``, ``fit.noise``, ``fit.depth``, ``fit.init_scale``)."""
+
+
+def grid_key(scheme, init, n_steps, t_min) -> str:
+    """The key of one diffusion setting in ``optimal_grids`` (the grid an optimum depends on besides the params)."""
+    return f"scheme={scheme} init={init} n_steps={float(n_steps):g} t_min={float(t_min)!r}"
+
+
+def _optimal(settings: dict) -> None:
+    """``sampler.grid: optimal`` in ``settings`` (in place): its checks, and the setting's resolved times for the
+    name where ``optimal_grids`` has them (else the name stays: the sampler's ``times`` then says how to resolve)."""
+    opt = {k: settings.pop(k) for k in OPTIMAL_KEYS if k in settings}
+    if settings.get("grid") != OPTIMAL:
+        given = [k for k in OPTIMAL_PARAMS if k in opt and opt[k] is not None]
+        if given:
+            raise ValueError(f"sampler.{given[0]} is only used with sampler.grid: {OPTIMAL}")
+        return
+    K = settings.get("n_steps", diffusion.DEFAULTS["n_steps"])
+    if not np.isfinite(float(K)):
+        raise ValueError(f"sampler.grid {OPTIMAL} needs a finite sampler.n_steps (a grid of K steps); got inf")
+    scheme = settings.get("scheme", diffusion.DEFAULTS["scheme"])
+    if diffusion.scheme_record(scheme).integrates == "langevin":
+        raise ValueError(f"sampler.grid {OPTIMAL} is a time grid: not for sampler.scheme {scheme} (noise levels)")
+    if settings.get("fit_method", "exact") != "exact":
+        raise ValueError(f"sampler.grid {OPTIMAL} is optimised for the exact score: it needs fit.method exact; got "
+                         f"{settings['fit_method']}")
+    grids = opt.get("optimal_grids") or {}
+    key = grid_key(scheme, settings.get("init", diffusion.DEFAULTS["init"]), K,
+                   settings.get("t_min", diffusion.DEFAULTS["t_min"]))
+    if key in grids:
+        settings["grid"] = [float(x) for x in grids[key]]
+        settings.pop("T", None)  # the explicit times fix T, n_steps and t_min
+        settings.pop("t_min", None)
+        settings.pop("n_steps", None)
 
 
 def build(kind: str = "ula", **settings):
@@ -59,6 +107,10 @@ def build(kind: str = "ula", **settings):
     """
     from . import make
 
+    if kind == "diffusion":
+        _optimal(settings)
+    elif any(settings.get(k) is not None for k in OPTIMAL_KEYS):
+        raise ValueError(f"sampler.grid {OPTIMAL} is for sampler.kind: diffusion")
     train = {k: settings.pop(k) for k in TRAINING_KEYS if k in settings}
     method = train.get("fit_method", "exact")
     smp = make(kind, **settings)
@@ -108,6 +160,11 @@ class SamplerSpec:
                 "init": list(sp.get("init", DIFFUSION_AXES["init"])),
                 "n_steps": n_steps,
                 "t_min": sorted(float(t) for t in sp.get("t_min", DIFFUSION_AXES["t_min"]))}
+        if params["grid"] == OPTIMAL:
+            params.update({k: sp.get(k, v) for k, v in OPTIMAL_PARAMS.items()})
+            params["optimal_n_samples"] = float(params["optimal_n_samples"])
+        else:  # given without the optimal grid: build says so
+            params.update({k: sp[k] for k in OPTIMAL_PARAMS if k in sp})
         if not isinstance(params["grid"], str):
             t = [float(x) for x in params["grid"]]
             params["grid"] = t
@@ -162,6 +219,8 @@ class SamplerSpec:
                 continue
             if isinstance(v, bool):
                 out[k] = int(v)
+            elif isinstance(v, dict):  # optimal_grids: {setting: times}, as JSON
+                out[k] = json.dumps(v, sort_keys=True)
             elif isinstance(v, list | tuple | np.ndarray):
                 out[k] = ",".join(map(str, v))
             else:
@@ -176,12 +235,14 @@ class SamplerSpec:
         if kind != "diffusion":
             return cls(kind, {}, {"init_var": float(attrs.get(f"{prefix}init_var", 1.0))})
         params = {}
-        for k in (*diffusion.FIXED_PARAMS, *TRAINING_PARAMS):
+        for k in (*diffusion.FIXED_PARAMS, *TRAINING_PARAMS, *OPTIMAL_KEYS):
             if f"{prefix}{k}" not in attrs:
                 continue
             v = attrs[f"{prefix}{k}"]
             if k == "grid" and isinstance(v, str) and "," in v:
                 v = [float(x) for x in v.split(",")]
+            elif k == "optimal_grids":
+                v = json.loads(str(v))
             elif k == "denoise":
                 v = bool(v)
             params[k] = v.item() if hasattr(v, "item") else v

@@ -25,6 +25,11 @@ the first-order expansion holds):
   :math:`2(\\lambda_{\\max}/m)^2` with m the distance of :math:`\\lambda_{\\min} + \\sigma^2` to the sampler's stability
   bound, is still reported; it no longer decides);
 * :math:`c_\\ell\\tau/\\sigma^2 \\le 0.01` (R8 within ~5 %, note 6).
+
+Beyond the expansion: :func:`exact_error` (:mod:`~gaussdsm.theory.exact_n`), the exact expected error at every N of
+the diagonal and Fourier denoisers; :func:`deterministic_equivalent` (:mod:`~gaussdsm.theory.proportional`), the full
+denoiser's expected error in the proportional regime (d, N large, d/N fixed) by random matrix theory, with
+:func:`renormalised_noise` and :func:`mean_denoiser` (the mean learned denoiser).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from ..samplers.spec import SamplerSpec, build
 from ..vocabulary import attrs
 from . import _diffusion, kernels, langevin
 from .exact_n import ExactError, exact_error
+from .proportional import DeterministicEquivalent, deterministic_equivalent, mean_denoiser, renormalised_noise
 from ._regime import REGIME_BOUND, REGIME_TAU, REGIME_TOL, second_order_coefficient
 from .langevin import (
     optimization_sum,
@@ -75,6 +81,10 @@ __all__ = [
     "diagnose",
     "exact_error",
     "ExactError",
+    "deterministic_equivalent",
+    "DeterministicEquivalent",
+    "renormalised_noise",
+    "mean_denoiser",
 ]
 
 MODELS = ("full", "diagonal", "fourier")

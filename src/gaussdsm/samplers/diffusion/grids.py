@@ -349,6 +349,9 @@ def time_grid(process: Process, grid, n_steps: int, t_min: float, params: dict |
     if not isinstance(grid, str):
         return np.asarray(grid, dtype=float)
     make = GRIDS.get(grid)
+    if grid == "optimal":  # gaussdsm.samplers.spec.OPTIMAL: a grid of the spectrum, not of (process, K, t_min)
+        raise ValueError("sampler.grid optimal depends on the spectrum: resolve it first (gaussdsm.schedule.resolve; "
+                         "the workflow, gaussdsm.error and the command line do)")
     if make is None:
         raise ValueError(f"sampler.grid must be one of {', '.join(GRIDS)} or a list of times; got {grid!r}")
     check_process(grid, process)
