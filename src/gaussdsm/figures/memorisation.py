@@ -62,7 +62,8 @@ def theory_of(summary: xr.Dataset, metric: str = "w2"):
 
     The first-order expansion (``theory_total``, ``theory_in_regime``), replaced point by point by the first kind of
     :func:`theory_kinds` that is defined there (``theory_<kind>_total``; its regime ``theory_<kind>_in_regime`` if
-    the summary has one, else 1: exact values hold at every N).
+    the summary has one, else 1: exact values hold at every N; 0 where ``theory_<kind>_reason`` gives a caveat on a
+    finite value, e.g. the deterministic equivalent's W2, whose fidelity term is a Monte Carlo estimate).
     """
     total = at_first(summary[metric_variable(metric, "theory_total")]).values.astype(float).copy()
     reg_name = metric_variable(metric, "theory_in_regime")
@@ -73,6 +74,9 @@ def theory_of(summary: xr.Dataset, metric: str = "w2"):
         v = at_first(summary[metric_variable(metric, f"theory_{k}_total")]).values.astype(float)
         rn = metric_variable(metric, f"theory_{k}_in_regime")
         r = at_first(summary[rn]).values.astype(np.int8) if rn in summary else np.ones(v.shape, np.int8)
+        why = metric_variable(metric, f"theory_{k}_reason")
+        if why in summary:  # a caveat on a finite value (not converged; partly Monte Carlo): flagged as outside
+            r = np.where(at_first(summary[why]).values.astype(str) != "", 0, r).astype(np.int8)
         use = (kind == "expansion") & np.isfinite(v)
         total[use], regime[use], kind[use] = v[use], r[use], k
     regime[~np.isfinite(total)] = 0
@@ -208,7 +212,7 @@ def draw(data: xr.Dataset):
              mark("points: Monte Carlo ± 1 s.e. (the ground truth)", marker="o", ls="", ms=4),
              mark("dashed: error at N = ∞ (bias; conv: locality floor)", ls="--", lw=0.8)]
     if dotted:
-        marks.insert(1, mark("dotted: theory outside its regime", ls=":"))
+        marks.insert(1, mark("dotted: theory outside its regime, or with a caveat (theory_<kind>_reason)", ls=":"))
     if thin:
         marks.insert(1, mark("thin: first-order expansion, beside the theory that replaced it", lw=0.6))
     if "full" in [str(v) for v in data["model"].values]:
