@@ -130,6 +130,23 @@ def _same_spectrum(studies: list[dict]) -> str | None:
     return None
 
 
+def _same_spectrum_and_n(name: str, conv: bool = False):
+    def check(studies: list[dict]) -> str | None:
+        import json
+
+        if len({json.dumps(s["spectrum"], sort_keys=True) for s in studies}) > 1:
+            return f"{name} needs studies with the same spectrum"
+        if len({json.dumps([float(n) for n in s["grid"]["n_samples"]]) for s in studies}) > 1:
+            return f"{name} needs studies with the same grid.n_samples"
+        models = [s.get("fit", {}).get("model", "full") for s in studies]
+        if conv and ("conv" not in models or any(m not in ("conv", "fourier", "diagonal") for m in models)):
+            return (f"{name} needs studies with fit.model conv (one per fit.kernel_size), and optionally the "
+                    "full-width limit (fourier or diagonal)")
+        return None
+
+    return check
+
+
 @dataclass(frozen=True)
 class Panel:
     """One figure panel.
@@ -202,6 +219,10 @@ PANELS: dict[str, Panel] = {
               "texture_spectra.rst", kind="comparison", check=_stationary_studies),
         Panel("optimal_grid", "P13: the time grid optimised for the spectrum against the named schedules",
               "optimal_grid.rst", kind="comparison", check=_grid_studies),
+        Panel("memorisation", "P14: memorisation, error against N/d for full, diagonal and local denoisers",
+              "memorisation.rst", kind="comparison", check=_same_spectrum_and_n("memorisation")),
+        Panel("locality", "P15: locality, error against the filter width and N for a texture", "locality.rst",
+              kind="comparison", check=_same_spectrum_and_n("locality", conv=True)),
     )
 }
 

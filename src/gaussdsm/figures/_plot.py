@@ -14,7 +14,7 @@ from cycler import cycler  # noqa: E402
 from . import LABEL  # noqa: E402
 
 __all__ = ["plt", "style", "panels", "loglog", "colors", "mc_points", "finish", "save", "mark", "error_label",
-           "shade", "diverged_marks", "key"]
+           "shade", "diverged_marks", "key", "theory_name", "n_equals_d_label"]
 
 PALETTE = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494", "#ece133",
            "#56b4e9")
@@ -123,6 +123,25 @@ def key(fig, ax, marks=(), fontsize: int = 8, colours: bool = True):
         rows = -(-sum(lines) // ncols) + 1
         fig.set_figheight(fig.get_figheight() + 1.45 * pt * rows + 0.3)
     fig.legend(handles, labels, loc=loc, ncols=ncols, fontsize=fontsize, frameon=False, alignment="left")
+
+
+THEORY_NAMES = {"full": "theory R9", "diagonal": "theory R9 (R11: diagonal model)",
+                "fourier": "theory R9 (R11: Fourier model)",
+                "conv": "theory: conv model's locality bias (exact) + 1/N expansion"}
+"""The legend's name of a panel's first-order theory line by the study's denoiser (``theory_model``)."""
+
+
+def theory_name(model: str | None) -> str:
+    """The legend's name of the theory line of a study of denoiser ``model`` (:data:`THEORY_NAMES`)."""
+    return THEORY_NAMES.get(str(model or "full"), "theory R9")
+
+
+def n_equals_d_label(d: int, model: str | None) -> str:
+    """The legend's entry of the line N = d: the empirical covariance is singular below it, which matters to the
+    full model only (the diagonal, Fourier and conv models estimate per-mode or patch variances)."""
+    if str(model or "full") == "full":
+        return f"dashed: N = d = {d} (below it Σ̂ is singular)"
+    return f"dashed: N = d = {d}"
 
 
 def error_label(data, w2_label: str, what: str = "E") -> str:

@@ -34,11 +34,11 @@ def data(summary: xr.Dataset) -> xr.Dataset:
         "theory_line": lines.rename(gamma="gamma_dense").assign_attrs(attrs("theory_line_gamma")),
         "stability_bound": bound,
         **mc_vars(s),
-    })
+    }, attrs={"model": str(s.attrs.get("theory_model", "full"))})
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, diverged_marks, error_label, finish, key, mark, mc_points, panels
+    from ._plot import colors, diverged_marks, error_label, finish, key, mark, mc_points, panels, theory_name
 
     Ns, sigmas, gammas = data["n_samples"].values, data["sigma"].values, data["gamma"].values
     g_dense = data["gamma_dense"].values
@@ -58,6 +58,7 @@ def draw(data: xr.Dataset):
         ax.set_xlabel("Langevin step γ")
         ax.set_title(f"N = {N}")
     axes[0, 0].set_ylabel(error_label(data, r"$\mathbb{E}[W_2^2 \mid$ stable chain$]$"))
-    key(fig, axes[0, 0], [mark("solid: theory R9"), mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4),
+    key(fig, axes[0, 0], [mark(f"solid: {theory_name(data.attrs.get('model'))}"),
+                          mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4),
                           mark("dashed: stability bound\nγ = 2(λ_min + σ²)", ls="--", lw=0.8), *diverged_marks(data)])
     return finish(fig, f"P3 [{data.attrs.get('study', '')}]: error vs Langevin step γ")

@@ -30,7 +30,8 @@ def data(summary: xr.Dataset) -> xr.Dataset:
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, diverged_marks, error_label, finish, key, loglog, mark, mc_points, panels
+    from ._plot import (colors, diverged_marks, error_label, finish, key, loglog, mark, mc_points, n_equals_d_label,
+                        panels, theory_name)
 
     tau = float(data["tau"])
     N, n_dense = data["n_samples"].values, data["n_dense"].values
@@ -38,10 +39,11 @@ def draw(data: xr.Dataset):
     col = colors(len(sigmas))
     fig, axes = panels(1, len(gammas), 4.2, 3.8, sharey=True)
     d = int(data.attrs.get("d", 0))
-    marks = [mark("solid: theory R9"), mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4),
+    model = data.attrs.get("model")
+    marks = [mark(f"solid: {theory_name(model)}"), mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4),
              mark("dotted: bias floor R5 (N = ∞)", ls=":", lw=0.8), *diverged_marks(data)]
     if N.min() < d < N.max():  # below d the empirical covariance is singular (full model: memorisation)
-        marks.append(mark(f"dashed: N = d = {d} (below it Σ̂ is singular)", ls="--", lw=0.9, color="grey"))
+        marks.append(mark(n_equals_d_label(d, model), ls="--", lw=0.9, color="grey"))
     for k, g in enumerate(gammas):
         ax = axes[0, k]
         for j, sg in enumerate(sigmas):

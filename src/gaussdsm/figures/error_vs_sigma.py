@@ -31,11 +31,11 @@ def data(summary: xr.Dataset) -> xr.Dataset:
         "theory_line": lines.rename(sigma="sigma_dense").assign_attrs(attrs("theory_line_sigma")),
         "theory_sigma_star": star,
         **mc_vars(s),
-    })
+    }, attrs={"model": str(s.attrs.get("theory_model", "full"))})
 
 
 def draw(data: xr.Dataset):
-    from ._plot import colors, diverged_marks, error_label, finish, key, loglog, mark, mc_points, panels
+    from ._plot import colors, diverged_marks, error_label, finish, key, loglog, mark, mc_points, panels, theory_name
 
     Ns, sigmas, gammas, taus = (data[k].values for k in ("n_samples", "sigma", "gamma", "tau"))
     s_dense = data["sigma_dense"].values
@@ -64,7 +64,8 @@ def draw(data: xr.Dataset):
             if i == len(Ns) - 1:
                 ax.set_xlabel("DSM noise amplitude σ")
         axes[i, 0].set_ylabel(error_label(data, r"$\mathbb{E}\,W_2^2$"))
-    marks = [mark("solid: theory R9"), mark("★ its minimum", marker="*", ls="", ms=11, mec="k", mew=0.5),
+    marks = [mark(f"solid: {theory_name(data.attrs.get('model'))}"),
+             mark("★ its minimum", marker="*", ls="", ms=11, mec="k", mew=0.5),
              mark("points: Monte Carlo ± 1 s.e.", marker="o", ls="", ms=4),
              mark("▼ Monte-Carlo argmin on the σ grid", marker="v", ls="", ms=8, mec="k", mew=0.5),
              *diverged_marks(data)]

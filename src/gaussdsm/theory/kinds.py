@@ -92,7 +92,7 @@ def _deterministic_point(lam, n_samples, sigma, sampler, model, kappa, metric) -
 
 THEORIES: dict[str, TheoryKind] = {
     "expansion": TheoryKind("expansion", "first order in 1/N and tau (R5-R9): every model and sampler",
-                            ("full", "diagonal", "fourier"), sgd=True),
+                            ("full", "diagonal", "fourier", "conv"), sgd=True),
     "exact": TheoryKind("exact", "exact at every N by chi-square quadrature per mode (diagonal and Fourier denoisers)",
                         ("diagonal", "fourier"), sgd=False,
                         not_for="fit.model full takes expansion (deterministic_equivalent: the full model's "
