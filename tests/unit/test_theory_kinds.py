@@ -257,3 +257,16 @@ def test_p11_panel_draws_the_exact_theory():
     fig = panel.draw(data)
     labels = [t.get_text() for t in fig.legends[0].get_texts()] if fig.legends else []
     assert any("exact theory at every N" in t for t in labels), labels
+
+
+def test_exact_theory_with_zero_eigenvalues(z):
+    """A zero-variance mode (a texture's mean-free channel, a PCA's null space): its empirical variance is 0 in every
+    training set, so its term is deterministic; the exact total agrees with Monte Carlo (ULA and Heun), and a KL
+    divergence is infinite with the data's reason (not an error in the job)."""
+    lam = [1.0, 0.5, 0.2, 0.0]
+    for kw in (ULA, HEUN):
+        ds = gaussdsm.error(spectrum="custom", values=lam, n_samples=4, model="diagonal", theory="exact", mc=4000,
+                            seed=2, **kw)
+        assert np.isfinite(float(ds["total"])) and abs(float(ds["z"])) < z
+    ex = exact_error(np.array(lam), 4, 0.3, 0.05, sampler="ula", model="diagonal", metric="kl_sample_data")
+    assert ex.mean == math.inf and "data covariance is singular" in ex.reason

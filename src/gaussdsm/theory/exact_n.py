@@ -479,12 +479,15 @@ def exact_error(lam, n_samples, sigma=None, gamma=None, *, sampler="ula", model:
     from ..metrics import get
 
     m = get(metric)
-    lam = _checks.spectrum(lam, allow_zero=False)
+    lam = _checks.spectrum(lam, allow_zero=True)
     d = lam.size
     s = _sampler(sampler, gamma, params)
     if s.shape not in ((),):
         raise ValueError("exact_error takes one sampler setting (broadcast grids: call it per point)")
     sg = 0.0 if sigma is None else float(sigma)
+    if np.any(lam == 0):
+        return _with_zero_modes(lam, n_samples, sg, s, m, model, kappa, dict(
+            metric=metric, n_quad=n_quad, refine=refine, interpolate=interpolate, split=split))
     if math.isinf(float(n_samples)):
         with np.errstate(all="ignore"):
             F, ok = s.variance_and_stable(lam, sg)
@@ -544,3 +547,30 @@ def exact_error(lam, n_samples, sigma=None, gamma=None, *, sampler="ula", model:
         reason = (f"quadrature not converged to {REFINE_RTOL:g} after {MAX_REFINE} refinements (estimated relative "
                   f"error {quad_error:.2g}): the error is not smooth in log mu (the variance map nearly vanishes?)")
     return ExactError(mean, p_unstable, per_mode, p_stable, reason, quad_error)
+
+
+def _with_zero_modes(lam, n_samples, sigma, s, m, model, kappa, options) -> ExactError:
+    """:func:`exact_error` of a spectrum with zero eigenvalues: a zero-variance mode's empirical variance is 0 in
+    every training set (every sample is 0 along it), so its term is the deterministic :math:`m(F(0), 0)` (W2:
+    :math:`F(0)`; a KL divergence: infinite, the data covariance being singular); the other modes as usual."""
+    zero = lam == 0
+    with np.errstate(all="ignore"):
+        F0, ok0 = s.variance_and_stable(np.zeros(1), sigma)
+        g0 = float(np.asarray(m.per_mode(np.asarray(F0, dtype=float), np.zeros(1))).ravel()[0])
+    stable0 = bool(np.all(ok0))
+    ok0 = stable0 and np.isfinite(g0)
+    per_mode, p_stable = np.full(lam.size, g0 if ok0 else math.nan), np.full(lam.size, 1.0 if ok0 else 0.0)
+    rest = None
+    if not zero.all():
+        kap = None if kappa is None else np.asarray(kappa, dtype=float)[~zero]
+        rest = exact_error(lam[~zero], n_samples, sigma, sampler=s, model=model, kappa=kap, **options)
+        per_mode[~zero], p_stable[~zero] = rest.per_mode, rest.p_stable_mode
+    if not ok0:
+        why = (m.singular_reason(np.ones(lam.size), lam) or "the zero-variance modes' term is not finite") if \
+            stable0 else "the sampler is unstable at the zero-variance modes (empirical variance 0)"
+        return ExactError(math.inf if "infinite" in why else math.nan, 0.0 if "infinite" in why else 1.0,
+                          per_mode, p_stable, why, 0.0 if rest is None else rest.quad_error)
+    if rest is None:
+        return ExactError(float(per_mode.sum()), 0.0, per_mode, p_stable, "", 0.0)
+    return ExactError(rest.mean + g0 * int(zero.sum()), rest.p_unstable, per_mode, p_stable, rest.reason,
+                      rest.quad_error)
