@@ -485,7 +485,7 @@ def analytic_error(spectrum_path, grid: dict, *, sampler: dict | None = None, mo
     return _write(ds, out, provenance, "first-order theory")
 
 
-KIND_TERMS = ("total", "p_unstable", "quad_error", "reason")
+KIND_TERMS = ("total", "p_unstable", "quad_error", "reason", "in_regime")
 """A theory kind's variables in ``theory.nc`` (``<kind>_<term>``, :func:`analytic_error`)."""
 
 
@@ -507,8 +507,14 @@ def _theory_kinds(ds: xr.Dataset, lam, kappa, spec, model: str, metrics, theory:
                 long_name = (f"{THEORIES[kind].description}: " if term == "total" else f"theory {kind}: ") + (
                     {"total": f"expected {m}, conditioned on stability", "p_unstable": "P(a replicate is unstable)",
                      "quad_error": "estimated relative error of the quadrature",
-                     "reason": "why the value is infinite, NaN or not converged (empty: it is defined)"}[term])
-                ds[name] = xr.DataArray(vals[term], dims=dims, attrs={"long_name": long_name, "units": "1"})
+                     "reason": "why the value is infinite, NaN or not converged, or how a part of it was estimated "
+                               "(empty: nothing to say)",
+                     "in_regime": "1 where the value is defined and the kind's own conditions hold (0: see reason)"
+                     }[term])
+                value = vals[term]
+                if term == "in_regime":  # finite and the kind's condition (a deterministic equivalent's d)
+                    value = (value & np.isfinite(vals["total"])).astype(np.int8)
+                ds[name] = xr.DataArray(value, dims=dims, attrs={"long_name": long_name, "units": "1"})
     return ds
 
 
