@@ -188,3 +188,15 @@ def test_lower_layers_do_not_import_upper_ones():
                     bad.append(f"{name} -> {dep}")
                 bad += [f"{name} -> {dep}" for f in forbidden if dep == f or dep.startswith(f + ".")]
     assert not bad, bad
+
+
+def test_a_workflow_stage_imports_no_heavy_optional_module():
+    """Every workflow job imports gaussdsm.stages: scipy.stats (0.4 s), scipy.optimize, numba and matplotlib are
+    imported where used, not at start-up (their import doubled the default run's job overhead)."""
+    import subprocess
+    import sys
+
+    heavy = ("scipy.stats", "scipy.optimize", "numba", "matplotlib")
+    code = f"import sys, gaussdsm.stages; print(sorted(set({heavy!r}) & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

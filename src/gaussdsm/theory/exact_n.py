@@ -53,7 +53,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
 
 from .. import _checks
 
@@ -111,6 +110,8 @@ def mode_dof(n_samples: int, d: int, model: str = "diagonal", kappa=None) -> np.
 
 def _log_range(a: float, tail: float = TAIL) -> tuple[float, float]:
     """:math:`[\\log u_\\epsilon, \\log u_{1-\\epsilon}]` of :math:`u \\sim \\mathrm{Gamma}(a)`."""
+    from scipy import special, stats  # here: scipy.stats costs 0.4 s to import, every workflow job would pay it
+
     lo = stats.gamma.ppf(tail, a)
     hi = stats.gamma.isf(tail, a)
     lo = math.log(lo) if lo > 0 else (math.log(tail) + special.gammaln(a + 1)) / a  # P(u < x) ~ x^a / Gamma(a + 1)
@@ -118,6 +119,8 @@ def _log_range(a: float, tail: float = TAIL) -> tuple[float, float]:
 
 
 def _log_density(s, a: float):
+    from scipy import special
+
     return a * s - np.exp(s) - special.gammaln(a)
 
 
@@ -275,6 +278,8 @@ def _group(s, sigma, m, lam, nu: float, mu_c: float, q: int, mu_split=None):
         else:
             u_c = 0.5 * nu * mu_c / lk
             X, W = _truncated_rule(nu, u_c, q)
+            from scipy import special
+
             p = special.gammaincc(0.5 * nu, u_c)
         with np.errstate(all="ignore"):
             F, ok = s.variance_and_stable(X * lk, sigma)

@@ -33,7 +33,6 @@ import math
 
 import numpy as np
 from numpy.polynomial import legendre
-from scipy.special import roots_legendre
 
 from ... import _jet
 
@@ -49,7 +48,7 @@ MAX_HALVINGS = 6
 CHUNK = 1 << 16
 """Nodes x eigenvalues per pass (arrays that stay in cache, as :data:`.law.CHUNK`)."""
 
-_X, _W = roots_legendre(NODES)
+_X, _W = legendre.leggauss(NODES)  # Gauss-Legendre nodes and weights on [-1, 1]
 
 
 def _cumulative_matrix() -> np.ndarray:
