@@ -12,7 +12,7 @@ import yaml
 
 import gaussdsm
 from gaussdsm.cli import main
-from gaussdsm.theory import error_terms, exact_error
+from gaussdsm.theory import exact_error
 from gaussdsm.theory.exact_n import _dip, _InterpolatedMap, _sampler
 from gaussdsm.theory.kinds import CHOICES, THEORIES, resolve
 
