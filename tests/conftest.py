@@ -38,6 +38,27 @@ def _random_spd(rng, d, batch=(), cond=10.0):
     return (Q * w[..., None, :]) @ np.swapaxes(Q, -1, -2)
 
 
+def _mark_kinds(lines) -> set:
+    """The kinds of marks among matplotlib lines with something visible: (linestyle, marker, hollow)."""
+    out = set()
+    for ln in lines:
+        y = np.asarray(ln.get_ydata(), float)
+        if y.size and not np.isfinite(y).any():
+            continue
+        ls = None if ln.get_linestyle() in ("None", "", " ") else ln.get_linestyle()
+        mk = None if ln.get_marker() in ("None", "", None, "_", "|") else ln.get_marker()
+        if ls or mk:
+            out.add((ls, mk, mk is not None and str(ln.get_markerfacecolor()) == "none"))
+    return out
+
+
+@pytest.fixture(scope="session")
+def mark_kinds():
+    """``mark_kinds(lines)``: the kinds of marks (linestyle, marker, hollow) that matplotlib lines draw (a figure's
+    legend must list what its axes draw)."""
+    return _mark_kinds
+
+
 @pytest.fixture(scope="session")
 def random_spd():
     """``random_spd(rng, d, batch=(), cond=10.0)``: random SPD matrices with eigenvalues in [1/cond, 1]."""

@@ -181,29 +181,15 @@ def test_p15_draws_every_width(p15):
     assert "N = ∞ (locality floor)" in texts
 
 
-def _kinds(lines) -> set:
-    """(linestyle, marker) of the lines that draw something (the workflow test's rule for legends)."""
-    out = set()
-    for ln in lines:
-        y = np.asarray(ln.get_ydata(), float)
-        if y.size and not np.isfinite(y).any():
-            continue
-        ls = None if ln.get_linestyle() in ("None", "", " ") else ln.get_linestyle()
-        mk = None if ln.get_marker() in ("None", "", None, "_", "|") else ln.get_marker()
-        if ls or mk:
-            out.add((ls, mk, mk is not None and str(ln.get_markerfacecolor()) == "none"))
-    return out
-
-
 @pytest.mark.parametrize("panel", ["memorisation", "locality"])
-def test_every_mark_is_in_the_legend(p14, p15, panel):
+def test_every_mark_is_in_the_legend(p14, p15, panel, mark_kinds):
     from gaussdsm.figures import _plot
 
     module = figures.PANELS[panel].module
     fig = module.draw(module.data(p14 if panel == "memorisation" else p15))
     fig.canvas.draw()
     legends = list(fig.legends) + [a.get_legend() for a in fig.axes if a.get_legend()]
-    listed = _kinds([h for lg in legends for h in lg.legend_handles])
-    drawn = set().union(*(_kinds(a.get_lines()) for a in fig.axes))
+    listed = mark_kinds([h for lg in legends for h in lg.legend_handles])
+    drawn = set().union(*(mark_kinds(a.get_lines()) for a in fig.axes))
     _plot.plt.close(fig)
     assert drawn - {("-", None, False)} <= listed and listed <= drawn, (drawn, listed)

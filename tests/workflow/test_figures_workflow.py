@@ -250,22 +250,8 @@ def test_p7_without_exact_initialisation_and_its_floor(figures_run):
         assert all(np.min(np.abs(np.asarray(drawn) / f - 1)) <= error_vs_nfe.FLOOR_SAME for f in floors)
 
 
-def _kinds(lines) -> set:
-    """The kinds of marks among matplotlib lines with something visible: (linestyle, marker, hollow)."""
-    out = set()
-    for ln in lines:
-        y = np.asarray(ln.get_ydata(), float)
-        if y.size and not np.isfinite(y).any():
-            continue
-        ls = None if ln.get_linestyle() in ("None", "", " ") else ln.get_linestyle()
-        mk = None if ln.get_marker() in ("None", "", None, "_", "|") else ln.get_marker()
-        if ls or mk:
-            out.add((ls, mk, mk is not None and str(ln.get_markerfacecolor()) == "none"))
-    return out
-
-
 @pytest.mark.parametrize("stem", sorted(EXPECTED))
-def test_every_mark_is_in_the_legend_and_the_legend_hides_nothing(figures_run, stem, panel=None):
+def test_every_mark_is_in_the_legend_and_the_legend_hides_nothing(figures_run, stem, mark_kinds, panel=None):
     """Every panel: each kind of line, marker and shading that a panel draws has a legend entry (none
     listed that is not drawn: the legend's marks are a subset of the axes' too), and the legend overlaps no axes."""
     from matplotlib.patches import Patch
@@ -278,8 +264,8 @@ def test_every_mark_is_in_the_legend_and_the_legend_hides_nothing(figures_run, s
     fig.canvas.draw()
     legends = list(fig.legends) + [a.get_legend() for a in fig.axes if a.get_legend()]
     handles = [h for lg in legends for h in lg.legend_handles]
-    drawn = set().union(*(_kinds(a.get_lines()) for a in fig.axes))
-    listed = _kinds([h for h in handles if not isinstance(h, Patch)])
+    drawn = set().union(*(mark_kinds(a.get_lines()) for a in fig.axes))
+    listed = mark_kinds([h for h in handles if not isinstance(h, Patch)])
     solid = {k for k in drawn if k == ("-", None, False)}
     assert drawn - solid <= listed, f"drawn but not in the legend: {drawn - solid - listed}"
     assert listed <= drawn, f"in the legend but not drawn: {listed - drawn}"
