@@ -149,7 +149,10 @@ def _kind_text(pt) -> str:
     v = _kind_values(pt)
     if not v:
         return " (first order in 1/N)"
-    return (f" (total at every N, conditioned on stability; first-order total {float(pt['total_expansion']):.6e}, "
+    from .theory.kinds import THEORIES
+
+    phrase = THEORIES[str(pt["theory"].values)].phrase
+    return (f" ({phrase}, conditioned on stability; first-order total {float(pt['total_expansion']):.6e}, "
             f"P(unstable) {float(pt['p_unstable']):.2g}, quadrature error {float(pt['quad_error']):.1e})")
 
 

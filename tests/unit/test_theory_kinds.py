@@ -270,3 +270,14 @@ def test_exact_theory_with_zero_eigenvalues(z):
         assert np.isfinite(float(ds["total"])) and abs(float(ds["z"])) < z
     ex = exact_error(np.array(lam), 4, 0.3, 0.05, sampler="ula", model="diagonal", metric="kl_sample_data")
     assert ex.mean == math.inf and "data covariance is singular" in ex.reason
+
+
+def test_cli_names_the_deterministic_equivalent(capsys):
+    """gaussdsm error --theory deterministic_equivalent: the text says what the total is, the JSON which theory."""
+    args = ["error", "--d", "120", "--n-samples", "60", "--sigma", "0.1", "--gamma", "0.005", "--metric",
+            "kl_sample_data", "--theory", "deterministic_equivalent"]
+    assert main(args) == 0
+    assert "  theory: deterministic_equivalent (total in the proportional regime" in capsys.readouterr().out
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["theory"] == "deterministic_equivalent" and out["total"] != out["total_expansion"]

@@ -50,7 +50,8 @@ class TheoryKind:
     ``name``; ``description`` (one line); ``models``: the denoisers (``fit.model``) it applies to; ``sgd``: whether
     it applies at ``tau > 0``; ``not_for``: the end of the one-line message when it does not apply (what to use
     instead); ``point``: ``(lam (d,), n_samples, sigma, sampler, model, kappa (d,) or None, metric) -> PointValue``,
-    or None for the expansion (the terms :func:`gaussdsm.theory.error_terms` already gives)."""
+    or None for the expansion (the terms :func:`gaussdsm.theory.error_terms` already gives); ``phrase``: what its
+    total is, in a few words."""
 
     name: str
     description: str
@@ -58,6 +59,8 @@ class TheoryKind:
     sgd: bool
     not_for: str = ""
     point: Callable[..., PointValue] | None = None
+    phrase: str = ""
+    """What its total is, in a few words (the command line's ``theory:`` line)."""
 
     def why_not(self, model: str, tau: float = 0.0) -> str:
         """'' if the kind applies to ``model`` at SGD step ``tau``, else why not (one clause)."""
@@ -97,11 +100,12 @@ THEORIES: dict[str, TheoryKind] = {
                         ("diagonal", "fourier"), sgd=False,
                         not_for="fit.model full takes expansion (deterministic_equivalent: the full model's "
                                 "proportional regime)",
-                        point=_exact_point),
+                        point=_exact_point, phrase="total at every N"),
     "deterministic_equivalent": TheoryKind(
         "deterministic_equivalent", "deterministic equivalent of the full denoiser in the proportional regime (random "
         "matrix theory; W2's fidelity term by Monte Carlo)", ("full",), sgd=False,
-        not_for="the diagonal and fourier models take exact", point=_deterministic_point),
+        not_for="the diagonal and fourier models take exact", point=_deterministic_point,
+        phrase="total in the proportional regime, d and N large at fixed N/d"),
 }
 """The theory kinds by name."""
 AUTO = ("exact", "expansion")
