@@ -494,7 +494,7 @@ def _run_leaf(leaf: _Leaf, theory_cost) -> xr.Dataset:
     if "theory_note" in ds:  # the theory kind's own notes (not the expansion's regime): why its total is not
         # finite (reason), or a caveat on a finite one (regime_note: not converged, a part estimated, small d)
         note, finite = ds["theory_note"].values, np.isfinite(ds["total"].values)
-        reason = np.array([("\n".join(x for x in (r, "" if f else n) if x))
+        reason = np.array([("\n".join(x for x in (r, "" if f or n in r else n) if x))
                            for r, n, f in zip(reason.flat, note.flat, finite.flat)], dtype=object).reshape(shape)
         regime = np.where(ds["theory"].values != "expansion", np.where(finite, note, ""), regime)
         ds = ds.drop_vars("theory_note")

@@ -281,3 +281,16 @@ def test_cli_names_the_deterministic_equivalent(capsys):
     assert main([*args, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["theory"] == "deterministic_equivalent" and out["total"] != out["total_expansion"]
+
+
+def test_deterministic_equivalent_with_a_zero_eigenvalue_is_recorded_not_raised():
+    """A null space (a PCA's, a texture's): W2's value is NaN with the reason, a KL divergence infinite with the data's
+    reason (once), never an exception in the middle of a study."""
+    values = [1.0] * 60 + [0.5] * 60 + [0.0]
+    w2 = gaussdsm.error(spectrum="custom", values=values, n_samples=60, sigma=0.1, gamma=0.005, model="full",
+                        theory="deterministic_equivalent")
+    assert math.isnan(float(w2["total"])) and "without zero eigenvalues" in str(w2["reason"].values)
+    kl = gaussdsm.error(spectrum="custom", values=values, n_samples=60, sigma=0.1, gamma=0.005, model="full",
+                        theory="deterministic_equivalent", metric="kl_sample_data")
+    reason = str(kl["reason"].values)
+    assert float(kl["total"]) == math.inf and reason.count("data covariance is singular") == 1, reason

@@ -88,6 +88,11 @@ def _deterministic_point(lam, n_samples, sigma, sampler, model, kappa, metric) -
         if not np.all(ok):
             return PointValue(math.nan, 1.0, reason="the sampler is unstable with the population score")
         return PointValue(float(get(metric).commuting(np.asarray(F, dtype=float), np.asarray(lam, dtype=float))))
+    if np.any(np.asarray(lam) == 0):  # recorded with its reason, never a crashed job
+        why = get(metric).singular_reason(np.ones(len(lam)), np.asarray(lam, dtype=float))
+        return PointValue(math.inf, reason=why) if why else PointValue(
+            math.nan, reason="the deterministic equivalent needs a spectrum without zero eigenvalues (its spectral law "
+                             "and overlaps are solved for lam > 0): drop the null space, or use the expansion")
     de = deterministic_equivalent(lam, n_samples, sigma, sampler=sampler, model=model, metric=metric)
     note = "; ".join(x for x in (de.reason, de.regime_note) if x)
     return PointValue(de.mean, de.p_unstable, de.quad_error, note, in_regime=len(lam) >= MIN_D)
