@@ -51,6 +51,16 @@ def past_time(s, j: int):
     return times[np.maximum(np.asarray(s.index) - j, 0)]
 
 
+def slopes(s, d, n: int) -> list:
+    """The step's slope ``d`` and the ``n - 1`` before it (history ``d1`` ... ``d{n-1}``, most recent first), the
+    history shifted by one for the next step (the multistep schemes' memory: lms, deis)."""
+    ds = [d] + [s.history(f"d{j}") for j in range(1, n)]
+    for j in range(n - 1, 1, -1):
+        s.keep(f"d{j}", ds[j - 1])
+    s.keep("d1", d)
+    return ds
+
+
 def brownian_pair(s, sig, sig_mid, sig_next):
     r"""k-diffusion's ``BrownianTreeNoiseSampler`` (a Brownian motion W indexed by the noise level) asked for
     :math:`[\tilde\sigma_s, \tilde\sigma]` then :math:`[\tilde\sigma_{next}, \tilde\sigma]` within one step, each

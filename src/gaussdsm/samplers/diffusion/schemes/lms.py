@@ -39,10 +39,7 @@ def step(s, y):
             c[..., :p] = np.where((np.minimum(idx, ORDER - 1) + 1 == p)[..., None], coefficients(grid, p), c[..., :p])
     z = y / m
     d = (z - s.denoise(y, s.t)) / sig
-    ds = [d] + [s.history(f"d{j}") for j in range(1, ORDER)]
-    for j in range(ORDER - 1, 1, -1):
-        s.keep(f"d{j}", ds[j - 1])
-    s.keep("d1", d)
+    ds = _kd.slopes(s, d, ORDER)
     z = z + sum(c[..., j] * ds[j] for j in range(ORDER))
     return mn * z
 
